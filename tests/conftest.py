@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite.
+
+``flavour`` parametrises a test over the two worker flavours ("sync": threads + requests,
+"async": one event loop + httpx). ``dev_server`` is a fresh embedded Conductor server on a free
+loopback port, stopped after the test.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+FLAVOURS = ("sync", "async")
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> str:
+    """Run the test once per worker flavour."""
+    return str(request.param)
+
+
+@pytest.fixture
+def dev_server() -> Iterator["DevServer"]:
+    """A running embedded Conductor server (no auth) on a free port."""
+    from conductor_actors.devserver import DevServer
+
+    with DevServer() as server:
+        yield server
+
+
+if False:  # pragma: no cover - typing only
+    from conductor_actors.devserver import DevServer
