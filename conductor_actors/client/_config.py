@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["AuthenticationSettings", "Configuration", "ConfigurationError"]
 
@@ -106,7 +106,7 @@ class Configuration:
         else:
             url, source = DEFAULT_SERVER_API_URL, "default"
         url = url.strip().rstrip("/")
-        if not (url.startswith("http://") or url.startswith("https://")) or len(url.split("://", 1)[1]) == 0:
+        if not url.startswith(("http://", "https://")) or not url.split("://", 1)[1]:
             raise ConfigurationError(f"{source}={url!r}: the Conductor URL must start with http:// or https://")
         self.server_api_url = url
         self.authentication_settings = (

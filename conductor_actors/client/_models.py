@@ -16,8 +16,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "Task",
@@ -80,7 +81,7 @@ class _WireModel:
                 f.name: to_camel(f.name) for f in dataclasses.fields(cls) if f.name != "extra"  # type: ignore[arg-type]
             }
             cached = (to_wire, {v: k for k, v in to_wire.items()})
-            setattr(cls, "_wire_cache", cached)
+            cls._wire_cache = cached
         return cached  # type: ignore[no-any-return]
 
     @classmethod

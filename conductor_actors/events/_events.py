@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..client._models import TaskResult
@@ -70,7 +70,7 @@ class TaskExecutionStarted(TaskRunnerEvent):
 
     task_id: str
     worker_id: str
-    workflow_instance_id: Optional[str] = None
+    workflow_instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,9 @@ class TaskExecutionCompleted(TaskRunnerEvent):
 
     task_id: str
     worker_id: str
-    workflow_instance_id: Optional[str]
+    workflow_instance_id: str | None
     duration_ms: float
-    output_size_bytes: Optional[int] = None
+    output_size_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class TaskExecutionFailure(TaskRunnerEvent):
 
     task_id: str
     worker_id: str
-    workflow_instance_id: Optional[str]
+    workflow_instance_id: str | None
     cause: BaseException
     duration_ms: float
 
@@ -101,7 +101,7 @@ class TaskUpdateFailure(TaskRunnerEvent):
 
     task_id: str
     worker_id: str
-    workflow_instance_id: Optional[str]
+    workflow_instance_id: str | None
     cause: BaseException
     retry_count: int
     task_result: TaskResult

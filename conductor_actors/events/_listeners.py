@@ -9,7 +9,8 @@ skipped, and never disturbs the worker.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
 
 from ._events import (
     PollCompleted,
@@ -67,7 +68,11 @@ class SyncEventDispatcher:
     lock. ``wants(cls)`` lets hot paths skip building an event nobody receives.
     """
 
-    def __init__(self, listeners: Iterable[Any] = (), sinks: Iterable[tuple[type[TaskRunnerEvent], Callable[[Any], None]]] = ()) -> None:
+    def __init__(
+        self,
+        listeners: Iterable[Any] = (),
+        sinks: Iterable[tuple[type[TaskRunnerEvent], Callable[[Any], None]]] = (),
+    ) -> None:
         routes: dict[type[TaskRunnerEvent], list[Callable[[Any], None]]] = {}
         for listener in listeners:
             for event_cls, method_name in LISTENER_METHODS.items():

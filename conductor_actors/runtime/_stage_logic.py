@@ -1,0 +1,179 @@
+"""The poller's and the updater's state machines, without I/O.
+
+Each flavour's stage actor feeds messages and I/O outcomes in and carries out what comes back
+(send a poll of N tasks, tell the executor, schedule a retry...). Both flavours therefore make the
+same decisions, and those decisions are tested once, with a fake clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..client._models import Task
+from ._core import PollSchedule, UpdateFailureAction, decide_update_failure, invalid_task_reason
+from ._messages import Purpose, Report
+from ._settings import RuntimeSettings
+
+__all__ = [
+    "GiveUp",
+    "PollNow",
+    "PollerLogic",
+    "Resend",
+    "Retry",
+    "Settled",
+    "UpdaterLogic",
+    "WaitFor",
+]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class PollNow:
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    delay: float
+
+
+_TickDecision = PollNow | WaitFor | None
+
+
+class PollerLogic:
+    """Slots and poll timing of one poller (owned by the poller stage; not thread-safe).
+
+    ``free`` is the number of slots not holding a task. A slot is taken when a polled task is
+    accepted and given back with ``slots_freed`` once the task is settled; tasks chained by
+    update-v2 keep the slot they already hold, so they never pass through here.
+    """
+
+    def __init__(self, thread_count: int, schedule: PollSchedule, *, paused: bool = False) -> None:
+        self.capacity = thread_count
+        self.free = thread_count
+        self.schedule = schedule
+        self.paused = paused
+        self.stopping = False
+        self.tick_pending = False
+        self.polling = False
+
+    def can_poll(self) -> bool:
+        return self.free > 0 and not self.paused and not self.stopping and not self.polling
+
+    def want_tick(self) -> bool:
+        """True when the shell should tell itself a ``PollTick`` now (none is pending)."""
+        if self.tick_pending or not self.can_poll():
+            return False
+        self.tick_pending = True
+        return True
+
+    def on_tick(self, now: float) -> _TickDecision:
+        """A ``PollTick`` arrived: poll now, wait (a timer tick is then pending), or do nothing."""
+        self.tick_pending = False
+        if not self.can_poll():
+            return None
+        delay = self.schedule.delay(now)
+        if delay > 0:
+            self.tick_pending = True
+            return WaitFor(delay)
+        self.polling = True
+        self.schedule.poll_started(now)
+        return PollNow(self.free)
+
+    def on_polled(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """The poll answered: the tasks that can run (their slots are now taken)."""
+        self.polling = False
+        accepted: list[Task] = []
+        for task in tasks:
+            reason = invalid_task_reason(task)
+            if reason is not None:
+                _log.warning(
+                    "skipping a polled %s task the runtime cannot execute (%s): %r",
+                    task.task_type or "?", reason, {k: v for k, v in task.to_dict().items() if k != "inputData"},
+                )
+                continue
+            accepted.append(task)
+        if len(accepted) > self.free:  # a server that ignores `count`: keep the books right anyway
+            _log.warning("the server returned %d tasks for %d free slots", len(accepted), self.free)
+        self.free -= len(accepted)
+        self.schedule.poll_succeeded(len(accepted), now)
+        return accepted
+
+    def on_poll_failed(self, error: BaseException, now: float) -> float:
+        """The poll failed: returns the backoff it causes (the shell logs and schedules)."""
+        self.polling = False
+        return self.schedule.poll_failed(error, now)
+
+    def slots_freed(self, count: int) -> None:
+        self.free = min(self.capacity, self.free + count)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """The result was accepted; ``next_task`` (update-v2) keeps the slot, else the slot is freed."""
+
+    next_task: Task | None
+
+
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """Send again at once (over v1: the server has no update-v2)."""
+
+    report: Report
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Send again after ``delay`` seconds."""
+
+    report: Report
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Final failure: publish ``TaskUpdateFailure``; ``journal`` = keep it for later delivery."""
+
+    report: Report
+    cause: BaseException
+    journal: bool
+
+
+class UpdaterLogic:
+    """Which endpoint to use and what an update's outcome means. Shared by every updater member.
+
+    ``use_v2`` flips to False for good the first time the server shows it lacks update-v2. During a
+    shutdown (``draining``) results go over v1 so the server hands out no new task, and a task the
+    server still chains is handed back by the shell.
+    """
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        self.use_v2 = True
+        self.draining = False
+
+    def uses_v2(self, report: Report) -> bool:
+        return self.use_v2 and not self.draining and report.purpose is Purpose.RESULT
+
+    def on_success(self, report: Report, next_task: Task | None) -> Settled:
+        if next_task is not None and invalid_task_reason(next_task) is not None:
+            _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_dict())
+            next_task = None
+        return Settled(next_task)
+
+    def on_failure(self, report: Report, error: BaseException, *, sent_v2: bool) -> Resend | Retry | GiveUp:
+        decision = decide_update_failure(error, report.attempt, self.settings, using_v2=sent_v2)
+        if decision.action is UpdateFailureAction.FALLBACK_V1:
+            if self.use_v2:
+                _log.warning("the server has no update-v2 endpoint (%s); using POST /tasks from now on", error)
+            self.use_v2 = False
+            return Resend(report)
+        if decision.action is UpdateFailureAction.RETRY and not self.draining:
+            return Retry(dataclasses.replace(report, attempt=report.attempt + 1), decision.delay)
+        # While draining, a failure that would have been retried goes to the journal at once.
+        journal = decision.journal or (self.draining and decision.action is UpdateFailureAction.RETRY)
+        return GiveUp(report, error, journal=journal)
