@@ -136,7 +136,7 @@ def http_error_for(status: int, body: bytes, *, method: str = "", path: str = ""
     error_code: str | None = None
     try:
         parsed = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):
         parsed = None
     if isinstance(parsed, dict):
         raw_message = parsed.get("message")

@@ -72,17 +72,20 @@ class TaskStatus(str, enum.Enum):
 class _WireModel:
     """Mixin: JSON <-> dataclass with camelCase names; unknown keys go to ``extra``."""
 
+    #: Per-class cache (each subclass gets its own entry in its ``__dict__``).
+    _wire_cache: ClassVar[tuple[dict[str, str], dict[str, str]]]
+
     @classmethod
     def _wire_names(cls) -> tuple[dict[str, str], dict[str, str]]:
         """Attribute -> JSON name and the reverse, computed once per class."""
-        cached = cls.__dict__.get("_wire_cache")
+        cached: tuple[dict[str, str], dict[str, str]] | None = cls.__dict__.get("_wire_cache")
         if cached is None:
             to_wire = {
                 f.name: to_camel(f.name) for f in dataclasses.fields(cls) if f.name != "extra"  # type: ignore[arg-type]
             }
             cached = (to_wire, {v: k for k, v in to_wire.items()})
             cls._wire_cache = cached
-        return cached  # type: ignore[no-any-return]
+        return cached
 
     @classmethod
     def from_dict(cls: type[_M], data: Mapping[str, Any]) -> _M:

@@ -1,0 +1,329 @@
+"""``AsyncConductorClient``: the asyncio Conductor client on ``httpx`` (used by async workers).
+
+The twin of ``ConductorClient`` (same methods, as coroutines) and just as thin: ``_protocol`` says
+what to send and how to read the answer, ``_auth`` when to fetch a token and when to replay. One
+``httpx.AsyncClient`` speaking HTTP/1.1 with a keep-alive pool of ``pool_size`` connections and no
+automatic retries; every call has a connect timeout and a read timeout (a long poll adds its wait);
+every response is read fully and released. Redirects are not followed. The environment (proxy for
+the server's URL, CA bundle variables) is read once, when the client is built.
+
+Use one client from one event loop. The token fetch is serialised by an ``asyncio.Lock`` created
+lazily inside that loop, so concurrent calls wait for one fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._version import __version__
+from . import _protocol as protocol
+from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
+from ._config import Configuration
+from ._errors import ConductorError
+from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._wire import Call, HttpRequest, check_pool_size, log_answer, transport_error
+
+__all__ = ["AsyncConductorClient"]
+
+T = TypeVar("T")
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment (``*_proxy``, ``no_proxy``) names for ``url``, read once."""
+    proxies = urllib.request.getproxies_environment()
+    if not proxies:
+        return None
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):  # honours no_proxy when *_proxy is set
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _build_http_client(api_root: str, pool_size: int, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+    if transport is None:
+        transport = httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+            http1=True,
+            http2=False,
+            retries=0,
+            proxy=_environment_proxy(api_root),
+            trust_env=True,  # SSL_CERT_FILE / SSL_CERT_DIR, read now
+        )
+    return httpx.AsyncClient(
+        transport=transport,
+        trust_env=False,
+        follow_redirects=False,
+        headers={"User-Agent": f"conductor-actors/{__version__} python-httpx/{httpx.__version__}"},
+    )
+
+
+class AsyncConductorClient:
+    """Asyncio client for the Conductor task, metadata and workflow endpoints.
+
+    Args:
+        configuration: server URL, credentials and timeouts (default: ``Configuration()``, from the
+            environment).
+        http_client: a ready ``httpx.AsyncClient`` to send with; used as given and not closed by
+            ``aclose()``.
+        transport: an ``httpx.AsyncBaseTransport`` for the client's own ``AsyncClient`` (the
+            transport seam for tests or a faster transport); closed with the client.
+        pool_size: keep-alive connections kept for this server (the worker's concurrency).
+        clock: monotonic clock (seconds) for the token lifetime and fetch backoff; for tests.
+
+    Coroutines raise exactly what ``ConductorClient`` raises; ``ValueError`` when both
+    ``http_client`` and ``transport`` are given.
+    """
+
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        pool_size: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise ValueError("pass either http_client or transport, not both")
+        self.configuration = configuration if configuration is not None else Configuration()
+        check_pool_size(pool_size)
+        self._api_root = self.configuration.server_api_url
+        self._owns_http_client = http_client is None
+        self._http = (
+            http_client if http_client is not None else _build_http_client(self._api_root, pool_size, transport)
+        )
+        self._connect_timeout = self.configuration.connect_timeout
+        self._read_timeout = self.configuration.read_timeout
+        self._timeouts: dict[float, httpx.Timeout] = {}
+        settings = self.configuration.authentication_settings
+        self._tokens = (
+            TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
+        )
+        self._token_lock: asyncio.Lock | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------
+    # Life cycle
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (of an ``AsyncClient`` the client built). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_http_client:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncConductorClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        auth = "off" if self._tokens is None else ("disabled by server" if self._tokens.disabled else "on")
+        return f"AsyncConductorClient(server_api_url={self._api_root!r}, auth={auth}, closed={self._closed})"
+
+    # ------------------------------------------------------------------------------------------
+    # Sending
+
+    def _timeout(self, long_poll_seconds: float) -> httpx.Timeout:
+        timeout = self._timeouts.get(long_poll_seconds)
+        if timeout is None:
+            read = self._read_timeout + long_poll_seconds
+            timeout = httpx.Timeout(connect=self._connect_timeout, read=read, write=self._read_timeout, pool=read)
+            if len(self._timeouts) < 64:  # a handful of distinct long-poll times in practice
+                self._timeouts[long_poll_seconds] = timeout
+        return timeout
+
+    async def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
+        """Send one request and read the whole answer; no HTTP answer raises a transport error."""
+        if self._closed:
+            raise RuntimeError("this AsyncConductorClient is closed")
+        timeout = self._timeout(request.long_poll_seconds)
+        started = time.monotonic()
+        try:
+            response = await self._http.request(
+                request.method,
+                self._api_root + request.target,
+                content=request.body,
+                headers=request.headers(token),
+                timeout=timeout,
+            )
+        except httpx.ConnectTimeout as exc:
+            raise transport_error(
+                request, f"could not connect within {timeout.connect} s ({exc!r})", timed_out=True
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise transport_error(
+                request, f"no answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
+            ) from exc
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise transport_error(
+                request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
+            ) from exc
+        status, body = response.status_code, response.content
+        log_answer(request, status, body, time.monotonic() - started)
+        return status, body
+
+    async def _call(self, call: Call[T]) -> T:
+        """Run one call: with auth, through the shared token flow; without, one exchange."""
+        tokens = self._tokens
+        if tokens is None:
+            return call.result(*await self._exchange(call.request, None))
+        flow = call_flow(tokens, call)
+        try:
+            step = next(flow)
+            while True:
+                if step is NEED_TOKEN:
+                    step = flow.send(await self._current_token(tokens))
+                else:
+                    step = flow.send(await self._exchange(call.request, step.token))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    async def _current_token(self, tokens: TokenSchedule) -> str | None:
+        """The token to send (fetched under the lock when needed); ``None`` when the server has no auth.
+
+        Raises the token error (a fresh copy while backing off) when no token can be had.
+        """
+        decision = tokens.decide()
+        if decision.action is TokenAction.SEND:
+            return decision.token
+        if self._token_lock is None:
+            self._token_lock = asyncio.Lock()
+        async with self._token_lock:
+            decision = tokens.decide()  # another task may have fetched while this one waited
+            if decision.action is TokenAction.SEND:
+                return decision.token
+            try:
+                token = await self.get_token()
+            except ConductorError as exc:
+                if record_fetch_error(tokens, exc):
+                    return None
+                raise
+            tokens.fetched(token)
+            return token
+
+    # ------------------------------------------------------------------------------------------
+    # Tasks
+
+    async def batch_poll(
+        self,
+        task_type: str,
+        *,
+        count: int = 1,
+        timeout_ms: int = 100,
+        worker_id: str | None = None,
+        domain: str | None = None,
+    ) -> list[Task]:
+        """Up to ``count`` tasks of ``task_type``; the server waits up to ``timeout_ms`` for them."""
+        return await self._call(
+            protocol.batch_poll(task_type, count=count, timeout_ms=timeout_ms, worker_id=worker_id, domain=domain)
+        )
+
+    async def poll(self, task_type: str, *, worker_id: str | None = None, domain: str | None = None) -> Task | None:
+        """One task of ``task_type``, or ``None`` when there is none."""
+        return await self._call(protocol.poll(task_type, worker_id=worker_id, domain=domain))
+
+    async def update_task(self, result: TaskResult) -> str:
+        """Report a result with ``POST /tasks`` (v1); returns the task id the server acknowledged."""
+        return await self._call(protocol.update_task(result))
+
+    async def update_task_v2(self, result: TaskResult) -> Task | None:
+        """Report a result with ``POST /tasks/update-v2``; returns the next task of that type, or ``None``."""
+        return await self._call(protocol.update_task_v2(result))
+
+    async def add_task_log(self, task_id: str, message: str) -> None:
+        """Append one log line to a task."""
+        await self._call(protocol.add_task_log(task_id, message))
+
+    async def get_task_logs(self, task_id: str) -> list[TaskExecLog]:
+        """A task's log lines (``[]`` when none)."""
+        return await self._call(protocol.get_task_logs(task_id))
+
+    async def get_task(self, task_id: str) -> Task:
+        """A task by id (``NotFoundError`` when unknown)."""
+        return await self._call(protocol.get_task(task_id))
+
+    async def get_queue_size(self, task_type: str, domain: str | None = None) -> int:
+        """How many tasks of ``task_type`` (in ``domain``) wait to be polled."""
+        return await self._call(protocol.get_queue_size(task_type, domain))
+
+    # ------------------------------------------------------------------------------------------
+    # Metadata
+
+    async def register_task_defs(self, defs: Sequence[TaskDef]) -> None:
+        """Create or replace task definitions (``POST /metadata/taskdefs``)."""
+        await self._call(protocol.register_task_defs(defs))
+
+    async def update_task_def(self, task_def: TaskDef) -> None:
+        """Replace an existing task definition (``PUT``; ``NotFoundError`` when it does not exist)."""
+        await self._call(protocol.update_task_def(task_def))
+
+    async def get_task_def(self, name: str) -> TaskDef:
+        """A task definition by name (``NotFoundError`` when unknown)."""
+        return await self._call(protocol.get_task_def(name))
+
+    async def get_task_defs(self) -> list[TaskDef]:
+        """Every task definition on the server."""
+        return await self._call(protocol.get_task_defs())
+
+    async def save_schema(self, schema: Mapping[str, Any]) -> None:
+        """Register one schema (``POST /schema``)."""
+        await self._call(protocol.save_schema(schema))
+
+    async def register_workflow_def(self, definition: Mapping[str, Any], *, overwrite: bool = True) -> None:
+        """Register a workflow definition (a JSON object as the server expects it)."""
+        await self._call(protocol.register_workflow_def(definition, overwrite=overwrite))
+
+    # ------------------------------------------------------------------------------------------
+    # Workflows
+
+    async def start_workflow(
+        self,
+        name: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        correlation_id: str | None = None,
+        task_to_domain: Mapping[str, str] | None = None,
+        priority: int | None = None,
+    ) -> str:
+        """Start a workflow; returns its id."""
+        return await self._call(
+            protocol.start_workflow(
+                name,
+                input,
+                version=version,
+                correlation_id=correlation_id,
+                task_to_domain=task_to_domain,
+                priority=priority,
+            )
+        )
+
+    async def get_workflow(self, workflow_id: str, *, include_tasks: bool = True) -> dict[str, Any]:
+        """A workflow as the server's JSON object."""
+        return await self._call(protocol.get_workflow(workflow_id, include_tasks=include_tasks))
+
+    # ------------------------------------------------------------------------------------------
+    # Auth
+
+    async def get_token(self) -> str:
+        """A fresh token from ``POST /token`` with the configured key (does not change the client's token).
+
+        Raises ``ConfigurationError`` when the configuration has no credentials.
+        """
+        call = protocol.get_token(self.configuration.authentication_settings)
+        return call.result(*await self._exchange(call.request, None))

@@ -1,0 +1,297 @@
+"""The Conductor calls without I/O: one builder per call.
+
+Each builder checks its arguments (``ValueError`` naming a bad one, before anything is sent) and
+returns a ``Call``: the frozen ``HttpRequest`` to send and the parser that turns the answer's
+``(status, body bytes)`` into the result or raises from the client error tree (see ``_wire``). The
+sync and async clients only move bytes: they send ``call.request`` and hand the answer to
+``call.result``.
+
+Pure functions; safe to use from any thread or event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._config import AuthenticationSettings, ConfigurationError
+from ._errors import InvalidResponseError
+from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._wire import (
+    JSON_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Call,
+    HttpRequest,
+    ensure_success,
+    json_body,
+    json_request,
+    optional_text,
+    parse_count,
+    parse_logs,
+    parse_nothing,
+    parse_optional_task,
+    parse_task,
+    parse_task_def,
+    parse_task_defs,
+    parse_task_id,
+    parse_tasks,
+    parse_workflow,
+    parse_workflow_id,
+    path_segment,
+    query_params,
+    result_body,
+    whole_number,
+)
+
+__all__ = [
+    "add_task_log",
+    "batch_poll",
+    "get_queue_size",
+    "get_task",
+    "get_task_def",
+    "get_task_defs",
+    "get_task_logs",
+    "get_token",
+    "get_workflow",
+    "poll",
+    "register_task_defs",
+    "register_workflow_def",
+    "save_schema",
+    "start_workflow",
+    "update_task",
+    "update_task_def",
+    "update_task_v2",
+]
+
+#: How long the server itself waits inside a single poll and inside update-v2 (count 1, 100 ms).
+_SERVER_SINGLE_POLL_SECONDS = 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# Task endpoints
+
+
+def batch_poll(
+    task_type: str,
+    *,
+    count: int = 1,
+    timeout_ms: int = 100,
+    worker_id: str | None = None,
+    domain: str | None = None,
+) -> Call[list[Task]]:
+    """``GET /tasks/poll/batch/{type}``: up to ``count`` tasks, waiting up to ``timeout_ms`` on the server.
+
+    A list item that is not a JSON object is logged and skipped; a task with a status the runtime
+    does not know is still returned (``Task.status`` is a plain string).
+    """
+    path = "/tasks/poll/batch/" + path_segment("task_type", task_type)
+    query = query_params(
+        ("workerid", optional_text("worker_id", worker_id)),
+        ("count", whole_number("count", count, 1)),
+        ("timeout", whole_number("timeout_ms", timeout_ms, 0)),
+        ("domain", optional_text("domain", domain)),
+    )
+    return Call(HttpRequest("GET", path, query, long_poll_seconds=timeout_ms / 1000.0), parse_tasks)
+
+
+def poll(task_type: str, *, worker_id: str | None = None, domain: str | None = None) -> Call[Task | None]:
+    """``GET /tasks/poll/{type}``: one task, or ``None`` (204) when the queue is empty."""
+    path = "/tasks/poll/" + path_segment("task_type", task_type)
+    query = query_params(
+        ("workerid", optional_text("worker_id", worker_id)),
+        ("domain", optional_text("domain", domain)),
+    )
+    return Call(
+        HttpRequest("GET", path, query, long_poll_seconds=_SERVER_SINGLE_POLL_SECONDS), parse_optional_task
+    )
+
+
+def update_task(result: TaskResult) -> Call[str]:
+    """``POST /tasks`` (v1): the answer is the task id as bare text."""
+    body = result_body(result)
+    return Call(
+        HttpRequest("POST", "/tasks", body=body, content_type=JSON_CONTENT_TYPE, accept="text/plain"),
+        parse_task_id,
+    )
+
+
+def update_task_v2(result: TaskResult) -> Call[Task | None]:
+    """``POST /tasks/update-v2``: the next task of the same type, or ``None`` (204)."""
+    body = result_body(result)
+    request = HttpRequest(
+        "POST",
+        "/tasks/update-v2",
+        body=body,
+        content_type=JSON_CONTENT_TYPE,
+        long_poll_seconds=_SERVER_SINGLE_POLL_SECONDS,
+    )
+    return Call(request, parse_optional_task)
+
+
+def add_task_log(task_id: str, message: str) -> Call[None]:
+    """``POST /tasks/{id}/log``: the server stores the raw body, so the message is sent as plain text
+    (a newline arrives as a newline, unlike the official SDK's JSON-escaped form)."""
+    path = f"/tasks/{path_segment('task_id', task_id)}/log"
+    if not isinstance(message, str):
+        raise ValueError(f"a task log message must be a string, got {type(message).__name__}")
+    body = message.encode("utf-8")
+    return Call(HttpRequest("POST", path, body=body, content_type=TEXT_CONTENT_TYPE, accept="*/*"), parse_nothing)
+
+
+def get_task_logs(task_id: str) -> Call[list[TaskExecLog]]:
+    """``GET /tasks/{id}/log``: the task's log lines (204 = none)."""
+    return Call(HttpRequest("GET", f"/tasks/{path_segment('task_id', task_id)}/log"), parse_logs)
+
+
+def get_task(task_id: str) -> Call[Task]:
+    """``GET /tasks/{id}``: the task (404 ``NotFoundError`` when unknown)."""
+    return Call(HttpRequest("GET", "/tasks/" + path_segment("task_id", task_id)), parse_task)
+
+
+def get_queue_size(task_type: str, domain: str | None = None) -> Call[int]:
+    """``GET /tasks/queue/size?taskType=&domain=``: how many tasks wait in that queue."""
+    path_segment("task_type", task_type)
+    query = query_params(("taskType", task_type), ("domain", optional_text("domain", domain)))
+    return Call(HttpRequest("GET", "/tasks/queue/size", query), parse_count)
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata
+
+
+def _task_def_dict(task_def: TaskDef) -> dict[str, Any]:
+    if not isinstance(task_def, TaskDef):
+        raise ValueError(f"expected a TaskDef, got {type(task_def).__name__}")
+    if not task_def.name:
+        raise ValueError("a TaskDef needs a name")
+    return task_def.to_dict()
+
+
+def register_task_defs(defs: Sequence[TaskDef]) -> Call[None]:
+    """``POST /metadata/taskdefs`` with a list (an upsert on the server)."""
+    if isinstance(defs, (TaskDef, str, bytes)) or not isinstance(defs, Sequence):
+        raise ValueError(f"register_task_defs expects a list of TaskDef, got {type(defs).__name__}")
+    body = [_task_def_dict(d) for d in defs]
+    return Call(json_request("POST", "/metadata/taskdefs", "task definitions", body, accept="*/*"), parse_nothing)
+
+
+def update_task_def(task_def: TaskDef) -> Call[None]:
+    """``PUT /metadata/taskdefs`` with one definition (404 when it does not exist)."""
+    body = _task_def_dict(task_def)
+    request = json_request("PUT", "/metadata/taskdefs", f"task definition {task_def.name!r}", body, accept="*/*")
+    return Call(request, parse_nothing)
+
+
+def get_task_def(name: str) -> Call[TaskDef]:
+    """``GET /metadata/taskdefs/{name}`` (404 ``NotFoundError`` when unknown)."""
+    return Call(HttpRequest("GET", "/metadata/taskdefs/" + path_segment("name", name)), parse_task_def)
+
+
+def get_task_defs() -> Call[list[TaskDef]]:
+    """``GET /metadata/taskdefs``: every task definition."""
+    return Call(HttpRequest("GET", "/metadata/taskdefs"), parse_task_defs)
+
+
+def save_schema(schema: Mapping[str, Any]) -> Call[None]:
+    """``POST /schema`` with one schema object (``name``, ``version``, ``type``, ``data``)."""
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"a schema must be a JSON object, got {type(schema).__name__}")
+    return Call(json_request("POST", "/schema", "schema", dict(schema), accept="*/*"), parse_nothing)
+
+
+def register_workflow_def(definition: Mapping[str, Any], *, overwrite: bool = True) -> Call[None]:
+    """``POST /metadata/workflow?overwrite=`` with one workflow definition."""
+    if not isinstance(definition, Mapping):
+        raise ValueError(f"a workflow definition must be a JSON object, got {type(definition).__name__}")
+    request = json_request(
+        "POST",
+        "/metadata/workflow",
+        "workflow definition",
+        dict(definition),
+        query=query_params(("overwrite", bool(overwrite))),
+        accept="*/*",
+    )
+    return Call(request, parse_nothing)
+
+
+# ----------------------------------------------------------------------------------------------
+# Workflows
+
+
+def start_workflow(
+    name: str,
+    input: Mapping[str, Any] | None = None,
+    *,
+    version: int | None = None,
+    correlation_id: str | None = None,
+    task_to_domain: Mapping[str, str] | None = None,
+    priority: int | None = None,
+) -> Call[str]:
+    """``POST /workflow`` with a StartWorkflowRequest; the answer is the workflow id as bare text."""
+    path_segment("name", name)
+    if input is not None and not isinstance(input, Mapping):
+        raise ValueError(f"workflow input must be a JSON object, got {type(input).__name__}")
+    if version is not None:
+        whole_number("version", version, 1)
+    if priority is not None:
+        whole_number("priority", priority, 0)
+    start: dict[str, Any] = {"name": name, "input": dict(input or {})}
+    for key, value in (
+        ("version", version),
+        ("correlationId", optional_text("correlation_id", correlation_id)),
+        ("taskToDomain", dict(task_to_domain) if task_to_domain is not None else None),
+        ("priority", priority),
+    ):
+        if value is not None:
+            start[key] = value
+    request = json_request("POST", "/workflow", f"start request of workflow {name!r}", start, accept="text/plain")
+    return Call(request, parse_workflow_id)
+
+
+def get_workflow(workflow_id: str, *, include_tasks: bool = True) -> Call[dict[str, Any]]:
+    """``GET /workflow/{id}?includeTasks=``: the workflow as a JSON object."""
+    path = "/workflow/" + path_segment("workflow_id", workflow_id)
+    return Call(HttpRequest("GET", path, query_params(("includeTasks", bool(include_tasks)))), parse_workflow)
+
+
+# ----------------------------------------------------------------------------------------------
+# Token
+
+
+def get_token(settings: AuthenticationSettings | None) -> Call[str]:
+    """``POST /token`` with ``{"keyId","keySecret"}``; the answer is ``{"token": "..."}``.
+
+    ``settings`` ``None`` (no credentials configured) raises ``ConfigurationError``.
+
+    The request never carries ``X-Authorization``. Errors never hold the secret or the token: the
+    secret is blanked out of an error body the server might echo it in, and a malformed 2xx answer
+    (which may hold a token) is reported without its body.
+    """
+    if settings is None:
+        raise ConfigurationError(
+            "a token needs credentials: set Configuration(authentication_settings=...) or "
+            "CONDUCTOR_AUTH_KEY and CONDUCTOR_AUTH_SECRET"
+        )
+    body = json_body("token request", {"keyId": settings.key_id, "keySecret": settings.key_secret})
+    request = HttpRequest(
+        "POST", "/token", body=body, content_type=JSON_CONTENT_TYPE, authenticated=False
+    )
+    secret = settings.key_secret.encode("utf-8")
+
+    def parse(request: HttpRequest, status: int, answer: bytes) -> str:
+        ensure_success(request, status, answer.replace(secret, b"***"))
+        try:
+            value = json.loads(answer)
+        except (ValueError, RecursionError):
+            value = None
+        token = value.get("token") if isinstance(value, dict) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidResponseError(
+                'expected {"token": "<non-empty string>"} (body withheld: it may hold a token)',
+                method=request.method,
+                path=request.path,
+            )
+        return token
+
+    return Call(request, parse)

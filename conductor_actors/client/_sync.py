@@ -1,0 +1,317 @@
+"""``ConductorClient``: the blocking Conductor client on ``requests`` (used by sync workers).
+
+A thin shell over ``_protocol``/``_wire`` (what to send, how to read the answer) and ``_auth``
+(when to fetch a token, when to replay): this module only moves bytes. One ``requests.Session`` with a keep-alive
+pool of ``pool_size`` connections and no automatic retries (the runtime decides about retries);
+every call has a connect timeout and a read timeout (a long poll adds its wait to the read timeout);
+every response is read fully and released. Redirects are not followed (a 3xx is an error), so the
+token header never travels to another host.
+
+Thread-safety: one client may be shared by many threads; the token fetch runs under a lock, so one
+thread fetches while the others wait for its token.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3.exceptions
+
+from .._version import __version__
+from . import _protocol as protocol
+from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
+from ._config import Configuration
+from ._errors import ConductorError
+from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._wire import Call, HttpRequest, check_pool_size, log_answer, transport_error
+
+__all__ = ["ConductorClient"]
+
+T = TypeVar("T")
+
+
+def _build_session(api_root: str, pool_size: int) -> requests.Session:
+    """A session for one server: keep-alive pool, no retries, environment read once (proxies, CA)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # trust_env makes requests re-read proxy variables and netrc on every request; read them once.
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(api_root))
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
+    session.headers["User-Agent"] = f"conductor-actors/{__version__} python-requests/{requests.__version__}"
+    return session
+
+
+def _read_timed_out(exc: requests.ConnectionError) -> bool:
+    """requests reports a read timeout while reading the body as a ConnectionError."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
+
+
+class ConductorClient:
+    """Blocking client for the Conductor task, metadata and workflow endpoints.
+
+    Args:
+        configuration: server URL, credentials and timeouts (default: ``Configuration()``, from the
+            environment).
+        session: a ready ``requests.Session`` to send with (the transport seam for tests or a tuned
+            session). It is used as given and not closed by ``close()``. By default the client builds
+            its own.
+        pool_size: keep-alive connections kept for this server (the worker's concurrency).
+        clock: monotonic clock (seconds) for the token lifetime and fetch backoff; for tests.
+
+    Every call raises from the client error tree (``conductor_actors.client``): ``ConductorHTTPError``
+    and subclasses for non-2xx, ``InvalidResponseError`` for a garbled 2xx,
+    ``ConductorTransportError``/``ConductorTimeoutError`` when no answer came. Bad arguments raise
+    ``ValueError`` before anything is sent; a call on a closed client raises ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        *,
+        session: requests.Session | None = None,
+        pool_size: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.configuration = configuration if configuration is not None else Configuration()
+        check_pool_size(pool_size)
+        self._api_root = self.configuration.server_api_url
+        self._owns_session = session is None
+        self._session = session if session is not None else _build_session(self._api_root, pool_size)
+        self._connect_timeout = self.configuration.connect_timeout
+        self._read_timeout = self.configuration.read_timeout
+        settings = self.configuration.authentication_settings
+        self._tokens = (
+            TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
+        )
+        self._token_lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------------------------------
+    # Life cycle
+
+    def close(self) -> None:
+        """Close the pooled connections (of a session the client built). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> ConductorClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        auth = "off" if self._tokens is None else ("disabled by server" if self._tokens.disabled else "on")
+        return f"ConductorClient(server_api_url={self._api_root!r}, auth={auth}, closed={self._closed})"
+
+    # ------------------------------------------------------------------------------------------
+    # Sending
+
+    def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
+        """Send one request and read the whole answer; no HTTP answer raises a transport error."""
+        if self._closed:
+            raise RuntimeError("this ConductorClient is closed")
+        read_timeout = self._read_timeout + request.long_poll_seconds
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                request.method,
+                self._api_root + request.target,
+                data=request.body,
+                headers=request.headers(token),
+                timeout=(self._connect_timeout, read_timeout),
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as exc:
+            raise transport_error(
+                request, f"could not connect within {self._connect_timeout} s ({exc})", timed_out=True
+            ) from exc
+        except requests.Timeout as exc:
+            raise transport_error(
+                request, f"no answer within {read_timeout} s ({exc})", timed_out=True
+            ) from exc
+        except requests.ConnectionError as exc:
+            if _read_timed_out(exc):
+                raise transport_error(
+                    request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True
+                ) from exc
+            raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
+        except requests.RequestException as exc:
+            raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
+        try:
+            status, body = response.status_code, response.content
+        finally:
+            response.close()
+        log_answer(request, status, body, time.monotonic() - started)
+        return status, body
+
+    def _call(self, call: Call[T]) -> T:
+        """Run one call: with auth, through the shared token flow; without, one exchange."""
+        tokens = self._tokens
+        if tokens is None:
+            return call.result(*self._exchange(call.request, None))
+        flow = call_flow(tokens, call)
+        try:
+            step = next(flow)
+            while True:
+                if step is NEED_TOKEN:
+                    step = flow.send(self._current_token(tokens))
+                else:
+                    step = flow.send(self._exchange(call.request, step.token))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        finally:
+            flow.close()
+
+    def _current_token(self, tokens: TokenSchedule) -> str | None:
+        """The token to send (fetched under the lock when needed); ``None`` when the server has no auth.
+
+        Raises the token error (a fresh copy while backing off) when no token can be had.
+        """
+        decision = tokens.decide()
+        if decision.action is TokenAction.SEND:
+            return decision.token
+        with self._token_lock:
+            decision = tokens.decide()  # another thread may have fetched while this one waited
+            if decision.action is TokenAction.SEND:
+                return decision.token
+            try:
+                token = self.get_token()
+            except ConductorError as exc:
+                if record_fetch_error(tokens, exc):
+                    return None
+                raise
+            tokens.fetched(token)
+            return token
+
+    # ------------------------------------------------------------------------------------------
+    # Tasks
+
+    def batch_poll(
+        self,
+        task_type: str,
+        *,
+        count: int = 1,
+        timeout_ms: int = 100,
+        worker_id: str | None = None,
+        domain: str | None = None,
+    ) -> list[Task]:
+        """Up to ``count`` tasks of ``task_type``; the server waits up to ``timeout_ms`` for them."""
+        return self._call(
+            protocol.batch_poll(task_type, count=count, timeout_ms=timeout_ms, worker_id=worker_id, domain=domain)
+        )
+
+    def poll(self, task_type: str, *, worker_id: str | None = None, domain: str | None = None) -> Task | None:
+        """One task of ``task_type``, or ``None`` when there is none."""
+        return self._call(protocol.poll(task_type, worker_id=worker_id, domain=domain))
+
+    def update_task(self, result: TaskResult) -> str:
+        """Report a result with ``POST /tasks`` (v1); returns the task id the server acknowledged."""
+        return self._call(protocol.update_task(result))
+
+    def update_task_v2(self, result: TaskResult) -> Task | None:
+        """Report a result with ``POST /tasks/update-v2``; returns the next task of that type, or ``None``."""
+        return self._call(protocol.update_task_v2(result))
+
+    def add_task_log(self, task_id: str, message: str) -> None:
+        """Append one log line to a task."""
+        self._call(protocol.add_task_log(task_id, message))
+
+    def get_task_logs(self, task_id: str) -> list[TaskExecLog]:
+        """A task's log lines (``[]`` when none)."""
+        return self._call(protocol.get_task_logs(task_id))
+
+    def get_task(self, task_id: str) -> Task:
+        """A task by id (``NotFoundError`` when unknown)."""
+        return self._call(protocol.get_task(task_id))
+
+    def get_queue_size(self, task_type: str, domain: str | None = None) -> int:
+        """How many tasks of ``task_type`` (in ``domain``) wait to be polled."""
+        return self._call(protocol.get_queue_size(task_type, domain))
+
+    # ------------------------------------------------------------------------------------------
+    # Metadata
+
+    def register_task_defs(self, defs: Sequence[TaskDef]) -> None:
+        """Create or replace task definitions (``POST /metadata/taskdefs``)."""
+        self._call(protocol.register_task_defs(defs))
+
+    def update_task_def(self, task_def: TaskDef) -> None:
+        """Replace an existing task definition (``PUT``; ``NotFoundError`` when it does not exist)."""
+        self._call(protocol.update_task_def(task_def))
+
+    def get_task_def(self, name: str) -> TaskDef:
+        """A task definition by name (``NotFoundError`` when unknown)."""
+        return self._call(protocol.get_task_def(name))
+
+    def get_task_defs(self) -> list[TaskDef]:
+        """Every task definition on the server."""
+        return self._call(protocol.get_task_defs())
+
+    def save_schema(self, schema: Mapping[str, Any]) -> None:
+        """Register one schema (``POST /schema``)."""
+        self._call(protocol.save_schema(schema))
+
+    def register_workflow_def(self, definition: Mapping[str, Any], *, overwrite: bool = True) -> None:
+        """Register a workflow definition (a JSON object as the server expects it)."""
+        self._call(protocol.register_workflow_def(definition, overwrite=overwrite))
+
+    # ------------------------------------------------------------------------------------------
+    # Workflows
+
+    def start_workflow(
+        self,
+        name: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        correlation_id: str | None = None,
+        task_to_domain: Mapping[str, str] | None = None,
+        priority: int | None = None,
+    ) -> str:
+        """Start a workflow; returns its id."""
+        return self._call(
+            protocol.start_workflow(
+                name,
+                input,
+                version=version,
+                correlation_id=correlation_id,
+                task_to_domain=task_to_domain,
+                priority=priority,
+            )
+        )
+
+    def get_workflow(self, workflow_id: str, *, include_tasks: bool = True) -> dict[str, Any]:
+        """A workflow as the server's JSON object."""
+        return self._call(protocol.get_workflow(workflow_id, include_tasks=include_tasks))
+
+    # ------------------------------------------------------------------------------------------
+    # Auth
+
+    def get_token(self) -> str:
+        """A fresh token from ``POST /token`` with the configured key (does not change the client's token).
+
+        Raises ``ConfigurationError`` when the configuration has no credentials.
+        """
+        call = protocol.get_token(self.configuration.authentication_settings)
+        return call.result(*self._exchange(call.request, None))

@@ -1,0 +1,34 @@
+"""Fixtures of the client tests (helpers live in ``_driver``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from client._driver import ConnectionCounter, Driver, make_driver
+
+from conductor_actors.client import Configuration
+
+
+@pytest.fixture(name="make_driver")
+def make_driver_fixture(flavour: str) -> Iterator[Callable[..., Driver]]:
+    """``make_driver(configuration, **client_kwargs)`` -> a ``Driver`` of the test's flavour, closed after."""
+    made: list[Driver] = []
+
+    def make(configuration: Configuration, **kwargs: Any) -> Driver:
+        driver = make_driver(flavour, configuration, **kwargs)
+        made.append(driver)
+        return driver
+
+    yield make
+    for driver in made:
+        driver.close()
+
+
+@pytest.fixture
+def counted_url(dev_server: Any) -> Iterator[tuple[str, ConnectionCounter]]:
+    """(URL of ``dev_server`` through a connection-counting relay, the relay)."""
+    counter = ConnectionCounter(dev_server.url)
+    yield counter.url, counter
+    counter.close()
