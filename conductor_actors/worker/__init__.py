@@ -1,0 +1,71 @@
+"""The worker model: what a user writes and configures, independent of how it is run.
+
+- Defining workers: ``@worker_task`` (and the legacy ``WorkerTask``), ``Worker``, ``WorkerInterface``,
+  the registry (``get_registered_workers``).
+- Configuration: ``resolve_worker_config`` -> ``WorkerConfig`` (environment over code).
+- Discovery: ``WorkerLoader``, ``scan_for_workers``, ``auto_discover_workers``, ``merge_workers``.
+- Executing one task (the runtime's hot path, no I/O): ``BoundWorker``, ``execute_sync``,
+  ``execute_async`` -> ``ExecutionOutcome``; ``get_task_context`` / ``TaskInProgress`` for users.
+- Task definitions and schemas: ``generate_json_schema_from_function``,
+  ``register_task_definition`` / ``register_task_definition_async``.
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    WorkerConfig,
+    get_worker_config_oneline,
+    get_worker_config_summary,
+    resolve_worker_config,
+)
+from ._context import TaskContext, TaskInProgress, get_task_context
+from ._decorator import WorkerTask, worker_task
+from ._exceptions import (
+    NonRetryableException,
+    TaskContextError,
+    WorkerConfigError,
+    WorkerDiscoveryError,
+    WorkerRegistrationError,
+)
+from ._execution import BoundWorker, ExecutionOutcome, execute_async, execute_sync
+from ._identity import default_worker_id
+from ._loader import WorkerLoader, auto_discover_workers, merge_workers, scan_for_workers
+from ._registration import RegistrationReport, register_task_definition, register_task_definition_async
+from ._registry import get_registered_worker_names, get_registered_workers
+from ._schema import generate_json_schema_from_function, generate_output_json_schema_from_function
+from ._worker import Worker, WorkerInterface
+
+__all__ = [
+    "BoundWorker",
+    "ExecutionOutcome",
+    "NonRetryableException",
+    "RegistrationReport",
+    "TaskContext",
+    "TaskContextError",
+    "TaskInProgress",
+    "Worker",
+    "WorkerConfig",
+    "WorkerConfigError",
+    "WorkerDiscoveryError",
+    "WorkerInterface",
+    "WorkerLoader",
+    "WorkerRegistrationError",
+    "WorkerTask",
+    "auto_discover_workers",
+    "default_worker_id",
+    "execute_async",
+    "execute_sync",
+    "generate_json_schema_from_function",
+    "generate_output_json_schema_from_function",
+    "get_registered_worker_names",
+    "get_registered_workers",
+    "get_task_context",
+    "get_worker_config_oneline",
+    "get_worker_config_summary",
+    "merge_workers",
+    "register_task_definition",
+    "register_task_definition_async",
+    "resolve_worker_config",
+    "scan_for_workers",
+    "worker_task",
+]

@@ -1,0 +1,201 @@
+"""Effective worker configuration: code values overridden by environment variables.
+
+Precedence, highest first: worker-specific variables, global (``all``) variables, then the value
+in code. For worker ``<name>`` and property ``<prop>`` the forms are checked in this order:
+
+1. ``conductor.worker.<name>.<prop>``
+2. ``conductor_worker_<name>_<prop>``
+3. ``CONDUCTOR_WORKER_<NAME>_<PROP>`` (name upper-cased; also with every character that is not an
+   ASCII letter or digit replaced by ``_``)
+4. ``CONDUCTOR_WORKER_<name as written>_<PROP>``
+5. ``conductor.worker.all.<prop>``
+6. ``CONDUCTOR_WORKER_ALL_<PROP>``
+7. ``CONDUCTOR_REGISTER_SCHEMAS`` (``register_schema`` only)
+
+``poll_interval_millis`` is also spelled ``poll_interval`` or ``polling_interval`` in every form
+(the official SDK reads only those two). A value that does not parse raises ``WorkerConfigError``
+naming the variable and the value; nothing is silently ignored. Pure functions; any thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._exceptions import WorkerConfigError
+from ._identity import default_worker_id
+from ._properties import PROPERTIES, PROPERTY_NAMES, coerce_property
+from ._worker import WorkerInterface
+
+__all__ = [
+    "WorkerConfig",
+    "get_worker_config_oneline",
+    "get_worker_config_summary",
+    "resolve_worker_config",
+]
+
+_SOURCE_CODE = "code"
+_SOURCE_DEFAULT = "default"
+_SOURCE_OVERRIDE = "override"
+_GLOBAL_REGISTER_SCHEMAS = "CONDUCTOR_REGISTER_SCHEMAS"
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_ALIASES = {alias: prop.name for prop in PROPERTIES.values() for alias in prop.spellings}
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """The effective configuration of one worker.
+
+    ``sources`` maps each property to where its value came from: ``"code"``, ``"default"``,
+    ``"override"`` (``with_overrides``) or the environment variable's name (not part of equality).
+    Values are validated on construction (``WorkerConfigError``); times are milliseconds as the
+    names say.
+    """
+
+    task_definition_name: str
+    poll_interval_millis: float = 100.0
+    thread_count: int = 1
+    domain: str | None = None
+    worker_id: str | None = None
+    poll_timeout: int = 100
+    lease_extend_enabled: bool = False
+    register_task_def: bool = False
+    overwrite_task_def: bool = True
+    strict_schema: bool = False
+    register_schema: bool = False
+    paused: bool = False
+    processes: int = 1
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in PROPERTY_NAMES:
+            object.__setattr__(self, name, coerce_property(name, getattr(self, name), self.task_definition_name))
+        object.__setattr__(self, "sources", dict(self.sources))
+
+    @property
+    def poll_interval_seconds(self) -> float:
+        """The poll interval in seconds."""
+        return self.poll_interval_millis / 1000.0
+
+    @property
+    def poll_timeout_seconds(self) -> float:
+        """The server long-poll time in seconds."""
+        return self.poll_timeout / 1000.0
+
+    def effective_worker_id(self) -> str:
+        """``worker_id``, or ``<hostname>-<pid>`` of the calling process."""
+        return self.worker_id or default_worker_id()
+
+    def with_overrides(self, **overrides: Any) -> WorkerConfig:
+        """A copy with some properties replaced (aliases accepted), marked ``"override"`` in sources.
+
+        Raises ``WorkerConfigError`` for an unknown property or an invalid value.
+        """
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            name = _ALIASES.get(key)
+            if name is None:
+                raise WorkerConfigError(
+                    f"{key}={value!r}: unknown worker property (known: {', '.join(PROPERTY_NAMES)})"
+                )
+            changes[name] = value
+        sources = dict(self.sources)
+        sources.update(dict.fromkeys(changes, _SOURCE_OVERRIDE))
+        return dataclasses.replace(self, **changes, sources=sources)
+
+    def oneline(self, pid: int | None = None) -> str:
+        """The startup log line, in the official SDK's format (``pid`` defaults to this process)."""
+        return _oneline(self.task_definition_name, self, pid)
+
+
+def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig:
+    """The effective configuration of ``worker``: environment (``env``, default ``os.environ``)
+    over code. Raises ``WorkerConfigError`` naming the variable (or keyword) and the bad value."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    task_name = worker.get_task_definition_name()
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for prop in PROPERTIES.values():
+        hit = _lookup(environ, task_name, prop.name)
+        if hit is not None:
+            variable, raw = hit
+            values[prop.name] = prop.coerce(raw, variable)
+            sources[prop.name] = variable
+        else:
+            value = coerce_property(prop.name, getattr(worker, prop.name, prop.default), task_name)
+            values[prop.name] = value
+            sources[prop.name] = _SOURCE_DEFAULT if value == prop.default else _SOURCE_CODE
+    return WorkerConfig(task_name, **values, sources=sources)
+
+
+def _variable_names(task_name: str, prop_name: str) -> list[str]:
+    """Every environment variable that can set ``prop_name`` for ``task_name``, highest first."""
+    upper_name = task_name.upper()
+    safe_name = _NOT_ALNUM.sub("_", task_name).upper()
+    spellings = PROPERTIES[prop_name].spellings
+    forms = (
+        lambda p: f"conductor.worker.{task_name}.{p}",
+        lambda p: f"conductor_worker_{task_name}_{p}",
+        lambda p: f"CONDUCTOR_WORKER_{upper_name}_{p.upper()}",
+        lambda p: f"CONDUCTOR_WORKER_{safe_name}_{p.upper()}",
+        lambda p: f"CONDUCTOR_WORKER_{task_name}_{p.upper()}",
+        lambda p: f"conductor.worker.all.{p}",
+        lambda p: f"CONDUCTOR_WORKER_ALL_{p.upper()}",
+    )
+    names = [form(spelling) for form in forms for spelling in spellings]
+    if prop_name == "register_schema":
+        names.append(_GLOBAL_REGISTER_SCHEMAS)
+    return list(dict.fromkeys(names))
+
+
+def _lookup(env: Mapping[str, str], task_name: str, prop_name: str) -> tuple[str, str] | None:
+    for variable in _variable_names(task_name, prop_name):
+        raw = env.get(variable)
+        if raw is not None:
+            return variable, raw
+    return None
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _oneline(name: str, config: WorkerConfig, pid: int | None) -> str:
+    parts = [
+        f"name={name}",
+        f"pid={os.getpid() if pid is None else pid}",
+        f"status={'paused' if config.paused else 'active'}",
+        f"poll_interval={_format_value(config.poll_interval_millis)}ms",
+    ]
+    if config.domain is not None:
+        parts.append(f"domain={config.domain}")
+    parts += [
+        f"thread_count={config.thread_count}",
+        f"poll_timeout={config.poll_timeout}ms",
+        f"lease_extend={_format_value(config.lease_extend_enabled)}",
+        f"register_task_def={_format_value(config.register_task_def)}",
+    ]
+    return f"Conductor Worker[{', '.join(parts)}]"
+
+
+def get_worker_config_oneline(name: str, config: WorkerConfig, pid: int | None = None) -> str:
+    """The one-line startup summary of worker ``name`` (official SDK format)."""
+    return _oneline(name, config, pid)
+
+
+def get_worker_config_summary(name: str, config: WorkerConfig) -> str:
+    """A multi-line summary: every property with its value and where the value came from."""
+    width = max(len(prop) for prop in PROPERTY_NAMES)
+    lines = [f"Worker {name!r} configuration:"]
+    for prop in PROPERTY_NAMES:
+        source = config.sources.get(prop, _SOURCE_CODE)
+        lines.append(f"  {prop.ljust(width)} = {_format_value(getattr(config, prop))}  ({source})")
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+"""``@worker_task`` and its legacy alias ``WorkerTask``.
+
+The decorator validates its keywords, wraps the function in a ``Worker``, registers it and returns
+the ORIGINAL function unchanged, so it stays an ordinary callable that pickles by reference. It
+runs while the user's module is imported (whatever thread imports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..client._models import TaskDef
+from ._exceptions import WorkerConfigError
+from ._registry import register_worker
+from ._worker import Worker
+
+__all__ = ["WorkerTask", "worker_task"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def worker_task(
+    task_definition_name: str,
+    poll_interval_millis: float = 100,
+    thread_count: int = 1,
+    domain: str | None = None,
+    worker_id: str | None = None,
+    poll_timeout: int = 100,
+    lease_extend_enabled: bool = False,
+    register_task_def: bool = False,
+    overwrite_task_def: bool = True,
+    strict_schema: bool = False,
+    task_def: TaskDef | None = None,
+    register_schema: bool = False,
+    processes: int = 1,
+) -> Callable[[F], F]:
+    """Register a ``def`` or ``async def`` function as the worker for ``task_definition_name``.
+
+    Keywords are the code-level defaults (environment variables override them, see
+    ``resolve_worker_config``): ``poll_interval_millis`` (ms), ``thread_count`` (tasks in flight
+    per process), ``domain``, ``worker_id`` (default ``<hostname>-<pid>``), ``poll_timeout`` (server
+    long-poll, ms, 0..5000), ``lease_extend_enabled``, ``register_task_def``, ``overwrite_task_def``,
+    ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` and
+    ``processes`` (OS processes running this worker).
+
+    Raises ``WorkerConfigError`` for an invalid keyword value and ``WorkerRegistrationError`` for a
+    function that cannot run in a worker process or a task name already taken by another function.
+    """
+
+    def decorate(func: F) -> F:
+        register_worker(
+            Worker(
+                task_definition_name,
+                func,
+                poll_interval=poll_interval_millis,
+                domain=domain,
+                worker_id=worker_id,
+                thread_count=thread_count,
+                register_task_def=register_task_def,
+                poll_timeout=poll_timeout,
+                lease_extend_enabled=lease_extend_enabled,
+                task_def_template=task_def,
+                overwrite_task_def=overwrite_task_def,
+                strict_schema=strict_schema,
+                register_schema=register_schema,
+                processes=processes,
+            )
+        )
+        return func
+
+    return decorate
+
+
+def WorkerTask(
+    task_definition_name: str,
+    poll_interval: float = 100,
+    domain: str | None = None,
+    worker_id: str | None = None,
+    poll_interval_seconds: float = 0,
+    thread_count: int = 1,
+    register_task_def: bool = False,
+    poll_timeout: int = 100,
+    lease_extend_enabled: bool = False,
+    overwrite_task_def: bool = True,
+    strict_schema: bool = False,
+    task_def: TaskDef | None = None,
+    register_schema: bool = False,
+    processes: int = 1,
+) -> Callable[[F], F]:
+    """Legacy spelling of ``worker_task``: ``poll_interval`` is in ms; ``poll_interval_seconds``,
+    when > 0, wins (times 1000). Raises like ``worker_task``."""
+    if isinstance(poll_interval_seconds, bool) or not isinstance(poll_interval_seconds, (int, float)):
+        raise WorkerConfigError(
+            f"poll_interval_seconds={poll_interval_seconds!r}: must be a number of seconds"
+            f" (worker {task_definition_name!r})"
+        )
+    millis = poll_interval_seconds * 1000 if poll_interval_seconds > 0 else poll_interval
+    return worker_task(
+        task_definition_name,
+        poll_interval_millis=millis,
+        thread_count=thread_count,
+        domain=domain,
+        worker_id=worker_id,
+        poll_timeout=poll_timeout,
+        lease_extend_enabled=lease_extend_enabled,
+        register_task_def=register_task_def,
+        overwrite_task_def=overwrite_task_def,
+        strict_schema=strict_schema,
+        task_def=task_def,
+        register_schema=register_schema,
+        processes=processes,
+    )

@@ -1,0 +1,166 @@
+"""Executing one task: the sans-I/O API the runtime calls on its hot path.
+
+``execute_sync`` (in an executor thread) and ``execute_async`` (on the worker's event loop) share
+everything except the call itself: ``_begin`` builds the task context and binds the input,
+``_complete`` turns the return value or exception into an ``ExecutionOutcome``. Neither does network
+I/O, and neither raises for anything the worker function or the data does: exceptions become
+outcomes. ``KeyboardInterrupt``, ``SystemExit`` and ``asyncio.CancelledError`` propagate (the
+runtime decides what they mean).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..client._models import Task, TaskResult
+from ._binding import InputBinder
+from ._context import TaskContext, reset_task_context, set_task_context
+from ._results import (
+    ResultParts,
+    contract_violation,
+    describe_exception,
+    result_from_error,
+    result_from_return,
+)
+from ._worker import Worker, WorkerInterface
+
+__all__ = ["BoundWorker", "ExecutionOutcome", "execute_async", "execute_sync"]
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    """What executing one task produced.
+
+    ``result`` is ready to send; ``failed`` is True when the function raised or the input/output
+    broke the contract (``cause`` is then the exception); ``output_size_bytes`` is the length of the
+    UTF-8 JSON of ``result.output_data``; ``duration`` is the seconds the call took.
+    """
+
+    result: TaskResult
+    failed: bool
+    cause: BaseException | None
+    output_size_bytes: int
+    duration: float
+
+
+class BoundWorker:
+    """A worker prepared for execution in this process (built once: the input-binding plan).
+
+    Raises ``TypeError``/``ValueError`` when a function worker has no inspectable signature.
+    """
+
+    __slots__ = ("_binder", "_target", "is_async", "task_definition_name", "worker", "worker_id")
+
+    def __init__(self, worker: Worker | WorkerInterface, worker_id: str) -> None:
+        self.worker = worker
+        self.worker_id = worker_id
+        self.task_definition_name = worker.get_task_definition_name()
+        self.is_async = worker.is_async
+        if isinstance(worker, Worker):
+            self._target: Callable[..., Any] = worker.execute_function
+            self._binder: InputBinder | None = InputBinder(worker.execute_function)
+        else:
+            self._target = worker.execute
+            self._binder = None
+
+    def __repr__(self) -> str:
+        return f"BoundWorker({self.task_definition_name!r}, worker_id={self.worker_id!r}, async={self.is_async})"
+
+
+class _Call:
+    __slots__ = ("args", "context", "kwargs")
+
+    def __init__(self, context: TaskContext, args: list[Any], kwargs: dict[str, Any]) -> None:
+        self.context = context
+        self.args = args
+        self.kwargs = kwargs
+
+
+def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
+    return ExecutionOutcome(parts.result, parts.failed, parts.cause, parts.output_size_bytes, duration)
+
+
+def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> _Call | ExecutionOutcome:
+    """The context and arguments for the call, or the outcome of input that breaks the contract."""
+    context = TaskContext(task, shutting_down)
+    binder = bound._binder
+    if binder is None:
+        return _Call(context, [task], {})
+    try:
+        args, kwargs = binder.bind(task)
+    except Exception as exc:
+        return _outcome(contract_violation(task, bound.worker_id, describe_exception(exc), []), 0.0)
+    return _Call(context, args, kwargs)
+
+
+def _complete(
+    bound: BoundWorker, task: Task, call: _Call, value: Any, error: Exception | None, duration: float
+) -> ExecutionOutcome:
+    """The outcome of a call that returned ``value`` or raised ``error``.
+
+    Building the result runs user objects (``__str__`` of an exception, deep copies of a returned
+    dataclass); if that fails, the task fails terminally with the reason instead of raising.
+    """
+    try:
+        if error is not None:
+            parts = result_from_error(task, bound.worker_id, call.context, error)
+        else:
+            parts = result_from_return(task, bound.worker_id, call.context, value)
+    except Exception as exc:
+        what = "the exception raised by" if error is not None else "the value returned by"
+        reason = f"cannot turn {what} the worker function into a task result: {describe_exception(exc)}"
+        parts = contract_violation(task, bound.worker_id, reason, list(call.context.logs))
+    return _outcome(parts, duration)
+
+
+def execute_sync(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> ExecutionOutcome:
+    """Run a sync worker for ``task`` in the calling thread (an executor slot).
+
+    ``shutting_down`` backs the context's ``is_shutting_down()``. Raises ``TypeError`` only when
+    ``bound`` is an async worker (a runtime error: use ``execute_async``).
+    """
+    if bound.is_async:
+        raise TypeError(f"worker {bound.task_definition_name!r} is async: run it with execute_async")
+    call = _begin(bound, task, shutting_down)
+    if isinstance(call, ExecutionOutcome):
+        return call
+    token = set_task_context(call.context)
+    value: Any = None
+    error: Exception | None = None
+    start = time.perf_counter()
+    try:
+        value = bound._target(*call.args, **call.kwargs)
+    except Exception as exc:
+        error = exc
+    finally:
+        duration = time.perf_counter() - start
+        reset_task_context(token)
+    return _complete(bound, task, call, value, error, duration)
+
+
+async def execute_async(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> ExecutionOutcome:
+    """Run a worker for ``task`` on the running event loop (await it in the task's own coroutine).
+
+    The task context is set inside this coroutine, so concurrent executions never see each
+    other's context. A sync worker passed here runs inline (blocking the loop while it runs).
+    """
+    call = _begin(bound, task, shutting_down)
+    if isinstance(call, ExecutionOutcome):
+        return call
+    token = set_task_context(call.context)
+    value: Any = None
+    error: Exception | None = None
+    start = time.perf_counter()
+    try:
+        value = bound._target(*call.args, **call.kwargs)
+        if bound.is_async:
+            value = await value
+    except Exception as exc:
+        error = exc
+    finally:
+        duration = time.perf_counter() - start
+        reset_task_context(token)
+    return _complete(bound, task, call, value, error, duration)

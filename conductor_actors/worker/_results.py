@@ -1,0 +1,194 @@
+"""Turning what a worker function did (returned or raised) into the ``TaskResult`` to send.
+
+Returns: a dict is the output as is; a dataclass becomes a dict (recursively); None becomes ``{}``;
+any other value becomes ``{"result": value}``; ``TaskInProgress`` gives IN_PROGRESS with its
+callback and output; a returned ``TaskResult`` is used (addressed to the task). Output given with
+``set_output`` is merged under the returned keys (returned keys win). Output that is not valid JSON
+fails the task with FAILED_WITH_TERMINAL_ERROR naming the offending type and key path. An exception
+gives FAILED (``NonRetryableException``: FAILED_WITH_TERMINAL_ERROR), its message as the reason and
+its traceback as a task log. Pure functions on the hot path; any thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import traceback
+from typing import Any
+
+from ..client._models import Task, TaskExecLog, TaskResult, TaskResultStatus
+from ._context import TaskContext, TaskInProgress
+from ._exceptions import NonRetryableException
+
+__all__ = [
+    "ResultParts",
+    "contract_violation",
+    "describe_exception",
+    "result_from_error",
+    "result_from_return",
+]
+
+#: The server truncates ``reasonForIncompletion`` to this many characters.
+REASON_LIMIT = TaskResult.REASON_LIMIT
+#: Size of ``{}``, the output of a result whose output could not be sent.
+_EMPTY_OUTPUT_SIZE = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultParts:
+    """A built result with what the runtime needs to know about it."""
+
+    result: TaskResult
+    failed: bool
+    cause: BaseException | None
+    output_size_bytes: int
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``str(exc)``, or the class name when that is empty or itself fails."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    return text or type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    return describe_exception(exc)[:REASON_LIMIT]
+
+
+#: Strict JSON (no NaN/Infinity), compact, UTF-8 text: what the output costs on the wire.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _serialised_size(output: Any) -> int:
+    """Bytes of the UTF-8 JSON text of ``output``; raises ``TypeError``/``ValueError`` if not JSON."""
+    return len(_ENCODER.encode(output).encode("utf-8"))
+
+
+def _locate_non_json(value: Any, path: str, seen: set[int]) -> str | None:
+    """Describe the first value in ``value`` that JSON cannot carry, with its key path."""
+    where = f"'{path}'" if path else "the top level"
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"value at {where} is {value!r}, which JSON cannot carry"
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in seen:
+            return f"value at {where} is a circular reference"
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key is not None and not isinstance(key, (str, int, float, bool)):
+                    return f"a key at {where} has type {type(key).__qualname__}"
+                found = _locate_non_json(item, f"{path}.{key}" if path else str(key), seen)
+                if found:
+                    return found
+        else:
+            for index, item in enumerate(value):
+                found = _locate_non_json(item, f"{path}[{index}]", seen)
+                if found:
+                    return found
+        seen.discard(id(value))
+        return None
+    return f"value at {where} has type {type(value).__qualname__}"
+
+
+def _not_json_reason(output: Any, exc: Exception) -> str:
+    detail = _locate_non_json(output, "", set()) or str(exc)
+    return f"output is not JSON-serialisable: {detail}"[:REASON_LIMIT]
+
+
+def _as_output(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return {"result": value}
+
+
+def _merge(context_output: dict[str, Any], output: Any) -> Any:
+    if not context_output:
+        return output
+    if not isinstance(output, dict):
+        return output
+    return {**context_output, **output}
+
+
+def contract_violation(task: Task, worker_id: str, reason: str, logs: list[TaskExecLog]) -> ResultParts:
+    """FAILED_WITH_TERMINAL_ERROR for input or output that breaks the worker's contract."""
+    result = task.to_result(TaskResultStatus.FAILED_WITH_TERMINAL_ERROR, {}, worker_id)
+    result.reason_for_incompletion = reason[:REASON_LIMIT]
+    result.logs = logs
+    return ResultParts(result, True, ValueError(reason), _EMPTY_OUTPUT_SIZE)
+
+
+def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: Exception) -> ResultParts:
+    """FAILED (or FAILED_WITH_TERMINAL_ERROR for ``NonRetryableException``) with the traceback."""
+    status = (
+        TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
+        if isinstance(exc, NonRetryableException)
+        else TaskResultStatus.FAILED
+    )
+    tb = exc.__traceback__
+    trace = "".join(traceback.format_exception(type(exc), exc, tb.tb_next if tb is not None else None))
+    logs = [*context.logs, TaskExecLog.now(trace, task.task_id)]
+    output = dict(context.output)
+    try:
+        size = _serialised_size(output)
+    except (TypeError, ValueError) as json_error:
+        logs.append(TaskExecLog.now(f"set_output data dropped: {_not_json_reason(output, json_error)}", task.task_id))
+        output, size = {}, _EMPTY_OUTPUT_SIZE
+    result = task.to_result(status, output, worker_id)
+    result.reason_for_incompletion = _reason(exc)
+    result.logs = logs
+    result.callback_after_seconds = context.callback_after_seconds
+    return ResultParts(result, True, exc, size)
+
+
+def result_from_return(task: Task, worker_id: str, context: TaskContext, value: Any) -> ResultParts:
+    """The result for a function that returned ``value``."""
+    callback = context.callback_after_seconds
+    if isinstance(value, TaskResult):
+        result = value
+        result.task_id = task.task_id
+        result.workflow_instance_id = task.workflow_instance_id
+        result.worker_id = worker_id
+        if result.status is None:
+            result.status = TaskResultStatus.COMPLETED
+        result.output_data = _merge(context.output, _as_output(result.output_data))
+        result.logs = [*context.logs, *result.logs]
+        if result.callback_after_seconds is None:
+            result.callback_after_seconds = callback
+    else:
+        if type(value) is dict:  # the common case first
+            status, output = TaskResultStatus.COMPLETED, value
+        elif isinstance(value, TaskInProgress):
+            status = TaskResultStatus.IN_PROGRESS
+            output = _as_output(value.output)
+            callback = math.ceil(value.callback_after_seconds)
+        elif inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()  # never awaited: close it so no warning is left behind
+            return contract_violation(
+                task,
+                worker_id,
+                "the worker function returned an awaitable; declare it `async def` so it runs on the"
+                " event loop",
+                context.logs,
+            )
+        else:
+            status = TaskResultStatus.COMPLETED
+            output = _as_output(value)
+        result = task.to_result(status, _merge(context.output, output), worker_id)
+        result.logs = context.logs
+        result.callback_after_seconds = callback
+    try:
+        size = _serialised_size(result.output_data)
+    except (TypeError, ValueError) as exc:
+        return contract_violation(task, worker_id, _not_json_reason(result.output_data, exc), result.logs)
+    return ResultParts(result, False, None, size)

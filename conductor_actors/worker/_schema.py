@@ -1,0 +1,183 @@
+"""JSON Schema (draft-07) for a worker function's input and output, from its type hints.
+
+The input schema is an object with one property per parameter (parameters annotated ``Task``,
+``*args`` and ``**kwargs`` are left out); a parameter is required unless it has a default or is
+Optional (a parameter whose default is None is nullable too). The output schema describes the
+task's output as the runtime builds it: a dict or dataclass return is the object itself, any other
+value is wrapped as ``{"result": ...}``; ``TaskInProgress`` and None are filtered out of a Union
+return. ``additionalProperties`` is
+``not strict_schema`` on the parameter object and on dataclasses (free-form ``dict`` values always
+allow extra keys). An unsupported annotation gives the permissive ``{}`` for that property rather
+than dropping the schema. Works with ``from __future__ import annotations``. Pure functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any, Literal
+
+from ..client._models import Task, TaskResult
+from ._context import TaskInProgress
+from ._conversion import is_required
+from ._introspection import (
+    NoneType,
+    callable_signature,
+    hint_target,
+    is_dataclass_type,
+    is_enum_type,
+    make_union,
+    resolve_type_hints,
+    split_optional,
+    union_members,
+)
+
+__all__ = ["generate_json_schema_from_function", "generate_output_json_schema_from_function"]
+
+logger = logging.getLogger("conductor_actors.worker")
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+
+_SIMPLE: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    NoneType: {"type": "null"},
+}
+_ARRAY_ORIGINS = (list, tuple, set, frozenset, typing.Sequence, typing.MutableSequence)
+_OBJECT_ORIGINS = (dict, typing.Mapping, typing.MutableMapping)
+_NOT_OUTPUT = (TaskInProgress, TaskResult, NoneType)
+
+
+class _SchemaBuilder:
+    """Builds property schemas; remembers the dataclasses being expanded (recursion gives ``{}``)."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self._expanding: set[type] = set()
+
+    def schema(self, tp: Any) -> dict[str, Any]:
+        simple = _SIMPLE.get(tp)
+        if simple is not None:
+            return dict(simple)
+        if tp is Any or tp is object:
+            return {}
+        members = union_members(tp)
+        if members is not None:
+            return {"anyOf": [self.schema(m) for m in members]}
+        if is_enum_type(tp):
+            return {"enum": [m.value for m in tp]}
+        if is_dataclass_type(tp):
+            return self._dataclass(tp)
+        origin = typing.get_origin(tp)
+        args = typing.get_args(tp)
+        if origin is Literal:
+            return {"enum": list(args)}
+        if tp in _ARRAY_ORIGINS or origin in _ARRAY_ORIGINS:
+            items = args[0] if args and origin is not tuple else None
+            return {"type": "array", "items": self.schema(items)} if items is not None else {"type": "array"}
+        if tp in _OBJECT_ORIGINS or origin in _OBJECT_ORIGINS:
+            value = self.schema(args[1]) if len(args) == 2 else {}
+            return {"type": "object", "additionalProperties": value or True}
+        return {}
+
+    def object_schema(self, fields: list[tuple[str, Any, bool]]) -> dict[str, Any]:
+        """An object with ``(name, type, has_default)`` fields (Optional or defaulted = not required)."""
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for name, tp, has_default in fields:
+            properties[name] = self.schema(tp)
+            if is_required(tp, has_default):
+                required.append(name)
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        schema["additionalProperties"] = not self.strict
+        return schema
+
+    def _dataclass(self, cls: type) -> dict[str, Any]:
+        if cls in self._expanding:
+            return {}
+        self._expanding.add(cls)
+        try:
+            hints = resolve_type_hints(cls)
+            return self.object_schema(
+                [
+                    (
+                        f.name,
+                        hints.get(f.name, Any),
+                        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+                    )
+                    for f in dataclasses.fields(cls)
+                    if f.init
+                ]
+            )
+        finally:
+            self._expanding.discard(cls)
+
+
+def _inspect(func: Callable[..., Any], schema_name: str) -> tuple[inspect.Signature, dict[str, Any]] | None:
+    try:
+        return callable_signature(func), resolve_type_hints(hint_target(func))
+    except (TypeError, ValueError) as exc:
+        logger.warning("cannot generate schema %r: %r has no inspectable signature (%s)", schema_name, func, exc)
+        return None
+
+
+def generate_json_schema_from_function(
+    func: Callable[..., Any], schema_name: str, strict_schema: bool = False
+) -> dict[str, Any] | None:
+    """The draft-07 input schema for ``func`` (``schema_name`` is used in log messages), or None
+    when ``func`` has no inspectable signature."""
+    inspected = _inspect(func, schema_name)
+    if inspected is None:
+        return None
+    signature, hints = inspected
+    fields: list[tuple[str, Any, bool]] = []
+    takes_kwargs = False
+    for p in signature.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            takes_kwargs = True
+            continue
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        tp = hints.get(p.name, Any) if p.annotation is not inspect.Parameter.empty else Any
+        if tp is Task:
+            continue
+        if p.default is None and tp is not Any and not split_optional(tp)[1]:
+            tp = make_union([tp, NoneType])  # `x: str = None` accepts null (as Python 3.10 infers)
+        fields.append((p.name, tp, p.default is not inspect.Parameter.empty))
+    schema = {"$schema": DRAFT_07, **_SchemaBuilder(strict_schema).object_schema(fields)}
+    if takes_kwargs:
+        schema["additionalProperties"] = True  # **kwargs accepts any extra input
+    return schema
+
+
+def generate_output_json_schema_from_function(
+    func: Callable[..., Any], schema_name: str, strict_schema: bool = False
+) -> dict[str, Any] | None:
+    """The draft-07 schema of the task output ``func`` produces, or None when its return type
+    says nothing (missing, ``Any``, or only None/TaskInProgress/TaskResult)."""
+    inspected = _inspect(func, schema_name)
+    if inspected is None:
+        return None
+    tp = inspected[1].get("return", Any)
+    members = union_members(tp)
+    if members is not None:
+        kept = [m for m in members if m not in _NOT_OUTPUT]
+        if not kept:
+            return None
+        tp = make_union(kept)
+    elif tp in _NOT_OUTPUT or tp is Any:
+        return None
+    builder = _SchemaBuilder(strict_schema)
+    inner, _ = split_optional(tp)
+    if is_dataclass_type(inner) or inner in _OBJECT_ORIGINS or typing.get_origin(inner) in _OBJECT_ORIGINS:
+        body = builder.schema(inner)
+    else:
+        body = builder.object_schema([("result", tp, False)])
+    return {"$schema": DRAFT_07, **body}

@@ -1,0 +1,278 @@
+"""What a worker is: ``WorkerInterface`` (class-based workers) and ``Worker`` (a function).
+
+Both carry their code-level properties (validated on creation, see ``_properties``); the
+effective values, after environment overrides, come from ``resolve_worker_config``. Both pickle for
+the spawn start method: a ``Worker`` ships its function as a re-importable reference, a class-based
+worker is pickled as it is. Objects are created in the parent (any thread) and re-created in each
+child process.
+"""
+
+from __future__ import annotations
+
+import abc
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..client._models import Task, TaskDef, TaskResult
+from ._exceptions import WorkerRegistrationError
+from ._identity import default_worker_id
+from ._properties import PROPERTIES, coerce_property
+from ._references import (
+    FunctionReference,
+    check_definition,
+    check_picklable,
+    function_reference,
+    is_plain_function,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from ._execution import BoundWorker
+
+__all__ = ["Worker", "WorkerInterface", "is_async_callable"]
+
+
+def is_async_callable(obj: object) -> bool:
+    """True for ``async def`` functions (also through functools.partial) and instances whose
+    ``__call__`` is ``async def``."""
+    if inspect.iscoroutinefunction(obj):
+        return True
+    if inspect.isfunction(obj) or not callable(obj):
+        return False
+    return inspect.iscoroutinefunction(type(obj).__call__)  # type: ignore[operator]
+
+
+def _check_task_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise WorkerRegistrationError(
+            f"task_definition_name must be a non-empty string, got {name!r}"
+        )
+    return name
+
+
+class WorkerInterface(abc.ABC):
+    """Base of class-based workers (official SDK compatible).
+
+    Subclasses implement ``execute(task)``, which may be a plain method or ``async def`` and may
+    return a ``TaskResult`` or anything a worker function may return (dict, dataclass, None,
+    ``TaskInProgress``...). Properties can be given to the constructor or set as class or instance
+    attributes; the environment overrides them (``resolve_worker_config``). ``execute`` runs in an
+    executor thread (sync) or on the worker's event loop (async); an exception it raises fails the
+    task.
+
+    Raises ``WorkerRegistrationError`` for a missing task name and ``WorkerConfigError`` for an
+    invalid property value.
+    """
+
+    task_definition_name: str
+    poll_interval_millis: float = 100.0
+    thread_count: int = 1
+    domain: str | None = None
+    worker_id: str | None = None
+    poll_timeout: int = 100
+    lease_extend_enabled: bool = False
+    paused: bool = False
+    processes: int = 1
+    register_task_def: bool = False
+    overwrite_task_def: bool = True
+    strict_schema: bool = False
+    register_schema: bool = False
+
+    def __init__(
+        self,
+        task_definition_name: str | None = None,
+        *,
+        poll_interval_millis: float | None = None,
+        thread_count: int | None = None,
+        domain: str | None = None,
+        worker_id: str | None = None,
+        poll_timeout: int | None = None,
+        lease_extend_enabled: bool | None = None,
+        paused: bool | None = None,
+        processes: int | None = None,
+    ) -> None:
+        if task_definition_name is None:
+            task_definition_name = getattr(self, "task_definition_name", None)  # a class attribute
+        self.task_definition_name = _check_task_name(task_definition_name)
+        self._set_properties(
+            poll_interval_millis=poll_interval_millis,
+            thread_count=thread_count,
+            domain=domain,
+            worker_id=worker_id,
+            poll_timeout=poll_timeout,
+            lease_extend_enabled=lease_extend_enabled,
+            paused=paused,
+            processes=processes,
+        )
+
+    def _set_properties(self, **values: Any) -> None:
+        """Validate and store code-level property values; ``None`` keeps the current value."""
+        for name, value in values.items():
+            if value is not None:
+                setattr(self, name, coerce_property(name, value, self.task_definition_name))
+
+    @abc.abstractmethod
+    def execute(self, task: Task) -> Any:
+        """Execute one task (sync or ``async def``); return a TaskResult or an output value."""
+
+    @property
+    def is_async(self) -> bool:
+        """True when ``execute`` is ``async def`` (the worker then runs on an event loop)."""
+        return inspect.iscoroutinefunction(type(self).execute)
+
+    @property
+    def poll_interval(self) -> float:
+        """Poll interval in milliseconds (official SDK name for ``poll_interval_millis``)."""
+        return self.poll_interval_millis
+
+    @poll_interval.setter
+    def poll_interval(self, millis: float) -> None:
+        self.poll_interval_millis = coerce_property("poll_interval_millis", millis, self.task_definition_name)
+
+    def get_task_definition_name(self) -> str:
+        """The task type this worker polls for."""
+        return _check_task_name(getattr(self, "task_definition_name", None))
+
+    def get_identity(self) -> str:
+        """``worker_id`` from code, or the per-process default ``<hostname>-<pid>``."""
+        return self.worker_id or default_worker_id()
+
+    def get_polling_interval_in_seconds(self) -> float:
+        """The code-level poll interval in seconds."""
+        return float(self.poll_interval_millis) / 1000.0
+
+    def get_domain(self) -> str | None:
+        """The code-level domain (None = no domain)."""
+        return self.domain
+
+    def get_task_result_from_task(self, task: Task) -> TaskResult:
+        """An empty ``TaskResult`` addressed to ``task`` from this worker (official SDK helper)."""
+        return task.to_result(worker_id=self.get_identity())
+
+    def check_spawnable(self) -> None:
+        """Raise ``WorkerRegistrationError`` (saying how to fix it) unless this worker pickles."""
+        self.get_task_definition_name()
+        check_picklable(self, f"class-based worker {self.task_definition_name!r} ({type(self).__qualname__})")
+
+    def __repr__(self) -> str:
+        name = getattr(self, "task_definition_name", None)
+        return f"{type(self).__name__}(task_definition_name={name!r}, domain={self.domain!r})"
+
+
+class Worker(WorkerInterface):
+    """A function worker (official SDK compatible); ``@worker_task`` creates these.
+
+    ``poll_interval`` is in milliseconds (None = 100). The function may be ``def`` or ``async def``
+    (or an instance with an async ``__call__``); its parameters are bound by name from the task
+    input. Raises ``WorkerRegistrationError`` when the function could never be re-imported in a
+    child process (lambda, nested function, unpicklable callable) and ``WorkerConfigError`` for an
+    invalid property value.
+    """
+
+    def __init__(
+        self,
+        task_definition_name: str,
+        execute_function: Callable[..., Any],
+        poll_interval: float | None = None,
+        domain: str | None = None,
+        worker_id: str | None = None,
+        thread_count: int = 1,
+        register_task_def: bool = False,
+        poll_timeout: int = 100,
+        lease_extend_enabled: bool = False,
+        paused: bool = False,
+        task_def_template: TaskDef | None = None,
+        overwrite_task_def: bool = True,
+        strict_schema: bool = False,
+        register_schema: bool = False,
+        processes: int = 1,
+    ) -> None:
+        self.task_definition_name = _check_task_name(task_definition_name)
+        check_definition(execute_function, task_definition_name)
+        if task_def_template is not None and not isinstance(task_def_template, TaskDef):
+            raise WorkerRegistrationError(
+                f"worker {task_definition_name!r}: task_def must be a TaskDef, got {type(task_def_template).__name__}"
+            )
+        self.execute_function = execute_function
+        self.task_def_template = task_def_template
+        self._bound: BoundWorker | None = None
+        self._set_properties(
+            poll_interval_millis=PROPERTIES["poll_interval_millis"].default if poll_interval is None else poll_interval,
+            domain=domain,
+            worker_id=worker_id,
+            thread_count=thread_count,
+            register_task_def=register_task_def,
+            poll_timeout=poll_timeout,
+            lease_extend_enabled=lease_extend_enabled,
+            paused=paused,
+            overwrite_task_def=overwrite_task_def,
+            strict_schema=strict_schema,
+            register_schema=register_schema,
+            processes=processes,
+        )
+
+    @property
+    def is_async(self) -> bool:
+        """True for an ``async def`` function or an instance whose ``__call__`` is async."""
+        return is_async_callable(self.execute_function)
+
+    @property
+    def function_path(self) -> str:
+        """``module.qualname`` of the function (for logs and summaries)."""
+        func = self.execute_function
+        module = getattr(func, "__module__", None) or type(func).__module__
+        qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
+        return f"{module}.{qualname}"
+
+    def execute(self, task: Task) -> TaskResult | Awaitable[TaskResult]:
+        """Run the function for ``task`` in the calling thread and return the ``TaskResult``.
+
+        Official SDK compatibility; the runtime uses ``execute_sync``/``execute_async`` instead.
+        For an async function this returns an awaitable of the ``TaskResult``. Never raises for
+        what the function or the data does (failures become FAILED results).
+        """
+        from ._execution import BoundWorker, execute_async, execute_sync
+
+        if self._bound is None:
+            self._bound = BoundWorker(self, self.get_identity())
+        if self.is_async:
+            return _result_of(execute_async(self._bound, task, _never))
+        return execute_sync(self._bound, task, _never).result
+
+    def check_spawnable(self) -> None:
+        """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker."""
+        func = self.execute_function
+        if is_plain_function(func):
+            function_reference(func, self.task_definition_name)
+        else:
+            check_picklable(func, f"worker {self.task_definition_name!r}: the callable {func!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_bound"] = None
+        func = state["execute_function"]
+        if is_plain_function(func):
+            state["execute_function"] = function_reference(func, self.task_definition_name)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        func = state["execute_function"]
+        if isinstance(func, FunctionReference):
+            state["execute_function"] = func.resolve()
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return (
+            f"Worker(task_definition_name={self.task_definition_name!r}, function={self.function_path},"
+            f" domain={self.domain!r})"
+        )
+
+
+def _never() -> bool:
+    return False
+
+
+async def _result_of(outcome: Awaitable[Any]) -> TaskResult:
+    return (await outcome).result  # type: ignore[no-any-return]
