@@ -1,0 +1,330 @@
+"""Mailboxes: the one queue in front of an actor (or of every member of a pool).
+
+Three implementations share one small interface, the seam between the flavours:
+
+- ``ThreadMailbox``: unbounded, on ``queue.SimpleQueue`` (no lock besides the queue's own);
+- ``BoundedThreadMailbox``: ``mailbox_size`` places, a deque under one condition, with a blocking
+  ``put_wait`` for back-pressure;
+- ``LoopMailbox``: for an asyncio actor; a deque read by the actor's task. A sender on the actor's
+  own loop appends directly. Other threads append to an inbound deque and wake the loop with
+  ``loop.call_soon_threadsafe`` (one wake-up covers every message sent before it runs, so a burst
+  costs one wake-up, not one per message); each sender's order is kept.
+
+Life cycle: open -> ``close()`` (puts raise ``MailboxClosed``; what is queued is still delivered)
+-> ``finish()`` (the receiver is gone: puts raise ``ActorDeadError``; whatever is still queued is
+rejected: every ask is answered with ``ActorDeadError``, tells are counted and dropped).
+
+Send methods may be called from any thread; ``get``/``wait`` run on the receiver's thread or
+loop; ``finish`` runs once, on the thread or loop of the last receiver to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from ._errors import ActorDeadError, MailboxClosed, MailboxFull
+from ._messages import _Ask, _Control
+
+__all__ = ["BoundedThreadMailbox", "LoopMailbox", "Mailbox", "ThreadMailbox"]
+
+_log = logging.getLogger("conductor_actors.actors")
+
+
+class Mailbox(Protocol):
+    """What an actor cell and its refs need from a mailbox (private seam)."""
+
+    name: str
+    closed: bool
+
+    def put(self, item: Any) -> None: ...
+
+    def put_wait(self, item: Any, timeout: float | None) -> None: ...
+
+    def put_system(self, item: Any) -> None: ...
+
+    def put_control(self, item: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+    def finish(self) -> int: ...
+
+    def depth(self) -> int: ...
+
+
+def _refusal(name: str, gone: bool) -> ActorDeadError:
+    if gone:
+        return ActorDeadError(f"actor {name!r} is stopped")
+    return MailboxClosed(f"actor {name!r} is stopping and takes no new messages")
+
+
+def _reject(items: Iterable[Any], name: str) -> int:
+    """Answer every ask in ``items`` with ActorDeadError; return how many tells were dropped."""
+    dropped = 0
+    for item in items:
+        if isinstance(item, _Control):
+            if isinstance(item, _Ask):
+                item.resolve(None, ActorDeadError(f"actor {name!r} stopped before it handled the message"))
+        else:
+            dropped += 1
+    return dropped
+
+
+def _log_late_drops(name: str, count: int) -> None:
+    if count:
+        _log.debug("actor %s: dropped %d message(s) that arrived while it stopped", name, count)
+
+
+class ThreadMailbox:
+    """Unbounded mailbox for thread actors; ``get`` blocks the receiving thread."""
+
+    __slots__ = ("_queue", "closed", "gone", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+        self.gone = False
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def put(self, item: Any) -> None:
+        """Enqueue ``item`` (any thread). Raises MailboxClosed / ActorDeadError when refused."""
+        if self.closed:
+            raise _refusal(self.name, self.gone)
+        self._queue.put(item)
+        if self.gone:
+            # The receiver finished between the check and the put: nobody else will look.
+            _log_late_drops(self.name, self._drain())
+
+    def put_wait(self, item: Any, timeout: float | None) -> None:
+        """Same as ``put``: an unbounded mailbox never makes a sender wait."""
+        self.put(item)
+
+    put_system = put
+
+    def put_control(self, item: Any) -> None:
+        """Enqueue a kernel control item even when closed; ignored once the receiver is gone."""
+        if not self.gone:
+            self._queue.put(item)
+            if self.gone:
+                _log_late_drops(self.name, self._drain())
+
+    def get(self) -> Any:
+        """Block the receiving thread until an item is available and return it."""
+        return self._queue.get()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def finish(self) -> int:
+        """Mark the receiver gone, reject what is queued; return the number of dropped tells."""
+        self.closed = True
+        self.gone = True
+        return self._drain()
+
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def _drain(self) -> int:
+        items = []
+        get = self._queue.get_nowait
+        try:
+            while True:
+                items.append(get())
+        except queue.Empty:
+            pass
+        return _reject(items, self.name)
+
+
+class BoundedThreadMailbox:
+    """Mailbox with ``size`` places for thread actors; ``put`` raises MailboxFull when full."""
+
+    __slots__ = ("_items", "_not_empty", "_not_full", "_size", "closed", "gone", "name")
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.closed = False
+        self.gone = False
+        self._items: deque[Any] = deque()
+        self._size = size
+        lock = threading.Lock()
+        self._not_empty = threading.Condition(lock)
+        self._not_full = threading.Condition(lock)
+
+    def put(self, item: Any) -> None:
+        """Enqueue without waiting (any thread); MailboxFull when no place is free."""
+        with self._not_empty:
+            if self.closed:
+                raise _refusal(self.name, self.gone)
+            if len(self._items) >= self._size:
+                raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
+            self._append(item)
+
+    def put_wait(self, item: Any, timeout: float | None) -> None:
+        """Block the sending thread until a place is free; MailboxFull when ``timeout`` elapses."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._not_empty:
+            while True:
+                if self.closed:
+                    raise _refusal(self.name, self.gone)
+                if len(self._items) < self._size:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise MailboxFull(
+                        f"mailbox of actor {self.name!r} stayed full ({self._size} messages) for {timeout} s"
+                    )
+                self._not_full.wait(remaining)
+            self._append(item)
+
+    def put_system(self, item: Any) -> None:
+        """Enqueue a kernel-sent message (timer, failure notice): refused when closed, never for room."""
+        with self._not_empty:
+            if self.closed:
+                raise _refusal(self.name, self.gone)
+            self._append(item)
+
+    def put_control(self, item: Any) -> None:
+        with self._not_empty:
+            if not self.gone:
+                self._append(item)
+
+    def _append(self, item: Any) -> None:  # lock held
+        self._items.append(item)
+        self._not_empty.notify()
+
+    def get(self) -> Any:
+        with self._not_empty:
+            while not self._items:
+                self._not_empty.wait()
+            item = self._items.popleft()
+            self._not_full.notify()
+            return item
+
+    def close(self) -> None:
+        with self._not_empty:
+            self.closed = True
+            self._not_full.notify_all()
+
+    def finish(self) -> int:
+        with self._not_empty:
+            self.closed = True
+            self.gone = True
+            items = list(self._items)
+            self._items.clear()
+            self._not_full.notify_all()
+        return _reject(items, self.name)
+
+    def depth(self) -> int:
+        return len(self._items)
+
+
+class LoopMailbox:
+    """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere.
+
+    ``size`` 0 means unbounded. Senders on other threads are checked against the size when they
+    send, so a burst of them may overshoot it by the messages still in flight to the loop.
+    """
+
+    __slots__ = ("_inbound", "_loop", "_size", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
+
+    def __init__(self, name: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.name = name
+        self.closed = False
+        self.gone = False
+        self.items: deque[Any] = deque()
+        self._inbound: deque[Any] = deque()
+        self._wake_pending = False
+        self._size = size
+        self._loop = loop
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        if self.closed:
+            raise _refusal(self.name, self.gone)
+        if self._size and len(self.items) + len(self._inbound) >= self._size:
+            raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
+        self._send(item)
+
+    def put_wait(self, item: Any, timeout: float | None) -> None:
+        raise TypeError(
+            f"actor {self.name!r} runs on an event loop: tell_wait is for thread actors, use tell"
+        )
+
+    def put_system(self, item: Any) -> None:
+        if self.closed:
+            raise _refusal(self.name, self.gone)
+        self._send(item)
+
+    def put_control(self, item: Any) -> None:
+        if not self.gone:
+            try:
+                self._send(item)
+            except ActorDeadError:
+                pass  # loop closed: the actor cannot run any more anyway
+
+    def _send(self, item: Any) -> None:
+        if asyncio._get_running_loop() is self._loop:
+            self._append(item)
+            return
+        # Append first, then look at the flag; the loop clears the flag before it drains. So a
+        # message is either drained by a wake-up already under way or schedules its own.
+        self._inbound.append(item)
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        try:
+            self._loop.call_soon_threadsafe(self._take_inbound)
+        except RuntimeError as exc:  # the loop is closed
+            self._wake_pending = False
+            raise ActorDeadError(f"actor {self.name!r}: its event loop is closed") from exc
+
+    def _take_inbound(self) -> None:
+        """Runs on the actor's loop: move what other threads sent into the mailbox, in order."""
+        self._wake_pending = False
+        inbound = self._inbound
+        while inbound:
+            self._append(inbound.popleft())
+
+    def _append(self, item: Any) -> None:
+        """Runs on the actor's loop."""
+        if self.gone:
+            _log_late_drops(self.name, _reject((item,), self.name))
+            return
+        self.items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> Any:
+        """Wait (on the actor's loop) until an item is queued and return it."""
+        items = self.items
+        while not items:
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        return items.popleft()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def finish(self) -> int:
+        """Runs on the actor's loop."""
+        self.closed = True
+        self.gone = True
+        items = list(self.items)
+        self.items.clear()
+        while self._inbound:
+            items.append(self._inbound.popleft())
+        return _reject(items, self.name)
+
+    def depth(self) -> int:
+        return len(self.items) + len(self._inbound)
