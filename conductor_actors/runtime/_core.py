@@ -33,6 +33,7 @@ __all__ = [
     "invalid_task_reason",
     "lease_extension_result",
     "lease_interval",
+    "overdue_result",
     "v2_unsupported",
 ]
 
@@ -211,4 +212,22 @@ def lease_extension_result(task: Task, worker_id: str) -> TaskResult:
         worker_id=worker_id,
         status=TaskResultStatus.IN_PROGRESS,
         extend_lease=True,
+    )
+
+
+def overdue_result(task: Task, worker_id: str, timeout: float) -> TaskResult:
+    """FAILED result for an async task cancelled because it outlived its response timeout.
+
+    The server times such a task out and retries it anyway; saying so at once spares the wait for
+    its sweeper.
+    """
+    return TaskResult(
+        task_id=task.task_id,
+        workflow_instance_id=task.workflow_instance_id,
+        worker_id=worker_id,
+        status=TaskResultStatus.FAILED,
+        reason_for_incompletion=(
+            f"cancelled by the worker: ran longer than responseTimeoutSeconds ({timeout:g} s) "
+            "without lease extension"
+        ),
     )

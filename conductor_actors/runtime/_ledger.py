@@ -6,16 +6,20 @@ handed back, or its result was passed on for later delivery. At shutdown the run
 left. The ledger is shared infrastructure, not a stage's state: stages record transitions, the
 runner and health checks read.
 
-Thread-safe (one lock; every operation is O(1)). The async flavour uses it from its loop thread only.
+Transitions are compare-and-set (``transition``), so two parties racing for one task (an executor
+finishing it and the shutdown deadline handing it back) cannot both act on it.
+
+Thread-safe (one condition; every operation O(1), waiters are woken only when there are some).
 """
 
 from __future__ import annotations
 
 import enum
 import threading
+import time
 from collections.abc import Callable
 
-from ..client._models import Task
+from ..client._models import Task, TaskResult
 
 __all__ = ["TaskLedger", "TaskState"]
 
@@ -27,48 +31,104 @@ class TaskState(enum.Enum):
 
 
 class TaskLedger:
-    """Unsettled tasks by id, with their state; calls ``on_empty`` when the last one settles."""
+    """Unsettled tasks by id with their state (and, while REPORTING, the result being sent).
+
+    ``on_change`` (optional) is called after every change, on the changing thread, outside the
+    lock; the async flavour sets it to wake its waits.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[Task, TaskState]] = {}
-        self._on_empty: Callable[[], None] | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._entries: dict[str, tuple[Task, TaskState, TaskResult | None]] = {}
+        self._waiters = 0
+        self.on_change: Callable[[], None] | None = None
 
-    def set_on_empty(self, callback: Callable[[], None] | None) -> None:
-        """Call ``callback`` (on the settling thread) whenever the ledger becomes empty."""
-        self._on_empty = callback
+    def _changed(self) -> None:  # lock held
+        if self._waiters:
+            self._cond.notify_all()
+
+    def _notify(self) -> None:  # lock released
+        callback = self.on_change
+        if callback is not None:
+            callback()
 
     def received(self, task: Task) -> None:
-        with self._lock:
-            self._entries[task.task_id] = (task, TaskState.RECEIVED)  # type: ignore[index]
+        """A task arrived (its id is checked by the caller)."""
+        with self._cond:
+            self._entries[task.task_id] = (task, TaskState.RECEIVED, None)  # type: ignore[index]
+            self._changed()
+        self._notify()
 
-    def mark(self, task_id: str, state: TaskState) -> bool:
-        """Move a task to ``state``; False when it is not in the ledger (already settled)."""
-        with self._lock:
+    def transition(
+        self, task_id: str, expected: TaskState, new: TaskState, result: TaskResult | None = None
+    ) -> bool:
+        """Move a task from ``expected`` to ``new`` (recording ``result`` when given); False, and no
+        change, if it is not in ``expected``."""
+        with self._cond:
             entry = self._entries.get(task_id)
-            if entry is None:
+            if entry is None or entry[1] is not expected:
                 return False
-            self._entries[task_id] = (entry[0], state)
-            return True
+            self._entries[task_id] = (entry[0], new, result)
+            self._changed()
+        self._notify()
+        return True
 
     def settled(self, task_id: str) -> bool:
-        """Remove a task; False when it was not there (settled twice, e.g. after a hand-back)."""
-        with self._lock:
+        """Remove a task; False when it was not there (already settled)."""
+        with self._cond:
             removed = self._entries.pop(task_id, None) is not None
-            empty = not self._entries
-        if removed and empty and self._on_empty is not None:
-            self._on_empty()
+            if removed:
+                self._changed()
+        if removed:
+            self._notify()
         return removed
 
     def state_of(self, task_id: str) -> TaskState | None:
-        with self._lock:
+        with self._cond:
             entry = self._entries.get(task_id)
             return None if entry is None else entry[1]
 
     def unsettled(self, *states: TaskState) -> list[Task]:
         """Tasks in any of ``states`` (all unsettled tasks when none are given)."""
-        with self._lock:
-            return [task for task, state in self._entries.values() if not states or state in states]
+        with self._cond:
+            return [task for task, state, _ in self._entries.values() if not states or state in states]
+
+    def pending_results(self) -> list[tuple[Task, TaskResult]]:
+        """REPORTING tasks whose result is recorded (results not yet accepted by the server)."""
+        with self._cond:
+            return [
+                (task, result)
+                for task, state, result in self._entries.values()
+                if state is TaskState.REPORTING and result is not None
+            ]
+
+    def count(self, *states: TaskState) -> int:
+        """Unsettled tasks in any of ``states`` (all when none are given)."""
+        with self._cond:
+            return self._count_locked(states)
+
+    def wait_until_none(self, *states: TaskState, timeout: float) -> bool:
+        """Block until no task is in ``states`` (or the ledger is empty when none are given).
+
+        Returns False when ``timeout`` seconds passed first. Runs on the caller's thread.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._waiters += 1
+            try:
+                while self._count_locked(states):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(remaining)
+                return True
+            finally:
+                self._waiters -= 1
+
+    def _count_locked(self, states: tuple[TaskState, ...]) -> int:
+        if not states:
+            return len(self._entries)
+        return sum(1 for _, state, _ in self._entries.values() if state in states)
 
     def __len__(self) -> int:
         return len(self._entries)

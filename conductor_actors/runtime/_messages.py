@@ -12,6 +12,7 @@ from ..client._models import Task, TaskResult
 
 __all__ = [
     "Beat",
+    "CancelRunning",
     "Execute",
     "Flush",
     "LeaseBeat",
@@ -81,6 +82,11 @@ class Report:
     result: TaskResult
     purpose: Purpose = Purpose.RESULT
     attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRunning:
+    """Runner -> async executor, at the shutdown deadline: cancel every running coroutine."""
 
 
 @dataclass(frozen=True, slots=True)

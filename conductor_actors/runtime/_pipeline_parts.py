@@ -1,0 +1,73 @@
+"""``PipelineParts``: what either flavour's pipeline is built from (a worker, its configuration,
+the runtime settings and where events, metrics and undeliverable results go)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..client._models import TaskResult
+from ..events._events import TaskRunnerEvent
+from ..metrics._accumulator import MetricsAccumulator
+from ..worker import BoundWorker, WorkerConfig, WorkerInterface
+from ._settings import RuntimeSettings
+from ._telemetry import Telemetry
+from ._wiring import UndeliverableSink, Wiring
+
+__all__ = ["PipelineParts"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+def _log_undeliverable(task_type: str, result: TaskResult, cause: BaseException, attempts: int) -> None:
+    _log.error(
+        "the result of %s task %s (workflow %s) could not be delivered (%s) and no recovery is configured; "
+        "the server will time the task out and retry it",
+        task_type, result.task_id, result.workflow_instance_id, cause,
+    )
+
+
+@dataclass
+class PipelineParts:
+    """Inputs of one worker's pipeline in this process.
+
+    Attributes:
+        worker: the worker (function ``Worker`` or a ``WorkerInterface``).
+        config: its resolved configuration.
+        settings: runtime knobs.
+        listeners: in-process event listeners.
+        forward / forward_types: where events parent-side actors subscribed to go.
+        metrics: the process's metrics accumulator (None = no metrics).
+        undeliverable: receives results whose update failed finally with a transient error
+            (default: an ERROR log line).
+        client: an already built client (the transport seam for tests); default: built from the
+            configuration by the pipeline.
+    """
+
+    worker: WorkerInterface
+    config: WorkerConfig
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    listeners: Sequence[object] = ()
+    forward: Callable[[TaskRunnerEvent], None] | None = None
+    forward_types: Sequence[type[TaskRunnerEvent]] = ()
+    metrics: MetricsAccumulator | None = None
+    undeliverable: UndeliverableSink | None = None
+    client: Any = None
+
+    def wiring(self, client: Any) -> Wiring:
+        """Bind the worker for this process and build the shared wiring around ``client``."""
+        worker_id = self.config.effective_worker_id()
+        bound = BoundWorker(self.worker, worker_id)
+        telemetry = Telemetry(
+            self.config.task_definition_name, worker_id,
+            listeners=self.listeners, forward=self.forward, forward_types=self.forward_types,
+            metrics=self.metrics,
+        )
+        _log.info("%s", self.config.oneline(os.getpid()))
+        return Wiring(
+            bound=bound, config=self.config, settings=self.settings, client=client,
+            telemetry=telemetry, undeliverable=self.undeliverable or _log_undeliverable,
+        )

@@ -1,0 +1,194 @@
+"""Run one worker in the current process until told to stop: ``WorkerRunner`` and ``run_worker``.
+
+The flavour follows the worker: a ``def`` worker runs on threads (``SyncPipeline``); an
+``async def`` worker runs on an event loop (``AsyncPipeline``) that the runner keeps in a thread of
+its own, so the calling thread controls both flavours the same way. Worker processes use this; so
+can tests and embedding applications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from ..client._config import Configuration
+from ..events._events import TaskRunnerEvent
+from ..metrics._accumulator import MetricsAccumulator
+from ..worker import WorkerConfig, WorkerInterface, resolve_worker_config
+from ._async_pipeline import AsyncPipeline
+from ._ledger import TaskLedger
+from ._pipeline_parts import PipelineParts
+from ._settings import RuntimeSettings
+from ._shutdown import StopReport
+from ._sync_pipeline import SyncPipeline
+from ._wiring import Liveness, UndeliverableSink
+
+__all__ = ["WorkerRunner", "run_worker"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+class WorkerRunner:
+    """One worker's pipeline in this process.
+
+    Args:
+        worker: a ``Worker`` (e.g. from ``@worker_task``) or a ``WorkerInterface``.
+        configuration: the client configuration (default: from the environment).
+        config: the resolved worker configuration (default: ``resolve_worker_config(worker)``,
+            which reads the environment and raises ``WorkerConfigError`` for bad values).
+        settings: runtime knobs (retry delays, shutdown times...).
+        listeners: in-process event listeners.
+        undeliverable: receives results whose update failed finally (default: logged).
+        metrics, forward, forward_types: metric accumulator and event forwarding (worker processes).
+        client: a ready client for the transport seam (a ``ConductorClient`` for sync workers, an
+            ``AsyncConductorClient`` for async ones).
+
+    ``start()`` returns once the pipeline is polling; ``stop()`` blocks for the graceful stop. Both
+    are called from one controlling thread. Also a context manager (exit = ``stop()``).
+    """
+
+    def __init__(
+        self,
+        worker: WorkerInterface,
+        configuration: Configuration | None = None,
+        *,
+        config: WorkerConfig | None = None,
+        settings: RuntimeSettings | None = None,
+        listeners: Sequence[object] = (),
+        undeliverable: UndeliverableSink | None = None,
+        metrics: MetricsAccumulator | None = None,
+        forward: Callable[[TaskRunnerEvent], None] | None = None,
+        forward_types: Sequence[type[TaskRunnerEvent]] = (),
+        client: Any = None,
+    ) -> None:
+        self.configuration = configuration if configuration is not None else Configuration()
+        self.parts = PipelineParts(
+            worker=worker,
+            config=config if config is not None else resolve_worker_config(worker),
+            settings=settings if settings is not None else RuntimeSettings(),
+            listeners=listeners,
+            forward=forward,
+            forward_types=forward_types,
+            metrics=metrics,
+            undeliverable=undeliverable,
+            client=client,
+        )
+        self.flavour = "async" if worker.is_async else "sync"
+        self._sync: SyncPipeline | None = None
+        self._async: AsyncPipeline | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._report: StopReport | None = None
+
+    @property
+    def task_type(self) -> str:
+        return self.parts.config.task_definition_name
+
+    @property
+    def worker_id(self) -> str:
+        return self._pipeline_wiring().worker_id
+
+    @property
+    def ledger(self) -> TaskLedger:
+        """Tasks accepted and not yet settled (for health checks and tests)."""
+        return self._pipeline_wiring().ledger
+
+    @property
+    def liveness(self) -> Liveness:
+        return self._pipeline_wiring().liveness
+
+    def _pipeline_wiring(self) -> Any:
+        w = self._sync.w if self._sync is not None else (self._async.w if self._async is not None else None)
+        if w is None:
+            raise RuntimeError("the worker runner has not been started")
+        return w
+
+    def start(self) -> None:
+        """Start the pipeline (idempotent). Raises what building it raises (e.g. a bad worker)."""
+        if self._sync is not None or self._async is not None:
+            return
+        if self.flavour == "sync":
+            self._sync = SyncPipeline(self.parts, self.configuration)
+            self._sync.start()
+            return
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run_loop() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        self._loop = loop
+        self._loop_thread = threading.Thread(target=run_loop, name=f"{self.task_type}-loop", daemon=True)
+        self._loop_thread.start()
+        ready.wait()
+        self._async = AsyncPipeline(self.parts, self.configuration)
+        asyncio.run_coroutine_threadsafe(self._async.start(), loop).result()
+
+    def pause(self) -> None:
+        """Stop polling (running tasks continue); thread-safe."""
+        pipeline = self._sync or self._async
+        if pipeline is not None:
+            pipeline.pause()
+
+    def resume(self) -> None:
+        """Poll again after ``pause``; thread-safe."""
+        pipeline = self._sync or self._async
+        if pipeline is not None:
+            pipeline.resume()
+
+    def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
+        """Graceful stop; blocks until done. Idempotent (a second call returns the first report)."""
+        if self._report is not None:
+            return self._report
+        if self._sync is not None:
+            self._report = self._sync.stop(grace, flush)
+        elif self._async is not None and self._loop is not None:
+            future = asyncio.run_coroutine_threadsafe(self._async.stop(grace, flush), self._loop)
+            try:
+                self._report = future.result()
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                if self._loop_thread is not None:
+                    self._loop_thread.join(timeout=5)
+                if not self._loop.is_running():
+                    self._loop.close()
+        else:
+            self._report = StopReport(0, 0, 0, True, 0.0)
+        return self._report
+
+    def __enter__(self) -> WorkerRunner:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def run_worker(
+    worker: WorkerInterface,
+    configuration: Configuration | None = None,
+    *,
+    stop_event: threading.Event,
+    grace: float | None = None,
+    flush: float | None = None,
+    **options: Any,
+) -> StopReport:
+    """Run ``worker`` in this process until ``stop_event`` is set, then stop gracefully.
+
+    ``options`` are ``WorkerRunner``'s keyword arguments. Blocks the calling thread.
+    """
+    runner = WorkerRunner(worker, configuration, **options)
+    runner.start()
+    try:
+        stop_event.wait()
+    finally:
+        report = runner.stop(grace, flush)
+    return report

@@ -1,0 +1,322 @@
+"""Stage behaviours shared by both flavours: everything a stage does except its blocking or awaited
+I/O call.
+
+Each flavour's stage class is ``<Behaviour>`` + ``ThreadActor`` or ``AsyncioActor``; it receives a
+message, asks its behaviour what to do, performs the one I/O call (a poll, an update, the worker
+function) and hands the outcome back to the behaviour. The decisions themselves come from the
+sans-I/O ``_stage_logic`` and ``_core``.
+
+Every method here runs on the stage's own thread (sync) or on the event loop (async).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..actors import TimerHandle
+from ..client._errors import ConductorError
+from ..client._models import Task, TaskResult
+from ..worker import ExecutionOutcome
+from ._core import PollSchedule, handback_result, lease_extension_result, lease_interval
+from ._ledger import TaskState
+from ._messages import (
+    Beat,
+    Execute,
+    Flush,
+    LeaseBeat,
+    LeaseRelease,
+    LeaseTrack,
+    Pause,
+    PollTick,
+    Purpose,
+    Report,
+    Resume,
+    SlotsFreed,
+    StopPolling,
+)
+from ._stage_logic import GiveUp, PollerLogic, Resend, Retry, WaitFor
+from ._wiring import FailureLog, Wiring, tell_quietly
+
+if TYPE_CHECKING:
+    from ..actors import ActorRef
+
+__all__ = ["ExecutorBehaviour", "LeaseBehaviour", "PollerBehaviour", "RetryDue", "UpdaterBehaviour", "send_handback"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+TICK = PollTick()
+BEAT = Beat()
+_retry_keys = itertools.count()
+
+
+def send_handback(w: Wiring, task: Task) -> None:
+    """Return an unstarted task to the server (via the updater); its slot is freed when that settles."""
+    tell_quietly(w.updater, Report(task, handback_result(task, w.worker_id), Purpose.HANDBACK))
+
+
+class _Stage:
+    """What every stage actor has: the wiring and the actor base's ``send_after``/``actor_ref``."""
+
+    w: Wiring
+    actor_ref: ActorRef
+
+    if TYPE_CHECKING:  # provided by the actor base class the flavour mixes in
+
+        def send_after(self, delay: float, message: Any) -> TimerHandle: ...
+
+    def _beat(self, stage: str) -> None:
+        self.w.liveness.beat(stage)
+        self.send_after(self.w.settings.heartbeat_interval, BEAT)
+
+
+class PollerBehaviour(_Stage):
+    """The poller: slots, timing and what to do with what a poll brought."""
+
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+        self.logic = PollerLogic(
+            w.config.thread_count,
+            PollSchedule(w.config.poll_interval_seconds, w.settings),
+            paused=w.config.paused,
+        )
+        self.failures = FailureLog()
+
+    def on_start(self) -> None:
+        self._beat("poller")
+        self._wake()
+
+    def handle(self, message: Any) -> int:
+        """Process a message; returns how many tasks to poll for now (0 = no poll)."""
+        logic = self.logic
+        if isinstance(message, PollTick):
+            decision = logic.on_tick(time.monotonic())
+            if isinstance(decision, WaitFor):
+                self.send_after(decision.delay, TICK)
+            elif decision is not None:
+                return decision.count
+        elif isinstance(message, SlotsFreed):
+            logic.slots_freed(message.count)
+            self._wake()
+        elif isinstance(message, Beat):
+            self._beat("poller")
+        elif isinstance(message, Pause):
+            logic.paused = True
+        elif isinstance(message, Resume):
+            logic.paused = False
+            self._wake()
+        elif isinstance(message, StopPolling):
+            logic.stopping = True
+        return 0
+
+    def _wake(self) -> None:
+        if self.logic.want_tick():
+            tell_quietly(self.actor_ref, TICK)  # closed only while the pipeline stops
+
+    def poll_started(self, count: int) -> None:
+        self.w.telemetry.poll_started(count)
+
+    def polled(self, tasks: list[Task], duration: float) -> None:
+        w = self.w
+        w.telemetry.poll_completed(duration, len(tasks))
+        streak = self.failures.recovered()
+        if streak:
+            _log.info("polling for %s works again after %d failed poll(s)", w.task_type, streak)
+        for task in self.logic.on_polled(tasks, time.monotonic()):
+            w.ledger.received(task)
+            if w.shutting_down.is_set():
+                send_handback(w, task)
+            else:
+                tell_quietly(w.executor, Execute(task))
+        self._wake()
+
+    def poll_failed(self, exc: BaseException, duration: float) -> None:
+        w = self.w
+        if not isinstance(exc, ConductorError):  # a client bug must not stop polling
+            _log.error("unexpected error while polling for %s", w.task_type, exc_info=exc)
+        w.telemetry.poll_failed(duration, exc)
+        now = time.monotonic()
+        delay = self.logic.on_poll_failed(exc, now)
+        if self.failures.failed(now):
+            _log.warning(
+                "polling for %s failed (%d in a row): %s; next poll in %.2f s",
+                w.task_type, self.failures.streak, exc, delay,
+            )
+        self._wake()
+
+
+class ExecutorBehaviour(_Stage):
+    """Bookkeeping around one execution (the call itself belongs to the flavour)."""
+
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+
+    def begin(self, task: Task) -> bool:
+        """Claim ``task`` for running; False when it must not run (shutdown: it is handed back)."""
+        w = self.w
+        task_id: str = task.task_id  # type: ignore[assignment]
+        if w.shutting_down.is_set():
+            if w.ledger.transition(task_id, TaskState.RECEIVED, TaskState.REPORTING):
+                send_handback(w, task)
+            return False
+        if not w.ledger.transition(task_id, TaskState.RECEIVED, TaskState.RUNNING):
+            return False  # handed back by the shutdown deadline while it waited
+        w.telemetry.execution_started(task)
+        if w.leases is not None:
+            tell_quietly(w.leases, LeaseTrack(task))
+        return True
+
+    def finish(self, task: Task, outcome: ExecutionOutcome) -> None:
+        """Report the outcome (unless the task was handed back meanwhile)."""
+        w = self.w
+        if w.leases is not None:
+            tell_quietly(w.leases, LeaseRelease(task.task_id))  # type: ignore[arg-type]
+        w.telemetry.execution_finished(
+            task, failed=outcome.failed, cause=outcome.cause,
+            duration=outcome.duration, output_size=outcome.output_size_bytes,
+        )
+        if w.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):  # type: ignore[arg-type]
+            tell_quietly(w.updater, Report(task, outcome.result))
+        else:
+            _log.warning(
+                "%s finished after the shutdown deadline and was already handed back; its result is dropped",
+                w.describe(task),
+            )
+
+
+class RetryDue:
+    """Updater -> itself, on a timer: the retry with this key is due."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        self.key = key
+
+
+class UpdaterBehaviour(_Stage):
+    """The updater's bookkeeping; ``retries`` is shared by the members of a sync pool."""
+
+    def __init__(self, w: Wiring, retries: dict[int, tuple[Report, TimerHandle]]) -> None:
+        self.w = w
+        self.retries = retries
+
+    def on_start(self) -> None:
+        self._beat("updater")
+
+    def handle(self, message: Any) -> Report | None:
+        """Process a message; returns the report to send now, if any."""
+        if isinstance(message, Report):
+            return message
+        if isinstance(message, RetryDue):
+            entry = self.retries.pop(message.key, None)
+            return None if entry is None else entry[0]
+        if isinstance(message, Flush):
+            for key in list(self.retries):
+                entry = self.retries.pop(key, None)
+                if entry is not None:
+                    entry[1].cancel()
+                    tell_quietly(self.actor_ref, entry[0])
+        elif isinstance(message, Beat):
+            self._beat("updater")
+        return None
+
+    def uses_v2(self, report: Report) -> bool:
+        return self.w.updater_logic.uses_v2(report)
+
+    def sent(self, report: Report, next_task: Task | None, duration: float) -> None:
+        """The server accepted the result."""
+        w = self.w
+        w.telemetry.update_sent(duration, None)
+        next_task = w.updater_logic.on_success(report, next_task).next_task
+        w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
+        if report.purpose is Purpose.HANDBACK:
+            w.telemetry.handed_back()
+        if next_task is None:
+            tell_quietly(w.poller, SlotsFreed(1))
+            return
+        w.ledger.received(next_task)  # the chained task keeps the slot
+        if w.shutting_down.is_set():
+            send_handback(w, next_task)
+        else:
+            tell_quietly(w.executor, Execute(next_task))
+
+    def send_failed(self, report: Report, exc: BaseException, duration: float, *, sent_v2: bool) -> Report | None:
+        """Sending failed; returns a report to re-send at once (over v1), or None."""
+        w = self.w
+        w.telemetry.update_sent(duration, exc)
+        if not isinstance(exc, ConductorError):
+            _log.error("unexpected error while sending the result of %s", w.describe(report.task), exc_info=exc)
+        outcome = w.updater_logic.on_failure(report, exc, sent_v2=sent_v2)
+        if isinstance(outcome, Resend):
+            return outcome.report
+        if isinstance(outcome, Retry):
+            _log.warning(
+                "sending the result of %s failed (attempt %d): %s; retrying in %.1f s",
+                w.describe(report.task), report.attempt, exc, outcome.delay,
+            )
+            key = next(_retry_keys)
+            self.retries[key] = (outcome.report, self.send_after(outcome.delay, RetryDue(key)))
+            return None
+        self._give_up(outcome)
+        return None
+
+    def _give_up(self, outcome: GiveUp) -> None:
+        w = self.w
+        report = outcome.report
+        if report.purpose is Purpose.HANDBACK:
+            _log.warning(
+                "could not hand back %s (%s); the server will offer it again after its response timeout",
+                w.describe(report.task), outcome.cause,
+            )
+        else:
+            w.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)
+            _log.error(
+                "could not deliver the result of %s after %d attempt(s): %s%s",
+                w.describe(report.task), report.attempt, outcome.cause,
+                "; handed to recovery" if outcome.journal else "",
+            )
+            if outcome.journal:
+                w.undeliverable(w.task_type, report.result, outcome.cause, report.attempt)
+        w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
+        tell_quietly(w.poller, SlotsFreed(1))
+
+
+class LeaseBehaviour(_Stage):
+    """Which running tasks need a lease extension, and when."""
+
+    def __init__(self, w: Wiring) -> None:
+        self.w = w
+        self.tracked: dict[str, tuple[Task, float, TimerHandle]] = {}
+
+    def handle(self, message: Any) -> tuple[Task, TaskResult] | None:
+        """Process a message; returns (task, extension result) when an extension must be sent now."""
+        if isinstance(message, LeaseTrack):
+            interval = lease_interval(message.task, self.w.settings)
+            if interval is not None:
+                task_id: str = message.task.task_id  # type: ignore[assignment]
+                self.tracked[task_id] = (message.task, interval, self.send_after(interval, LeaseBeat(task_id)))
+        elif isinstance(message, LeaseRelease):
+            entry = self.tracked.pop(message.task_id, None)
+            if entry is not None:
+                entry[2].cancel()
+        elif isinstance(message, LeaseBeat):
+            entry = self.tracked.get(message.task_id)
+            if entry is not None:
+                return entry[0], lease_extension_result(entry[0], self.w.worker_id)
+        return None
+
+    def extended(self, task: Task, error: BaseException | None) -> None:
+        """The extension was sent (``error`` None) or failed; schedule the next one."""
+        task_id: str = task.task_id  # type: ignore[assignment]
+        entry = self.tracked.get(task_id)
+        if entry is None:
+            return  # the task finished meanwhile
+        interval = entry[1]
+        w = self.w
+        w.telemetry.lease_extended(error is None)
+        delay = interval
+        if error is not None:
+            delay = min(1.0, interval / 4)
+            _log.warning("extending the lease of %s failed: %s; retrying in %.1f s", w.describe(task), error, delay)
+        self.tracked[task_id] = (task, interval, self.send_after(delay, LeaseBeat(task_id)))

@@ -1,0 +1,108 @@
+"""``SyncPipeline``: one ``def`` worker running in the current process on threads.
+
+Builds the stages (poller, executor pool of ``thread_count``, updater pool, lease keeper), starts
+them, and stops them gracefully. Every public method is called from one controlling thread (the
+child's main thread, or a test); the stages run on their own threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ..actors import ActorPool
+from ..client._config import Configuration
+from ..worker import register_task_definition
+from ._ledger import TaskState
+from ._messages import Flush, Pause, Resume, StopPolling
+from ._pipeline_parts import PipelineParts
+from ._shutdown import StopReport, claim_unfinished, journal_unsent
+from ._sync_stages import SyncExecutor, SyncLeaseKeeper, SyncPoller, SyncUpdater
+from ._wiring import tell_quietly
+
+__all__ = ["SyncPipeline"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+class SyncPipeline:
+    """A running sync worker. ``start()``, then ``pause()``/``resume()``, then ``stop()`` once."""
+
+    flavour = "sync"
+
+    def __init__(self, parts: PipelineParts, configuration: Configuration) -> None:
+        from ..client._sync import ConductorClient
+
+        self.parts = parts
+        config = parts.config
+        updaters = parts.settings.updater_pool_size(config.thread_count)
+        self._updater_count = updaters
+        self.client = parts.client or ConductorClient(configuration, pool_size=config.thread_count + updaters + 2)
+        self.w = parts.wiring(self.client)
+        self._started = False
+        self._stopped: StopReport | None = None
+
+    def start(self) -> None:
+        """Register the task definition if asked, start every stage; the poller last."""
+        if self._started:
+            return
+        self._started = True
+        w = self.w
+        config = self.parts.config
+        if config.register_task_def:
+            register_task_definition(self.client, self.parts.worker, config)
+        name = w.task_type
+        retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
+        w.updater = ActorPool.start(lambda: SyncUpdater(w, retries), self._updater_count, name=f"{name}-updater")
+        w.executor = ActorPool.start(lambda: SyncExecutor(w), config.thread_count, name=f"{name}-executor")
+        if config.lease_extend_enabled:
+            w.leases = SyncLeaseKeeper.start(w, name=f"{name}-leases")
+        w.poller = SyncPoller.start(w, name=f"{name}-poller")
+        _log.info(
+            "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
+            name, config.thread_count, self._updater_count,
+        )
+
+    def pause(self) -> None:
+        tell_quietly(self.w.poller, Pause())
+
+    def resume(self) -> None:
+        tell_quietly(self.w.poller, Resume())
+
+    def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
+        """Stop gracefully (see ``_shutdown``); blocks for at most about ``grace + flush`` seconds plus
+        the time a poll in flight needs to finish. Idempotent: a second call returns the first report."""
+        if self._stopped is not None:
+            return self._stopped
+        settings = self.parts.settings
+        grace = settings.shutdown_grace if grace is None else grace
+        flush = settings.flush_timeout if flush is None else flush
+        w = self.w
+        began = time.monotonic()
+        w.shutting_down.set()
+        w.updater_logic.draining = True
+        if w.poller is not None:
+            tell_quietly(w.poller, StopPolling())
+            longest_poll = self.parts.config.poll_timeout_seconds + self.client.configuration.read_timeout
+            try:  # a poll in flight finishes first: its long-poll plus the read timeout at most
+                w.poller.stop(timeout=longest_poll + 1)
+            except TimeoutError:
+                _log.warning("the %s poller did not stop in time", w.task_type)
+        remaining_grace = max(0.0, began + grace - time.monotonic())
+        w.ledger.wait_until_none(TaskState.RECEIVED, TaskState.RUNNING, timeout=remaining_grace)
+        reports, running = claim_unfinished(w)
+        for report in reports:
+            tell_quietly(w.updater, report)
+        tell_quietly(w.updater, Flush())
+        clean = w.ledger.wait_until_none(timeout=flush) and not running
+        undelivered = journal_unsent(w)
+        for ref in (w.poller, w.leases, w.executor, w.updater):
+            if ref is not None:
+                ref.stop(block=False)
+        self.client.close()
+        self._stopped = StopReport(
+            handed_back=len(reports), abandoned=len(running), undelivered=undelivered,
+            clean=clean and not undelivered, seconds=time.monotonic() - began,
+        )
+        _log.info("worker %s stopped: %s", w.task_type, self._stopped)
+        return self._stopped

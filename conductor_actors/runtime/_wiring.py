@@ -1,0 +1,120 @@
+"""What the stages of one pipeline share, and two small helpers they all use.
+
+``Wiring`` is filled once while the pipeline starts (refs to the other stages, the bound worker,
+the client) and read afterwards; it also carries the shared infrastructure every stage may use:
+the ledger, the telemetry hub, the liveness board, the shutdown flag and the updater's protocol
+state. Stages still talk to each other only by telling messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..actors import ActorDeadError, ActorRef
+from ..client._models import Task, TaskResult
+from ..worker import BoundWorker, WorkerConfig
+from ._ledger import TaskLedger
+from ._settings import RuntimeSettings
+from ._stage_logic import UpdaterLogic
+from ._telemetry import Telemetry
+
+__all__ = ["FailureLog", "Liveness", "UndeliverableSink", "Wiring", "tell_quietly"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+#: Receives a result that could not be delivered: (task type, result, cause, attempts made).
+UndeliverableSink = Callable[[str, TaskResult, BaseException, int], None]
+
+
+class Liveness:
+    """Last time each stage loop ran (monotonic seconds); written by the stages, read by the relay."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._beats: dict[str, float] = {}
+
+    def beat(self, stage: str) -> None:
+        self._beats[stage] = self._clock()
+
+    def ages(self) -> tuple[tuple[str, float], ...]:
+        """Seconds since each stage last beat, oldest first."""
+        now = self._clock()
+        return tuple(sorted(((stage, now - at) for stage, at in list(self._beats.items())), key=lambda p: -p[1]))
+
+
+class FailureLog:
+    """Keeps a failing loop from flooding the log: the first failure of a streak is logged, then one
+    line every ``every`` seconds while it lasts; ``recovered`` tells how long the streak was."""
+
+    def __init__(self, every: float = 30.0) -> None:
+        self._every = every
+        self._streak = 0
+        self._last_logged = float("-inf")
+
+    def failed(self, now: float) -> bool:
+        """Record a failure; True when it should be logged at WARNING."""
+        self._streak += 1
+        if self._streak == 1 or now - self._last_logged >= self._every:
+            self._last_logged = now
+            return True
+        return False
+
+    @property
+    def streak(self) -> int:
+        return self._streak
+
+    def recovered(self) -> int:
+        """Record a success; returns how many failures in a row preceded it."""
+        streak, self._streak = self._streak, 0
+        return streak
+
+
+class Wiring:
+    """Shared by the stages of one worker's pipeline in one process."""
+
+    def __init__(
+        self,
+        *,
+        bound: BoundWorker,
+        config: WorkerConfig,
+        settings: RuntimeSettings,
+        client: Any,
+        telemetry: Telemetry,
+        undeliverable: UndeliverableSink,
+    ) -> None:
+        self.bound = bound
+        self.config = config
+        self.settings = settings
+        self.client = client
+        self.telemetry = telemetry
+        self.undeliverable = undeliverable
+        self.task_type: str = config.task_definition_name
+        self.worker_id: str = bound.worker_id
+        self.ledger = TaskLedger()
+        self.liveness = Liveness()
+        self.shutting_down = threading.Event()
+        self.updater_logic = UpdaterLogic(settings)
+        self.poller: ActorRef | None = None
+        self.executor: ActorRef | None = None
+        self.updater: ActorRef | None = None
+        self.leases: ActorRef | None = None
+
+    def describe(self, task: Task) -> str:
+        """``task <id> (workflow <id>)`` for log lines; never the input or output."""
+        return f"task {task.task_id} (workflow {task.workflow_instance_id})"
+
+
+def tell_quietly(ref: ActorRef | None, message: Any) -> bool:
+    """Tell ``message`` unless the stage is gone (during shutdown); False when it was not delivered."""
+    if ref is None:
+        return False
+    try:
+        ref.tell(message)
+    except ActorDeadError:
+        _log.debug("%s not delivered to stopped stage %s", type(message).__name__, ref.name)
+        return False
+    return True
