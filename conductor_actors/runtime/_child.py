@@ -1,0 +1,187 @@
+"""The worker process: ``child_main`` is the target of every process the supervisor starts.
+
+Boot: signals first (SIGINT ignored: a terminal's Ctrl-C reaches the whole process group and the
+parent coordinates; SIGTERM = graceful stop, a second SIGTERM = exit 1 at once), then the spec, the
+worker and the pipeline. Anything that fails before the pipeline polls is a boot failure: the
+child says why in an ``Exiting`` message and exits 3, and the parent does not restart it.
+
+Running: the relay ships events, metrics and heartbeats; a reader thread takes ``Stop``, ``Pause``
+and ``Resume`` from the parent. The end of the pipe (the parent is gone) is a stop too, with a
+short grace, so an orphaned worker never keeps polling.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..client._models import TaskResult
+from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, ChildSpec
+from ._control import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
+from ._relay import Relay, SendNow, SetProbe
+
+__all__ = ["child_main"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+#: Grace for running tasks when the parent disappeared (nobody will wait for a long drain).
+ORPHAN_GRACE = 5.0
+_LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s %(process)d] %(name)s: %(message)s"
+
+
+class _StopRequest:
+    """Set once, by a signal, the parent's Stop, or the pipe closing; read by the main thread."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.grace: float | None = None
+        self.flush: float | None = None
+        self.reason = ""
+        self.signals = 0
+
+    def request(self, reason: str, grace: float | None = None, flush: float | None = None) -> None:
+        if not self.event.is_set():
+            self.reason, self.grace, self.flush = reason, grace, flush
+            self.event.set()
+
+
+def _install_signals(stop: _StopRequest) -> None:
+    def on_sigterm(signum: int, frame: Any) -> None:
+        stop.signals += 1
+        if stop.signals > 1:
+            os._exit(EXIT_CRASH)  # a second SIGTERM: leave now
+        stop.request("SIGTERM")
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # The supervisor spawns with these blocked so that no signal lands before the handlers exist.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _configure_logging(spec: ChildSpec) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        root.addHandler(handler)
+    root.setLevel(spec.log_level)
+    for noisy in ("httpx", "httpcore", "urllib3"):  # one line per request otherwise
+        logging.getLogger(noisy).setLevel(max(spec.log_level, logging.WARNING))
+
+
+def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], spec: ChildSpec) -> None:
+    """Reader thread: parent -> child messages until the pipe closes."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            grace = min(ORPHAN_GRACE, spec.runtime.shutdown_grace)
+            stop.request("the parent process is gone", grace, min(2.0, spec.runtime.flush_timeout))
+            return
+        if isinstance(message, Stop):
+            stop.request("asked by the parent", message.grace, message.flush)
+        elif isinstance(message, (Pause, Resume)):
+            runner = runner_box[0] if runner_box else None
+            if runner is not None:
+                runner.pause() if isinstance(message, Pause) else runner.resume()
+            else:
+                _log.debug("%s before the pipeline runs; ignored", type(message).__name__)
+
+
+def _boot_failure(conn: Connection, reason: str) -> None:
+    _log.error("%s", reason)
+    try:
+        conn.send(Exiting(reason, EXIT_BOOT_FAILURE))
+    except (OSError, EOFError, ValueError):
+        pass
+    sys.exit(EXIT_BOOT_FAILURE)
+
+
+def child_main(spec_bytes: bytes, conn: Connection) -> None:
+    """Run one worker process until told to stop; exits 0, 1 (crash) or 3 (boot failure)."""
+    stop = _StopRequest()
+    _install_signals(stop)
+    try:
+        spec: ChildSpec = pickle.loads(spec_bytes)
+    except Exception as exc:
+        _boot_failure(conn, f"could not read the worker process spec: {exc!r}")
+        return
+    _configure_logging(spec)
+    try:
+        worker = pickle.loads(spec.worker_payload)
+        listeners = pickle.loads(spec.listeners_payload) if spec.listeners_payload else []
+    except BaseException as exc:  # an import error, SyntaxError, SystemExit at import time...
+        _boot_failure(
+            conn,
+            f"worker {spec.key}: could not import the worker ({type(exc).__name__}: {exc})\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
+        return
+    sys.exit(_run(spec, worker, listeners, conn, stop))
+
+
+def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, stop: _StopRequest) -> int:
+    from ..events._listeners import LISTENER_METHODS
+    from ..metrics._accumulator import MetricsAccumulator
+    from ._runner import WorkerRunner
+
+    metrics = MetricsAccumulator(keep_samples=spec.metric_samples) if spec.metrics else None
+    relay = Relay.start(
+        conn, relay_interval=spec.runtime.relay_interval,
+        heartbeat_interval=spec.runtime.heartbeat_interval, metrics=metrics,
+        name=f"{spec.task_type}-relay",
+    )
+    runner_box: list[Any] = []
+    threading.Thread(
+        target=_read_control, args=(conn, stop, runner_box, spec), name="control-reader", daemon=True
+    ).start()
+    wanted = set(spec.forward_event_types)
+    forward_types = [cls for cls in LISTENER_METHODS if cls.__name__ in wanted]
+
+    def undeliverable(task_type: str, result: TaskResult, cause: BaseException, attempts: int) -> None:
+        relay.tell(UndeliveredResult(task_type, result, cause, attempts))
+
+    try:
+        runner = WorkerRunner(
+            worker, spec.configuration, config=spec.worker_config,  # type: ignore[arg-type]
+            settings=spec.runtime, listeners=listeners, undeliverable=undeliverable,
+            metrics=metrics, forward=relay.tell, forward_types=forward_types,
+        )
+        runner.start()
+    except Exception as exc:
+        relay.ask("flush", timeout=5)
+        relay.stop(timeout=5)
+        _boot_failure(
+            conn,
+            f"worker {spec.key}: could not start ({type(exc).__name__}: {exc})\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
+        return EXIT_BOOT_FAILURE
+    runner_box.append(runner)
+    liveness, ledger = runner.liveness, runner.ledger
+    relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger))))
+    relay.tell(SendNow(Ready(os.getpid(), spec.task_type, runner.flavour, runner.worker_id)))
+    stop.event.wait()
+    _log.info("worker %s stopping (%s)", spec.key, stop.reason)
+    code = EXIT_OK
+    try:
+        report = runner.stop(stop.grace, stop.flush)
+        reason = f"stopped ({stop.reason}): {report.handed_back} handed back, {report.undelivered} to recovery"
+    except Exception as exc:
+        _log.exception("worker %s failed while stopping", spec.key)
+        reason, code = f"failed while stopping: {exc!r}", EXIT_CRASH
+    try:
+        relay.tell(SendNow(Exiting(reason, code)))
+        relay.ask("flush", timeout=5)
+        relay.stop(timeout=5)
+    except Exception:  # the relay is best effort at this point
+        _log.debug("relay did not stop cleanly", exc_info=True)
+    return code
+
