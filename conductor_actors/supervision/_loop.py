@@ -1,0 +1,401 @@
+"""The supervisor loop: one thread that starts, watches, restarts and stops the worker processes.
+
+Everything here runs on the supervisor thread. The loop blocks in
+``multiprocessing.connection.wait`` on every child's pipe, every process sentinel and the wake-up
+socket of its own request box, with a timeout equal to the next deadline (a restart backoff, a
+SIGKILL due, a boot or heartbeat deadline, the shutdown's SIGTERM time). A child's death is seen
+through its sentinel at once; nothing polls, nothing sleeps, there is no SIGCHLD handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import socket
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection, wait
+
+from ..actors import RestartIntensity, restart_backoff
+from ..runtime._control import EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
+from ._board import StatusBoard
+from ._child import ChildTarget, SupervisedChild
+from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
+from ._settings import SupervisionSettings
+from ._status import ChildState, ChildStatus, describe_exit
+
+__all__ = ["FAST_FLUSH", "STOP_MARGIN", "SupervisionLoop"]
+
+_log = logging.getLogger("conductor_actors.supervision")
+
+#: Seconds after ``grace + flush`` before children still alive get SIGTERM.
+STOP_MARGIN = 2.0
+#: The flush time children get on the fast path: ``Stop(0, FAST_FLUSH)``.
+FAST_FLUSH = 1.0
+
+
+class SupervisionLoop:
+    """one_for_one supervision of a fixed list of children (see ``ProcessSupervisor``)."""
+
+    def __init__(
+        self,
+        children: Sequence[SupervisedChild],
+        *,
+        settings: SupervisionSettings,
+        on_message: Callable[[ChildStatus, object], None],
+        on_state: Callable[[ChildStatus], None] | None,
+        target: ChildTarget,
+        clock: Callable[[], float],
+        rng: Callable[[], float],
+        requests: RequestBox,
+        board: StatusBoard,
+    ) -> None:
+        self._children = list(children)
+        self._settings = settings
+        self._on_message = on_message
+        self._on_state = on_state
+        self._target = target
+        self._clock = clock
+        self._rng = rng
+        self._requests = requests
+        self._board = board
+        self._context = multiprocessing.get_context(settings.start_method)
+        self._intensity = RestartIntensity(
+            max_restarts=settings.max_restarts, within=settings.restart_window, clock=clock
+        )
+        self._stopping = False
+        self._fast = False
+        self._term_at: float | None = None  # graceful stop: SIGTERM whatever is alive at this time
+        self._paused = False
+        self._exit_code: int | None = None  # set by the first escalation (1 gave up, 3 boot failure)
+        self._exit_reason: str | None = None
+        self._override: int | None = None  # exit code asked for by request_stop
+        self._culprit: SupervisedChild | None = None  # the child that made the tree stop
+        self._actions: dict[str, Callable[[SupervisedChild, float], None]] = {
+            "restart": self._due_restart,
+            "kill": self._due_kill,
+            "boot": self._due_boot,
+            "wedge": self._due_wedge,
+            "reset": self._due_reset,
+        }
+        now = clock()
+        for child in self._children:
+            board.publish(child.snapshot(now), None)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Start every child, supervise until the tree has stopped, and reap every process."""
+        wakeup = self._requests.open()
+        try:
+            self._start_all()
+            while not self._done():
+                self._step(wakeup)
+        except BaseException as exc:
+            _log.critical("the supervisor loop failed; killing every worker process", exc_info=True)
+            self._exit_code, self._exit_reason = 1, f"the supervisor loop failed: {type(exc).__name__}: {exc}"
+            self._kill_all()
+        finally:
+            self._requests.close()
+            code = self._override if self._override is not None else (self._exit_code or 0)
+            suffix = f": {self._exit_reason}" if self._exit_reason else ""
+            _log.info("supervisor finished with exit code %d%s", code, suffix)
+            self._board.finish(code, self._exit_reason)
+
+    def _start_all(self) -> None:
+        self._handle_requests()
+        for child in self._children:
+            if self._stopping:
+                self._set_state(child, "stopped")
+            else:
+                self._spawn(child, restart=False)
+
+    def _step(self, wakeup: socket.socket) -> None:
+        self._handle_requests()
+        self._run_due(self._clock())
+        if self._done():
+            return
+        handles: dict[Connection | int, SupervisedChild] = {}
+        for child in self._children:
+            if child.conn is not None:
+                handles[child.conn] = child
+            if child.sentinel is not None:
+                handles[child.sentinel] = child
+        ready = wait([*handles, wakeup], self._timeout(self._clock()))
+        deaths: list[SupervisedChild] = []
+        for handle in ready:
+            owner = handles.get(handle)  # type: ignore[arg-type]
+            if owner is None:
+                continue  # the wake-up socket: requests are handled at the top of the next step
+            if isinstance(handle, int):  # a sentinel
+                deaths.append(owner)
+            elif owner.conn is not None:
+                for message in owner.receive():
+                    self._on_child_message(owner, message)
+        for child in deaths:
+            self._on_death(child)
+
+    def _done(self) -> bool:
+        return self._stopping and not any(child.alive or child.restart_at is not None for child in self._children)
+
+    # -- deadlines --------------------------------------------------------------------------
+
+    def _deadlines(self, child: SupervisedChild) -> list[tuple[float, str]]:
+        settings = self._settings
+        due: list[tuple[float, str]] = []
+        if child.restart_at is not None:
+            due.append((child.restart_at, "restart"))
+        if child.kill_at is not None and child.alive:
+            due.append((child.kill_at, "kill"))
+        if self._stopping or not child.alive:
+            return due
+        if child.state == "starting" and child.started_at is not None:
+            due.append((child.started_at + settings.boot_timeout, "boot"))
+        elif child.state == "up" and child.beat_at is not None:
+            _, oldest = child.oldest_stage()
+            due.append((child.beat_at + settings.heartbeat_timeout - oldest, "wedge"))
+            if child.consecutive_crashes and child.up_at is not None:
+                due.append((child.up_at + settings.restart_reset_after, "reset"))
+        return due
+
+    def _timeout(self, now: float) -> float | None:
+        times = [when for child in self._children for when, _ in self._deadlines(child)]
+        if self._term_at is not None:
+            times.append(self._term_at)
+        return max(0.0, min(times) - now) if times else None
+
+    def _run_due(self, now: float) -> None:
+        if self._term_at is not None and now >= self._term_at:
+            self._term_at = None
+            self._terminate_stragglers(now)
+        for child in self._children:
+            for when, action in sorted(self._deadlines(child)):
+                if when > now:
+                    break
+                self._actions[action](child, now)
+                break  # its deadlines changed: the next step looks again
+
+    def _due_restart(self, child: SupervisedChild, now: float) -> None:
+        child.restart_at = None
+        self._spawn(child, restart=True)
+
+    def _due_kill(self, child: SupervisedChild, now: float) -> None:
+        _log.warning("worker %s (pid %s) is still alive: sending SIGKILL", child.key, child.pid)
+        child.kill_at = None
+        child.signal(kill=True)
+
+    def _due_boot(self, child: SupervisedChild, now: float) -> None:
+        self._fail_boot(child, f"it did not become ready within {self._settings.boot_timeout:g} s")
+
+    def _due_wedge(self, child: SupervisedChild, now: float) -> None:
+        since = now - child.beat_at if child.beat_at is not None else 0.0
+        stage, oldest = child.oldest_stage()
+        if stage is None:
+            detail = f"no heartbeat for {since:.1f} s"
+        elif since >= oldest:  # the heartbeats themselves stopped
+            detail = f"no heartbeat for {since:.1f} s; its oldest stage then was {stage!r}"
+        else:
+            detail = f"stage {stage!r} has not run for {oldest + since:.1f} s"
+        _log.warning(
+            "worker %s (pid %s) is wedged: %s; sending SIGTERM (SIGKILL in %g s), then restarting it",
+            child.key, child.pid, detail, self._settings.kill_timeout,
+        )
+        child.wedged = detail
+        child.kill_at = now + self._settings.kill_timeout
+        child.signal(kill=False)
+        self._set_state(child, "stopping")
+
+    def _due_reset(self, child: SupervisedChild, now: float) -> None:
+        child.consecutive_crashes = 0
+        self._board.publish(child.snapshot(now), child.beat_at)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _handle_requests(self) -> None:
+        for request in self._requests.drain():
+            if isinstance(request, StopRequest):
+                if request.exit_code is not None:
+                    self._override = request.exit_code
+                _log.info("%s stop requested", "fast" if request.fast else "graceful")
+                self._begin_stop(fast=request.fast)
+            elif isinstance(request, (PauseRequest, ResumeRequest)):
+                self._paused = isinstance(request, PauseRequest)
+                message = Pause() if self._paused else Resume()
+                for child in self._children:
+                    if child.state == "up":
+                        child.send(message)
+
+    def _begin_stop(self, *, fast: bool) -> None:
+        """Stop the tree: graceful (Stop(grace, flush), SIGTERM at the deadline) or fast."""
+        settings, now = self._settings, self._clock()
+        if not self._stopping:
+            self._stopping = True
+            for child in self._children:
+                if child.restart_at is not None:
+                    child.restart_at = None
+                    self._set_state(child, "stopped")
+            if not fast:
+                self._term_at = now + settings.shutdown_grace + settings.shutdown_flush + STOP_MARGIN
+                for child in self._children:
+                    if not child.alive or child.wedged is not None:
+                        continue
+                    if child.state == "starting":  # polls nothing yet: SIGTERM is its graceful stop
+                        child.signal(kill=False)
+                        child.kill_at = now + settings.kill_timeout
+                    else:
+                        child.send(Stop(settings.shutdown_grace, settings.shutdown_flush))
+                    self._set_state(child, "stopping")
+        if fast and not self._fast:
+            self._fast = True
+            self._term_at = None
+            deadline = now + settings.fast_shutdown_timeout
+            for child in self._children:
+                if child.alive:
+                    child.send(Stop(0.0, FAST_FLUSH))
+                    child.kill_at = deadline if child.kill_at is None else min(child.kill_at, deadline)
+                    self._set_state(child, "stopping")
+
+    def _terminate_stragglers(self, now: float) -> None:
+        for child in self._children:
+            if child.alive and child.kill_at is None:
+                _log.warning(
+                    "worker %s (pid %s) did not stop within the grace period: sending SIGTERM (SIGKILL in %g s)",
+                    child.key, child.pid, self._settings.kill_timeout,
+                )
+                child.signal(kill=False)
+                child.kill_at = now + self._settings.kill_timeout
+
+    def _escalate(self, code: int, reason: str) -> None:
+        if self._exit_code is None:
+            self._exit_code, self._exit_reason = code, reason
+        self._begin_stop(fast=False)
+
+    # -- children ---------------------------------------------------------------------------
+
+    def _spawn(self, child: SupervisedChild, *, restart: bool) -> None:
+        try:
+            child.spawn(self._context, self._target, self._clock())
+        except Exception as exc:
+            self._culprit = child
+            self._set_state(child, "failed")
+            reason = f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}"
+            _log.error("%s; stopping every worker", reason)
+            self._escalate(3, reason)
+            return
+        if restart:
+            child.restarts += 1
+        suffix = f", restart {child.restarts}" if restart else ""
+        _log.info("worker %s started (pid %s)%s", child.key, child.pid, suffix)
+        self._set_state(child, "starting", force=True)
+
+    def _on_child_message(self, child: SupervisedChild, message: object) -> None:
+        now = self._clock()
+        if isinstance(message, Heartbeat):
+            child.beat_at, child.in_flight = now, message.in_flight
+            child.stage_ages = _clean_stage_ages(child, message.stage_ages)
+            self._board.publish(child.snapshot(now), child.beat_at)
+        elif isinstance(message, (EventBatch, UndeliveredResult)):
+            status = child.snapshot(now)
+            try:
+                self._on_message(status, message)
+            except Exception:
+                _log.exception("on_message failed for a %s from worker %s", type(message).__name__, child.key)
+        elif isinstance(message, Ready):
+            if child.state != "starting":
+                return  # already told to stop
+            child.up_at = child.beat_at = now
+            _log.info(
+                "worker %s (pid %s) is ready (%s, worker id %s)",
+                child.key, child.pid, message.flavour, message.worker_id,
+            )
+            self._set_state(child, "up")
+            if self._paused:
+                child.send(Pause())
+        elif isinstance(message, Exiting):
+            child.exiting_reason = message.reason
+        else:
+            _log.warning(
+                "worker %s (pid %s) sent an unexpected %s; ignored", child.key, child.pid, type(message).__name__
+            )
+
+    def _on_death(self, child: SupervisedChild) -> None:
+        for message in child.receive(limit=None):  # what it sent last (results, Exiting) counts
+            self._on_child_message(child, message)
+        pid, code = child.pid, child.reap()
+        how = f"{child.exiting_reason} ({describe_exit(code)})" if child.exiting_reason else describe_exit(code)
+        _log.info("worker %s (pid %s) exited: %s", child.key, pid, how)
+        if self._stopping:
+            self._set_state(child, "failed" if child is self._culprit else "stopped")
+        elif child.state == "starting":
+            self._fail_boot(child, how)
+        else:
+            self._crashed(child, how)
+
+    def _fail_boot(self, child: SupervisedChild, cause: str) -> None:
+        """A child that never became ready: no restart, the tree stops with exit code 3."""
+        self._culprit = child
+        reason = f"worker {child.key!r} failed to start: {cause}"
+        _log.error("%s; stopping every worker", reason)
+        if not child.alive:
+            self._set_state(child, "failed")
+        self._escalate(3, reason)
+
+    def _crashed(self, child: SupervisedChild, how: str) -> None:
+        settings, now = self._settings, self._clock()
+        if child.up_at is not None and now - child.up_at >= settings.restart_reset_after:
+            child.consecutive_crashes = 0
+        child.consecutive_crashes += 1
+        what = f"was wedged ({child.wedged}) and ended with {how}" if child.wedged else f"exited unexpectedly: {how}"
+        if not self._intensity.record():
+            self._culprit = child
+            self._set_state(child, "failed")
+            reason = (
+                f"worker {child.key!r} {what}; giving up after more than {settings.max_restarts} restarts "
+                f"within {settings.restart_window:g} s (this worker was restarted {child.restarts} times)"
+            )
+            _log.error("%s; stopping every worker", reason)
+            self._escalate(1, reason)
+            return
+        delay = restart_backoff(
+            child.consecutive_crashes,
+            base=settings.restart_backoff_base,
+            cap=settings.restart_backoff_cap,
+            jitter=settings.restart_jitter,
+            rng=self._rng,
+        )
+        child.restart_at = now + delay
+        _log.warning(
+            "worker %s %s; restarting in %.3f s (consecutive crash %d)",
+            child.key, what, delay, child.consecutive_crashes,
+        )
+        self._set_state(child, "restarting")
+
+    def _set_state(self, child: SupervisedChild, state: ChildState, *, force: bool = False) -> None:
+        changed = force or child.state != state
+        child.state = state
+        status = child.snapshot(self._clock())
+        self._board.publish(status, child.beat_at)
+        if changed and self._on_state is not None:
+            try:
+                self._on_state(status)
+            except Exception:
+                _log.exception("on_state failed for worker %s", child.key)
+
+    def _kill_all(self) -> None:
+        """Last resort after a loop failure: SIGKILL and reap every process still there."""
+        for child in self._children:
+            child.restart_at = None
+            if child.alive:
+                child.signal(kill=True)
+                try:
+                    child.reap()
+                except Exception:
+                    _log.exception("could not reap worker %s (pid %s)", child.key, child.pid)
+
+
+def _clean_stage_ages(child: SupervisedChild, raw: object) -> tuple[tuple[str, float], ...]:
+    """``Heartbeat.stage_ages`` as ``(str, float)`` pairs; garbage is logged and read as no stages."""
+    try:
+        return tuple((str(stage), float(age)) for stage, age in raw)  # type: ignore[attr-defined]
+    except (TypeError, ValueError) as exc:
+        _log.warning("worker %s (pid %s) sent unreadable stage ages %r (%s); ignored", child.key, child.pid, raw, exc)
+        return ()

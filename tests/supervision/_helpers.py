@@ -1,0 +1,104 @@
+"""Shared pieces of the supervisor tests: small settings, a waiting helper, callback collectors and
+an offset clock that a test can move forward."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from _support.fake_children import read_records
+
+from conductor_actors.supervision import ChildStatus, SupervisionSettings
+
+#: Generous upper bound for anything a test waits for (spawning is slow on a loaded machine).
+WAIT = 20.0
+
+#: Small numbers so every scenario takes seconds. Jitter 0 makes restart delays exact.
+FAST = SupervisionSettings(
+    restart_backoff_base=0.05,
+    restart_backoff_cap=0.4,
+    restart_jitter=0.0,
+    restart_reset_after=60.0,
+    heartbeat_timeout=2.0,
+    boot_timeout=WAIT,
+    kill_timeout=0.5,
+    shutdown_grace=1.0,
+    shutdown_flush=0.5,
+    fast_shutdown_timeout=1.0,
+)
+
+
+def settings(**changes: object) -> SupervisionSettings:
+    """``FAST`` with some values changed."""
+    return replace(FAST, **changes)  # type: ignore[arg-type]
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT) -> None:
+    """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def wait_for_record(record_dir: Path, key: str, predicate: Callable[[list[str]], bool], what: str) -> list[str]:
+    """Wait until the fake child ``key``'s record lines satisfy ``predicate``; returns them."""
+    wait_until(lambda: predicate(read_records(record_dir, key)), f"{key}: {what}")
+    return read_records(record_dir, key)
+
+
+def started_pids(record_dir: Path, key: str) -> list[int]:
+    """The pid of every process of ``key`` that started, in order."""
+    return [int(line.split()[1]) for line in read_records(record_dir, key) if line.startswith("start ")]
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+class Collector:
+    """``on_state`` / ``on_message`` callbacks that keep what they get (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.messages: queue.Queue[tuple[ChildStatus, object]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._states: list[tuple[float, ChildStatus]] = []
+
+    def on_message(self, status: ChildStatus, message: object) -> None:
+        self.messages.put((status, message))
+
+    def on_state(self, status: ChildStatus) -> None:
+        with self._lock:
+            self._states.append((time.monotonic(), status))
+
+    def states(self, key: str) -> list[str]:
+        """The successive states ``on_state`` reported for ``key``."""
+        with self._lock:
+            return [status.state for _, status in self._states if status.key == key]
+
+    def timeline(self, key: str) -> list[tuple[float, ChildStatus]]:
+        with self._lock:
+            return [(at, status) for at, status in self._states if status.key == key]
+
+
+class OffsetClock:
+    """``time.monotonic()`` plus an offset the test can increase (jumping the supervisor forward)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
