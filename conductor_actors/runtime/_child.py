@@ -95,8 +95,12 @@ def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], s
                 _log.debug("%s before the pipeline runs; ignored", type(message).__name__)
 
 
-def _boot_failure(conn: Connection, reason: str) -> None:
-    _log.error("%s", reason)
+def _boot_failure(conn: Connection, reason: str, exc: BaseException | None = None) -> None:
+    """Log the whole story here, tell the parent one line, exit 3."""
+    if exc is not None:
+        _log.error("%s", reason, exc_info=exc)
+    else:
+        _log.error("%s", reason)
     try:
         conn.send(Exiting(reason, EXIT_BOOT_FAILURE))
     except (OSError, EOFError, ValueError):
@@ -118,11 +122,7 @@ def child_main(spec_bytes: bytes, conn: Connection) -> None:
         worker = pickle.loads(spec.worker_payload)
         listeners = pickle.loads(spec.listeners_payload) if spec.listeners_payload else []
     except BaseException as exc:  # an import error, SyntaxError, SystemExit at import time...
-        _boot_failure(
-            conn,
-            f"worker {spec.key}: could not import the worker ({type(exc).__name__}: {exc})\n"
-            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )
+        _boot_failure(conn, f"worker {spec.key}: could not import the worker: {_where(exc)}", exc)
         return
     sys.exit(_run(spec, worker, listeners, conn, stop))
 
@@ -158,11 +158,7 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
     except Exception as exc:
         relay.ask("flush", timeout=5)
         relay.stop(timeout=5)
-        _boot_failure(
-            conn,
-            f"worker {spec.key}: could not start ({type(exc).__name__}: {exc})\n"
-            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        )
+        _boot_failure(conn, f"worker {spec.key}: could not start: {_where(exc)}", exc)
         return EXIT_BOOT_FAILURE
     runner_box.append(runner)
     liveness, ledger = runner.liveness, runner.ledger
@@ -185,3 +181,11 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
         _log.debug("relay did not stop cleanly", exc_info=True)
     return code
 
+
+
+def _where(exc: BaseException) -> str:
+    """``ErrorType: message (file.py:line)`` for the innermost frame, on one line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    location = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}{location}"

@@ -1,0 +1,136 @@
+"""The parent's actors and the routing of what children send to them.
+
+Users pass their own actors to ``TaskHandler(actors=[...])``: ``ThreadActor`` subclasses (or a
+``functools.partial`` of one) that declare which events they want in a ``subscriptions`` class
+attribute. They run under an ``ActorSupervisor``: an actor that raises is restarted as a fresh
+instance behind the same ref, and can never take the supervisor down. Children forward exactly the
+subscribed event types; the supervisor thread routes each to its subscribers with a ``tell``.
+
+Built-in parent actors (metrics, recovery) plug in through ``sinks``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .actors import ActorRef, ActorSupervisor, AsyncioActor, RestartPolicy, ThreadActor
+from .events._events import TaskRunnerEvent
+from .runtime._control import EventBatch, UndeliveredResult
+from .supervision import ChildStatus
+
+__all__ = ["ParentActors", "ParentSink", "actor_subscriptions"]
+
+_log = logging.getLogger("conductor_actors.handler")
+
+
+class ParentSink(Protocol):
+    """A built-in parent-side consumer (metrics, recovery). Methods run on the supervisor thread
+    and must only hand the data to an actor."""
+
+    def on_batch(self, status: ChildStatus, batch: EventBatch) -> None: ...
+
+    def on_undelivered(self, status: ChildStatus, message: UndeliveredResult) -> bool: ...
+
+    def on_child_state(self, status: ChildStatus) -> None: ...
+
+
+def actor_subscriptions(item: Any) -> tuple[type[TaskRunnerEvent], ...]:
+    """The event classes a user actor (class or partial) subscribed to; raises TypeError/ValueError
+    naming the actor when it is not something the parent can run."""
+    target = item.func if isinstance(item, functools.partial) else item
+    label = getattr(target, "__qualname__", repr(target))
+    if isinstance(target, type) and issubclass(target, AsyncioActor):
+        raise TypeError(f"actor {label}: parent-side actors run on threads; subclass ThreadActor")
+    if not (isinstance(target, type) and issubclass(target, ThreadActor)):
+        if isinstance(target, ThreadActor):
+            raise TypeError(
+                f"actor {label}: pass the actor class (or functools.partial of it), not an instance: "
+                "a failed actor is restarted as a fresh instance"
+            )
+        raise TypeError(f"actor {label!s}: expected a ThreadActor subclass or a functools.partial of one")
+    subscriptions = getattr(target, "subscriptions", ())
+    if isinstance(subscriptions, type):
+        subscriptions = (subscriptions,)
+    subscriptions = tuple(subscriptions)
+    for cls in subscriptions:
+        if not (isinstance(cls, type) and issubclass(cls, TaskRunnerEvent) and cls is not TaskRunnerEvent):
+            raise ValueError(f"actor {label}: subscriptions must be task-runner event classes, got {cls!r}")
+    if not subscriptions:
+        raise ValueError(f"actor {label}: declare the events it receives, e.g. subscriptions = (TaskUpdateFailure,)")
+    return subscriptions
+
+
+class ParentActors:
+    """Starts, routes to and stops the parent's actors.
+
+    Args:
+        user_actors: ThreadActor subclasses (or partials) with ``subscriptions``.
+        sinks: built-in consumers (metrics, recovery), called in order.
+        policy: restart policy for user actors.
+    """
+
+    def __init__(
+        self,
+        user_actors: Sequence[Any] = (),
+        *,
+        sinks: Sequence[ParentSink] = (),
+        policy: RestartPolicy | None = None,
+    ) -> None:
+        self._user = [(item, actor_subscriptions(item)) for item in user_actors]
+        self._sinks = list(sinks)
+        self._policy = policy
+        self._supervisor: ActorSupervisor | None = None
+        self._routes: dict[type[TaskRunnerEvent], list[ActorRef]] = {}
+
+    def forward_event_types(self) -> tuple[str, ...]:
+        """Names of the event classes children must forward (what some actor subscribed to)."""
+        return tuple(sorted({cls.__name__ for _, subs in self._user for cls in subs}))
+
+    def start(self, on_give_up: Callable[[ActorRef, BaseException], None] | None = None) -> None:
+        """Start the user actors (the built-in sinks start themselves)."""
+        if self._supervisor is not None:
+            return
+        self._supervisor = ActorSupervisor(self._policy, name="parent-actors", on_give_up=on_give_up)
+        for item, subscriptions in self._user:
+            target = item.func if isinstance(item, functools.partial) else item
+            ref = self._supervisor.start_child(item, name=target.__name__)
+            for cls in subscriptions:
+                self._routes.setdefault(cls, []).append(ref)
+        if self._user:
+            _log.info("parent actors: %s", ", ".join(
+                f"{(i.func if isinstance(i, functools.partial) else i).__name__} <- "
+                + "/".join(c.__name__ for c in subs) for i, subs in self._user
+            ))
+
+    def route(self, status: ChildStatus, message: object) -> None:
+        """Supervisor thread: hand a child's message to whoever wants it."""
+        if isinstance(message, EventBatch):
+            for sink in self._sinks:
+                sink.on_batch(status, message)
+            for event in message.events:
+                for ref in self._routes.get(type(event), ()):
+                    try:
+                        ref.tell(event)
+                    except Exception as exc:  # an actor that gave up or is restarting: the event is dropped
+                        _log.debug("event %s not delivered to %s: %s", type(event).__name__, ref.name, exc)
+        elif isinstance(message, UndeliveredResult):
+            taken = any(sink.on_undelivered(status, message) for sink in self._sinks)
+            if not taken:
+                _log.error(
+                    "the result of %s task %s (workflow %s) could not be delivered (%s) and recovery is off",
+                    message.task_type, message.result.task_id, message.result.workflow_instance_id, message.cause,
+                )
+
+    def child_state(self, status: ChildStatus) -> None:
+        for sink in self._sinks:
+            sink.on_child_state(status)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the user actors (reverse start order)."""
+        if self._supervisor is not None:
+            stuck = self._supervisor.stop_all(timeout)
+            if stuck:
+                _log.warning("parent actors did not stop in time: %s", ", ".join(stuck))

@@ -1,0 +1,294 @@
+"""``TaskHandler``: run workers from code, the facade over the supervisor and the parent's actors.
+
+Keyword names follow the official SDK so that moving over is an import change. Differences on
+purpose: the context manager starts the workers (``start_processes()`` inside the block is a no-op
+then), starting with zero workers is an error, ``join_processes()`` before a start is an error,
+and the restart knobs of the official SDK map onto the supervisor's policy (see
+``_compat_supervision``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from ._parent_actors import ParentActors, ParentSink
+from .client._config import Configuration
+from .metrics._settings import MetricsSettings
+from .runtime._child_spec import ChildSpec
+from .runtime._settings import RuntimeSettings
+from .supervision import ChildStatus, ProcessSupervisor, SupervisionSettings, install_signal_handlers
+from .worker import (
+    WorkerConfig,
+    WorkerInterface,
+    WorkerLoader,
+    get_registered_workers,
+    merge_workers,
+    resolve_worker_config,
+)
+
+__all__ = ["TaskHandler", "TaskHandlerError"]
+
+_log = logging.getLogger("conductor_actors.handler")
+
+
+class TaskHandlerError(RuntimeError):
+    """``TaskHandler`` used in a way that cannot work (no workers, join before start...)."""
+
+
+class TaskHandler:
+    """Runs every worker in its own supervised process (or ``processes`` of them).
+
+    Args:
+        workers: workers passed explicitly (``Worker``/``WorkerInterface`` instances).
+        configuration: the Conductor client configuration (default: from the environment).
+        metrics_settings: expose merged metrics over HTTP or to a file (default: no metrics).
+        scan_for_annotated_workers: also run every ``@worker_task`` function imported so far.
+        import_modules: modules (packages are scanned recursively) to import first.
+        event_listeners: in-process listeners, copied into every worker process.
+        actors: parent-side actors (``ThreadActor`` subclasses with ``subscriptions``) that receive
+            the events of every worker process in one place.
+        runtime_settings: pipeline knobs (update retries, backoffs, shutdown times).
+        supervision: restart policy, liveness and shutdown deadlines.
+        sinks: built-in parent consumers (metrics, recovery); normally built from the other args.
+        log_level: logging level inside the worker processes (default: the level the parent's
+            ``conductor_actors`` logger has, INFO when logging is not configured).
+        env: environment to resolve worker configuration from (default ``os.environ``).
+        monitor_processes, restart_on_failure, restart_backoff_seconds, restart_backoff_max_seconds,
+        restart_max_attempts, monitor_interval_seconds: the official SDK's names, mapped onto
+            ``supervision`` when given.
+
+    Raises ``WorkerConfigError`` (bad environment values), ``WorkerRegistrationError`` (a worker
+    that cannot run in a child process), ``WorkerDiscoveryError`` (a module that fails to import)
+    and ``TypeError``/``ValueError`` for bad arguments, at construction.
+    """
+
+    def __init__(
+        self,
+        workers: Iterable[WorkerInterface] | None = None,
+        configuration: Configuration | None = None,
+        metrics_settings: MetricsSettings | None = None,
+        scan_for_annotated_workers: bool = True,
+        import_modules: Iterable[str] | None = None,
+        event_listeners: Iterable[object] | None = None,
+        actors: Iterable[Any] | None = None,
+        *,
+        runtime_settings: RuntimeSettings | None = None,
+        supervision: SupervisionSettings | None = None,
+        sinks: Sequence[ParentSink] | None = None,
+        log_level: int | str | None = None,
+        env: Mapping[str, str] | None = None,
+        **official_options: Any,
+    ) -> None:
+        self.configuration = configuration if configuration is not None else Configuration()
+        self.metrics_settings = metrics_settings
+        self.runtime_settings = runtime_settings if runtime_settings is not None else RuntimeSettings()
+        self.supervision = _compat_supervision(supervision or SupervisionSettings(), official_options)
+        loader = WorkerLoader()
+        if import_modules:
+            loader.scan_packages(list(import_modules), recursive=True)
+        scanned = get_registered_workers() if scan_for_annotated_workers else []
+        self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned)
+        env = os.environ if env is None else env
+        self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
+        for worker in self.workers:
+            worker.check_spawnable()
+        self._listeners = list(event_listeners or ())
+        self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
+        self._parent = ParentActors(list(actors or ()), sinks=list(sinks or ()) or self._default_sinks())
+        self._log_level = _level(log_level)
+        self._supervisor: ProcessSupervisor | None = None
+        self._started = False
+        self._finished = threading.Event()
+        self._exit_code: int | None = None
+        self._lock = threading.Lock()
+
+    def _default_sinks(self) -> list[ParentSink]:
+        return []
+
+    # ----------------------------------------------------------------------------------------------
+
+    def child_specs(self) -> list[ChildSpec]:
+        """One spec per worker process (a worker with ``processes=N`` gets N)."""
+        specs: list[ChildSpec] = []
+        forward = self._parent.forward_event_types()
+        for worker in self.workers:
+            config = self.configs[id(worker)]
+            payload = pickle.dumps(worker)
+            base = config.task_definition_name + (f"[domain={config.domain}]" if config.domain else "")
+            for index in range(config.processes):
+                key = base if config.processes == 1 else f"{base}#{index + 1}"
+                specs.append(ChildSpec(
+                    key=key, task_type=config.task_definition_name, worker_payload=payload,
+                    worker_config=config, configuration=self.configuration, runtime=self.runtime_settings,
+                    process_index=index, listeners_payload=self._listeners_payload,
+                    forward_event_types=forward, metrics=self.metrics_settings is not None,
+                    metric_samples=bool(self.metrics_settings and self.metrics_settings.quantiles),
+                    log_level=self._log_level,
+                ))
+        return specs
+
+    def start_processes(self) -> None:
+        """Start the parent's actors, then one process per worker process spec. Idempotent.
+
+        Raises ``TaskHandlerError`` when there is no worker to run.
+        """
+        with self._lock:
+            if self._started:
+                return
+            if not self.workers:
+                raise TaskHandlerError(
+                    "no workers to run: decorate functions with @worker_task and import their modules "
+                    "(import_modules=[...]) or pass workers=[...]"
+                )
+            specs = self.child_specs()
+            self._parent.start(on_give_up=_log_gave_up)
+            self._supervisor = ProcessSupervisor(
+                specs, settings=self.supervision, on_message=self._parent.route, on_state=self._parent.child_state,
+            )
+            self._started = True
+            described = ", ".join(
+                f"{c.task_definition_name} ({'async' if w.is_async else 'sync'}"
+                + (f" x{c.processes}" if c.processes > 1 else "") + ")"
+                for w in self.workers for c in [self.configs[id(w)]]
+            )
+            _log.info("starting %d worker process(es): %s", len(specs), described)
+            self._supervisor.start()
+
+    def join_processes(self, timeout: float | None = None) -> int | None:
+        """Wait until every worker process has ended; returns the exit code (None on timeout).
+
+        0 = clean stop, 1 = the supervisor gave up (restart intensity), 3 = a worker failed to boot,
+        128+N = stopped by a second signal N. Raises ``TaskHandlerError`` before ``start_processes``.
+        """
+        if self._supervisor is None:
+            raise TaskHandlerError("join_processes() before start_processes(): nothing is running")
+        code = self._supervisor.join(timeout)
+        if code is None:
+            return None
+        with self._lock:
+            if not self._finished.is_set():
+                self._parent.stop()
+                self._exit_code = code
+                self._finished.set()
+        return self._exit_code
+
+    def stop_processes(self, timeout: float | None = None) -> int | None:
+        """Stop every worker gracefully and wait (``timeout`` bounds the wait); returns the exit code."""
+        if self._supervisor is None:
+            return 0
+        self._supervisor.request_stop()
+        return self.join_processes(timeout)
+
+    def pause(self) -> None:
+        """Every worker stops polling (running tasks continue)."""
+        if self._supervisor is not None:
+            self._supervisor.pause()
+
+    def resume(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.resume()
+
+    def run(self) -> int:
+        """Start, stop on SIGTERM/SIGINT (a second signal = fast stop), wait; returns the exit code.
+
+        Installs signal handlers, so call it from the main thread of a program you own.
+        """
+        self.start_processes()
+        assert self._supervisor is not None
+        restore = install_signal_handlers(self._supervisor)
+        try:
+            code = None
+            while code is None:  # short waits keep the main thread responsive to signals
+                code = self.join_processes(timeout=0.5)
+            return code
+        finally:
+            restore()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once every worker process has said Ready."""
+        return self._supervisor is not None and self._supervisor.wait_ready(timeout)
+
+    @property
+    def exit_reason(self) -> str | None:
+        return None if self._supervisor is None else self._supervisor.exit_reason
+
+    def status(self) -> list[ChildStatus]:
+        """Per worker process: pid, state, alive, restarts, last heartbeat age, tasks in flight."""
+        return [] if self._supervisor is None else self._supervisor.status()
+
+    def get_worker_process_status(self) -> list[dict[str, Any]]:
+        """The official SDK's name: status as dicts (worker, pid, alive, exitcode, restart_count, ...)."""
+        return [
+            {"worker": s.task_type, "key": s.key, "pid": s.pid, "alive": s.alive, "state": s.state,
+             "exitcode": s.last_exit, "restart_count": s.restarts,
+             "last_heartbeat_age": s.last_heartbeat_age, "in_flight": s.in_flight}
+            for s in self.status()
+        ]
+
+    def is_healthy(self) -> bool:
+        """Every worker process is up and heartbeating."""
+        return self._supervisor is not None and self._supervisor.is_healthy()
+
+    def __enter__(self) -> TaskHandler:
+        self.start_processes()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._supervisor is not None and not self._finished.is_set():
+            self.stop_processes()
+
+
+def _log_gave_up(ref: Any, exc: BaseException) -> None:
+    _log.error("parent actor %s failed too often and was given up: %r", getattr(ref, "name", ref), exc)
+
+
+def _level(value: int | str | None) -> int:
+    if value is None:  # follow the parent's logging when it is configured, else INFO
+        if logging.getLogger().handlers:
+            return logging.getLogger("conductor_actors").getEffectiveLevel()
+        return logging.INFO
+    if isinstance(value, str):
+        level = logging.getLevelName(value.upper())
+        if not isinstance(level, int):
+            raise ValueError(f"log_level={value!r}: not a logging level name")
+        return level
+    return int(value)
+
+
+_OFFICIAL_OPTIONS = {
+    "monitor_processes", "restart_on_failure", "restart_backoff_seconds", "restart_backoff_max_seconds",
+    "restart_max_attempts", "monitor_interval_seconds",
+}
+
+
+def _compat_supervision(settings: SupervisionSettings, options: dict[str, Any]) -> SupervisionSettings:
+    """Map the official SDK's restart keywords onto the supervisor's policy.
+
+    ``restart_on_failure=False`` or ``monitor_processes=False``: never restart (a crash stops the
+    tree); ``restart_backoff_seconds``/``restart_backoff_max_seconds``: backoff base and cap;
+    ``restart_max_attempts`` > 0: at most that many restarts in the intensity window;
+    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once).
+    """
+    unknown = set(options) - _OFFICIAL_OPTIONS
+    if unknown:
+        raise TypeError(f"TaskHandler got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
+    if options.get("restart_on_failure") is False or options.get("monitor_processes") is False:
+        changes["max_restarts"] = 0
+    if "restart_backoff_seconds" in options:
+        changes["restart_backoff_base"] = float(options["restart_backoff_seconds"])
+    if "restart_backoff_max_seconds" in options:
+        changes["restart_backoff_cap"] = float(options["restart_backoff_max_seconds"])
+    attempts = options.get("restart_max_attempts")
+    if attempts:
+        changes["max_restarts"] = int(attempts)
+    return dataclasses.replace(settings, **changes) if changes else settings
