@@ -168,6 +168,7 @@ def _check_modules_exist(modules: Sequence[str]) -> None:
 
 
 def _build_handler(options: argparse.Namespace) -> Any:
+    from ._env_settings import settings_from_env
     from .client._config import Configuration
     from .handler import TaskHandler
     from .metrics._settings import MetricsSettings
@@ -177,9 +178,8 @@ def _build_handler(options: argparse.Namespace) -> Any:
     metrics = None
     if options.metrics_port is not None or options.metrics_dir is not None:
         metrics = MetricsSettings(http_port=options.metrics_port, directory=options.metrics_dir)
-    supervision = SupervisionSettings()
-    if options.shutdown_timeout is not None:
-        supervision = SupervisionSettings(shutdown_grace=options.shutdown_timeout)
+    overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
+    supervision = settings_from_env(SupervisionSettings, **overrides)
     return TaskHandler(
         configuration=configuration, metrics_settings=metrics, import_modules=options.modules,
         scan_for_annotated_workers=True, supervision=supervision, log_level=options.log_level,

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from ._env_settings import settings_from_env
 from ._parent_actors import ParentActors, ParentSink
 from .client._config import Configuration
 from .metrics._settings import MetricsSettings
@@ -54,8 +55,10 @@ class TaskHandler:
         event_listeners: in-process listeners, copied into every worker process.
         actors: parent-side actors (``ThreadActor`` subclasses with ``subscriptions``) that receive
             the events of every worker process in one place.
-        runtime_settings: pipeline knobs (update retries, backoffs, shutdown times).
-        supervision: restart policy, liveness and shutdown deadlines.
+        runtime_settings: pipeline knobs (update retries, backoffs); default: ``CONDUCTOR_ACTORS_*``
+            environment variables, then the defaults.
+        supervision: restart policy, liveness and shutdown deadlines (these shutdown times apply to
+            the whole tree); default: ``CONDUCTOR_ACTORS_*`` environment variables, then the defaults.
         sinks: built-in parent consumers (metrics, recovery); normally built from the other args.
         log_level: logging level inside the worker processes (default: the level the parent's
             ``conductor_actors`` logger has, INFO when logging is not configured).
@@ -88,14 +91,20 @@ class TaskHandler:
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         self.metrics_settings = metrics_settings
-        self.runtime_settings = runtime_settings if runtime_settings is not None else RuntimeSettings()
-        self.supervision = _compat_supervision(supervision or SupervisionSettings(), official_options)
+        env = os.environ if env is None else env
+        self.supervision = _compat_supervision(
+            supervision if supervision is not None else settings_from_env(SupervisionSettings, env), official_options
+        )
+        runtime = runtime_settings if runtime_settings is not None else settings_from_env(RuntimeSettings, env)
+        # One shutdown budget for the tree: a child stopped by SIGTERM alone uses the same times.
+        self.runtime_settings = dataclasses.replace(
+            runtime, shutdown_grace=self.supervision.shutdown_grace, shutdown_flush=self.supervision.shutdown_flush
+        )
         loader = WorkerLoader()
         if import_modules:
             loader.scan_packages(list(import_modules), recursive=True)
         scanned = get_registered_workers() if scan_for_annotated_workers else []
         self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned)
-        env = os.environ if env is None else env
         self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
         for worker in self.workers:
             worker.check_spawnable()

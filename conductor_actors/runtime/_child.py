@@ -83,7 +83,7 @@ def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], s
             message = conn.recv()
         except (EOFError, OSError):
             grace = min(ORPHAN_GRACE, spec.runtime.shutdown_grace)
-            stop.request("the parent process is gone", grace, min(2.0, spec.runtime.flush_timeout))
+            stop.request("the parent process is gone", grace, min(2.0, spec.runtime.shutdown_flush))
             return
         if isinstance(message, Stop):
             stop.request("asked by the parent", message.grace, message.flush)

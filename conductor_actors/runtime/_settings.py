@@ -31,7 +31,7 @@ class RuntimeSettings:
         lease_fraction: with lease extension on, a running task is extended after this fraction of
             its ``responseTimeoutSeconds`` (and again each time that much has passed).
         shutdown_grace: seconds running tasks get to finish after a stop is asked for.
-        flush_timeout: seconds after the grace period to send the remaining results.
+        shutdown_flush: seconds after the grace period to send the remaining results.
         heartbeat_interval: how often each stage loop reports that it is alive.
         relay_interval: how often events and metric deltas are shipped to the parent.
         updater_concurrency: result updates in flight at once (sync flavour: its thread pool size;
@@ -49,7 +49,7 @@ class RuntimeSettings:
     backoff_jitter: float = 0.1
     lease_fraction: float = 0.8
     shutdown_grace: float = 20.0
-    flush_timeout: float = 5.0
+    shutdown_flush: float = 5.0
     heartbeat_interval: float = 1.0
     relay_interval: float = 0.1
     updater_concurrency: int = 0
@@ -74,7 +74,7 @@ class RuntimeSettings:
             if f.name == "lease_fraction":
                 _check_number(f.name, value, minimum=0.05, maximum=1.0)
                 continue
-            _check_number(f.name, value, minimum=0.0, positive=f.name not in ("shutdown_grace", "flush_timeout"))
+            _check_number(f.name, value, minimum=0.0, positive=f.name not in ("shutdown_grace", "shutdown_flush"))
         if self.poll_error_backoff_cap < self.poll_error_backoff_base:
             raise RuntimeSettingsError("poll_error_backoff_cap must be >= poll_error_backoff_base")
         if self.auth_backoff_cap < self.auth_backoff_base:

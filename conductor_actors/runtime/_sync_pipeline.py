@@ -76,7 +76,7 @@ class SyncPipeline:
             return self._stopped
         settings = self.parts.settings
         grace = settings.shutdown_grace if grace is None else grace
-        flush = settings.flush_timeout if flush is None else flush
+        flush = settings.shutdown_flush if flush is None else flush
         w = self.w
         began = time.monotonic()
         w.shutting_down.set()
