@@ -27,8 +27,13 @@ _log = logging.getLogger("conductor_actors.handler")
 
 
 class ParentSink(Protocol):
-    """A built-in parent-side consumer (metrics, recovery). Methods run on the supervisor thread
-    and must only hand the data to an actor."""
+    """A built-in parent-side consumer (metrics, recovery). ``start`` runs on the caller's thread
+    (its errors stop the start-up); the ``on_*`` methods run on the supervisor thread and must only
+    hand the data to an actor."""
+
+    def start(self, supervisor: ActorSupervisor) -> None: ...
+
+    def close(self) -> None: ...
 
     def on_batch(self, status: ChildStatus, batch: EventBatch) -> None: ...
 
@@ -90,10 +95,21 @@ class ParentActors:
         return tuple(sorted({cls.__name__ for _, subs in self._user for cls in subs}))
 
     def start(self, on_give_up: Callable[[ActorRef, BaseException], None] | None = None) -> None:
-        """Start the user actors (the built-in sinks start themselves)."""
+        """Start the built-in sinks (in order), then the user actors. A sink that cannot start
+        (a port in use...) stops what was started and raises: no half-started parent."""
         if self._supervisor is not None:
             return
         self._supervisor = ActorSupervisor(self._policy, name="parent-actors", on_give_up=on_give_up)
+        started: list[ParentSink] = []
+        try:
+            for sink in self._sinks:
+                sink.start(self._supervisor)
+                started.append(sink)
+        except BaseException:
+            self._supervisor.stop_all(10.0)
+            for sink in reversed(started):
+                sink.close()
+            raise
         for item, subscriptions in self._user:
             target = item.func if isinstance(item, functools.partial) else item
             ref = self._supervisor.start_child(item, name=target.__name__)
@@ -129,8 +145,11 @@ class ParentActors:
             sink.on_child_state(status)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the user actors (reverse start order)."""
+        """Stop every actor in reverse start order (user actors, then the sinks' actors: metrics
+        last), then close the sinks."""
         if self._supervisor is not None:
             stuck = self._supervisor.stop_all(timeout)
             if stuck:
                 _log.warning("parent actors did not stop in time: %s", ", ".join(stuck))
+            for sink in reversed(self._sinks):
+                sink.close()

@@ -21,6 +21,7 @@ from typing import Any
 from ._env_settings import settings_from_env
 from ._parent_actors import ParentActors, ParentSink
 from .client._config import Configuration
+from .metrics._actor import MetricsSink
 from .metrics._settings import MetricsSettings
 from .runtime._child_spec import ChildSpec
 from .runtime._settings import RuntimeSettings
@@ -110,7 +111,9 @@ class TaskHandler:
             worker.check_spawnable()
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
-        self._parent = ParentActors(list(actors or ()), sinks=list(sinks or ()) or self._default_sinks())
+        self.metrics: MetricsSink | None = None
+        parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
+        self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
         self._log_level = _level(log_level)
         self._supervisor: ProcessSupervisor | None = None
         self._started = False
@@ -119,7 +122,18 @@ class TaskHandler:
         self._lock = threading.Lock()
 
     def _default_sinks(self) -> list[ParentSink]:
-        return []
+        sinks: list[ParentSink] = []
+        if self.metrics_settings is not None:
+            task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
+            self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
+            sinks.append(self.metrics)
+        return sinks
+
+    def _health(self) -> tuple[bool, list[ChildStatus]]:
+        supervisor = self._supervisor
+        if supervisor is None:
+            return False, []
+        return supervisor.is_healthy(), supervisor.status()
 
     # ----------------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fet
 from ._config import Configuration
 from ._errors import ConductorError
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
-from ._wire import Call, HttpRequest, check_pool_size, log_answer, transport_error
+from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
 __all__ = ["AsyncConductorClient"]
 
@@ -77,6 +77,8 @@ class AsyncConductorClient:
             transport seam for tests or a faster transport); closed with the client.
         pool_size: keep-alive connections kept for this server (the worker's concurrency).
         clock: monotonic clock (seconds) for the token lifetime and fetch backoff; for tests.
+        on_request: called after every exchange with ``(method, path template, HTTP status or 0 when
+            no answer came, seconds)``, on the calling thread or loop; it must be quick and not raise.
 
     Coroutines raise exactly what ``ConductorClient`` raises; ``ValueError`` when both
     ``http_client`` and ``transport`` are given.
@@ -90,6 +92,7 @@ class AsyncConductorClient:
         transport: httpx.AsyncBaseTransport | None = None,
         pool_size: int = 100,
         clock: Callable[[], float] = time.monotonic,
+        on_request: RequestObserver | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
             raise ValueError("pass either http_client or transport, not both")
@@ -108,6 +111,7 @@ class AsyncConductorClient:
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
         )
         self._token_lock: asyncio.Lock | None = None
+        self._on_request = on_request
         self._closed = False
 
     # ------------------------------------------------------------------------------------------
@@ -146,6 +150,19 @@ class AsyncConductorClient:
         return timeout
 
     async def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
+        """Send one request (``_send``) and report it to ``on_request``."""
+        observer = self._on_request
+        if observer is None:
+            return await self._send(request, token)
+        started = time.monotonic()
+        status = 0
+        try:
+            status, body = await self._send(request, token)
+        finally:
+            observer(request.method, request.uri_template, status, time.monotonic() - started)
+        return status, body
+
+    async def _send(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
         """Send one request and read the whole answer; no HTTP answer raises a transport error."""
         if self._closed:
             raise RuntimeError("this AsyncConductorClient is closed")

@@ -92,7 +92,10 @@ def batch_poll(
         ("timeout", whole_number("timeout_ms", timeout_ms, 0)),
         ("domain", optional_text("domain", domain)),
     )
-    return Call(HttpRequest("GET", path, query, long_poll_seconds=timeout_ms / 1000.0), parse_tasks)
+    request = HttpRequest(
+        "GET", path, query, long_poll_seconds=timeout_ms / 1000.0, template="/tasks/poll/batch/{taskType}"
+    )
+    return Call(request, parse_tasks)
 
 
 def poll(task_type: str, *, worker_id: str | None = None, domain: str | None = None) -> Call[Task | None]:
@@ -103,7 +106,10 @@ def poll(task_type: str, *, worker_id: str | None = None, domain: str | None = N
         ("domain", optional_text("domain", domain)),
     )
     return Call(
-        HttpRequest("GET", path, query, long_poll_seconds=_SERVER_SINGLE_POLL_SECONDS), parse_optional_task
+        HttpRequest(
+            "GET", path, query, long_poll_seconds=_SERVER_SINGLE_POLL_SECONDS, template="/tasks/poll/{taskType}"
+        ),
+        parse_optional_task,
     )
 
 
@@ -136,17 +142,22 @@ def add_task_log(task_id: str, message: str) -> Call[None]:
     if not isinstance(message, str):
         raise ValueError(f"a task log message must be a string, got {type(message).__name__}")
     body = message.encode("utf-8")
-    return Call(HttpRequest("POST", path, body=body, content_type=TEXT_CONTENT_TYPE, accept="*/*"), parse_nothing)
+    request = HttpRequest(
+        "POST", path, body=body, content_type=TEXT_CONTENT_TYPE, accept="*/*", template="/tasks/{taskId}/log"
+    )
+    return Call(request, parse_nothing)
 
 
 def get_task_logs(task_id: str) -> Call[list[TaskExecLog]]:
     """``GET /tasks/{id}/log``: the task's log lines (204 = none)."""
-    return Call(HttpRequest("GET", f"/tasks/{path_segment('task_id', task_id)}/log"), parse_logs)
+    path = f"/tasks/{path_segment('task_id', task_id)}/log"
+    return Call(HttpRequest("GET", path, template="/tasks/{taskId}/log"), parse_logs)
 
 
 def get_task(task_id: str) -> Call[Task]:
     """``GET /tasks/{id}``: the task (404 ``NotFoundError`` when unknown)."""
-    return Call(HttpRequest("GET", "/tasks/" + path_segment("task_id", task_id)), parse_task)
+    path = "/tasks/" + path_segment("task_id", task_id)
+    return Call(HttpRequest("GET", path, template="/tasks/{taskId}"), parse_task)
 
 
 def get_queue_size(task_type: str, domain: str | None = None) -> Call[int]:
@@ -185,7 +196,8 @@ def update_task_def(task_def: TaskDef) -> Call[None]:
 
 def get_task_def(name: str) -> Call[TaskDef]:
     """``GET /metadata/taskdefs/{name}`` (404 ``NotFoundError`` when unknown)."""
-    return Call(HttpRequest("GET", "/metadata/taskdefs/" + path_segment("name", name)), parse_task_def)
+    path = "/metadata/taskdefs/" + path_segment("name", name)
+    return Call(HttpRequest("GET", path, template="/metadata/taskdefs/{name}"), parse_task_def)
 
 
 def get_task_defs() -> Call[list[TaskDef]]:
@@ -252,7 +264,8 @@ def start_workflow(
 def get_workflow(workflow_id: str, *, include_tasks: bool = True) -> Call[dict[str, Any]]:
     """``GET /workflow/{id}?includeTasks=``: the workflow as a JSON object."""
     path = "/workflow/" + path_segment("workflow_id", workflow_id)
-    return Call(HttpRequest("GET", path, query_params(("includeTasks", bool(include_tasks)))), parse_workflow)
+    query = query_params(("includeTasks", bool(include_tasks)))
+    return Call(HttpRequest("GET", path, query, template="/workflow/{workflowId}"), parse_workflow)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fet
 from ._config import Configuration
 from ._errors import ConductorError
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
-from ._wire import Call, HttpRequest, check_pool_size, log_answer, transport_error
+from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
 __all__ = ["ConductorClient"]
 
@@ -72,6 +72,8 @@ class ConductorClient:
             its own.
         pool_size: keep-alive connections kept for this server (the worker's concurrency).
         clock: monotonic clock (seconds) for the token lifetime and fetch backoff; for tests.
+        on_request: called after every exchange with ``(method, path template, HTTP status or 0 when
+            no answer came, seconds)``, on the calling thread or loop; it must be quick and not raise.
 
     Every call raises from the client error tree (``conductor_actors.client``): ``ConductorHTTPError``
     and subclasses for non-2xx, ``InvalidResponseError`` for a garbled 2xx,
@@ -86,6 +88,7 @@ class ConductorClient:
         session: requests.Session | None = None,
         pool_size: int = 10,
         clock: Callable[[], float] = time.monotonic,
+        on_request: RequestObserver | None = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         check_pool_size(pool_size)
@@ -99,6 +102,7 @@ class ConductorClient:
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
         )
         self._token_lock = threading.Lock()
+        self._on_request = on_request
         self._closed = False
 
     # ------------------------------------------------------------------------------------------
@@ -128,6 +132,19 @@ class ConductorClient:
     # Sending
 
     def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
+        """Send one request (``_send``) and report it to ``on_request``."""
+        observer = self._on_request
+        if observer is None:
+            return self._send(request, token)
+        started = time.monotonic()
+        status = 0
+        try:
+            status, body = self._send(request, token)
+        finally:
+            observer(request.method, request.uri_template, status, time.monotonic() - started)
+        return status, body
+
+    def _send(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
         """Send one request and read the whole answer; no HTTP answer raises a transport error."""
         if self._closed:
             raise RuntimeError("this ConductorClient is closed")

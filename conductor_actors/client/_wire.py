@@ -32,6 +32,7 @@ __all__ = [
     "Call",
     "HttpRequest",
     "Parser",
+    "RequestObserver",
     "check_pool_size",
     "ensure_success",
     "json_body",
@@ -68,7 +69,8 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 class HttpRequest:
     """One HTTP request, relative to the API root (``Configuration.server_api_url``).
 
-    ``path`` is already percent-encoded. ``long_poll_seconds`` is how long the server may hold the
+    ``path`` is already percent-encoded; ``template`` names it for metrics.
+    ``long_poll_seconds`` is how long the server may hold the
     request on purpose; clients add it to their read timeout. ``authenticated`` is false only for the
     token request itself. The body is left out of ``repr`` (the token request carries the secret).
     """
@@ -81,6 +83,12 @@ class HttpRequest:
     accept: str = JSON_CONTENT_TYPE
     long_poll_seconds: float = 0.0
     authenticated: bool = True
+    template: str = ""  # the path with its parameters as placeholders, e.g. /tasks/{taskId}
+
+    @property
+    def uri_template(self) -> str:
+        """The path template (a bounded metric label): ``template``, or ``path`` when it has no parameter."""
+        return self.template or self.path
 
     @property
     def target(self) -> str:
@@ -98,6 +106,9 @@ class HttpRequest:
             headers["X-Authorization"] = token
         return headers
 
+
+#: Observes one exchange: (method, path template, HTTP status or 0 for no answer, seconds).
+RequestObserver = Callable[[str, str, int, float], None]
 
 #: A parser: the request (for error messages), the status and the raw body -> the result.
 Parser = Callable[[HttpRequest, int, bytes], T]

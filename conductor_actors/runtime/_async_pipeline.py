@@ -47,7 +47,9 @@ class AsyncPipeline:
         if self.client is None:
             from ..client._async import AsyncConductorClient
 
-            self.client = AsyncConductorClient(self.configuration, pool_size=config.thread_count * 2 + 2)
+            self.client = AsyncConductorClient(
+                self.configuration, pool_size=config.thread_count * 2 + 2, on_request=self.parts.request_observer()
+            )
         w = self.w = self.parts.wiring(self.client)
         self._changed = asyncio.Event()
         w.ledger.on_change = self._changed.set  # every ledger change happens on this loop

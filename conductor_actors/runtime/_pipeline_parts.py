@@ -57,6 +57,17 @@ class PipelineParts:
     undeliverable: UndeliverableSink | None = None
     client: Any = None
 
+    def request_observer(self) -> Callable[[str, str, int, float], None] | None:
+        """The client's ``on_request`` hook feeding ``http_api_client_request_seconds`` (None without metrics)."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+
+        def observe(method: str, uri: str, status: int, seconds: float) -> None:
+            metrics.observe("http_api_client_request_seconds", (method, uri, str(status)), seconds)
+
+        return observe
+
     def wiring(self, client: Any) -> Wiring:
         """Bind the worker for this process and build the shared wiring around ``client``."""
         worker_id = self.config.effective_worker_id()

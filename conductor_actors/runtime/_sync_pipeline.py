@@ -37,7 +37,9 @@ class SyncPipeline:
         config = parts.config
         updaters = parts.settings.updater_pool_size(config.thread_count)
         self._updater_count = updaters
-        self.client = parts.client or ConductorClient(configuration, pool_size=config.thread_count + updaters + 2)
+        self.client = parts.client or ConductorClient(
+            configuration, pool_size=config.thread_count + updaters + 2, on_request=parts.request_observer()
+        )
         self.w = parts.wiring(self.client)
         self._started = False
         self._stopped: StopReport | None = None

@@ -1,0 +1,186 @@
+"""The MetricsActor (owns the one Prometheus registry) and the sink that feeds it.
+
+Children's metric deltas reach the actor through the supervisor's relay (``MetricsSink.on_batch``);
+other parent actors record their own series with ``MetricsSink.record``. The actor renders the
+registry for a scrape (an ``ask``) and, in file mode, rewrites the metrics file on a timer. It runs
+under the parent's ActorSupervisor: a crash restarts it with the same state, and scrapes keep
+working during a worker process's restart (they never touch the children).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+
+from ..actors import ActorRef, ActorSupervisor, ThreadActor
+from ._accumulator import MetricsDelta
+from ._exposition import HealthProbe, MetricsHTTPServer, check_writable_directory, write_atomically
+from ._settings import MetricsSettings
+from ._state import MetricsState
+
+__all__ = ["MetricsActor", "MetricsSink"]
+
+_log = logging.getLogger("conductor_actors.metrics")
+
+
+@dataclass(frozen=True)
+class ChildMetrics:
+    source: str
+    delta: MetricsDelta
+
+
+@dataclass(frozen=True)
+class ParentMetric:
+    """A series owned by a parent actor: ``kind`` is "gauge" (set) or "counter" (add)."""
+
+    kind: str
+    name: str
+    labels: tuple[str, ...]
+    value: float
+
+
+class _Render:
+    pass
+
+
+class _WriteFile:
+    pass
+
+
+class _StateCollector:
+    """The registry's one collector: the actor's state, as families, at scrape time."""
+
+    def __init__(self, produce: Callable[[], Iterable[Metric]]) -> None:
+        self._produce = produce
+
+    def collect(self) -> Iterable[Metric]:
+        return self._produce()
+
+
+class MetricsActor(ThreadActor):
+    """Owns the registry; runs on its own thread. ``ask(_Render())`` returns the exposition text."""
+
+    def __init__(self, settings: MetricsSettings, state: MetricsState, statuses: Callable[[], Sequence[Any]]) -> None:
+        self.settings = settings
+        self.state = state
+        self.statuses = statuses
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_StateCollector(self._families))  # type: ignore[arg-type]
+        self.file_path = (
+            os.path.join(os.path.abspath(settings.directory), settings.file_name)
+            if settings.directory and not settings.http_mode else None
+        )
+
+    def _families(self) -> Iterable[Metric]:
+        return self.state.families(self.statuses(), quantiles=self.settings.quantiles)
+
+    def on_start(self) -> None:
+        if self.file_path is not None:
+            self.send_after(self.settings.update_interval, _WriteFile())
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ChildMetrics):
+            self.state.merge(message.source, message.delta)
+        elif isinstance(message, ParentMetric):
+            if message.kind == "gauge":
+                self.state.set_gauge(message.name, message.labels, message.value)
+            else:
+                self.state.inc(message.name, message.labels, message.value)
+        elif isinstance(message, _Render):
+            return generate_latest(self.registry)
+        elif isinstance(message, _WriteFile):
+            self.write_file()
+            self.send_after(self.settings.update_interval, _WriteFile())
+        return None
+
+    def write_file(self) -> None:
+        if self.file_path is None:
+            return
+        try:
+            write_atomically(self.file_path, generate_latest(self.registry))
+        except OSError as exc:
+            _log.warning("could not write the metrics file %s: %s", self.file_path, exc)
+
+    def on_stop(self) -> None:
+        self.write_file()  # the last numbers (every child has exited by now)
+
+
+class MetricsSink:
+    """The parent's metrics: starts the actor and the HTTP server or file writer; feeds the actor.
+
+    Args:
+        settings: where metrics go.
+        probe: the supervisor's view (healthy?, statuses); called from the HTTP and actor threads.
+        task_types: shown with zero values from the start.
+    """
+
+    def __init__(self, settings: MetricsSettings, probe: HealthProbe, task_types: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.probe = probe
+        self.state = MetricsState(quantile_window=settings.quantile_window if settings.quantiles else None)
+        self.state.declare_task_types(task_types)
+        self.ref: ActorRef | None = None
+        self.http: MetricsHTTPServer | None = None
+
+    @property
+    def url(self) -> str | None:
+        """``http://host:port`` of the HTTP server (None in file mode)."""
+        if self.http is None:
+            return None
+        host = "127.0.0.1" if self.http.host in ("0.0.0.0", "") else self.http.host
+        return f"http://{host}:{self.http.port}"
+
+    def start(self, supervisor: ActorSupervisor) -> None:
+        """Check the destination first (raises ``MetricsSettingsError`` naming the setting), then start."""
+        settings = self.settings
+        if not settings.http_mode and settings.directory is not None:
+            check_writable_directory(settings.directory)
+        state, probe = self.state, self.probe
+        self.ref = supervisor.start_child(
+            lambda: MetricsActor(settings, state, lambda: probe()[1]), name="metrics"
+        )
+        if settings.http_mode:
+            ref = self.ref
+            try:
+                self.http = MetricsHTTPServer(
+                    settings.http_host, settings.http_port or 0, lambda: ref.ask(_Render(), timeout=10), probe
+                )
+            except Exception:
+                ref.stop(timeout=5)
+                raise
+
+    def render(self) -> bytes:
+        """The current exposition text (for tests and the CLI)."""
+        assert self.ref is not None
+        return self.ref.ask(_Render(), timeout=10)  # type: ignore[no-any-return]
+
+    def record(self, kind: str, name: str, labels: tuple[str, ...], value: float) -> None:
+        """For other parent actors: set a gauge or add to a counter (thread-safe, never blocks)."""
+        if self.ref is not None:
+            try:
+                self.ref.tell(ParentMetric(kind, name, labels, value))
+            except Exception as exc:
+                _log.debug("metric %s not recorded: %s", name, exc)
+
+    def on_batch(self, status: Any, batch: Any) -> None:
+        if batch.metrics and self.ref is not None:
+            try:
+                self.ref.tell(ChildMetrics(status.key, batch.metrics))
+            except Exception as exc:  # restarting: this delta is lost, the next ones are not
+                _log.debug("metrics of %s not recorded: %s", status.key, exc)
+
+    def on_undelivered(self, status: Any, message: Any) -> bool:
+        return False
+
+    def on_child_state(self, status: Any) -> None:
+        """Statuses are read at scrape time; nothing to do on a change."""
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
