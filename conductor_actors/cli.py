@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m conductor_actors",
         description="Run the Conductor workers (@worker_task functions) found in MODULEs, each in a supervised "
-        "process, until SIGTERM or SIGINT.",
+        "process, until SIGTERM or SIGINT. `python -m conductor_actors outbox --help` shows the commands for "
+        "the outbox of undelivered results.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="default INFO")
     parser.add_argument("--shutdown-timeout", type=_positive, metavar="SECONDS",
                         help="grace period for running tasks on SIGTERM (default 20)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where the outbox journal of undelivered results lives (default: "
+                        "$CONDUCTOR_ACTORS_STATE_DIR or the per-user state directory)")
+    parser.add_argument("--no-recovery", action="store_true",
+                        help="do not keep undelivered results in the outbox (they are logged and lost)")
     parser.add_argument("--list", action="store_true",
                         help="print the workers found with their resolved configuration and exit")
     parser.add_argument("--version", action="version", version=f"conductor-actors {__version__}")
@@ -102,6 +108,10 @@ def _positive(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (``python -m conductor_actors`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "outbox":
+        from ._outbox_cli import outbox_main
+
+        return outbox_main(args[1:])
     parser = build_parser()
     options = parser.parse_args(args)
     _configure_logging(options.log_level)
@@ -123,6 +133,8 @@ def _configure_logging(level: str) -> None:
 
 def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .client._config import Configuration, ConfigurationError
+    from .metrics._settings import MetricsSettingsError
+    from .recovery import RecoverySettingsError
     from .worker import WorkerConfigError, WorkerDiscoveryError, WorkerRegistrationError
 
     if not options.modules:
@@ -148,6 +160,8 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         handler.configuration = Configuration(server_api_url=server.url, env={})
     try:
         return handler.run()
+    except (MetricsSettingsError, RecoverySettingsError) as exc:
+        raise UsageError(str(exc)) from exc
     finally:
         if server is not None:
             server.close()
@@ -172,6 +186,7 @@ def _build_handler(options: argparse.Namespace) -> Any:
     from .client._config import Configuration
     from .handler import TaskHandler
     from .metrics._settings import MetricsSettings
+    from .recovery import RecoverySettings
     from .supervision import SupervisionSettings
 
     configuration = Configuration(server_api_url=options.server_url) if options.server_url else Configuration()
@@ -180,9 +195,10 @@ def _build_handler(options: argparse.Namespace) -> Any:
         metrics = MetricsSettings(http_port=options.metrics_port, directory=options.metrics_dir)
     overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
     supervision = settings_from_env(SupervisionSettings, **overrides)
+    recovery = RecoverySettings(enabled=not options.no_recovery, state_dir=options.state_dir)
     return TaskHandler(
         configuration=configuration, metrics_settings=metrics, import_modules=options.modules,
-        scan_for_annotated_workers=True, supervision=supervision, log_level=options.log_level,
+        scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,
     )
 
 

@@ -23,6 +23,7 @@ from ._parent_actors import ParentActors, ParentSink
 from .client._config import Configuration
 from .metrics._actor import MetricsSink
 from .metrics._settings import MetricsSettings
+from .recovery import RecoverySettings, RecoverySink
 from .runtime._child_spec import ChildSpec
 from .runtime._settings import RuntimeSettings
 from .supervision import ChildStatus, ProcessSupervisor, SupervisionSettings, install_signal_handlers
@@ -56,6 +57,9 @@ class TaskHandler:
         event_listeners: in-process listeners, copied into every worker process.
         actors: parent-side actors (``ThreadActor`` subclasses with ``subscriptions``) that receive
             the events of every worker process in one place.
+        recovery: the durable outbox for results whose update failed finally: ``RecoverySettings``,
+            ``False`` to switch it off (handle ``TaskUpdateFailure`` yourself), or None/``True`` for
+            the defaults (journal in ``$CONDUCTOR_ACTORS_STATE_DIR`` or the per-user state dir).
         runtime_settings: pipeline knobs (update retries, backoffs); default: ``CONDUCTOR_ACTORS_*``
             environment variables, then the defaults.
         supervision: restart policy, liveness and shutdown deadlines (these shutdown times apply to
@@ -83,6 +87,7 @@ class TaskHandler:
         event_listeners: Iterable[object] | None = None,
         actors: Iterable[Any] | None = None,
         *,
+        recovery: RecoverySettings | bool | None = None,
         runtime_settings: RuntimeSettings | None = None,
         supervision: SupervisionSettings | None = None,
         sinks: Sequence[ParentSink] | None = None,
@@ -112,6 +117,10 @@ class TaskHandler:
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
         self.metrics: MetricsSink | None = None
+        self.recovery: RecoverySink | None = None
+        if recovery is None or recovery is True:
+            recovery = RecoverySettings()
+        self.recovery_settings: RecoverySettings | None = recovery if recovery and recovery.enabled else None
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
         self._log_level = _level(log_level)
@@ -127,6 +136,10 @@ class TaskHandler:
             task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
             self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
             sinks.append(self.metrics)
+        if self.recovery_settings is not None:
+            record = self.metrics.record if self.metrics is not None else None
+            self.recovery = RecoverySink(self.recovery_settings, self.configuration, record)
+            sinks.append(self.recovery)
         return sinks
 
     def _health(self) -> tuple[bool, list[ChildStatus]]:

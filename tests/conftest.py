@@ -14,6 +14,13 @@ import pytest
 FLAVOURS = ("sync", "async")
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own outbox journal directory (worker processes inherit it): no test sees
+    another's journal, and nothing is written to the user's state directory."""
+    monkeypatch.setenv("CONDUCTOR_ACTORS_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture(params=FLAVOURS)
 def flavour(request: pytest.FixtureRequest) -> str:
     """Run the test once per worker flavour."""

@@ -67,6 +67,10 @@ CATALOG: tuple[MetricSpec, ...] = (
     MetricSpec("active_workers", _G, ("taskType",), "Worker processes up and polling."),
     MetricSpec("worker_processes", _G, ("taskType", "state"),
                "Worker processes by supervisor state (starting, up, restarting, stopped)."),
+    MetricSpec("recovery_journal_entries", _G, ("state",),
+               "Results in the outbox journal: pending delivery, or dead (older than the maximum age)."),
+    MetricSpec("recovery_deliveries_total", _C, ("outcome",),
+               "Outbox delivery attempts by outcome: delivered, finished (already), unknown (task), retry, dead."),
 )
 
 _BY_NAME = {s.name: s for s in CATALOG}

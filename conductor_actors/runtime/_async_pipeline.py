@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from ..client._config import Configuration
 from ..worker import register_task_definition_async
@@ -35,6 +36,7 @@ class AsyncPipeline:
         self.client = parts.client
         self.w: Wiring | None = None
         self._changed: asyncio.Event | None = None
+        self._guardian: Any = None
         self._started = False
         self._stopped: StopReport | None = None
 
@@ -56,11 +58,14 @@ class AsyncPipeline:
         if config.register_task_def:
             await register_task_definition_async(self.client, self.parts.worker, config)
         name = w.task_type
-        w.updater = AsyncUpdater.start(w, {}, name=f"{name}-updater")
-        w.executor = AsyncExecutor.start(w, name=f"{name}-executor")
+        self._guardian = guardian = self.parts.start_guardian()
+        w.updater = AsyncUpdater.start(w, {}, name=f"{name}-updater", owner=guardian)
+        w.executor = AsyncExecutor.start(w, name=f"{name}-executor", owner=guardian)
         if config.lease_extend_enabled:
-            w.leases = AsyncLeaseKeeper.start(w, name=f"{name}-leases")
-        w.poller = AsyncPoller.start(w, name=f"{name}-poller")
+            w.leases = AsyncLeaseKeeper.start(w, name=f"{name}-leases", owner=guardian)
+        if self.parts.on_ready is not None:
+            self.parts.on_ready(w)
+        w.poller = AsyncPoller.start(w, name=f"{name}-poller", owner=guardian)
         _log.info("Created AsyncTaskRunner for async worker: %s (up to %d concurrent tasks)", name, config.thread_count)
 
     def pause(self) -> None:
@@ -117,7 +122,7 @@ class AsyncPipeline:
         tell_quietly(w.updater, Flush())
         clean = await self._wait_ledger(timeout=flush) and not running
         undelivered = journal_unsent(w)
-        for ref in (w.leases, w.executor, w.updater):
+        for ref in (w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)
         await self.client.aclose()

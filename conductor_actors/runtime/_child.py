@@ -23,8 +23,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..client._models import TaskResult
-from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, ChildSpec
+from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, ChildSpec
 from ._control import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
+from ._limits import memory_over_limit, rss_mib
 from ._relay import Relay, SendNow, SetProbe
 
 __all__ = ["child_main"]
@@ -148,11 +149,34 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
     def undeliverable(task_type: str, result: TaskResult, cause: BaseException, attempts: int) -> None:
         relay.tell(UndeliveredResult(task_type, result, cause, attempts))
 
+    def stage_failed(stage: str, exc: BaseException) -> None:
+        """A pipeline stage died: this process can no longer work; the supervisor replaces it."""
+        try:
+            relay.tell(SendNow(Exiting(f"pipeline stage {stage} failed: {exc!r}", EXIT_CRASH)))
+            relay.ask("flush", timeout=2)
+        finally:
+            os._exit(EXIT_CRASH)
+
+    recycle = threading.Event()
+
+    def task_limit(reason: str) -> None:
+        recycle.set()
+        stop.request(f"recycling: {reason}")
+
+    def ready(wiring: Any) -> None:
+        """Announce Ready (and wait until it is written) before the poller can fetch a task."""
+        liveness, ledger = wiring.liveness, wiring.ledger
+        relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger))))
+        relay.tell(SendNow(Ready(os.getpid(), spec.task_type, flavour, wiring.worker_id)))
+        relay.ask("flush", timeout=10)
+
+    flavour = "async" if getattr(worker, "is_async", False) else "sync"
     try:
         runner = WorkerRunner(
             worker, spec.configuration, config=spec.worker_config,  # type: ignore[arg-type]
             settings=spec.runtime, listeners=listeners, undeliverable=undeliverable,
-            metrics=metrics, forward=relay.tell, forward_types=forward_types,
+            metrics=metrics, forward=relay.tell, forward_types=forward_types, on_stage_failure=stage_failed,
+            on_task_limit=task_limit, on_ready=ready,
         )
         runner.start()
     except Exception as exc:
@@ -161,12 +185,13 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
         _boot_failure(conn, f"worker {spec.key}: could not start: {_where(exc)}", exc)
         return EXIT_BOOT_FAILURE
     runner_box.append(runner)
-    liveness, ledger = runner.liveness, runner.ledger
-    relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger))))
-    relay.tell(SendNow(Ready(os.getpid(), spec.task_type, runner.flavour, runner.worker_id)))
-    stop.event.wait()
+    while not stop.event.wait(spec.runtime.heartbeat_interval):
+        over = memory_over_limit(spec.runtime, rss_mib())
+        if over is not None:
+            recycle.set()
+            stop.request(f"recycling: {over}")
     _log.info("worker %s stopping (%s)", spec.key, stop.reason)
-    code = EXIT_OK
+    code = EXIT_RECYCLE if recycle.is_set() else EXIT_OK
     try:
         report = runner.stop(stop.grace, stop.flush)
         reason = f"stopped ({stop.reason}): {report.handed_back} handed back, {report.undelivered} to recovery"

@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_BOOT_FAILURE",
     "EXIT_CRASH",
     "EXIT_OK",
+    "EXIT_RECYCLE",
     "ChildSpec",
 ]
 
@@ -25,6 +26,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_CRASH = 1  # an unexpected error after Ready (or a second SIGTERM)
 EXIT_BOOT_FAILURE = 3  # could not import/build the worker: the parent must not restart it
+EXIT_RECYCLE = 4  # stopped itself on purpose (memory or task limit): replace it now, it did not crash
 
 
 @dataclass(frozen=True)

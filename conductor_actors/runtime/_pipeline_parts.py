@@ -45,6 +45,12 @@ class PipelineParts:
             (default: an ERROR log line).
         client: an already built client (the transport seam for tests); default: built from the
             configuration by the pipeline.
+        on_stage_failure: called (on the guardian's thread) with the stage name and the exception when
+            a stage actor fails; default: logged at CRITICAL.
+        on_task_limit: called once (on an executor thread or the loop) when ``settings.max_tasks``
+            tasks have run, with the reason.
+        on_ready: called with the wiring once every stage but the poller runs, just before the
+            poller starts (no task can have run yet); it may block briefly.
     """
 
     worker: WorkerInterface
@@ -56,6 +62,16 @@ class PipelineParts:
     metrics: MetricsAccumulator | None = None
     undeliverable: UndeliverableSink | None = None
     client: Any = None
+    on_stage_failure: Callable[[str, BaseException], None] | None = None
+    on_task_limit: Callable[[str], None] | None = None
+    on_ready: Callable[[Wiring], None] | None = None
+
+    def start_guardian(self) -> Any:
+        """The owner of the stage actors (see ``_guardian``)."""
+        from ._guardian import StageGuardian
+
+        callback = self.on_stage_failure or (lambda stage, exc: None)
+        return StageGuardian.start(callback, name=f"{self.config.task_definition_name}-guardian")
 
     def request_observer(self) -> Callable[[str, str, int, float], None] | None:
         """The client's ``on_request`` hook feeding ``http_api_client_request_seconds`` (None without metrics)."""
@@ -78,7 +94,9 @@ class PipelineParts:
             metrics=self.metrics,
         )
         _log.info("%s", self.config.oneline(os.getpid()))
-        return Wiring(
+        wiring = Wiring(
             bound=bound, config=self.config, settings=self.settings, client=client,
             telemetry=telemetry, undeliverable=self.undeliverable or _log_undeliverable,
         )
+        wiring.on_task_limit = self.on_task_limit
+        return wiring

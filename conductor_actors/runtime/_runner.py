@@ -25,7 +25,7 @@ from ._pipeline_parts import PipelineParts
 from ._settings import RuntimeSettings
 from ._shutdown import StopReport
 from ._sync_pipeline import SyncPipeline
-from ._wiring import Liveness, UndeliverableSink
+from ._wiring import Liveness, UndeliverableSink, Wiring
 
 __all__ = ["WorkerRunner", "run_worker"]
 
@@ -46,6 +46,12 @@ class WorkerRunner:
         metrics, forward, forward_types: metric accumulator and event forwarding (worker processes).
         client: a ready client for the transport seam (a ``ConductorClient`` for sync workers, an
             ``AsyncConductorClient`` for async ones).
+        on_stage_failure: called when a pipeline stage fails (a bug, or a worker function raising
+            ``SystemExit``); default: remembered in ``failure`` (the pipeline no longer works).
+        on_task_limit: called once when ``settings.max_tasks`` tasks have run (worker processes
+            recycle themselves then).
+        on_ready: called with the pipeline's wiring just before the poller starts (worker processes
+            announce Ready there, so no task can run before the parent knows the process is up).
 
     ``start()`` returns once the pipeline is polling; ``stop()`` blocks for the graceful stop. Both
     are called from one controlling thread. Also a context manager (exit = ``stop()``).
@@ -64,6 +70,9 @@ class WorkerRunner:
         forward: Callable[[TaskRunnerEvent], None] | None = None,
         forward_types: Sequence[type[TaskRunnerEvent]] = (),
         client: Any = None,
+        on_stage_failure: Callable[[str, BaseException], None] | None = None,
+        on_task_limit: Callable[[str], None] | None = None,
+        on_ready: Callable[[Wiring], None] | None = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         self.parts = PipelineParts(
@@ -76,13 +85,25 @@ class WorkerRunner:
             metrics=metrics,
             undeliverable=undeliverable,
             client=client,
+            on_stage_failure=on_stage_failure or self._stage_failed,
+            on_task_limit=on_task_limit,
+            on_ready=on_ready,
         )
+        self.failure: tuple[str, BaseException] | None = None
         self.flavour = "async" if worker.is_async else "sync"
         self._sync: SyncPipeline | None = None
         self._async: AsyncPipeline | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._report: StopReport | None = None
+
+    def _stage_failed(self, stage: str, exc: BaseException) -> None:
+        self.failure = (stage, exc)
+
+    @property
+    def executed(self) -> int:
+        """Tasks whose worker function ran in this runner."""
+        return int(self._pipeline_wiring().executed)
 
     @property
     def task_type(self) -> str:

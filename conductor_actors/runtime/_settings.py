@@ -39,6 +39,10 @@ class RuntimeSettings:
         cancel_overdue_async_tasks: cancel an ``async def`` task that outlives its
             ``responseTimeoutSeconds`` without lease extension (the server has given it to another
             worker by then).
+        max_rss_mb: recycle a worker process whose resident memory exceeds this many MiB: it stops
+            gracefully and the supervisor starts a fresh one at once (0 = no limit). For workers
+            that leak.
+        max_tasks: recycle a worker process after it executed this many tasks (0 = no limit).
     """
 
     update_retry_delays: tuple[float, ...] = (10.0, 20.0, 30.0)
@@ -54,6 +58,8 @@ class RuntimeSettings:
     relay_interval: float = 0.1
     updater_concurrency: int = 0
     cancel_overdue_async_tasks: bool = True
+    max_rss_mb: float = 0.0
+    max_tasks: int = 0
 
     def __post_init__(self) -> None:
         delays = tuple(self.update_retry_delays)
@@ -64,9 +70,9 @@ class RuntimeSettings:
             value = getattr(self, f.name)
             if f.name in ("update_retry_delays", "cancel_overdue_async_tasks"):
                 continue
-            if f.name == "updater_concurrency":
+            if f.name in ("updater_concurrency", "max_tasks"):
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise RuntimeSettingsError(f"updater_concurrency={value!r}: must be an integer >= 0")
+                    raise RuntimeSettingsError(f"{f.name}={value!r}: must be an integer >= 0")
                 continue
             if f.name == "backoff_jitter":
                 _check_number(f.name, value, minimum=0.0, maximum=1.0)
@@ -74,7 +80,8 @@ class RuntimeSettings:
             if f.name == "lease_fraction":
                 _check_number(f.name, value, minimum=0.05, maximum=1.0)
                 continue
-            _check_number(f.name, value, minimum=0.0, positive=f.name not in ("shutdown_grace", "shutdown_flush"))
+            may_be_zero = ("shutdown_grace", "shutdown_flush", "max_rss_mb")
+            _check_number(f.name, value, minimum=0.0, positive=f.name not in may_be_zero)
         if self.poll_error_backoff_cap < self.poll_error_backoff_base:
             raise RuntimeSettingsError("poll_error_backoff_cap must be >= poll_error_backoff_base")
         if self.auth_backoff_cap < self.auth_backoff_base:

@@ -170,6 +170,9 @@ class ExecutorBehaviour(_Stage):
     def finish(self, task: Task, outcome: ExecutionOutcome) -> None:
         """Report the outcome (unless the task was handed back meanwhile)."""
         w = self.w
+        w.executed += 1
+        if w.executed == w.settings.max_tasks and w.on_task_limit is not None:
+            w.on_task_limit(f"executed {w.executed} tasks (max_tasks={w.settings.max_tasks})")
         if w.leases is not None:
             tell_quietly(w.leases, LeaseRelease(task.task_id))  # type: ignore[arg-type]
         w.telemetry.execution_finished(

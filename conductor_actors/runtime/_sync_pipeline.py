@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from ..actors import ActorPool
 from ..client._config import Configuration
@@ -42,6 +43,7 @@ class SyncPipeline:
         )
         self.w = parts.wiring(self.client)
         self._started = False
+        self._guardian: Any = None
         self._stopped: StopReport | None = None
 
     def start(self) -> None:
@@ -55,11 +57,18 @@ class SyncPipeline:
             register_task_definition(self.client, self.parts.worker, config)
         name = w.task_type
         retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
-        w.updater = ActorPool.start(lambda: SyncUpdater(w, retries), self._updater_count, name=f"{name}-updater")
-        w.executor = ActorPool.start(lambda: SyncExecutor(w), config.thread_count, name=f"{name}-executor")
+        self._guardian = guardian = self.parts.start_guardian()
+        w.updater = ActorPool.start(
+            lambda: SyncUpdater(w, retries), self._updater_count, name=f"{name}-updater", owner=guardian
+        )
+        w.executor = ActorPool.start(
+            lambda: SyncExecutor(w), config.thread_count, name=f"{name}-executor", owner=guardian
+        )
         if config.lease_extend_enabled:
-            w.leases = SyncLeaseKeeper.start(w, name=f"{name}-leases")
-        w.poller = SyncPoller.start(w, name=f"{name}-poller")
+            w.leases = SyncLeaseKeeper.start(w, name=f"{name}-leases", owner=guardian)
+        if self.parts.on_ready is not None:
+            self.parts.on_ready(w)
+        w.poller = SyncPoller.start(w, name=f"{name}-poller", owner=guardian)
         _log.info(
             "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
             name, config.thread_count, self._updater_count,
@@ -98,7 +107,7 @@ class SyncPipeline:
         tell_quietly(w.updater, Flush())
         clean = w.ledger.wait_until_none(timeout=flush) and not running
         undelivered = journal_unsent(w)
-        for ref in (w.poller, w.leases, w.executor, w.updater):
+        for ref in (w.poller, w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)
         self.client.close()

@@ -98,6 +98,8 @@ class Wiring:
         self.liveness = Liveness()
         self.shutting_down = threading.Event()
         self.updater_logic = UpdaterLogic(settings)
+        self.executed = 0  # tasks whose function ran (for recycling after max_tasks); GIL-atomic increments
+        self.on_task_limit: Callable[[str], None] | None = None  # called once when max_tasks is reached
         self.poller: ActorRef | None = None
         self.executor: ActorRef | None = None
         self.updater: ActorRef | None = None

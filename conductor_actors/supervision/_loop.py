@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 
 from ..actors import RestartIntensity, restart_backoff
+from ..runtime._child_spec import EXIT_RECYCLE
 from ..runtime._control import EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
 from ._board import StatusBoard
 from ._child import ChildTarget, SupervisedChild
@@ -327,8 +328,16 @@ class SupervisionLoop:
             self._set_state(child, "failed" if child is self._culprit else "stopped")
         elif child.state == "starting":
             self._fail_boot(child, how)
+        elif code == EXIT_RECYCLE and not child.wedged:
+            self._recycled(child, how)
         else:
             self._crashed(child, how)
+
+    def _recycled(self, child: SupervisedChild, how: str) -> None:
+        """A child that stopped itself at its memory or task limit: a fresh process now, no crash counted."""
+        _log.info("worker %s recycled itself (%s); starting a fresh process", child.key, how)
+        child.restart_at = self._clock()
+        self._set_state(child, "restarting")
 
     def _fail_boot(self, child: SupervisedChild, cause: str) -> None:
         """A child that never became ready: no restart, the tree stops with exit code 3."""
