@@ -14,6 +14,7 @@ lazily inside that loop, so concurrent calls wait for one fetch.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
+from ._lean_async import LeanAsyncTransport
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
@@ -47,14 +49,20 @@ def _environment_proxy(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
-def _build_http_client(api_root: str, pool_size: int, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+def _build_http_client(
+    api_root: str, pool_size: int, transport: httpx.AsyncBaseTransport | None, kind: str
+) -> httpx.AsyncClient:
+    """An AsyncClient for one server: the lean transport unless asked otherwise or a proxy applies."""
+    proxy = _environment_proxy(api_root)
+    if transport is None and kind == "lean" and proxy is None:
+        transport = LeanAsyncTransport(pool_maxsize=pool_size, verify=os.environ.get("SSL_CERT_FILE") or True)
     if transport is None:
         transport = httpx.AsyncHTTPTransport(
             limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
             http1=True,
             http2=False,
             retries=0,
-            proxy=_environment_proxy(api_root),
+            proxy=proxy,
             trust_env=True,  # SSL_CERT_FILE / SSL_CERT_DIR, read now
         )
     return httpx.AsyncClient(
@@ -101,7 +109,8 @@ class AsyncConductorClient:
         self._api_root = self.configuration.server_api_url
         self._owns_http_client = http_client is None
         self._http = (
-            http_client if http_client is not None else _build_http_client(self._api_root, pool_size, transport)
+            http_client if http_client is not None
+            else _build_http_client(self._api_root, pool_size, transport, self.configuration.http_transport)
         )
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout

@@ -80,6 +80,10 @@ class Configuration:
         connect_timeout: seconds to establish a connection (default 5).
         read_timeout: seconds to wait for a response to an ordinary call (default 30). Polls wait
             their long-poll time on top of this.
+        http_transport: ``"lean"`` (default; a keep-alive HTTP/1.1 transport plugged into requests and
+            httpx, much cheaper per call) or ``"standard"`` (their own transports, e.g. for features
+            the lean one lacks). Default from ``CONDUCTOR_ACTORS_HTTP_TRANSPORT``. A configured proxy
+            always uses the standard transport.
         env: the environment to read (default ``os.environ``); for tests.
 
     Raises ``ConfigurationError`` for a URL that is not http(s) or a non-positive timeout.
@@ -94,6 +98,7 @@ class Configuration:
         auth_token_ttl_min: float = 45.0,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        http_transport: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if env is None else env
@@ -119,6 +124,11 @@ class Configuration:
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
                 raise ConfigurationError(f"{name}={value!r}: must be a positive number of seconds")
+        transport = http_transport or env.get("CONDUCTOR_ACTORS_HTTP_TRANSPORT") or "lean"
+        if transport not in ("lean", "standard"):
+            source = "http_transport" if http_transport else "CONDUCTOR_ACTORS_HTTP_TRANSPORT"
+            raise ConfigurationError(f"{source}={transport!r}: must be 'lean' or 'standard'")
+        self.http_transport = transport
         self.auth_token_ttl_min = float(auth_token_ttl_min)
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)

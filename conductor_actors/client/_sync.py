@@ -30,6 +30,7 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
+from ._lean_sync import LeanAdapter
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
@@ -38,15 +39,23 @@ __all__ = ["ConductorClient"]
 T = TypeVar("T")
 
 
-def _build_session(api_root: str, pool_size: int) -> requests.Session:
-    """A session for one server: keep-alive pool, no retries, environment read once (proxies, CA)."""
+def _build_session(api_root: str, pool_size: int, transport: str) -> requests.Session:
+    """A session for one server: keep-alive pool, no retries, environment read once (proxies, CA).
+
+    The lean adapter is mounted unless the standard transport is asked for or a proxy applies.
+    """
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
     # trust_env makes requests re-read proxy variables and netrc on every request; read them once.
     session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(api_root))
+    proxies = requests.utils.get_environ_proxies(api_root)
+    session.proxies.update(proxies)
+    adapter: requests.adapters.BaseAdapter
+    if transport == "lean" and not proxies:
+        adapter = LeanAdapter(pool_maxsize=pool_size)
+    else:
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if ca_bundle:
         session.verify = ca_bundle
@@ -94,7 +103,10 @@ class ConductorClient:
         check_pool_size(pool_size)
         self._api_root = self.configuration.server_api_url
         self._owns_session = session is None
-        self._session = session if session is not None else _build_session(self._api_root, pool_size)
+        self._session = (
+            session if session is not None
+            else _build_session(self._api_root, pool_size, self.configuration.http_transport)
+        )
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
         settings = self.configuration.authentication_settings

@@ -10,6 +10,7 @@ the same blocking methods for both: async calls run on the driver's own event lo
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Callable
@@ -112,10 +113,15 @@ class Driver:
         """
         if isinstance(self.client, ConductorClient):
             adapter = self.client._session.get_adapter(self.client.configuration.server_api_url)
+            if hasattr(adapter, "connections_in_use"):  # the lean transport
+                return adapter.connections_in_use() == 0
             pools = adapter.poolmanager.pools  # type: ignore[attr-defined]
             keys = pools.keys()  # the container refuses plain iteration
             return all(pools[key].pool.qsize() == pools[key].pool.maxsize for key in keys)
-        connections = self.client._http._transport._pool.connections  # type: ignore[attr-defined]
+        transport = self.client._http._transport  # type: ignore[attr-defined]
+        if hasattr(transport, "connections_in_use"):  # the lean transport
+            return transport.connections_in_use() == 0
+        connections = transport._pool.connections
         return all(connection.is_idle() for connection in connections)
 
 
@@ -168,7 +174,9 @@ class ConnectionCounter:
 
 
 def configuration_for(url: str, **kwargs: Any) -> Configuration:
-    """A configuration for a test server that ignores the machine's environment."""
+    """A configuration for a test server that ignores the machine's environment, except the HTTP
+    transport under test (set per test by the ``http_transport`` fixture)."""
+    kwargs.setdefault("http_transport", os.environ.get("CONDUCTOR_ACTORS_HTTP_TRANSPORT"))
     return Configuration(server_api_url=url, env={}, **kwargs)
 
 

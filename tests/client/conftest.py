@@ -11,6 +11,13 @@ from client._driver import ConnectionCounter, Driver, make_driver
 from conductor_actors.client import Configuration
 
 
+@pytest.fixture(autouse=True, params=["lean", "standard"])
+def http_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every client test runs over both transports: the lean one (default) and the libraries' own."""
+    monkeypatch.setenv("CONDUCTOR_ACTORS_HTTP_TRANSPORT", str(request.param))
+    return str(request.param)
+
+
 @pytest.fixture(name="make_driver")
 def make_driver_fixture(flavour: str) -> Iterator[Callable[..., Driver]]:
     """``make_driver(configuration, **client_kwargs)`` -> a ``Driver`` of the test's flavour, closed after."""

@@ -45,15 +45,20 @@ def test_sequential_calls_reuse_one_connection_and_release_every_response(counte
     assert client.all_connections_idle()
 
 
-def test_a_reset_connection_is_replaced_and_the_pool_stays_clean(counted: CountedClient, dev_server: Any) -> None:
+def test_a_reset_connection_is_replaced_and_the_pool_stays_clean(
+    counted: CountedClient, dev_server: Any, http_transport: str
+) -> None:
     client, counter = counted
     client.get_task_defs()
-    dev_server.faults.add("taskdefs_list", drop=True, times=1)
+    # The lean transport sends once more on a fresh connection when a reused one fails before any
+    # answer (a server closing an idle connection), so two resets in a row are needed to see one.
+    drops = 2 if http_transport == "lean" else 1
+    dev_server.faults.add("taskdefs_list", drop=True, times=drops)
     with pytest.raises(ConductorTransportError):
         client.get_task_defs()
     for _ in range(5):
         client.get_task_defs()
-    assert counter.opened == 2
+    assert counter.opened == 1 + drops
     assert client.all_connections_idle()
 
 

@@ -1,0 +1,281 @@
+"""The lean HTTP/1.1 transports: the sans-I/O parser, and both transports against a scripted server.
+
+The scripted server answers each request with bytes the test chooses (chunked bodies, bodies that
+end with the connection, gzip, garbage, a reset in the middle, silence), so every framing rule and
+failure mode is exercised over real loopback sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import requests
+
+from conductor_actors.client._http11 import ProtocolError, ResponseReader, encode_request
+from conductor_actors.client._lean_async import LeanAsyncTransport
+from conductor_actors.client._lean_sync import LeanAdapter
+
+
+def feed_bytewise(reader: ResponseReader, data: bytes) -> bool:
+    done = False
+    for i in range(len(data)):
+        done = reader.feed(data[i : i + 1])
+    return done
+
+
+def test_request_bytes_carry_host_headers_length_and_body() -> None:
+    data = encode_request("POST", "/api/tasks?x=1", "h:81", [("Accept", "*/*")], b"{}")
+    assert data == b"POST /api/tasks?x=1 HTTP/1.1\r\nHost: h:81\r\nAccept: */*\r\nContent-Length: 2\r\n\r\n{}"
+    assert b"Content-Length" not in encode_request("GET", "/", "h", [], None)
+    assert encode_request("POST", "/", "h", [], None).endswith(b"Content-Length: 0\r\n\r\n")
+
+
+@pytest.mark.parametrize(
+    ("raw", "body", "keep_alive"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello", True),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-T: 1\r\n\r\n",
+         b"abcde", True),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", b"ok", True),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b"", True),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", b"x", False),
+    ],
+)
+def test_parser_frames_bodies_even_when_bytes_arrive_one_by_one(raw: bytes, body: bytes, keep_alive: bool) -> None:
+    reader = ResponseReader("GET")
+    assert feed_bytewise(reader, raw) is True
+    assert reader.body == body and reader.keep_alive is keep_alive
+
+
+def test_parser_reads_to_the_end_of_the_connection_and_decodes_gzip() -> None:
+    reader = ResponseReader("GET")
+    assert reader.feed(b"HTTP/1.0 200 OK\r\n\r\nuntil the end") is False
+    reader.eof()
+    assert reader.body == b"until the end" and reader.keep_alive is False
+    packed = gzip.compress(b'{"a":1}')
+    reader = ResponseReader("GET")
+    reader.feed(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed)
+    assert reader.body == b'{"a":1}'
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"<html>oops</html>\r\n\r\n", "not an HTTP/1.1 status line"),
+        (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", "malformed header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "bad Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 1\r\n\r\nx", "unsupported Content-Encoding"),
+    ],
+)
+def test_parser_names_what_is_wrong_with_a_broken_answer(raw: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        ResponseReader("GET").feed(raw)
+
+
+def test_parser_tells_a_truncated_answer_from_no_answer() -> None:
+    with pytest.raises(ProtocolError, match="without answering"):
+        ResponseReader("GET").eof()
+    reader = ResponseReader("GET")
+    reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+    with pytest.raises(ProtocolError, match="middle of its answer"):
+        reader.eof()
+
+
+# ------------------------------------------------------------------------------------------------
+# Both transports against a scripted server.
+
+Script = Callable[[socket.socket, bytes], bool]  # answers one request; False = close the connection
+
+
+class ScriptedServer:
+    """Accepts connections on loopback; each request is answered by the next script in line."""
+
+    def __init__(self, scripts: list[Script]) -> None:
+        self.scripts = list(scripts)
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/tasks/update-v2"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            while self.scripts:
+                while b"\r\n\r\n" not in buffer:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, _, rest = buffer.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length")), 0)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                buffer = rest[length:]
+                if not self.scripts.pop(0)(conn, head + b"\r\n\r\n" + rest[:length]):
+                    return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def answer(raw: bytes, keep: bool = True) -> Script:
+    def script(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(raw)
+        return keep
+
+    return script
+
+
+def reset_after(raw: bytes) -> Script:
+    def script(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(raw)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        return False
+
+    return script
+
+
+def silence(conn: socket.socket, request: bytes) -> bool:
+    threading.Event().wait(2.0)  # the client gives up first
+    return False
+
+
+@pytest.fixture(name="serve")
+def serve_fixture() -> Iterator[Callable[[list[Script]], ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def make(scripts: list[Script]) -> ScriptedServer:
+        servers.append(ScriptedServer(scripts))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+class Exchange:
+    """One POST through the lean transport of either flavour: (status, body) or a library exception."""
+
+    def __init__(self, flavour: str) -> None:
+        self.flavour = flavour
+        if flavour == "sync":
+            self.session = requests.Session()
+            self.adapter = LeanAdapter(pool_maxsize=2)
+            self.session.mount("http://", self.adapter)
+        else:
+            self.loop = asyncio.new_event_loop()
+            self.transport = LeanAsyncTransport(pool_maxsize=2)
+            self.client = httpx.AsyncClient(transport=self.transport)
+
+    def post(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        if self.flavour == "sync":
+            response = self.session.post(url, data=b"{}", timeout=(timeout, timeout))
+            return response.status_code, response.content
+        response = self.loop.run_until_complete(self.client.post(url, content=b"{}", timeout=timeout))
+        return response.status_code, response.content
+
+    def in_use(self) -> int:
+        return self.adapter.connections_in_use() if self.flavour == "sync" else self.transport.connections_in_use()
+
+    def close(self) -> None:
+        if self.flavour == "sync":
+            self.session.close()
+        else:
+            self.loop.run_until_complete(self.client.aclose())
+            self.loop.close()
+
+
+@pytest.fixture(name="exchange")
+def exchange_fixture(flavour: str) -> Iterator[Exchange]:
+    exchange = Exchange(flavour)
+    yield exchange
+    exchange.close()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def test_keep_alive_reuses_one_connection(serve: Callable[..., ScriptedServer], exchange: Exchange) -> None:
+    server = serve([answer(OK) for _ in range(5)])
+    assert [exchange.post(server.url) for _ in range(5)] == [(200, b"{}")] * 5
+    assert server.connections == 1 and exchange.in_use() == 0
+
+
+def test_chunked_and_close_delimited_bodies_arrive_whole(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    server = serve([
+        answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"),
+        answer(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nthe rest", keep=False),
+        answer(OK),
+    ])
+    assert exchange.post(server.url) == (200, b'{"a":1}')
+    assert exchange.post(server.url) == (200, b"the rest")
+    assert exchange.post(server.url) == (200, b"{}")  # a fresh connection after the closing answer
+    assert server.connections == 2 and exchange.in_use() == 0
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    server = serve([answer(OK, keep=False), answer(OK)])  # closes after answering, without saying so
+    assert exchange.post(server.url) == (200, b"{}")
+    assert exchange.post(server.url) == (200, b"{}")
+    assert server.connections == 2
+
+
+def test_a_reset_in_the_middle_of_an_answer_is_a_connection_error(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    server = serve([reset_after(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part"), answer(OK)])
+    errors = (requests.ConnectionError, httpx.ReadError)
+    with pytest.raises(errors):
+        exchange.post(server.url)
+    assert exchange.in_use() == 0
+    assert exchange.post(server.url) == (200, b"{}")  # the transport stays usable
+
+
+def test_garbage_instead_of_http_is_a_connection_error(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    server = serve([answer(b"<html>not http</html>\r\n\r\n", keep=False)])
+    with pytest.raises((requests.ConnectionError, httpx.ReadError), match="status line"):
+        exchange.post(server.url)
+
+
+def test_no_answer_within_the_read_timeout_is_a_timeout(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    server = serve([silence])
+    with pytest.raises((requests.ReadTimeout, httpx.ReadTimeout)):
+        exchange.post(server.url, timeout=0.2)
+    assert exchange.in_use() == 0
+
+
+def test_a_refused_connection_is_a_connect_error(exchange: Exchange) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    with pytest.raises((requests.ConnectionError, httpx.ConnectError)):
+        exchange.post(f"http://127.0.0.1:{port}/api/tasks")
