@@ -1,0 +1,23 @@
+"""An embedded, in-memory, Conductor-compatible server for local development and tests.
+
+Not for production: it keeps everything in memory, runs SIMPLE tasks in sequence only, and loses
+its state when it stops. It answers what the real Conductor server answers for the task-worker
+endpoints (polls with long-poll, update v1/v2, logs, task definitions, workflow definitions,
+workflow start/get, token auth), and has switches for fault injection and request counters::
+
+    from conductor_actors.devserver import DevServer
+
+    with DevServer() as server:
+        server.register_workflow({...})
+        workflow_id = server.start_workflow("wf", {"x": 1})
+        ...  # point workers at server.url
+
+``python -m conductor_actors.devserver --port 8080`` runs one from the command line.
+"""
+
+from __future__ import annotations
+
+from ._faults import Fault, FaultInjector
+from ._server import DevServer
+
+__all__ = ["DevServer", "Fault", "FaultInjector"]

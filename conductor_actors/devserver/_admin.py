@@ -1,0 +1,78 @@
+"""Admin endpoints outside ``/api`` so a server in another process can be driven by tests.
+
+``GET /__devserver__/stats``, ``POST /__devserver__/stats/reset``,
+``GET|POST|DELETE /__devserver__/faults`` (POST body: the keyword arguments of ``faults.add`` plus
+``endpoint``) and ``DELETE /__devserver__/faults/{id}``. Admin calls are never counted or faulted.
+Runs on the loop thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._errors import ApiError
+from ._faults import Fault, FaultInjector, RequestCounters
+from ._http import Request, Response
+from ._payloads import EMPTY_OK, json_body, json_response
+
+__all__ = ["ADMIN_PREFIX", "AdminApi"]
+
+ADMIN_PREFIX = "__devserver__"
+
+_FAULT_FIELDS = ("endpoint", "status", "delay_ms", "drop", "garbage", "times", "seconds")
+
+
+class AdminApi:
+    """Stats and fault switches over HTTP."""
+
+    def __init__(self, counters: RequestCounters, faults: FaultInjector) -> None:
+        self._counters = counters
+        self._faults = faults
+
+    def handle(self, request: Request, segments: Sequence[str]) -> Response:
+        """Answer an admin request; ``segments`` follow the ``__devserver__`` prefix. Raises ``ApiError``."""
+        method = request.method
+        path = tuple(segments)
+        if path == ("stats",):
+            _require(method, "GET")
+            return json_response(self._counters.snapshot())
+        if path == ("stats", "reset"):
+            _require(method, "POST")
+            self._counters.reset()
+            return EMPTY_OK
+        if path == ("faults",):
+            if method == "GET":
+                return json_response([fault.to_json() for fault in self._faults.faults()])
+            if method == "DELETE":
+                self._faults.clear()
+                return EMPTY_OK
+            _require(method, "POST")
+            return json_response(self._add_fault(json_body(request)).to_json())
+        if len(path) == 2 and path[0] == "faults":
+            _require(method, "DELETE")
+            for fault in self._faults.faults():
+                if str(fault.id) == path[1]:
+                    fault.remove()
+                    return EMPTY_OK
+            raise ApiError(404, f"No fault with id {path[1]}")
+        raise ApiError(404, f"No static resource {'/'.join((ADMIN_PREFIX, *path))}.")
+
+    def _add_fault(self, body: object) -> Fault:
+        if not isinstance(body, dict):
+            raise ApiError(400, "Fault body must be a JSON object")
+        unknown = sorted(set(body) - set(_FAULT_FIELDS))
+        if unknown:
+            raise ApiError(400, f"Unknown fault fields: {', '.join(unknown)}; expected {', '.join(_FAULT_FIELDS)}")
+        endpoint = body.get("endpoint")
+        if not isinstance(endpoint, str):
+            raise ApiError(400, "Fault body needs an 'endpoint' string")
+        options = {key: value for key, value in body.items() if key != "endpoint" and value is not None}
+        try:
+            return self._faults.add(endpoint, **options)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, f"Invalid fault: {exc}") from None
+
+
+def _require(method: str, expected: str) -> None:
+    if method != expected:
+        raise ApiError(405, f"Request method '{method}' is not supported")

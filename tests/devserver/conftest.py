@@ -1,0 +1,31 @@
+"""Fixtures of the dev-server suite (helpers live in ``_support``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from devserver._support import Api
+
+from conductor_actors.devserver import DevServer
+
+
+@pytest.fixture
+def make_api(dev_server: DevServer) -> Iterator[Callable[..., Api]]:
+    """``make_api(server=dev_server, token=None)`` -> an ``Api`` closed after the test."""
+    made: list[Api] = []
+
+    def make(server: DevServer | None = None, token: str | None = None) -> Api:
+        api = Api(server or dev_server, token)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        api.close()
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    """An ``Api`` on the ``dev_server`` fixture."""
+    return make_api()
