@@ -111,7 +111,7 @@ def wait_with_progress(server: DevServer, ids: list[str], started: float, timeou
             server.wait_for_workflows(remaining[:1], timeout=0.2)
         except TimeoutError:
             pass
-        remaining = [i for i in remaining if server.get_workflow(i, include_tasks=False)["status"] == "RUNNING"]
+        remaining = [i for i, status in server.workflow_statuses(remaining).items() if status == "RUNNING"]
         done = len(ids) - len(remaining)
         line = f"  {done}/{len(ids)} workflows finished ({done / max(now - started, 1e-9):.0f}/s)"
         if live:

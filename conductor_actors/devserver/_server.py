@@ -288,6 +288,12 @@ class DevServer:
 
         return self._json_call(read)  # type: ignore[no-any-return]
 
+    def workflow_statuses(self, workflow_ids: Iterable[str]) -> dict[str, str]:
+        """id -> status for many workflows in one hop onto the server's loop. Raises ``KeyError``
+        for an unknown id."""
+        ids = list(workflow_ids)
+        return self._call(lambda: {i: self._store.workflows[i].status for i in ids})  # type: ignore[no-any-return]
+
     def get_task(self, task_id: str) -> dict[str, Any]:
         """The Task JSON (a copy). Raises ``KeyError`` if the id is unknown."""
         def read() -> dict[str, Any]:

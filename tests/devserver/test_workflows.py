@@ -304,3 +304,13 @@ def test_wait_for_workflows_wakes_when_the_last_one_ends(dev_server: DevServer, 
         finish(api, "echo")
     waiter.join(WAIT)
     assert result == dict.fromkeys(ids, "COMPLETED")
+
+
+def test_workflow_statuses_reads_many_workflows_at_once(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    done = dev_server.start_workflow("wf")
+    finish(api, "echo")
+    running = dev_server.start_workflow("wf")
+    assert dev_server.workflow_statuses([done, running]) == {done: "COMPLETED", running: "RUNNING"}
+    with pytest.raises(KeyError):
+        dev_server.workflow_statuses(["nope"])
