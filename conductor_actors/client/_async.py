@@ -29,7 +29,8 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
-from ._lean_async import LeanAsyncTransport
+from ._http11 import ProtocolError
+from ._lean_async import LeanAsyncTransport, LeanConnectTimeout
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
@@ -51,8 +52,9 @@ def _environment_proxy(url: str) -> str | None:
 
 def _build_http_client(
     api_root: str, pool_size: int, transport: httpx.AsyncBaseTransport | None, kind: str
-) -> httpx.AsyncClient:
-    """An AsyncClient for one server: the lean transport unless asked otherwise or a proxy applies."""
+) -> tuple[httpx.AsyncClient, LeanAsyncTransport | None]:
+    """An AsyncClient for one server (and its lean transport when it has one): the lean transport
+    unless asked otherwise or a proxy applies."""
     proxy = _environment_proxy(api_root)
     if transport is None and kind == "lean" and proxy is None:
         transport = LeanAsyncTransport(pool_maxsize=pool_size, verify=os.environ.get("SSL_CERT_FILE") or True)
@@ -65,12 +67,13 @@ def _build_http_client(
             proxy=proxy,
             trust_env=True,  # SSL_CERT_FILE / SSL_CERT_DIR, read now
         )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         transport=transport,
         trust_env=False,
         follow_redirects=False,
         headers={"User-Agent": f"conductor-actors/{__version__} python-httpx/{httpx.__version__}"},
     )
+    return client, transport if isinstance(transport, LeanAsyncTransport) else None
 
 
 class AsyncConductorClient:
@@ -108,10 +111,13 @@ class AsyncConductorClient:
         check_pool_size(pool_size)
         self._api_root = self.configuration.server_api_url
         self._owns_http_client = http_client is None
-        self._http = (
-            http_client if http_client is not None
-            else _build_http_client(self._api_root, pool_size, transport, self.configuration.http_transport)
-        )
+        lean_transport: LeanAsyncTransport | None = None
+        if http_client is not None:
+            self._http = http_client
+        else:
+            self._http, lean_transport = _build_http_client(
+                self._api_root, pool_size, transport, self.configuration.http_transport
+            )
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
         self._timeouts: dict[float, httpx.Timeout] = {}
@@ -120,6 +126,13 @@ class AsyncConductorClient:
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
         )
         self._token_lock: asyncio.Lock | None = None
+        # Hot path: calls go straight to the lean transport this client built, skipping
+        # httpx.AsyncClient's per-call request building; a client passed in always goes through it.
+        self._lean: tuple[LeanAsyncTransport, Any, str, list[tuple[str, str]]] | None = None
+        if lean_transport is not None:
+            pool, base = lean_transport.pool_for(self._api_root)
+            defaults = [(k, v) for k, v in self._http.headers.items() if k.lower() in ("user-agent", "accept-encoding")]
+            self._lean = (lean_transport, pool, base, defaults)
         self._on_request = on_request
         self._closed = False
 
@@ -175,8 +188,10 @@ class AsyncConductorClient:
         """Send one request and read the whole answer; no HTTP answer raises a transport error."""
         if self._closed:
             raise RuntimeError("this AsyncConductorClient is closed")
-        timeout = self._timeout(request.long_poll_seconds)
         started = time.monotonic()
+        if self._lean is not None:
+            return await self._send_lean(request, token, started)
+        timeout = self._timeout(request.long_poll_seconds)
         try:
             response = await self._http.request(
                 request.method,
@@ -200,6 +215,27 @@ class AsyncConductorClient:
         status, body = response.status_code, response.content
         log_answer(request, status, body, time.monotonic() - started)
         return status, body
+
+    async def _send_lean(self, request: HttpRequest, token: str | None, started: float) -> tuple[int, bytes]:
+        """``_send`` over the lean transport directly (same errors, same log line)."""
+        assert self._lean is not None
+        transport, pool, base, defaults = self._lean
+        read_timeout = self._read_timeout + request.long_poll_seconds
+        headers = defaults + list(request.headers(token).items())
+        try:
+            reader = await transport.exchange(
+                pool, request.method, base + request.target, headers, request.body, self._connect_timeout, read_timeout
+            )
+        except LeanConnectTimeout as exc:
+            message = f"could not connect within {self._connect_timeout} s"
+            raise transport_error(request, message, timed_out=True) from exc
+        except TimeoutError as exc:
+            raise transport_error(request, f"no answer within {read_timeout} s", timed_out=True) from exc
+        except (OSError, ProtocolError) as exc:
+            message = f"connection failed ({type(exc).__name__}: {exc})"
+            raise transport_error(request, message, timed_out=False) from exc
+        log_answer(request, reader.status, reader.body, time.monotonic() - started)
+        return reader.status, reader.body
 
     async def _call(self, call: Call[T]) -> T:
         """Run one call: with auth, through the shared token flow; without, one exchange."""

@@ -18,15 +18,24 @@ import socket
 import ssl
 from collections import deque
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
 from ._lean_sync import socket_dropped
 
-__all__ = ["LeanAsyncTransport"]
+__all__ = ["LeanAsyncTransport", "LeanConnectTimeout"]
 
 _SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
+
+
+class LeanConnectTimeout(TimeoutError):
+    """Connecting took longer than the connect timeout."""
+
+
+class _ConnectFailed(ConnectionError):
+    """The connection could not be established (refused, unreachable...)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -112,6 +121,46 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             pool = self._pools[key] = _Pool(host, port, tls, self.pool_maxsize)
         return pool
 
+    def pool_for(self, url: str) -> tuple[_Pool, str]:
+        """The pool for ``url``'s origin and ``url``'s path prefix (for a client's hot path)."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        pool = self._pool(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        return pool, parts.path.rstrip("/")
+
+    async def exchange(
+        self, pool: _Pool, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
+        connect_timeout: float | None, read_timeout: float | None,
+    ) -> ResponseReader:
+        """One exchange on a keep-alive connection of ``pool``.
+
+        Raises ``LeanConnectTimeout``/``TimeoutError`` (no connection / no answer in time),
+        ``OSError`` or ``ProtocolError`` (connection failed or answer broken).
+        """
+        data = encode_request(method, target, pool.host_header, headers, body or None)
+        loop = asyncio.get_running_loop()
+        reused = True
+        while True:
+            connection, reused = await self._acquire(pool, loop, connect_timeout, reused)
+            future = connection.exchange(data, method, loop)
+            timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
+            try:
+                reader = await future
+            except (OSError, ProtocolError):
+                self._discard(pool, connection)
+                if reused and connection.reader is not None and not connection.reader.received_any:
+                    reused = False  # closed by the server while idle: once more on a fresh connection
+                    continue
+                raise
+            except BaseException:  # timed out or cancelled: the connection is in an unknown state
+                self._discard(pool, connection)
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            self._release(pool, connection if reader.keep_alive and not connection.closed else None)
+            return reader
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         scheme = url.scheme
@@ -120,41 +169,27 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
                    if k.lower() not in _SKIPPED_HEADERS]
         body = await request.aread()
-        data = encode_request(request.method, url.raw_path.decode("ascii"), pool.host_header, headers, body or None)
-        loop = asyncio.get_running_loop()
         read_timeout = timeouts.get("read")
-        reused = True
-        while True:
-            connection, reused = await self._acquire(pool, loop, timeouts.get("connect"), request, reused)
-            future = connection.exchange(data, request.method, loop)
-            timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
-            try:
-                reader = await future
-            except TimeoutError as exc:
-                self._discard(pool, connection)
-                raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
-            except (OSError, ProtocolError) as exc:
-                self._discard(pool, connection)
-                if reused and connection.reader is not None and not connection.reader.received_any:
-                    reused = False  # closed by the server while idle: once more on a fresh connection
-                    continue
-                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
-            except BaseException:  # cancelled: the connection is in an unknown state
-                self._discard(pool, connection)
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            break
-        self._release(pool, connection if reader.keep_alive and not connection.closed else None)
+        try:
+            reader = await self.exchange(
+                pool, request.method, url.raw_path.decode("ascii"), headers, body or None,
+                timeouts.get("connect"), read_timeout,
+            )
+        except LeanConnectTimeout as exc:
+            raise httpx.ConnectTimeout(str(exc), request=request) from exc
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
+        except _ConnectFailed as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except (OSError, ProtocolError) as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
         return httpx.Response(
             reader.status, headers=list(reader.headers.items()), content=reader.body,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reader.reason.encode("latin-1")},
         )
 
     async def _acquire(
-        self, pool: _Pool, loop: asyncio.AbstractEventLoop, timeout: float | None, request: httpx.Request,
-        may_reuse: bool,
+        self, pool: _Pool, loop: asyncio.AbstractEventLoop, timeout: float | None, may_reuse: bool
     ) -> tuple[_Connection, bool]:
         """A connection (an idle one when allowed and healthy) and whether it was reused."""
         while may_reuse and pool.idle:
@@ -172,9 +207,9 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 timeout,
             )
         except asyncio.TimeoutError as exc:
-            raise httpx.ConnectTimeout(f"could not connect within {timeout} s", request=request) from exc
+            raise LeanConnectTimeout(f"could not connect to {pool.host}:{pool.port} within {timeout} s") from exc
         except OSError as exc:
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            raise _ConnectFailed(f"could not connect to {pool.host}:{pool.port}: {exc}") from exc
         pool.in_use += 1
         return connection, False
 

@@ -22,6 +22,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
 __all__ = ["LeanAdapter", "LeanConnectionPool", "socket_dropped"]
 
 _SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+#: Seconds an idle keep-alive connection is reused without checking that the server kept it open.
+_TRUSTED_IDLE = 1.0
 
 
 class _ClosedWhileIdle(Exception):
@@ -51,7 +54,7 @@ class LeanConnectionPool:
     def __init__(self, host: str, port: int, *, tls: ssl.SSLContext | None, maxsize: int) -> None:
         self.host, self.port, self.tls, self.maxsize = host, port, tls, maxsize
         self.host_header = host if port in (80, 443) else f"{host}:{port}"
-        self._idle: deque[socket.socket] = deque()
+        self._idle: deque[tuple[socket.socket, float]] = deque()  # (socket, when it became idle)
         self._lock = threading.Lock()
         self._closed = False
         self.in_use = 0  # connections checked out (changed under the lock)
@@ -69,8 +72,10 @@ class LeanConnectionPool:
     def _take_idle(self) -> socket.socket | None:
         with self._lock:
             while self._idle:
-                sock = self._idle.pop()
-                if not socket_dropped(sock):
+                sock, since = self._idle.pop()
+                # A socket idle for a moment is trusted without a syscall; an older one is checked
+                # for a close by the server (a failure before any answer is retried anyway).
+                if time.monotonic() - since < _TRUSTED_IDLE or not socket_dropped(sock):
                     self.in_use += 1
                     return sock
                 sock.close()
@@ -81,7 +86,7 @@ class LeanConnectionPool:
         with self._lock:
             self.in_use -= 1
             if sock is not None and not self._closed and len(self._idle) < self.maxsize:
-                self._idle.append(sock)
+                self._idle.append((sock, time.monotonic()))
                 return
         if sock is not None:
             sock.close()
@@ -132,7 +137,7 @@ class LeanConnectionPool:
         with self._lock:
             self._closed = True
             idle, self._idle = list(self._idle), deque()
-        for sock in idle:
+        for sock, _ in idle:
             sock.close()
 
 
@@ -153,6 +158,13 @@ class LeanAdapter(requests.adapters.BaseAdapter):
         self.pool_maxsize = pool_maxsize
         self._pools: dict[tuple[str, str, int, Any], LeanConnectionPool] = {}
         self._lock = threading.Lock()
+
+    def pool_for(self, url: str, verify: Any = True) -> tuple[LeanConnectionPool, str]:
+        """The pool for ``url``'s origin and the path prefix of ``url`` (for a client's hot path)."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        pool = self._pool(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80), verify)
+        return pool, parts.path.rstrip("/")
 
     def _pool(self, scheme: str, host: str, port: int, verify: Any) -> LeanConnectionPool:
         key = (scheme, host, port, verify if isinstance(verify, str) else bool(verify))

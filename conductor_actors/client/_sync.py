@@ -30,7 +30,9 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
-from ._lean_sync import LeanAdapter
+from ._http11 import ProtocolError
+from ._lean_sync import ConnectTimeout as LeanConnectTimeout
+from ._lean_sync import LeanAdapter, LeanConnectionPool
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
 
@@ -107,6 +109,17 @@ class ConductorClient:
             session if session is not None
             else _build_session(self._api_root, pool_size, self.configuration.http_transport)
         )
+        # Hot path: calls go straight to the lean adapter this client mounted on its own session,
+        # skipping requests' per-call preparation (cookies, hooks, settings merges) that the
+        # Conductor protocol never uses. A session passed in always goes through Session.request.
+        self._lean: tuple[LeanConnectionPool, str, list[tuple[str, str]]] | None = None
+        adapter = self._session.get_adapter(self._api_root) if session is None else None
+        if isinstance(adapter, LeanAdapter):
+            pool, base = adapter.pool_for(self._api_root, self._session.verify)
+            defaults = [
+                (k, str(v)) for k, v in self._session.headers.items() if k.lower() in ("user-agent", "accept-encoding")
+            ]
+            self._lean = (pool, base, defaults)
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
         settings = self.configuration.authentication_settings
@@ -162,6 +175,8 @@ class ConductorClient:
             raise RuntimeError("this ConductorClient is closed")
         read_timeout = self._read_timeout + request.long_poll_seconds
         started = time.monotonic()
+        if self._lean is not None:
+            return self._send_lean(request, token, read_timeout, started)
         try:
             response = self._session.request(
                 request.method,
@@ -193,6 +208,28 @@ class ConductorClient:
             response.close()
         log_answer(request, status, body, time.monotonic() - started)
         return status, body
+
+    def _send_lean(
+        self, request: HttpRequest, token: str | None, read_timeout: float, started: float
+    ) -> tuple[int, bytes]:
+        """``_send`` over the lean pool directly (same errors, same log line)."""
+        assert self._lean is not None
+        pool, base, defaults = self._lean
+        headers = defaults + list(request.headers(token).items())
+        try:
+            reader = pool.request(
+                request.method, base + request.target, headers, request.body, self._connect_timeout, read_timeout
+            )
+        except LeanConnectTimeout as exc:
+            message = f"could not connect within {self._connect_timeout} s"
+            raise transport_error(request, message, timed_out=True) from exc
+        except TimeoutError as exc:
+            raise transport_error(request, f"no answer within {read_timeout} s", timed_out=True) from exc
+        except (OSError, ProtocolError) as exc:
+            message = f"connection failed ({type(exc).__name__}: {exc})"
+            raise transport_error(request, message, timed_out=False) from exc
+        log_answer(request, reader.status, reader.body, time.monotonic() - started)
+        return reader.status, reader.body
 
     def _call(self, call: Call[T]) -> T:
         """Run one call: with auth, through the shared token flow; without, one exchange."""

@@ -2,7 +2,10 @@
 
 ``GET /__devserver__/stats``, ``POST /__devserver__/stats/reset``,
 ``GET|POST|DELETE /__devserver__/faults`` (POST body: the keyword arguments of ``faults.add`` plus
-``endpoint``) and ``DELETE /__devserver__/faults/{id}``. Admin calls are never counted or faulted.
+``endpoint``) and ``DELETE /__devserver__/faults/{id}``; for benchmarks and tests of a server in
+another process, ``GET /__devserver__/summary`` (workflows and tasks counted by status) and
+``GET /__devserver__/tasks?taskType=X`` (each task's status and scheduled/start/end times in ms).
+Admin calls are never counted or faulted.
 Runs on the loop thread.
 """
 
@@ -14,6 +17,7 @@ from ._errors import ApiError
 from ._faults import Fault, FaultInjector, RequestCounters
 from ._http import Request, Response
 from ._payloads import EMPTY_OK, json_body, json_response
+from ._store import Store
 
 __all__ = ["ADMIN_PREFIX", "AdminApi"]
 
@@ -25,9 +29,10 @@ _FAULT_FIELDS = ("endpoint", "status", "delay_ms", "drop", "garbage", "times", "
 class AdminApi:
     """Stats and fault switches over HTTP."""
 
-    def __init__(self, counters: RequestCounters, faults: FaultInjector) -> None:
+    def __init__(self, counters: RequestCounters, faults: FaultInjector, store: Store) -> None:
         self._counters = counters
         self._faults = faults
+        self._store = store
 
     def handle(self, request: Request, segments: Sequence[str]) -> Response:
         """Answer an admin request; ``segments`` follow the ``__devserver__`` prefix. Raises ``ApiError``."""
@@ -36,6 +41,18 @@ class AdminApi:
         if path == ("stats",):
             _require(method, "GET")
             return json_response(self._counters.snapshot())
+        if path == ("summary",):
+            _require(method, "GET")
+            return json_response(self._summary())
+        if path == ("tasks",):
+            _require(method, "GET")
+            wanted = request.query.get("taskType")
+            task_type = wanted[0] if wanted else None
+            return json_response([
+                [t["status"], t.get("scheduledTime"), t.get("startTime"), t.get("endTime")]
+                for t in self._store.tasks.values()
+                if task_type is None or t["taskType"] == task_type
+            ])
         if path == ("stats", "reset"):
             _require(method, "POST")
             self._counters.reset()
@@ -56,6 +73,15 @@ class AdminApi:
                     return EMPTY_OK
             raise ApiError(404, f"No fault with id {path[1]}")
         raise ApiError(404, f"No static resource {'/'.join((ADMIN_PREFIX, *path))}.")
+
+    def _summary(self) -> dict[str, dict[str, int]]:
+        workflows: dict[str, int] = {}
+        for workflow in self._store.workflows.values():
+            workflows[workflow.status] = workflows.get(workflow.status, 0) + 1
+        tasks: dict[str, int] = {}
+        for task in self._store.tasks.values():
+            tasks[task["status"]] = tasks.get(task["status"], 0) + 1
+        return {"workflows": workflows, "tasks": tasks}
 
     def _add_fault(self, body: object) -> Fault:
         if not isinstance(body, dict):

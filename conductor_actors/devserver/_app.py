@@ -22,7 +22,7 @@ from ._faults import FaultInjector, FaultPlan, RequestCounters, fault_response
 from ._http import DROP, JSON_TYPE, Drop, Outcome, Request, Response
 from ._payloads import json_body, json_response
 from ._routes import Router
-from ._store import now_ms
+from ._store import Store, now_ms
 
 __all__ = ["DevServerApp"]
 
@@ -39,11 +39,11 @@ class DevServerApp:
     """Implements the HTTP protocol's application interface for the whole server."""
 
     def __init__(self, handlers: dict[str, Handler], counters: RequestCounters, faults: FaultInjector,
-                 auth: TokenAuthority | None) -> None:
+                 auth: TokenAuthority | None, store: Store) -> None:
         self._counters = counters
         self._faults = faults
         self._auth = auth
-        self._admin = AdminApi(counters, faults)
+        self._admin = AdminApi(counters, faults, store)
         self._router: Router[Handler] = Router({**handlers, "token": self._token})
 
     def error(self, status: int, message: str) -> Response:

@@ -100,7 +100,7 @@ class DevServer:
             **self._workflows.handlers(),
         }
         self._counters = RequestCounters()
-        self._app = DevServerApp(handlers, self._counters, self.faults, self._auth)
+        self._app = DevServerApp(handlers, self._counters, self.faults, self._auth, self._store)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("listening" if self._server is not None else "not listening")

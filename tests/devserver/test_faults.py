@@ -196,3 +196,21 @@ def test_admin_http_drives_faults_and_stats(dev_server: DevServer, api: Api) -> 
     assert api.post("/__devserver__/faults", {"endpoint": "poll", "colour": "red"}).status == 400
     assert api.get("/__devserver__/other").status == 404
     assert api.get("/__devserver__/stats/reset").status == 405
+
+
+def test_admin_http_summarises_workflows_and_lists_task_times(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    one_task_workflow(dev_server, name="other", task="other")
+    done = dev_server.start_workflow("wf")
+    polled_task = api.get("/api/tasks/poll/batch/echo?count=1&workerid=w").json()[0]
+    api.post("/api/tasks", {"taskId": polled_task["taskId"], "workflowInstanceId": done, "status": "COMPLETED"})
+    dev_server.start_workflow("wf")
+    dev_server.start_workflow("other")
+    summary = api.get("/__devserver__/summary").json()
+    assert summary == {"workflows": {"COMPLETED": 1, "RUNNING": 2}, "tasks": {"COMPLETED": 1, "SCHEDULED": 2}}
+    rows = api.get("/__devserver__/tasks?taskType=echo").json()
+    assert sorted(row[0] for row in rows) == ["COMPLETED", "SCHEDULED"]
+    finished = next(row for row in rows if row[0] == "COMPLETED")
+    assert finished[1] <= finished[2] <= finished[3]  # scheduled <= started <= ended (ms)
+    assert len(api.get("/__devserver__/tasks").json()) == 3
+    assert dev_server.stats()["total"] == 2  # the admin reads were not counted

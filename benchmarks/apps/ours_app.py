@@ -1,0 +1,31 @@
+"""The benchmark worker for conductor_actors (`python -m conductor_actors apps.ours_app`)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conductor_actors import worker_task
+from workloads import burn, selected
+
+W = selected()
+OPTIONS = dict(task_definition_name=W.task_type, thread_count=W.thread_count, processes=W.processes)
+
+if W.flavour == "async":
+
+    @worker_task(**OPTIONS)
+    async def work() -> dict:
+        if W.sleep:
+            await asyncio.sleep(W.sleep)
+        return {}
+
+else:
+
+    @worker_task(**OPTIONS)
+    def work() -> dict:
+        if W.sleep:
+            import time
+
+            time.sleep(W.sleep)
+        if W.cpu:
+            burn(W.cpu)
+        return {}

@@ -1,0 +1,163 @@
+"""Benchmarks: conductor_actors against the official Conductor Python SDK, side by side, in one run.
+
+    python benchmarks/run.py                       # every workload, 3 repeats, both runtimes
+    python benchmarks/run.py --workloads noop_sync --repeats 1 --scale 0.1
+
+Sets up the official SDK (conductor-python 2.0.0 from PyPI) in its own virtual environment under
+``benchmarks/.work/`` (never a dependency of the package), then for every workload and repeat runs
+each runtime, alternating which goes first, against a fresh dev server in its own process, as a
+whole process tree started the way users start it. Prints a markdown table of medians with the ratio
+to the official SDK; ``--readme`` also writes it into ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from _harness import Run, run_once  # noqa: E402
+from workloads import WORKLOADS  # noqa: E402
+
+OFFICIAL_SDK = "conductor-python==2.0.0"
+README = os.path.join(HERE, "README.md")
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def official_python(work_dir: str) -> str:
+    """The official SDK's interpreter, creating its virtual environment the first time."""
+    venv = os.path.join(work_dir, "official-sdk")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        print(f"setting up {OFFICIAL_SDK} in {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "--quiet", OFFICIAL_SDK], check=True)
+    return python
+
+
+def median_run(runs: list[Run]) -> dict[str, float | None]:
+    def med(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median(present) if present else None
+
+    return {
+        "tasks_per_second": med([r.tasks_per_second for r in runs]),
+        "cpu_ms_per_task": med([r.cpu_ms_per_task for r in runs]),
+        "peak_rss_mb": med([r.peak_rss_mb for r in runs]),
+        "requests_per_task": med([r.requests_per_task.get("total", 0.0) for r in runs]),
+        "latency_p50_ms": med([r.latency_p50_ms for r in runs]),
+        "latency_p99_ms": med([r.latency_p99_ms for r in runs]),
+        "littles_percent": med([r.littles_percent for r in runs]),
+        "first_poll_seconds": med([r.first_poll_seconds for r in runs]),
+    }
+
+
+COLUMNS = [
+    ("tasks/s", "tasks_per_second", "{:.0f}", True),
+    ("CPU ms/task", "cpu_ms_per_task", "{:.2f}", False),
+    ("peak RSS MB", "peak_rss_mb", "{:.0f}", False),
+    ("requests/task", "requests_per_task", "{:.3f}", False),
+    ("latency p50 ms", "latency_p50_ms", "{:.1f}", False),
+    ("latency p99 ms", "latency_p99_ms", "{:.1f}", False),
+    ("% of Little's law", "littles_percent", "{:.0f}%", True),
+    ("first poll s", "first_poll_seconds", "{:.2f}", False),
+]
+
+
+def table(results: dict[str, dict[str, dict[str, float | None]]]) -> str:
+    """Markdown: one row per workload and runtime, plus the ratio ours/official per figure."""
+    lines = [
+        "| workload | runtime | " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
+    for workload, by_runtime in results.items():
+        for runtime in ("ours", "official"):
+            if runtime not in by_runtime:
+                continue
+            figures = by_runtime[runtime]
+            cells = [fmt.format(figures[key]) if figures.get(key) is not None else "-" for _, key, fmt, _ in COLUMNS]
+            label = "conductor_actors" if runtime == "ours" else "official SDK 2.0.0"
+            lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
+        if "ours" in by_runtime and "official" in by_runtime:
+            ratios = []
+            for _, key, _, _ in COLUMNS:
+                ours, theirs = by_runtime["ours"].get(key), by_runtime["official"].get(key)
+                ratios.append(f"{ours / theirs:.2f}x" if ours is not None and theirs else "-")
+            lines.append(f"| {workload} | ratio (ours / official) | " + " | ".join(ratios) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    return f"{platform.system()} {platform.machine()}, {cpus} CPU(s), Python {platform.python_version()}"
+
+
+def write_readme(markdown: str, note: str) -> None:
+    with open(README) as handle:
+        text = handle.read()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{README} lacks the {BEGIN} / {END} markers")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(README, "w") as handle:
+        handle.write(f"{head}{BEGIN}\n{note}\n\n{markdown}\n{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="conductor_actors vs the official Conductor Python SDK")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
+    parser.add_argument("--runtimes", default="ours,official", help="ours, official or both (default)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per runtime and workload (default 3)")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload's task count")
+    parser.add_argument("--work-dir", default=os.path.join(HERE, ".work"), help="where the official SDK lives")
+    parser.add_argument("--json", metavar="FILE", help="also write every run's figures as JSON")
+    parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    args = parser.parse_args(argv)
+    workloads = [WORKLOADS[name] for name in args.workloads.split(",")]
+    runtimes = [r for r in args.runtimes.split(",") if r]
+    unknown = set(runtimes) - {"ours", "official"}
+    if unknown:
+        parser.error(f"unknown runtime(s): {', '.join(sorted(unknown))}")
+    os.makedirs(args.work_dir, exist_ok=True)
+    interpreter = official_python(args.work_dir) if "official" in runtimes else None
+    every: list[Run] = []
+    results: dict[str, dict[str, dict[str, float | None]]] = {}
+    started = time.monotonic()
+    for workload in workloads:
+        runs: dict[str, list[Run]] = {r: [] for r in runtimes}
+        for repeat in range(args.repeats):
+            order = runtimes if repeat % 2 == 0 else list(reversed(runtimes))
+            for runtime in order:
+                run = run_once(runtime, workload, scale=args.scale, official_python=interpreter)
+                runs[runtime].append(run)
+                every.append(run)
+                print(f"{workload.name:>17} {runtime:>8} #{repeat + 1}: {run.tasks_per_second:7.0f} tasks/s, "
+                      f"{run.cpu_ms_per_task:5.2f} ms CPU/task, {run.peak_rss_mb:5.0f} MB, "
+                      f"p50 {run.latency_p50_ms:6.1f} ms, first poll {run.first_poll_seconds:.2f} s", flush=True)
+        results[workload.name] = {runtime: median_run(r) for runtime, r in runs.items()}
+    markdown = table(results)
+    print()
+    print(markdown)
+    note = (f"Medians of {args.repeats} run(s) per runtime (scale {args.scale:g}); {machine()}; "
+            f"{time.strftime('%Y-%m-%d')}; {time.monotonic() - started:.0f} s in all.")
+    print(f"\n{note}")
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump([asdict(run) for run in every], handle, indent=1)
+    if args.readme:
+        write_readme(markdown, note)
+    incomplete = [r for r in every if r.completed < r.tasks]
+    return 1 if incomplete else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
