@@ -9,7 +9,7 @@ Write workers as plain functions::
         ...
 
 and run them with ``python -m conductor_actors my_app.workers`` or ``TaskHandler`` from code.
-Names a worker process does not need (the handler, the clients, the runner) load on first use.
+Every name loads on first use, so a worker process imports only what its flavour needs.
 """
 
 from __future__ import annotations
@@ -19,58 +19,78 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .actors import ActorFailed, ActorRef, AsyncioActor, ThreadActor
-from .client import (
-    AuthenticationSettings,
-    AuthorizationError,
-    ConductorError,
-    ConductorHTTPError,
-    Configuration,
-    NotFoundError,
-    Task,
-    TaskDef,
-    TaskExecLog,
-    TaskResult,
-    TaskResultStatus,
-)
-from .events import (
-    PollCompleted,
-    PollFailure,
-    PollStarted,
-    TaskExecutionCompleted,
-    TaskExecutionFailure,
-    TaskExecutionStarted,
-    TaskRunnerEvent,
-    TaskRunnerEventsListener,
-    TaskUpdateFailure,
-)
-from .metrics._settings import MetricsSettings
-from .runtime._settings import RuntimeSettings
-from .worker import (
-    NonRetryableException,
-    TaskContext,
-    TaskInProgress,
-    Worker,
-    WorkerConfig,
-    WorkerConfigError,
-    WorkerInterface,
-    WorkerLoader,
-    WorkerTask,
-    auto_discover_workers,
-    get_registered_worker_names,
-    get_registered_workers,
-    get_task_context,
-    resolve_worker_config,
-    scan_for_workers,
-    worker_task,
-)
 
 if TYPE_CHECKING:
-    from .client import AsyncConductorClient, ConductorClient
-    from .handler import TaskHandler, TaskHandlerError
-    from .runtime._runner import WorkerRunner, run_worker
-    from .runtime._shutdown import StopReport
-    from .supervision import SupervisionSettings
+    from .actors import (
+        ActorFailed,
+        ActorRef,
+        AsyncioActor,
+        ThreadActor,
+    )
+    from .client import (
+        AsyncConductorClient,
+        AuthenticationSettings,
+        AuthorizationError,
+        ConductorClient,
+        ConductorError,
+        ConductorHTTPError,
+        Configuration,
+        NotFoundError,
+        Task,
+        TaskDef,
+        TaskExecLog,
+        TaskResult,
+        TaskResultStatus,
+    )
+    from .events import (
+        PollCompleted,
+        PollFailure,
+        PollStarted,
+        TaskExecutionCompleted,
+        TaskExecutionFailure,
+        TaskExecutionStarted,
+        TaskRunnerEvent,
+        TaskRunnerEventsListener,
+        TaskUpdateFailure,
+    )
+    from .handler import (
+        TaskHandler,
+        TaskHandlerError,
+    )
+    from .metrics._settings import (
+        MetricsSettings,
+    )
+    from .runtime._runner import (
+        WorkerRunner,
+        run_worker,
+    )
+    from .runtime._settings import (
+        RuntimeSettings,
+    )
+    from .runtime._shutdown import (
+        StopReport,
+    )
+    from .supervision import (
+        SupervisionSettings,
+    )
+    from .worker import (
+        NonRetryableException,
+        TaskContext,
+        TaskInProgress,
+        Worker,
+        WorkerConfig,
+        WorkerConfigError,
+        WorkerInterface,
+        WorkerLoader,
+        WorkerTask,
+        auto_discover_workers,
+        get_registered_worker_names,
+        get_registered_workers,
+        get_task_context,
+        resolve_worker_config,
+        scan_for_workers,
+        worker_task,
+    )
 
 logging.getLogger("conductor_actors").addHandler(logging.NullHandler())
 
@@ -128,16 +148,59 @@ __all__ = [
     "worker_task",
 ]
 
-#: Public names whose modules load on first use (name -> module relative to this package).
+#: Every public name and the module it comes from; each loads on first use, so a worker process
+#: imports only what it needs (no asyncio in sync workers, no prometheus_client without metrics).
 _LAZY = {
+    "ActorFailed": ".actors",
+    "ActorRef": ".actors",
+    "AsyncioActor": ".actors",
+    "ThreadActor": ".actors",
     "AsyncConductorClient": ".client",
+    "AuthenticationSettings": ".client",
+    "AuthorizationError": ".client",
     "ConductorClient": ".client",
+    "ConductorError": ".client",
+    "ConductorHTTPError": ".client",
+    "Configuration": ".client",
+    "NotFoundError": ".client",
+    "Task": ".client",
+    "TaskDef": ".client",
+    "TaskExecLog": ".client",
+    "TaskResult": ".client",
+    "TaskResultStatus": ".client",
+    "PollCompleted": ".events",
+    "PollFailure": ".events",
+    "PollStarted": ".events",
+    "TaskExecutionCompleted": ".events",
+    "TaskExecutionFailure": ".events",
+    "TaskExecutionStarted": ".events",
+    "TaskRunnerEvent": ".events",
+    "TaskRunnerEventsListener": ".events",
+    "TaskUpdateFailure": ".events",
+    "MetricsSettings": ".metrics._settings",
+    "RuntimeSettings": ".runtime._settings",
     "StopReport": ".runtime._shutdown",
+    "WorkerRunner": ".runtime._runner",
+    "run_worker": ".runtime._runner",
     "SupervisionSettings": ".supervision",
     "TaskHandler": ".handler",
     "TaskHandlerError": ".handler",
-    "WorkerRunner": ".runtime._runner",
-    "run_worker": ".runtime._runner",
+    "NonRetryableException": ".worker",
+    "TaskContext": ".worker",
+    "TaskInProgress": ".worker",
+    "Worker": ".worker",
+    "WorkerConfig": ".worker",
+    "WorkerConfigError": ".worker",
+    "WorkerInterface": ".worker",
+    "WorkerLoader": ".worker",
+    "WorkerTask": ".worker",
+    "auto_discover_workers": ".worker",
+    "get_registered_worker_names": ".worker",
+    "get_registered_workers": ".worker",
+    "get_task_context": ".worker",
+    "resolve_worker_config": ".worker",
+    "scan_for_workers": ".worker",
+    "worker_task": ".worker",
 }
 
 

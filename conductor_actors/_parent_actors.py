@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .actors import ActorRef, ActorSupervisor, AsyncioActor, RestartPolicy, ThreadActor
+from .actors import ActorRef, ActorSupervisor, RestartPolicy, ThreadActor
 from .events._events import TaskRunnerEvent
 from .runtime._control import EventBatch, UndeliveredResult
 from .supervision import ChildStatus
@@ -42,12 +43,18 @@ class ParentSink(Protocol):
     def on_child_state(self, status: ChildStatus) -> None: ...
 
 
+def _is_asyncio_actor_class(target: Any) -> bool:
+    """Without importing asyncio: a class can only subclass AsyncioActor once its module is loaded."""
+    module = sys.modules.get("conductor_actors.actors._asyncio_actor")
+    return module is not None and isinstance(target, type) and issubclass(target, module.AsyncioActor)
+
+
 def actor_subscriptions(item: Any) -> tuple[type[TaskRunnerEvent], ...]:
     """The event classes a user actor (class or partial) subscribed to; raises TypeError/ValueError
     naming the actor when it is not something the parent can run."""
     target = item.func if isinstance(item, functools.partial) else item
     label = getattr(target, "__qualname__", repr(target))
-    if isinstance(target, type) and issubclass(target, AsyncioActor):
+    if _is_asyncio_actor_class(target):
         raise TypeError(f"actor {label}: parent-side actors run on threads; subclass ThreadActor")
     if not (isinstance(target, type) and issubclass(target, ThreadActor)):
         if isinstance(target, ThreadActor):

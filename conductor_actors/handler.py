@@ -21,7 +21,6 @@ from typing import Any
 from ._env_settings import settings_from_env
 from ._parent_actors import ParentActors, ParentSink
 from .client._config import Configuration
-from .metrics._actor import MetricsSink
 from .metrics._settings import MetricsSettings
 from .recovery import RecoverySettings, RecoverySink
 from .runtime._child_spec import ChildSpec
@@ -116,7 +115,7 @@ class TaskHandler:
             worker.check_spawnable()
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
-        self.metrics: MetricsSink | None = None
+        self.metrics: Any = None  # the MetricsSink when metrics are on
         self.recovery: RecoverySink | None = None
         if recovery is None or recovery is True:
             recovery = RecoverySettings()
@@ -133,6 +132,8 @@ class TaskHandler:
     def _default_sinks(self) -> list[ParentSink]:
         sinks: list[ParentSink] = []
         if self.metrics_settings is not None:
+            from .metrics._actor import MetricsSink  # prometheus_client loads only when metrics are on
+
             task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
             self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
             sinks.append(self.metrics)

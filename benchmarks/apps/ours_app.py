@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from conductor_actors import worker_task
 from workloads import burn, selected
 
@@ -11,6 +9,7 @@ W = selected()
 OPTIONS = dict(task_definition_name=W.task_type, thread_count=W.thread_count, processes=W.processes)
 
 if W.flavour == "async":
+    import asyncio
 
     @worker_task(**OPTIONS)
     async def work() -> dict:

@@ -26,8 +26,9 @@ actors fresh with backoff and gives up past a restart intensity.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._actor import Actor
-from ._asyncio_actor import AsyncioActor
 from ._errors import ActorDeadError, MailboxClosed, MailboxFull
 from ._messages import ActorFailed
 from ._ref import ActorRef
@@ -35,6 +36,9 @@ from ._restart import RestartIntensity, RestartPolicy, restart_backoff
 from ._supervisor import ActorSupervisor
 from ._thread_actor import ActorPool, ThreadActor
 from ._timers import ManualTimerService, ThreadTimerService, TimerHandle, TimerService
+
+if TYPE_CHECKING:
+    from ._asyncio_actor import AsyncioActor
 
 __all__ = [
     "Actor",
@@ -55,3 +59,13 @@ __all__ = [
     "TimerService",
     "restart_backoff",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncioActor`` loads on first use, so processes without event loops never import asyncio."""
+    if name == "AsyncioActor":
+        from ._asyncio_actor import AsyncioActor
+
+        globals()[name] = AsyncioActor
+        return AsyncioActor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

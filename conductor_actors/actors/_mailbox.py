@@ -20,17 +20,19 @@ loop; ``finish`` runs once, on the thread or loop of the last receiver to stop.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import ActorDeadError, MailboxClosed, MailboxFull
 from ._messages import _Ask, _Control
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["BoundedThreadMailbox", "LoopMailbox", "Mailbox", "ThreadMailbox"]
 
@@ -231,7 +233,9 @@ class LoopMailbox:
     send, so a burst of them may overshoot it by the messages still in flight to the loop.
     """
 
-    __slots__ = ("_inbound", "_loop", "_size", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
+    __slots__ = (
+        "_inbound", "_loop", "_running_loop", "_size", "_waiter", "_wake_pending", "closed", "gone", "items", "name",
+    )
 
     def __init__(self, name: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
         self.name = name
@@ -243,6 +247,9 @@ class LoopMailbox:
         self._size = size
         self._loop = loop
         self._waiter: asyncio.Future[None] | None = None
+        import asyncio  # only asyncio actors build this mailbox: thread-only processes never load asyncio
+
+        self._running_loop = asyncio._get_running_loop
 
     def put(self, item: Any) -> None:
         if self.closed:
@@ -269,7 +276,7 @@ class LoopMailbox:
                 pass  # loop closed: the actor cannot run any more anyway
 
     def _send(self, item: Any) -> None:
-        if asyncio._get_running_loop() is self._loop:
+        if self._running_loop() is self._loop:
             self._append(item)
             return
         # Append first, then look at the flag; the loop clears the flag before it drains. So a

@@ -8,12 +8,13 @@ with one ``isinstance`` check.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._ref import ActorRef
 
 __all__ = ["ActorFailed"]
@@ -98,6 +99,8 @@ class _LoopAsk(_Ask):
         self.future = future
 
     def resolve(self, value: Any, error: BaseException | None) -> None:
+        import asyncio  # loaded already: this ask came from a coroutine
+
         loop = self.future.get_loop()
         if asyncio._get_running_loop() is loop:
             _settle(self.future, value, error)

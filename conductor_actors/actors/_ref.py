@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
 from ._messages import _BlockingAsk, _LoopAsk, _settle
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ._cell import Cell
     from ._mailbox import Mailbox
 
@@ -82,6 +83,8 @@ class ActorRef:
 
     async def ask_async(self, message: Any, timeout: float | None = None) -> Any:
         """``ask`` for a coroutine: waits on the caller's event loop without blocking it."""
+        import asyncio  # loaded already: called from a coroutine
+
         _check_timeout(timeout)
         self._cell.check_async_allowed()
         loop = asyncio.get_running_loop()
@@ -136,6 +139,8 @@ class ActorRef:
 
     async def join_async(self, timeout: float | None = None) -> bool:
         """``join`` for a coroutine; False if ``timeout`` seconds passed first."""
+        import asyncio  # loaded already: called from a coroutine
+
         _check_timeout(timeout)
         cell = self._cell
         cell.check_async_allowed()

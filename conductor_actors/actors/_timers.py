@@ -13,7 +13,6 @@ and must be quick; one that raises is logged and the service goes on.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import logging
@@ -22,7 +21,10 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "ManualTimerService",
@@ -253,7 +255,10 @@ class LoopTimerService(TimerService):
     """Timers on an asyncio loop (``call_later``); ``schedule`` may be called from any thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio  # only asyncio actors build this service: thread-only processes never load asyncio
+
         self._loop = loop
+        self._running_loop = asyncio._get_running_loop
 
     def now(self) -> float:
         return self._loop.time()
@@ -261,7 +266,7 @@ class LoopTimerService(TimerService):
     def schedule(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         delay = _check_delay(delay)
         handle = TimerHandle(callback, args, self._disarm)
-        if asyncio._get_running_loop() is self._loop:
+        if self._running_loop() is self._loop:
             self._arm(handle, delay)
         else:
             self._loop.call_soon_threadsafe(self._arm, handle, delay)
@@ -277,7 +282,7 @@ class LoopTimerService(TimerService):
         armed = handle._loop_handle
         if armed is None:
             return  # not armed yet: _arm will see it is cancelled
-        if asyncio._get_running_loop() is self._loop:
+        if self._running_loop() is self._loop:
             armed.cancel()
             return
         try:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
-from ._lean_sync import socket_dropped
+from ._keepalive import socket_dropped
 
 __all__ = ["LeanAsyncTransport", "LeanConnectTimeout"]
 

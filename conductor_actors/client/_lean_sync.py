@@ -18,7 +18,6 @@ by one thread at a time.
 
 from __future__ import annotations
 
-import select
 import socket
 import ssl
 import threading
@@ -32,12 +31,11 @@ import requests.adapters
 from requests.structures import CaseInsensitiveDict
 
 from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
+from ._keepalive import TRUSTED_IDLE, socket_dropped
 
-__all__ = ["LeanAdapter", "LeanConnectionPool", "socket_dropped"]
+__all__ = ["LeanAdapter", "LeanConnectionPool"]
 
 _SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
-#: Seconds an idle keep-alive connection is reused without checking that the server kept it open.
-_TRUSTED_IDLE = 1.0
 
 
 class _ClosedWhileIdle(Exception):
@@ -75,7 +73,7 @@ class LeanConnectionPool:
                 sock, since = self._idle.pop()
                 # A socket idle for a moment is trusted without a syscall; an older one is checked
                 # for a close by the server (a failure before any answer is retried anyway).
-                if time.monotonic() - since < _TRUSTED_IDLE or not socket_dropped(sock):
+                if time.monotonic() - since < TRUSTED_IDLE or not socket_dropped(sock):
                     self.in_use += 1
                     return sock
                 sock.close()
@@ -139,15 +137,6 @@ class LeanConnectionPool:
             idle, self._idle = list(self._idle), deque()
         for sock, _ in idle:
             sock.close()
-
-
-def socket_dropped(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable has been closed (or sent garbage): do not reuse it."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
 
 
 class LeanAdapter(requests.adapters.BaseAdapter):

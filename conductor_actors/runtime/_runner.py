@@ -8,7 +8,6 @@ can tests and embedding applications.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +18,6 @@ from ..client._config import Configuration
 from ..events._events import TaskRunnerEvent
 from ..metrics._accumulator import MetricsAccumulator
 from ..worker import WorkerConfig, WorkerInterface, resolve_worker_config
-from ._async_pipeline import AsyncPipeline
 from ._ledger import TaskLedger
 from ._pipeline_parts import PipelineParts
 from ._settings import RuntimeSettings
@@ -92,8 +90,8 @@ class WorkerRunner:
         self.failure: tuple[str, BaseException] | None = None
         self.flavour = "async" if worker.is_async else "sync"
         self._sync: SyncPipeline | None = None
-        self._async: AsyncPipeline | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async: Any = None  # the AsyncPipeline of an async worker
+        self._loop: Any = None  # the async worker's event loop
         self._loop_thread: threading.Thread | None = None
         self._report: StopReport | None = None
 
@@ -136,6 +134,8 @@ class WorkerRunner:
             self._sync = SyncPipeline(self.parts, self.configuration)
             self._sync.start()
             return
+        import asyncio  # sync worker processes never load asyncio
+
         loop = asyncio.new_event_loop()
         ready = threading.Event()
 
@@ -148,6 +148,8 @@ class WorkerRunner:
         self._loop_thread = threading.Thread(target=run_loop, name=f"{self.task_type}-loop", daemon=True)
         self._loop_thread.start()
         ready.wait()
+        from ._async_pipeline import AsyncPipeline  # sync worker processes never load asyncio
+
         self._async = AsyncPipeline(self.parts, self.configuration)
         asyncio.run_coroutine_threadsafe(self._async.start(), loop).result()
 
@@ -170,6 +172,8 @@ class WorkerRunner:
         if self._sync is not None:
             self._report = self._sync.stop(grace, flush)
         elif self._async is not None and self._loop is not None:
+            import asyncio
+
             future = asyncio.run_coroutine_threadsafe(self._async.stop(grace, flush), self._loop)
             try:
                 self._report = future.result()
