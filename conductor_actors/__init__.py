@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from .metrics._settings import (
         MetricsSettings,
+        MetricsSettingsError,
     )
     from .runtime._runner import (
         WorkerRunner,
@@ -106,6 +107,7 @@ __all__ = [
     "ConductorHTTPError",
     "Configuration",
     "MetricsSettings",
+    "MetricsSettingsError",
     "NonRetryableException",
     "NotFoundError",
     "PollCompleted",
@@ -178,6 +180,7 @@ _LAZY = {
     "TaskRunnerEventsListener": ".events",
     "TaskUpdateFailure": ".events",
     "MetricsSettings": ".metrics._settings",
+    "MetricsSettingsError": ".metrics._settings",
     "RuntimeSettings": ".runtime._settings",
     "StopReport": ".runtime._shutdown",
     "WorkerRunner": ".runtime._runner",

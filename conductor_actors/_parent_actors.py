@@ -114,6 +114,7 @@ class ParentActors:
                 started.append(sink)
         except BaseException:
             self._supervisor.stop_all(10.0)
+            self._supervisor = None  # a later start() starts everything afresh
             for sink in reversed(started):
                 sink.close()
             raise

@@ -153,6 +153,7 @@ class MetricsSink:
                 )
             except Exception:
                 ref.stop(timeout=5)
+                self.ref = None
                 raise
 
     def render(self) -> bytes:

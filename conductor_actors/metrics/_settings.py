@@ -42,6 +42,8 @@ class MetricsSettings:
     quantile_window: float = 60.0
 
     def __post_init__(self) -> None:
+        if self.directory is not None and not self.directory.strip():
+            raise MetricsSettingsError(f"directory={self.directory!r}: must name a directory (or be None)")
         if self.http_port is None and self.directory is None:
             raise MetricsSettingsError(
                 "MetricsSettings needs http_port (serve /metrics over HTTP) or directory (write a file)"

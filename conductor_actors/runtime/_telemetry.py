@@ -150,7 +150,3 @@ class Telemetry:
     def lease_extended(self, ok: bool) -> None:
         if self.metrics is not None:
             self.metrics.inc("task_lease_extend_total", (self.task_type, _SUCCESS if ok else _FAILURE))
-
-    def in_flight(self, count: int) -> None:
-        if self.metrics is not None:
-            self.metrics.set_gauge("task_in_flight", self._type_label, float(count))

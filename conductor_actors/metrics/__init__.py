@@ -1,0 +1,27 @@
+"""Metrics: one Prometheus registry in the parent, fed by every worker process.
+
+``MetricsSettings`` says where metrics go (HTTP ``/metrics`` and ``/health``, or a file);
+``CATALOG`` lists every metric. The parent's MetricsActor (``MetricsSink``) loads
+``prometheus_client`` only when metrics are on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._catalog import CATALOG, MetricKind, MetricSpec
+from ._settings import MetricsSettings, MetricsSettingsError
+
+if TYPE_CHECKING:
+    from ._actor import MetricsSink
+
+__all__ = ["CATALOG", "MetricKind", "MetricSpec", "MetricsSettings", "MetricsSettingsError", "MetricsSink"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MetricsSink":
+        from ._actor import MetricsSink
+
+        globals()[name] = MetricsSink
+        return MetricsSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
