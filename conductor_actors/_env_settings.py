@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -24,12 +25,14 @@ _FALSE = {"false", "0", "no", "off"}
 S = TypeVar("S")
 
 
-def env_names(cls: type) -> dict[str, str]:
+def env_names(cls: type, prefix: str = ENV_PREFIX) -> dict[str, str]:
     """Field name -> environment variable, for every field of the settings class ``cls``."""
-    return {f.name: ENV_PREFIX + f.name.upper() for f in dataclasses.fields(cls)}
+    return {f.name: prefix + f.name.upper() for f in dataclasses.fields(cls)}
 
 
-def settings_from_env(cls: type[S], env: Mapping[str, str] | None = None, **overrides: Any) -> S:
+def settings_from_env(
+    cls: type[S], env: Mapping[str, str] | None = None, *, prefix: str = ENV_PREFIX, **overrides: Any
+) -> S:
     """``cls(**values)`` with values from the environment, then ``overrides`` on top.
 
     Raises ``ValueError`` naming the variable for a value that does not parse, and whatever the
@@ -38,7 +41,7 @@ def settings_from_env(cls: type[S], env: Mapping[str, str] | None = None, **over
     env = os.environ if env is None else env
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
-    for name, variable in env_names(cls).items():
+    for name, variable in env_names(cls, prefix).items():
         raw = env.get(variable)
         if raw is None or raw.strip() == "":
             continue
@@ -50,12 +53,16 @@ def settings_from_env(cls: type[S], env: Mapping[str, str] | None = None, **over
     try:
         return cls(**values)
     except ValueError as exc:
-        named = [v for n, v in env_names(cls).items() if n in values and n not in overrides and n in str(exc)]
+        named = [v for n, v in env_names(cls, prefix).items() if n in values and n not in overrides and n in str(exc)]
         raise ValueError(f"{named[0]}: {exc}" if named else str(exc)) from None
 
 
 def _parse(kind: Any, raw: str) -> Any:
     origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):  # Optional[X]: a set variable gives an X
+        kinds = [k for k in typing.get_args(kind) if k is not type(None)]
+        if len(kinds) == 1:
+            return _parse(kinds[0], raw)
     if kind is bool:
         lowered = raw.lower()
         if lowered in _TRUE:

@@ -26,11 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="the state directory (default: $CONDUCTOR_ACTORS_STATE_DIR or the per-user state dir)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    show = commands.add_parser("list", help="counts and entries (pending and dead; --all adds closed ones)")
+    # --state-dir is accepted before or after the command (`outbox list --state-dir DIR`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", metavar="DIR", default=argparse.SUPPRESS, help="the state directory")
+    show = commands.add_parser("list", parents=[common],
+                               help="counts and entries (pending and dead; --all adds closed ones)")
     show.add_argument("--all", action="store_true", help="also list closed entries (delivered or not needed)")
-    retry = commands.add_parser("retry", help="put dead entries back in the outbox and make every entry due now")
+    retry = commands.add_parser("retry", parents=[common],
+                                help="put dead entries back in the outbox and make every entry due now")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="only these dead entries (default: all)")
-    purge = commands.add_parser("purge", help="delete closed entries (--dead: delete dead entries too)")
+    purge = commands.add_parser(
+        "purge", parents=[common], help="delete closed entries (--dead: delete dead entries too)"
+    )
     purge.add_argument("--dead", action="store_true", help="also delete dead entries (their results are lost)")
     return parser
 

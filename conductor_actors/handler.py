@@ -118,7 +118,7 @@ class TaskHandler:
         self.metrics: Any = None  # the MetricsSink when metrics are on
         self.recovery: RecoverySink | None = None
         if recovery is None or recovery is True:
-            recovery = RecoverySettings()
+            recovery = settings_from_env(RecoverySettings, env, prefix="CONDUCTOR_ACTORS_RECOVERY_")
         self.recovery_settings: RecoverySettings | None = recovery if recovery and recovery.enabled else None
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)

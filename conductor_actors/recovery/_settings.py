@@ -30,14 +30,19 @@ def default_state_dir(env: Mapping[str, str] | None = None) -> str:
 class RecoverySettings:
     """The durable outbox for results whose update failed after every attempt.
 
+    Every field can be set from the environment as ``CONDUCTOR_ACTORS_RECOVERY_<FIELD>`` (e.g.
+    ``CONDUCTOR_ACTORS_RECOVERY_MAX_AGE=3600``); the state directory also as
+    ``CONDUCTOR_ACTORS_STATE_DIR``.
+
     Attributes:
         enabled: run the built-in RecoveryActor (switch it off to handle ``TaskUpdateFailure`` with
             your own parent-side actor).
         state_dir: directory of the journal file ``outbox.sqlite3`` (default: ``default_state_dir()``).
         max_age: seconds after which an undelivered entry is given up: logged at ERROR and kept in
             the ``dead`` table (default 24 h).
-        retry_backoff_base / retry_backoff_cap: delay before delivery attempt n is
-            ``min(cap, base * 2**(n-1))`` seconds.
+        retry_backoff_base / retry_backoff_cap: the first delivery is tried ``base`` seconds after the
+            result was journalled; after the n-th failed attempt the next comes
+            ``min(cap, base * 2**(n-1))`` seconds later.
         check_interval: the longest the actor waits before looking at the journal again (picks up
             entries made due from the command line).
     """

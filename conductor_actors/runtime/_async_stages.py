@@ -25,7 +25,7 @@ from ..worker import ExecutionOutcome, execute_async
 from ._core import overdue_result
 from ._messages import CancelRunning, Execute, Report
 from ._stages import ExecutorBehaviour, LeaseBehaviour, PollerBehaviour, UpdaterBehaviour
-from ._wiring import Wiring
+from ._wiring import Wiring, tell_quietly
 
 __all__ = ["AsyncExecutor", "AsyncLeaseKeeper", "AsyncPoller", "AsyncUpdater"]
 
@@ -73,6 +73,10 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         elif isinstance(message, CancelRunning):
             for coroutine in list(self.running.values()):
                 coroutine.cancel()
+        elif isinstance(message, _WorkerExited):
+            # A SystemExit/KeyboardInterrupt escaped a worker function: this pipeline must stop
+            # like the sync flavour's does; failing this stage hands it to the guardian.
+            raise WorkerFunctionExited(f"the worker function raised {message.error!r}") from message.error
 
     async def _run(self, task: Task) -> None:
         w = self.w
@@ -87,6 +91,9 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
                 outcome = await execute_async(w.bound, task, w.shutting_down.is_set)
         except asyncio.CancelledError:
             return  # the shutdown deadline: the task was handed back before it was cancelled
+        except (SystemExit, KeyboardInterrupt) as exc:
+            tell_quietly(self.actor_ref, _WorkerExited(exc))
+            return
         self.finish(task, outcome)
 
     def _overdue(self, task: Task, timeout: float) -> ExecutionOutcome:
@@ -99,6 +106,17 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         result = overdue_result(task, w.worker_id, timeout)
         cause = TimeoutError(result.reason_for_incompletion)
         return ExecutionOutcome(result, True, cause, len(json.dumps(result.output_data)), timeout)
+
+
+class WorkerFunctionExited(RuntimeError):
+    """A worker function raised SystemExit or KeyboardInterrupt: the worker process must be replaced."""
+
+
+class _WorkerExited:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class AsyncUpdater(UpdaterBehaviour, AsyncioActor):

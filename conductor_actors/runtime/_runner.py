@@ -142,7 +142,10 @@ class WorkerRunner:
         def run_loop() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
-            loop.run_forever()
+            try:
+                loop.run_forever()
+            except BaseException as exc:  # nothing should escape the loop; if it does, the pipeline is dead
+                (self.parts.on_stage_failure or self._stage_failed)("event loop", exc)
 
         self._loop = loop
         self._loop_thread = threading.Thread(target=run_loop, name=f"{self.task_type}-loop", daemon=True)
