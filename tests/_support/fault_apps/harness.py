@@ -1,0 +1,270 @@
+"""The test side of the fault suite: fast settings, waiting, workflows, result checks, the outbox.
+
+Everything here runs on the test's own thread. ``FAULT_ENV`` holds the ``CONDUCTOR_ACTORS_*``
+numbers that make a fault scenario take seconds (few quick update attempts, short poll-error and
+restart backoffs, frequent heartbeats); ``fast_runtime``/``fast_supervision`` read them the way the
+CLI does, ``fast_recovery`` is the outbox with sub-second delivery attempts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from conductor_actors import RuntimeSettings
+from conductor_actors._env_settings import settings_from_env
+from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoverySettings
+from conductor_actors.supervision import SupervisionSettings
+
+from .compute import FLAVOUR_VARIABLE, expected_output
+
+__all__ = [
+    "FAULT_ENV",
+    "TESTS_DIR",
+    "WAIT",
+    "CliTree",
+    "FakeClock",
+    "check_results",
+    "compute_workflow",
+    "fast_recovery",
+    "fast_runtime",
+    "fast_supervision",
+    "journal_counts",
+    "journal_entries",
+    "outbox_command",
+    "outbox_settled",
+    "process_gone",
+    "rss_mib",
+    "start_computations",
+    "wait_until",
+]
+
+#: Generous bound (s) for anything a test waits for: spawning processes is slow on a loaded machine.
+WAIT = 30.0
+#: The tests root: the working directory of CLI runs (so ``_support.fault_apps`` imports there).
+TESTS_DIR = Path(__file__).resolve().parents[2]
+#: Runtime and supervision settings small enough for a fault scenario to take seconds.
+FAULT_ENV: dict[str, str] = {
+    "CONDUCTOR_ACTORS_UPDATE_RETRY_DELAYS": "0.05,0.1",
+    "CONDUCTOR_ACTORS_POLL_ERROR_BACKOFF_BASE": "0.05",
+    "CONDUCTOR_ACTORS_POLL_ERROR_BACKOFF_CAP": "0.3",
+    "CONDUCTOR_ACTORS_HEARTBEAT_INTERVAL": "0.2",
+    "CONDUCTOR_ACTORS_HEARTBEAT_TIMEOUT": "15",
+    "CONDUCTOR_ACTORS_RESTART_BACKOFF_BASE": "0.05",
+    "CONDUCTOR_ACTORS_RESTART_BACKOFF_CAP": "0.2",
+    "CONDUCTOR_ACTORS_RESTART_JITTER": "0",
+    "CONDUCTOR_ACTORS_MAX_RESTARTS": "50",
+    "CONDUCTOR_ACTORS_RESTART_WINDOW": "60",
+    "CONDUCTOR_ACTORS_KILL_TIMEOUT": "0.5",
+    "CONDUCTOR_ACTORS_SHUTDOWN_GRACE": "1",
+    "CONDUCTOR_ACTORS_SHUTDOWN_FLUSH": "1",
+}
+
+T = TypeVar("T")
+
+
+class FakeClock:
+    """Wall-clock seconds (``time.time`` style) that move only when a test moves them (``now``)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fast_runtime(**overrides: Any) -> RuntimeSettings:
+    return settings_from_env(RuntimeSettings, FAULT_ENV, **overrides)
+
+
+def fast_supervision(**overrides: Any) -> SupervisionSettings:
+    return settings_from_env(SupervisionSettings, FAULT_ENV, **overrides)
+
+
+def fast_recovery(state_dir: Path | str, **overrides: Any) -> RecoverySettings:
+    """The outbox in ``state_dir``, trying deliveries every 0.2-1 s and looking every 0.2 s."""
+    values: dict[str, Any] = {"retry_backoff_base": 0.2, "retry_backoff_cap": 1.0, "check_interval": 0.2}
+    values.update(overrides)
+    return RecoverySettings(state_dir=str(state_dir), **values)
+
+
+def wait_until(condition: Callable[[], T | None], what: str, timeout: float = WAIT, interval: float = 0.02) -> T:
+    """Poll ``condition`` until it returns something true and return that; ``AssertionError``
+    naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB, from ``/proc/<pid>/status`` (VmRSS)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS line for pid {pid}")
+
+
+def compute_workflow(server: Any, task_type: str) -> str:
+    """Register a one-task workflow of the compute worker ``task_type`` (input ``n`` and ``pause``)
+    on the dev ``server``; returns its name. The task definition allows no retries, so a task that
+    times out or fails shows up as a failed workflow instead of being repaired silently."""
+    server.register_task_def({"name": task_type, "retryCount": 0})
+    name = f"{task_type}_flow"
+    server.register_workflow({
+        "name": name, "version": 1, "schemaVersion": 2,
+        "tasks": [{"name": task_type, "taskReferenceName": "only",
+                   "inputParameters": {"n": "${workflow.input.n}", "pause": "${workflow.input.pause}"}}],
+    })
+    return name
+
+
+def start_computations(server: Any, workflow: str, numbers: range, pause: float = 0.0) -> dict[str, int]:
+    """Start one ``workflow`` per number; returns workflow id -> n."""
+    return {server.start_workflow(workflow, {"n": n, "pause": pause}): n for n in numbers}
+
+
+def check_results(server: Any, started: Mapping[str, int], task_type: str, timeout: float = WAIT) -> None:
+    """Every workflow in ``started`` completes, ran exactly one ``task_type`` task, and that task
+    is COMPLETED with exactly the output the worker computes for its ``n`` and task id; no task of
+    that type on the server ended any other way."""
+    statuses = server.wait_for_workflows(list(started), timeout)
+    assert statuses == dict.fromkeys(started, "COMPLETED"), {k: v for k, v in statuses.items() if v != "COMPLETED"}
+    wrong = []
+    for workflow_id, n in started.items():
+        tasks = server.get_workflow(workflow_id)["tasks"]
+        if len(tasks) != 1 or tasks[0]["status"] != "COMPLETED" or tasks[0]["outputData"] != expected_output(
+                n, tasks[0]["taskId"]):
+            wrong.append((workflow_id, n, [(t["taskId"], t["status"], t["outputData"]) for t in tasks]))
+    assert not wrong, f"{len(wrong)} workflow(s) with unexpected tasks, e.g. {wrong[:3]}"
+    unexpected = [(t["taskId"], t["status"]) for t in server.tasks(task_type=task_type) if t["status"] != "COMPLETED"]
+    assert not unexpected, f"tasks of {task_type} that did not end COMPLETED: {unexpected[:5]}"
+
+
+def _journal(state_dir: Path | str) -> Journal:
+    path = Path(state_dir) / DEFAULT_FILE_NAME
+    assert path.exists(), f"no outbox journal at {path}"
+    return Journal(str(path))
+
+
+def journal_counts(state_dir: Path | str) -> dict[str, int]:
+    """``pending``/``closed``/``dead`` entries of the outbox in ``state_dir`` (read by a Journal of
+    our own); all 0 while no journal was written there."""
+    if not (Path(state_dir) / DEFAULT_FILE_NAME).exists():
+        return {"pending": 0, "closed": 0, "dead": 0}
+    journal = _journal(state_dir)
+    try:
+        return journal.counts()
+    finally:
+        journal.close()
+
+
+def journal_entries(state_dir: Path | str, table: str) -> list[Any]:
+    """The ``JournalEntry`` rows of ``table`` (pending, closed or dead) in ``state_dir``."""
+    journal = _journal(state_dir)
+    try:
+        return journal.entries(table)
+    finally:
+        journal.close()
+
+
+def outbox_settled(state_dir: Path | str, timeout: float = WAIT) -> dict[str, int]:
+    """Wait until the outbox in ``state_dir`` has nothing pending; returns its counts (all 0 when
+    no journal was ever written there)."""
+    def settled() -> dict[str, int] | None:
+        counts = journal_counts(state_dir)
+        return counts if counts["pending"] == 0 else None
+
+    return wait_until(settled, "the outbox to deliver what it holds", timeout)
+
+
+def outbox_command(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m conductor_actors outbox ARGS`` to its end (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "conductor_actors", "outbox", *args], cwd=TESTS_DIR,
+        env=None if env is None else dict(env), capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL,
+    )
+
+
+def process_gone(pid: int) -> bool:
+    """True when process ``pid`` no longer runs (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+class CliTree:
+    """``python -m conductor_actors ARGS`` started by a test in its own session (process group),
+    in the tests directory, with the environment of the test minus every ``CONDUCTOR*`` variable,
+    plus ``FAULT_ENV``, the worker ``flavour`` and ``extra``. The parent's and its worker
+    processes' logs go to ``log_path``. Methods run on the test's thread."""
+
+    def __init__(self, args: list[str], log_path: Path, flavour: str = "sync",
+                 extra: Mapping[str, str] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CONDUCTOR")}
+        env.update(FAULT_ENV)
+        env[FLAVOUR_VARIABLE] = flavour
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(extra or {})
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "conductor_actors", *args], cwd=TESTS_DIR, env=env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def tail(self, lines: int = 40) -> str:
+        return "----- CLI log (last lines) -----\n" + "\n".join(self.log().splitlines()[-lines:])
+
+    def worker_pids(self) -> list[int]:
+        """Every worker process the supervisor logged as started, in order."""
+        return [int(m.group(1)) for m in re.finditer(r"worker \S+ started \(pid (\d+)\)", self.log())]
+
+    def wait_for(self, pattern: str, what: str, timeout: float = WAIT) -> re.Match[str]:
+        """The first match of ``pattern`` in the log; fails with the log's tail if the CLI exits
+        or ``timeout`` passes first."""
+
+        def seen() -> re.Match[str] | None:
+            found = re.search(pattern, self.log(), re.MULTILINE)
+            if found is None and self.process.poll() is not None:
+                raise AssertionError(f"the CLI exited ({self.process.returncode}) before {what}\n{self.tail()}")
+            return found
+
+        try:
+            return wait_until(seen, what, timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.tail()}") from None
+
+    def kill_all(self) -> None:
+        """SIGKILL the whole tree at once (the parent, its worker processes, multiprocessing's
+        helpers: the process group the CLI leads) and reap the parent."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # nothing of the group is left
+        self.process.wait(WAIT)
+
+    def stop(self) -> int:
+        """SIGTERM (a graceful stop); returns the exit code, failing with the log's tail on a timeout."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the CLI did not stop within {WAIT:g} s\n{self.tail()}") from None
