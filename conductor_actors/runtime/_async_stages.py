@@ -59,6 +59,7 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
     def __init__(self, w: Wiring) -> None:
         super().__init__(w)
         self.running: dict[str, asyncio.Task[None]] = {}
+        self.overdue: set[str] = set()
         rto_cancel = w.settings.cancel_overdue_async_tasks and not w.config.lease_extend_enabled
         self._cancel_overdue = rto_cancel
 
@@ -81,20 +82,32 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
     async def _run(self, task: Task) -> None:
         w = self.w
         timeout = float(task.response_timeout_seconds or 0) if self._cancel_overdue else 0.0
+        # One loop timer cancels an overdue task's coroutine (asyncio.wait_for would wrap every
+        # execution in an extra task, a cost paid by every task for the rare overdue one).
+        timer = None
+        if timeout > 0:
+            task_id: str = task.task_id  # type: ignore[assignment]  # checked when the task arrived
+            timer = asyncio.get_running_loop().call_later(timeout, self._expire, task_id, asyncio.current_task())
         try:
-            if timeout > 0:
-                try:
-                    outcome = await asyncio.wait_for(execute_async(w.bound, task, w.shutting_down.is_set), timeout)
-                except asyncio.TimeoutError:
-                    outcome = self._overdue(task, timeout)
-            else:
-                outcome = await execute_async(w.bound, task, w.shutting_down.is_set)
+            outcome = await execute_async(w.bound, task, w.shutting_down.is_set)
         except asyncio.CancelledError:
-            return  # the shutdown deadline: the task was handed back before it was cancelled
+            if task.task_id not in self.overdue:
+                return  # the shutdown deadline: the task was handed back before it was cancelled
+            self.overdue.discard(task.task_id)
+            outcome = self._overdue(task, timeout)
         except (SystemExit, KeyboardInterrupt) as exc:
             tell_quietly(self.actor_ref, _WorkerExited(exc))
             return
+        finally:
+            if timer is not None:
+                timer.cancel()
         self.finish(task, outcome)
+
+    def _expire(self, task_id: str, coroutine: asyncio.Task[Any] | None) -> None:
+        """On the loop, when a task has run for its response timeout: cancel it (reported overdue)."""
+        if coroutine is not None and not coroutine.done():
+            self.overdue.add(task_id)
+            coroutine.cancel()
 
     def _overdue(self, task: Task, timeout: float) -> ExecutionOutcome:
         w = self.w
