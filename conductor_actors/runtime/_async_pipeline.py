@@ -37,6 +37,8 @@ class AsyncPipeline:
         self.w: Wiring | None = None
         self._changed: asyncio.Event | None = None
         self._guardian: Any = None
+        self._grace_until = float("inf")  # monotonic deadlines of a stop in progress (see hurry)
+        self._flush_limit = float("inf")
         self._started = False
         self._stopped: StopReport | None = None
 
@@ -76,13 +78,19 @@ class AsyncPipeline:
         if self.w is not None:
             tell_quietly(self.w.poller, Resume())
 
-    async def _wait_ledger(self, *states: TaskState, timeout: float) -> bool:
-        """Wait (without blocking the loop) until no task is in ``states``; False on timeout."""
+    def hurry(self, grace: float, flush: float) -> None:
+        """Shorten a stop in progress (a second signal); runs on the loop (``call_soon_threadsafe``)."""
+        self._grace_until = min(self._grace_until, time.monotonic() + grace)
+        self._flush_limit = min(self._flush_limit, flush)
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _wait_ledger(self, *states: TaskState, deadline: Any) -> bool:
+        """Wait (without blocking the loop) until no task is in ``states``; False once ``deadline()``
+        (monotonic, re-read on every wake so that ``hurry`` shortens it) has passed."""
         assert self.w is not None and self._changed is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         while self.w.ledger.count(*states):
-            remaining = deadline - loop.time()
+            remaining = deadline() - time.monotonic()
             if remaining <= 0:
                 return False
             self._changed.clear()
@@ -104,6 +112,9 @@ class AsyncPipeline:
         grace = settings.shutdown_grace if grace is None else grace
         flush = settings.shutdown_flush if flush is None else flush
         began = time.monotonic()
+        self._grace_until = min(self._grace_until, began + grace)
+        self._flush_limit = min(self._flush_limit, flush)
+        handed_back_before, recovered_before = w.handed_back, w.handed_to_recovery
         w.shutting_down.set()
         w.updater_logic.draining = True
         tell_quietly(w.poller, StopPolling())
@@ -113,22 +124,23 @@ class AsyncPipeline:
             )
         except TimeoutError:
             _log.warning("the %s poller did not stop in time", w.task_type)
-        remaining_grace = max(0.0, began + grace - time.monotonic())
-        await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, timeout=remaining_grace)
+        await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, deadline=lambda: self._grace_until)
         reports, running = claim_unfinished(w)
         tell_quietly(w.executor, CancelRunning())
         for report in reports:
             tell_quietly(w.updater, report)
         tell_quietly(w.updater, Flush())
-        clean = await self._wait_ledger(timeout=flush) and not running
-        undelivered = journal_unsent(w)
+        flush_from = time.monotonic()
+        clean = await self._wait_ledger(deadline=lambda: flush_from + self._flush_limit) and not running
+        journal_unsent(w)
         for ref in (w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)
         await self.client.aclose()
         self._stopped = StopReport(
-            handed_back=len(reports), abandoned=len(running), undelivered=undelivered,
-            clean=clean and not undelivered, seconds=time.monotonic() - began,
+            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
+            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - began,
+            clean=clean and w.handed_to_recovery == recovered_before,
         )
         _log.info("worker %s stopped: %s", w.task_type, self._stopped)
         return self._stopped

@@ -46,11 +46,16 @@ class _StopRequest:
         self.flush: float | None = None
         self.reason = ""
         self.signals = 0
+        self.hurry: Any = None  # set once the pipeline runs: shortens a stop in progress
 
     def request(self, reason: str, grace: float | None = None, flush: float | None = None) -> None:
+        """Ask for a stop; a later request with a shorter grace (the parent's fast path after a
+        second signal) shortens the stop already under way."""
         if not self.event.is_set():
             self.reason, self.grace, self.flush = reason, grace, flush
             self.event.set()
+        elif grace is not None and self.hurry is not None:
+            self.hurry(grace, flush if flush is not None else 0.0)
 
 
 def _install_signals(stop: _StopRequest) -> None:
@@ -185,6 +190,7 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
         _boot_failure(conn, f"worker {spec.key}: could not start: {_where(exc)}", exc)
         return EXIT_BOOT_FAILURE
     runner_box.append(runner)
+    stop.hurry = runner.hurry
     while not stop.event.wait(spec.runtime.heartbeat_interval):
         over = memory_over_limit(spec.runtime, rss_mib())
         if over is not None:

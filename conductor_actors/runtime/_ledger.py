@@ -41,6 +41,7 @@ class TaskLedger:
         self._cond = threading.Condition(threading.Lock())
         self._entries: dict[str, tuple[Task, TaskState, TaskResult | None]] = {}
         self._waiters = 0
+        self._interruptions = 0
         self.on_change: Callable[[], None] | None = None
 
     def _changed(self) -> None:  # lock held
@@ -107,16 +108,20 @@ class TaskLedger:
         with self._cond:
             return self._count_locked(states)
 
-    def wait_until_none(self, *states: TaskState, timeout: float) -> bool:
+    def wait_until_none(self, *states: TaskState, timeout: float) -> bool | None:
         """Block until no task is in ``states`` (or the ledger is empty when none are given).
 
-        Returns False when ``timeout`` seconds passed first. Runs on the caller's thread.
+        Returns True when that happened, False when ``timeout`` seconds passed first, None when
+        ``interrupt()`` woke the wait (the caller re-reads its deadline). Runs on the caller's thread.
         """
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiters += 1
+            generation = self._interruptions
             try:
                 while self._count_locked(states):
+                    if self._interruptions != generation:
+                        return None
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -124,6 +129,13 @@ class TaskLedger:
                 return True
             finally:
                 self._waiters -= 1
+
+    def interrupt(self) -> None:
+        """Wake every ``wait_until_none`` (it returns None): a stop's deadlines changed."""
+        with self._cond:
+            self._interruptions += 1
+            self._cond.notify_all()
+        self._notify()
 
     def _count_locked(self, states: tuple[TaskState, ...]) -> int:
         if not states:

@@ -168,6 +168,14 @@ class WorkerRunner:
         if pipeline is not None:
             pipeline.resume()
 
+    def hurry(self, grace: float, flush: float) -> None:
+        """Shorten a stop in progress (another thread is inside ``stop``): running tasks get at most
+        ``grace`` more seconds, then results ``flush``. Thread-safe; does nothing before a stop."""
+        if self._sync is not None:
+            self._sync.hurry(grace, flush)
+        elif self._async is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._async.hurry, grace, flush)
+
     def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
         """Graceful stop; blocks until done. Idempotent (a second call returns the first report)."""
         if self._report is not None:

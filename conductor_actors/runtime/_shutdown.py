@@ -27,10 +27,10 @@ _log = logging.getLogger("conductor_actors.runtime")
 class StopReport:
     """What a graceful stop did.
 
-    ``handed_back``: unstarted or unfinished tasks returned to the server (another worker may take
-    them now); ``abandoned``: of those, tasks still running at the grace deadline; ``undelivered``:
-    results passed to recovery because they could not be sent in time; ``clean``: every accepted
-    task was settled before the deadlines.
+    ``handed_back``: unstarted or unfinished tasks the server took back during the stop (another
+    worker may take them now); ``abandoned``: tasks still running at the grace deadline (handed
+    back, their late results dropped); ``undelivered``: results passed to recovery during the stop;
+    ``clean``: every accepted task was settled before the deadlines and nothing went to recovery.
     """
 
     handed_back: int
@@ -68,7 +68,7 @@ def journal_unsent(w: Wiring) -> int:
     pending = w.ledger.pending_results()
     for task, result in pending:
         if w.ledger.settled(task.task_id):  # type: ignore[arg-type]
-            w.undeliverable(w.task_type, result, TimeoutError("not delivered before the shutdown deadline"), 0)
+            w.hand_to_recovery(result, TimeoutError("not delivered before the shutdown deadline"), 0)
     if pending:
         _log.warning("%d %s result(s) not delivered before the shutdown deadline were handed to recovery",
                      len(pending), w.task_type)

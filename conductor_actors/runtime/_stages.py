@@ -43,7 +43,7 @@ from ._wiring import FailureLog, Wiring, tell_quietly
 if TYPE_CHECKING:
     from ..actors import ActorRef
 
-__all__ = ["ExecutorBehaviour", "LeaseBehaviour", "PollerBehaviour", "RetryDue", "UpdaterBehaviour", "send_handback"]
+__all__ = ["ExecutorBehaviour", "LeaseBehaviour", "PollerBehaviour", "RetryDue", "UpdaterBehaviour", "hand_back"]
 
 _log = logging.getLogger("conductor_actors.runtime")
 TICK = PollTick()
@@ -51,9 +51,11 @@ BEAT = Beat()
 _retry_keys = itertools.count()
 
 
-def send_handback(w: Wiring, task: Task) -> None:
-    """Return an unstarted task to the server (via the updater); its slot is freed when that settles."""
-    tell_quietly(w.updater, Report(task, handback_result(task, w.worker_id), Purpose.HANDBACK))
+def hand_back(w: Wiring, task: Task) -> None:
+    """Return a received, unstarted task to the server (via the updater); its slot is freed when that
+    settles. The ledger claim makes sure one task is handed back once, whoever notices first."""
+    if w.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING):  # type: ignore[arg-type]
+        tell_quietly(w.updater, Report(task, handback_result(task, w.worker_id), Purpose.HANDBACK))
 
 
 class _Stage:
@@ -126,7 +128,7 @@ class PollerBehaviour(_Stage):
         for task in self.logic.on_polled(tasks, time.monotonic()):
             w.ledger.received(task)
             if w.shutting_down.is_set():
-                send_handback(w, task)
+                hand_back(w, task)
             else:
                 tell_quietly(w.executor, Execute(task))
         self._wake()
@@ -157,8 +159,7 @@ class ExecutorBehaviour(_Stage):
         w = self.w
         task_id: str = task.task_id  # type: ignore[assignment]
         if w.shutting_down.is_set():
-            if w.ledger.transition(task_id, TaskState.RECEIVED, TaskState.REPORTING):
-                send_handback(w, task)
+            hand_back(w, task)
             return False
         if not w.ledger.transition(task_id, TaskState.RECEIVED, TaskState.RUNNING):
             return False  # handed back by the shutdown deadline while it waited
@@ -234,13 +235,14 @@ class UpdaterBehaviour(_Stage):
         next_task = w.updater_logic.on_success(report, next_task).next_task
         w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
         if report.purpose is Purpose.HANDBACK:
+            w.handed_back += 1
             w.telemetry.handed_back()
         if next_task is None:
             tell_quietly(w.poller, SlotsFreed(1))
             return
         w.ledger.received(next_task)  # the chained task keeps the slot
         if w.shutting_down.is_set():
-            send_handback(w, next_task)
+            hand_back(w, next_task)
         else:
             tell_quietly(w.executor, Execute(next_task))
 
@@ -279,9 +281,11 @@ class UpdaterBehaviour(_Stage):
                 w.describe(report.task), report.attempt, outcome.cause,
                 "; handed to recovery" if outcome.journal else "",
             )
-            if outcome.journal:
-                w.undeliverable(w.task_type, report.result, outcome.cause, report.attempt)
-        w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
+        # Whoever settles the entry owns it: a result the flush deadline already handed to recovery
+        # (the ledger entry is gone) is not handed over a second time.
+        settled_here = w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
+        if settled_here and outcome.journal and report.purpose is Purpose.RESULT:
+            w.hand_to_recovery(report.result, outcome.cause, report.attempt)
         tell_quietly(w.poller, SlotsFreed(1))
 
 

@@ -45,6 +45,8 @@ class SyncPipeline:
         self._started = False
         self._guardian: Any = None
         self._stopped: StopReport | None = None
+        self._grace_until = float("inf")  # monotonic deadlines of a stop in progress (see hurry)
+        self._flush_limit = float("inf")
 
     def start(self) -> None:
         """Register the task definition if asked, start every stage; the poller last."""
@@ -80,6 +82,20 @@ class SyncPipeline:
     def resume(self) -> None:
         tell_quietly(self.w.poller, Resume())
 
+    def hurry(self, grace: float, flush: float) -> None:
+        """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more
+        seconds, results at most ``flush``. Any thread."""
+        self._grace_until = min(self._grace_until, time.monotonic() + grace)
+        self._flush_limit = min(self._flush_limit, flush)
+        self.w.ledger.interrupt()
+
+    def _wait(self, deadline: Any, *states: TaskState) -> bool:
+        """Until no task is in ``states`` or ``deadline()`` (re-read when hurried) passes."""
+        while True:
+            outcome = self.w.ledger.wait_until_none(*states, timeout=max(0.0, deadline() - time.monotonic()))
+            if outcome is not None:
+                return outcome
+
     def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
         """Stop gracefully (see ``_shutdown``); blocks for at most about ``grace + flush`` seconds plus
         the time a poll in flight needs to finish. Idempotent: a second call returns the first report."""
@@ -90,6 +106,9 @@ class SyncPipeline:
         flush = settings.shutdown_flush if flush is None else flush
         w = self.w
         began = time.monotonic()
+        self._grace_until = min(self._grace_until, began + grace)
+        self._flush_limit = min(self._flush_limit, flush)
+        handed_back_before, recovered_before = w.handed_back, w.handed_to_recovery
         w.shutting_down.set()
         w.updater_logic.draining = True
         if w.poller is not None:
@@ -99,21 +118,22 @@ class SyncPipeline:
                 w.poller.stop(timeout=longest_poll + 1)
             except TimeoutError:
                 _log.warning("the %s poller did not stop in time", w.task_type)
-        remaining_grace = max(0.0, began + grace - time.monotonic())
-        w.ledger.wait_until_none(TaskState.RECEIVED, TaskState.RUNNING, timeout=remaining_grace)
+        self._wait(lambda: self._grace_until, TaskState.RECEIVED, TaskState.RUNNING)
         reports, running = claim_unfinished(w)
         for report in reports:
             tell_quietly(w.updater, report)
         tell_quietly(w.updater, Flush())
-        clean = w.ledger.wait_until_none(timeout=flush) and not running
-        undelivered = journal_unsent(w)
+        flush_from = time.monotonic()
+        clean = self._wait(lambda: flush_from + self._flush_limit) and not running
+        journal_unsent(w)
         for ref in (w.poller, w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)
         self.client.close()
         self._stopped = StopReport(
-            handed_back=len(reports), abandoned=len(running), undelivered=undelivered,
-            clean=clean and not undelivered, seconds=time.monotonic() - began,
+            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
+            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - began,
+            clean=clean and w.handed_to_recovery == recovered_before,
         )
         _log.info("worker %s stopped: %s", w.task_type, self._stopped)
         return self._stopped

@@ -99,11 +99,18 @@ class Wiring:
         self.shutting_down = threading.Event()
         self.updater_logic = UpdaterLogic(settings)
         self.executed = 0  # tasks whose function ran (for recycling after max_tasks); GIL-atomic increments
+        self.handed_back = 0  # hand-backs the server accepted
+        self.handed_to_recovery = 0  # results passed to ``undeliverable``
         self.on_task_limit: Callable[[str], None] | None = None  # called once when max_tasks is reached
         self.poller: ActorRef | None = None
         self.executor: ActorRef | None = None
         self.updater: ActorRef | None = None
         self.leases: ActorRef | None = None
+
+    def hand_to_recovery(self, result: TaskResult, cause: BaseException, attempts: int) -> None:
+        """Pass a result that could not be delivered to ``undeliverable`` (counted)."""
+        self.handed_to_recovery += 1
+        self.undeliverable(self.task_type, result, cause, attempts)
 
     def describe(self, task: Task) -> str:
         """``task <id> (workflow <id>)`` for log lines; never the input or output."""
