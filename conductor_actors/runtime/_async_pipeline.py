@@ -73,10 +73,12 @@ class AsyncPipeline:
     def pause(self) -> None:
         if self.w is not None:
             tell_quietly(self.w.poller, Pause())
+            tell_quietly(self.w.updater, Pause())
 
     def resume(self) -> None:
         if self.w is not None:
             tell_quietly(self.w.poller, Resume())
+            tell_quietly(self.w.updater, Resume())
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal); runs on the loop (``call_soon_threadsafe``)."""

@@ -146,20 +146,24 @@ class GiveUp:
 class UpdaterLogic:
     """Which endpoint to use and what an update's outcome means. Shared by every updater member.
 
-    ``use_v2`` flips to False for good the first time the server shows it lacks update-v2. During a
-    shutdown (``draining``) results go over v1 so the server hands out no new task, and a task the
-    server still chains is handed back by the shell.
+    update-v2 is assumed (servers of the last years have it, and it saves a poll per task); the
+    first answer showing the endpoint is missing switches to v1 for good. Results already in flight
+    at that moment try v2 once more each (bounded, once per process), rather than making every
+    startup on a modern server pay v1 and extra polls while a probe answers. While draining (a
+    shutdown) or paused, results go over v1 so the server hands out no new task; a task the server
+    still chains is handed back by the shell.
     """
 
     def __init__(self, settings: RuntimeSettings) -> None:
         self.settings = settings
         self.use_v2 = True
         self.draining = False
+        self.paused = False
 
     def uses_v2(self, report: Report) -> bool:
-        return self.use_v2 and not self.draining and report.purpose is Purpose.RESULT
+        return self.use_v2 and not self.draining and not self.paused and report.purpose is Purpose.RESULT
 
-    def on_success(self, report: Report, next_task: Task | None) -> Settled:
+    def on_success(self, report: Report, next_task: Task | None, *, sent_v2: bool = False) -> Settled:
         if next_task is not None and invalid_task_reason(next_task) is not None:
             _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_dict())
             next_task = None

@@ -215,7 +215,9 @@ class UpdaterBehaviour(_Stage):
         if isinstance(message, RetryDue):
             entry = self.retries.pop(message.key, None)
             return None if entry is None else entry[0]
-        if isinstance(message, Flush):
+        if isinstance(message, (Pause, Resume)):
+            self.w.updater_logic.paused = isinstance(message, Pause)  # no chained task while paused
+        elif isinstance(message, Flush):
             for key in list(self.retries):
                 entry = self.retries.pop(key, None)
                 if entry is not None:
@@ -228,11 +230,11 @@ class UpdaterBehaviour(_Stage):
     def uses_v2(self, report: Report) -> bool:
         return self.w.updater_logic.uses_v2(report)
 
-    def sent(self, report: Report, next_task: Task | None, duration: float) -> None:
+    def sent(self, report: Report, next_task: Task | None, duration: float, *, sent_v2: bool) -> None:
         """The server accepted the result."""
         w = self.w
         w.telemetry.update_sent(duration, None)
-        next_task = w.updater_logic.on_success(report, next_task).next_task
+        next_task = w.updater_logic.on_success(report, next_task, sent_v2=sent_v2).next_task
         w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
         if report.purpose is Purpose.HANDBACK:
             w.handed_back += 1

@@ -78,9 +78,11 @@ class SyncPipeline:
 
     def pause(self) -> None:
         tell_quietly(self.w.poller, Pause())
+        tell_quietly(self.w.updater, Pause())
 
     def resume(self) -> None:
         tell_quietly(self.w.poller, Resume())
+        tell_quietly(self.w.updater, Resume())
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more
