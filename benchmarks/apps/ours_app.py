@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from conductor_actors import worker_task
 from workloads import burn, selected
+
+from conductor_actors import worker_task
 
 W = selected()
 OPTIONS = dict(task_definition_name=W.task_type, thread_count=W.thread_count, processes=W.processes)
