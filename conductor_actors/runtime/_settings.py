@@ -35,8 +35,8 @@ class RuntimeSettings:
         heartbeat_interval: how often each stage loop reports that it is alive.
         relay_interval: how often events and metric deltas are shipped to the parent.
         updater_concurrency: result updates in flight at once (sync flavour: its thread pool size;
-            0 = ``min(thread_count, 4)``: more threads mostly add GIL contention). The async flavour
-            has no fixed limit beyond the slots.
+            0 = ``min(thread_count, 16)``, so results of tasks that end together are not queued
+            behind each other). The async flavour has no fixed limit beyond the slots.
         cancel_overdue_async_tasks: cancel an ``async def`` task that outlives its
             ``responseTimeoutSeconds`` without lease extension (the server has given it to another
             worker by then).
@@ -95,7 +95,7 @@ class RuntimeSettings:
 
     def updater_pool_size(self, thread_count: int) -> int:
         """Threads for concurrent updates in the sync flavour."""
-        return self.updater_concurrency or max(1, min(thread_count, 4))
+        return self.updater_concurrency or max(1, min(thread_count, 16))
 
 
 def _check_number(
