@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="default INFO")
     parser.add_argument("--shutdown-timeout", type=_positive, metavar="SECONDS",
-                        help="grace period for running tasks on SIGTERM (default 20)")
+                        help="grace period for running tasks on SIGTERM (default: $CONDUCTOR_ACTORS_SHUTDOWN_GRACE, "
+                        "else 20)")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where the outbox journal of undelivered results lives (default: "
                         "$CONDUCTOR_ACTORS_STATE_DIR or the per-user state directory)")
@@ -195,7 +196,12 @@ def _build_handler(options: argparse.Namespace) -> Any:
         metrics = MetricsSettings(http_port=options.metrics_port, directory=options.metrics_dir)
     overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
     supervision = settings_from_env(SupervisionSettings, **overrides)
-    recovery = RecoverySettings(enabled=not options.no_recovery, state_dir=options.state_dir)
+    recovery_overrides: dict[str, Any] = {}
+    if options.no_recovery:
+        recovery_overrides["enabled"] = False
+    if options.state_dir:
+        recovery_overrides["state_dir"] = options.state_dir
+    recovery = settings_from_env(RecoverySettings, prefix="CONDUCTOR_ACTORS_RECOVERY_", **recovery_overrides)
     return TaskHandler(
         configuration=configuration, metrics_settings=metrics, import_modules=options.modules,
         scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,

@@ -97,6 +97,7 @@ class TaskHandler:
         self.configuration = configuration if configuration is not None else Configuration()
         self.metrics_settings = metrics_settings
         env = os.environ if env is None else env
+        self._env = env
         self.supervision = _compat_supervision(
             supervision if supervision is not None else settings_from_env(SupervisionSettings, env), official_options
         )
@@ -139,7 +140,7 @@ class TaskHandler:
             sinks.append(self.metrics)
         if self.recovery_settings is not None:
             record = self.metrics.record if self.metrics is not None else None
-            self.recovery = RecoverySink(self.recovery_settings, self.configuration, record)
+            self.recovery = RecoverySink(self.recovery_settings, self.configuration, record, self._env)
             sinks.append(self.recovery)
         return sinks
 

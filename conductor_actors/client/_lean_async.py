@@ -5,8 +5,9 @@ per small call, which caps how many tasks one event loop can move. This transpor
 ``httpx.AsyncClient`` API (it is a plain ``httpx.AsyncBaseTransport``) and speaks HTTP/1.1 through
 the shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write
 per request, timeouts as loop timers). The client falls back to httpx's own transport when a proxy
-applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``. Like the sync transport, a request on a
-reused connection that fails before any byte of its answer is sent once more on a fresh one.
+applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``. Like the sync transport, an idempotent
+request on a reused connection that fails before any byte of its answer is sent once more on a
+fresh one (a POST never is).
 
 Runs on the event loop that uses the client; not thread-safe (like ``httpx.AsyncClient``).
 """
@@ -28,6 +29,8 @@ from ._keepalive import socket_dropped
 __all__ = ["LeanAsyncTransport", "LeanConnectTimeout"]
 
 _SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
+#: Methods a transport may send twice without changing the outcome.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class LeanConnectTimeout(TimeoutError):
@@ -139,17 +142,18 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         """
         data = encode_request(method, target, pool.host_header, headers, body or None)
         loop = asyncio.get_running_loop()
-        reused = True
+        may_resend = method in _IDEMPOTENT
+        may_reuse = True
         while True:
-            connection, reused = await self._acquire(pool, loop, connect_timeout, reused)
+            connection, reused = await self._acquire(pool, loop, connect_timeout, may_reuse)
             future = connection.exchange(data, method, loop)
             timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
             try:
                 reader = await future
             except (OSError, ProtocolError):
                 self._discard(pool, connection)
-                if reused and connection.reader is not None and not connection.reader.received_any:
-                    reused = False  # closed by the server while idle: once more on a fresh connection
+                if may_resend and reused and connection.reader is not None and not connection.reader.received_any:
+                    may_reuse = False  # closed by the server while idle: once more on a fresh connection
                     continue
                 raise
             except BaseException:  # timed out or cancelled: the connection is in an unknown state

@@ -8,9 +8,12 @@ fifth of the cost. It handles what a Conductor server needs (keep-alive, chunked
 the same CA bundle as requests); the client falls back to the default adapter when a proxy
 applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
 
-A request on a reused keep-alive connection that fails before the first byte of its answer is
-sent once more on a fresh connection: the server closed the idle connection as it was reused.
-(Conductor's updates are idempotent, so the rare case where the server did process it is harmless.)
+An idempotent request (GET, PUT, DELETE...) on a reused keep-alive connection that fails before the
+first byte of its answer is sent once more on a fresh connection: the server closed the idle
+connection as it was reused. A POST is never sent twice by the transport (an update-v2 the server
+did process would have leased us a next task we never heard of); its failure goes to the caller,
+which decides. ``close()`` also aborts connections still carrying a request, so no call outlives
+the client.
 
 Thread-safe: connections are taken from and returned to the pool under a lock; a connection is used
 by one thread at a time.
@@ -42,6 +45,10 @@ class _ClosedWhileIdle(Exception):
     """A reused connection failed before any byte of the answer: try once on a fresh one."""
 
 
+#: Methods a transport may send twice without changing the outcome.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 class ConnectTimeout(TimeoutError):
     """Connecting took longer than the connect timeout."""
 
@@ -55,7 +62,11 @@ class LeanConnectionPool:
         self._idle: deque[tuple[socket.socket, float]] = deque()  # (socket, when it became idle)
         self._lock = threading.Lock()
         self._closed = False
-        self.in_use = 0  # connections checked out (changed under the lock)
+        self._busy: set[socket.socket] = set()  # connections checked out (changed under the lock)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._busy)
 
     def _connect(self, timeout: float | None) -> socket.socket:
         try:
@@ -74,20 +85,19 @@ class LeanConnectionPool:
                 # A socket idle for a moment is trusted without a syscall; an older one is checked
                 # for a close by the server (a failure before any answer is retried anyway).
                 if time.monotonic() - since < TRUSTED_IDLE or not socket_dropped(sock):
-                    self.in_use += 1
+                    self._busy.add(sock)
                     return sock
                 sock.close()
         return None
 
-    def _give_back(self, sock: socket.socket | None) -> None:
-        """Return a healthy connection to the pool, or account for one that was closed (None)."""
+    def _give_back(self, sock: socket.socket, healthy: bool) -> None:
+        """Return a connection to the pool (or close it when it cannot carry another request)."""
         with self._lock:
-            self.in_use -= 1
-            if sock is not None and not self._closed and len(self._idle) < self.maxsize:
+            self._busy.discard(sock)
+            if healthy and not self._closed and len(self._idle) < self.maxsize:
                 self._idle.append((sock, time.monotonic()))
                 return
-        if sock is not None:
-            sock.close()
+        sock.close()
 
     def request(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
@@ -98,12 +108,15 @@ class LeanConnectionPool:
         sock = self._take_idle()
         if sock is not None:
             try:
-                return self._exchange(sock, data, method, read_timeout, reused=True)
+                return self._exchange(sock, data, method, read_timeout, reused=method in _IDEMPOTENT)
             except _ClosedWhileIdle:
                 pass
         sock = self._connect(connect_timeout)
         with self._lock:
-            self.in_use += 1
+            if self._closed:
+                sock.close()
+                raise ConnectionAbortedError("the client was closed")
+            self._busy.add(sock)
         return self._exchange(sock, data, method, read_timeout, reused=False)
 
     def _exchange(
@@ -121,22 +134,26 @@ class LeanConnectionPool:
                 if reader.feed(chunk):
                     break
         except BaseException as exc:
-            sock.close()
-            self._give_back(None)
+            self._give_back(sock, healthy=False)
             if reused and not reader.received_any and isinstance(exc, (ConnectionError, ProtocolError)):
                 raise _ClosedWhileIdle from exc
             raise
-        if not reader.keep_alive:
-            sock.close()
-        self._give_back(sock if reader.keep_alive else None)
+        self._give_back(sock, healthy=reader.keep_alive)
         return reader
 
     def close(self) -> None:
+        """Close idle connections and abort the ones carrying a request (their calls fail at once)."""
         with self._lock:
             self._closed = True
             idle, self._idle = list(self._idle), deque()
+            busy = list(self._busy)
         for sock, _ in idle:
             sock.close()
+        for sock in busy:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class LeanAdapter(requests.adapters.BaseAdapter):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
@@ -190,12 +190,16 @@ class RecoverySink:
     ``UndeliveredResult`` from the worker processes."""
 
     def __init__(
-        self, settings: RecoverySettings, configuration: Configuration, record: MetricRecorder | None = None
+        self,
+        settings: RecoverySettings,
+        configuration: Configuration,
+        record: MetricRecorder | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.configuration = configuration
         self.record = record
-        self.path = os.path.join(settings.journal_dir(), DEFAULT_FILE_NAME)
+        self.path = os.path.join(settings.journal_dir(env), DEFAULT_FILE_NAME)
         self.ref: ActorRef | None = None
 
     def start(self, supervisor: ActorSupervisor) -> None:

@@ -15,7 +15,7 @@ from ..client._config import Configuration
 from ..worker import register_task_definition_async
 from ._async_stages import AsyncExecutor, AsyncLeaseKeeper, AsyncPoller, AsyncUpdater
 from ._ledger import TaskState
-from ._messages import CancelRunning, Flush, Pause, Resume, StopPolling
+from ._messages import CancelRunning, CancelSends, Flush, Pause, Resume, StopPolling
 from ._pipeline_parts import PipelineParts
 from ._shutdown import StopReport, claim_unfinished, journal_unsent
 from ._wiring import Wiring, tell_quietly
@@ -135,6 +135,14 @@ class AsyncPipeline:
         flush_from = time.monotonic()
         clean = await self._wait_ledger(deadline=lambda: flush_from + self._flush_limit) and not running
         journal_unsent(w)
+        for ref in (w.updater, w.leases):  # no send may outlive the stop
+            if ref is not None:
+                try:
+                    pending = await ref.ask_async(CancelSends(), timeout=5)
+                except Exception as exc:  # a stage that already failed has nothing in flight
+                    _log.debug("could not cancel the sends of %s: %s", ref.name, exc)
+                    continue
+                await asyncio.gather(*pending, return_exceptions=True)
         for ref in (w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)

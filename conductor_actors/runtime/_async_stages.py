@@ -23,7 +23,7 @@ from ..actors import AsyncioActor
 from ..client._models import Task
 from ..worker import ExecutionOutcome, execute_async
 from ._core import overdue_result
-from ._messages import CancelRunning, Execute, Report
+from ._messages import CancelRunning, CancelSends, Execute, Report
 from ._stages import ExecutorBehaviour, LeaseBehaviour, PollerBehaviour, UpdaterBehaviour
 from ._wiring import Wiring, tell_quietly
 
@@ -139,12 +139,15 @@ class AsyncUpdater(UpdaterBehaviour, AsyncioActor):
         super().__init__(w, retries)
         self.sending: set[asyncio.Task[None]] = set()
 
-    def on_receive(self, message: Any) -> None:
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CancelSends):
+            return _cancel_all(self.sending)
         report = self.handle(message)
         if report is not None:
             coroutine = asyncio.get_running_loop().create_task(self._send(report))
             self.sending.add(coroutine)
             coroutine.add_done_callback(self.sending.discard)
+        return None
 
     async def _send(self, report: Report | None) -> None:
         client = self.w.client
@@ -171,12 +174,15 @@ class AsyncLeaseKeeper(LeaseBehaviour, AsyncioActor):
         super().__init__(w)
         self.sending: set[asyncio.Task[None]] = set()
 
-    def on_receive(self, message: Any) -> None:
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CancelSends):
+            return _cancel_all(self.sending)
         due = self.handle(message)
         if due is not None:
             coroutine = asyncio.get_running_loop().create_task(self._extend(*due))
             self.sending.add(coroutine)
             coroutine.add_done_callback(self.sending.discard)
+        return None
 
     async def _extend(self, task: Task, extension: Any) -> None:
         try:
@@ -185,3 +191,11 @@ class AsyncLeaseKeeper(LeaseBehaviour, AsyncioActor):
             self.extended(task, exc)
         else:
             self.extended(task, None)
+
+
+def _cancel_all(coroutines: set[asyncio.Task[None]]) -> list[asyncio.Task[None]]:
+    """Cancel every coroutine in ``coroutines``; the caller awaits the returned ones."""
+    pending = list(coroutines)
+    for coroutine in pending:
+        coroutine.cancel()
+    return pending

@@ -13,6 +13,7 @@ from ..client._models import Task, TaskResult
 __all__ = [
     "Beat",
     "CancelRunning",
+    "CancelSends",
     "Execute",
     "Flush",
     "LeaseBeat",
@@ -87,6 +88,12 @@ class Report:
 @dataclass(frozen=True, slots=True)
 class CancelRunning:
     """Runner -> async executor, at the shutdown deadline: cancel every running coroutine."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelSends:
+    """Runner -> async updater / lease keeper, after the flush deadline: cancel the sends in flight
+    and answer with their coroutines (the runner awaits them)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,10 @@ class WorkerRunner:
             try:
                 self._report = future.result()
             finally:
+                try:  # nothing may be left pending on a loop that is about to close
+                    asyncio.run_coroutine_threadsafe(_cancel_leftovers(), self._loop).result(timeout=5)
+                except Exception as exc:
+                    _log.debug("leftover coroutines did not end cleanly: %r", exc)
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 if self._loop_thread is not None:
                     self._loop_thread.join(timeout=5)
@@ -206,6 +210,17 @@ class WorkerRunner:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+async def _cancel_leftovers() -> None:
+    """On the worker's loop, after its pipeline stopped: cancel and await every other coroutine."""
+    import asyncio
+
+    current = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not current]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)
 
 
 def run_worker(

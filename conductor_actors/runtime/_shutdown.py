@@ -64,7 +64,9 @@ def claim_unfinished(w: Wiring) -> tuple[list[Report], list[Task]]:
 
 
 def journal_unsent(w: Wiring) -> int:
-    """At the flush deadline: pass every result not yet accepted to recovery; returns how many."""
+    """At the flush deadline: pass every result not yet accepted to recovery and give up hand-backs
+    not yet answered (the server offers those tasks again after their response timeout); the ledger
+    is empty afterwards. Returns how many results went to recovery."""
     pending = w.ledger.pending_results()
     for task, result in pending:
         if w.ledger.settled(task.task_id):  # type: ignore[arg-type]
@@ -72,4 +74,8 @@ def journal_unsent(w: Wiring) -> int:
     if pending:
         _log.warning("%d %s result(s) not delivered before the shutdown deadline were handed to recovery",
                      len(pending), w.task_type)
+    unanswered = [t for t in w.ledger.unsettled() if w.ledger.settled(t.task_id)]  # type: ignore[arg-type]
+    if unanswered:
+        _log.warning("%d %s hand-back(s) were not answered before the shutdown deadline; the server offers "
+                     "those tasks again after their response timeout", len(unanswered), w.task_type)
     return len(pending)

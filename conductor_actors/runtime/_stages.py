@@ -211,10 +211,10 @@ class UpdaterBehaviour(_Stage):
     def handle(self, message: Any) -> Report | None:
         """Process a message; returns the report to send now, if any."""
         if isinstance(message, Report):
-            return message
+            return self._still_owed(message)
         if isinstance(message, RetryDue):
             entry = self.retries.pop(message.key, None)
-            return None if entry is None else entry[0]
+            return None if entry is None else self._still_owed(entry[0])
         if isinstance(message, (Pause, Resume)):
             self.w.updater_logic.paused = isinstance(message, Pause)  # no chained task while paused
         elif isinstance(message, Flush):
@@ -226,6 +226,13 @@ class UpdaterBehaviour(_Stage):
         elif isinstance(message, Beat):
             self._beat("updater")
         return None
+
+    def _still_owed(self, report: Report) -> Report | None:
+        """``report``, unless its task was settled meanwhile (the flush deadline handed it over)."""
+        if self.w.ledger.state_of(report.task.task_id) is None:  # type: ignore[arg-type]
+            _log.debug("not sending the result of %s: already handed over", self.w.describe(report.task))
+            return None
+        return report
 
     def uses_v2(self, report: Report) -> bool:
         return self.w.updater_logic.uses_v2(report)
@@ -271,6 +278,11 @@ class UpdaterBehaviour(_Stage):
     def _give_up(self, outcome: GiveUp) -> None:
         w = self.w
         report = outcome.report
+        # Whoever settles the entry owns it: a result the flush deadline already handed to recovery
+        # (the ledger entry is gone) is neither reported nor handed over a second time.
+        if not w.ledger.settled(report.task.task_id):  # type: ignore[arg-type]
+            _log.debug("%s was already handed over; its late failure is ignored", w.describe(report.task))
+            return
         if report.purpose is Purpose.HANDBACK:
             _log.warning(
                 "could not hand back %s (%s); the server will offer it again after its response timeout",
@@ -283,11 +295,8 @@ class UpdaterBehaviour(_Stage):
                 w.describe(report.task), report.attempt, outcome.cause,
                 "; handed to recovery" if outcome.journal else "",
             )
-        # Whoever settles the entry owns it: a result the flush deadline already handed to recovery
-        # (the ledger entry is gone) is not handed over a second time.
-        settled_here = w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
-        if settled_here and outcome.journal and report.purpose is Purpose.RESULT:
-            w.hand_to_recovery(report.result, outcome.cause, report.attempt)
+            if outcome.journal:
+                w.hand_to_recovery(report.result, outcome.cause, report.attempt)
         tell_quietly(w.poller, SlotsFreed(1))
 
 

@@ -128,10 +128,13 @@ class SyncPipeline:
         flush_from = time.monotonic()
         clean = self._wait(lambda: flush_from + self._flush_limit) and not running
         journal_unsent(w)
+        self.client.close()  # the lean transport aborts calls still in flight: no send outlives the stop
         for ref in (w.poller, w.leases, w.executor, w.updater, self._guardian):
             if ref is not None:
                 ref.stop(block=False)
-        self.client.close()
+        for ref in (w.updater, w.leases):
+            if ref is not None and not ref.join(timeout=2):
+                _log.warning("%s did not finish its last send in time", ref.name)
         self._stopped = StopReport(
             handed_back=w.handed_back - handed_back_before, abandoned=len(running),
             undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - began,

@@ -100,6 +100,7 @@ class ScriptedServer:
     def __init__(self, scripts: list[Script]) -> None:
         self.scripts = list(scripts)
         self.connections = 0
+        self.requests = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -133,6 +134,7 @@ class ScriptedServer:
                 while len(rest) < length:
                     rest += conn.recv(65536)
                 buffer = rest[length:]
+                self.requests += 1
                 if not self.scripts.pop(0)(conn, head + b"\r\n\r\n" + rest[:length]):
                     return
 
@@ -140,9 +142,14 @@ class ScriptedServer:
         self.listener.close()
 
 
-def answer(raw: bytes, keep: bool = True) -> Script:
+def answer(raw: bytes, keep: bool = True, then: Callable[[], None] | None = None) -> Script:
+    """Send ``raw``; keep the connection open or not; ``then`` runs after a close (to sync tests)."""
+
     def script(conn: socket.socket, request: bytes) -> bool:
         conn.sendall(raw)
+        if not keep and then is not None:
+            conn.close()
+            then()
         return keep
 
     return script
@@ -190,10 +197,17 @@ class Exchange:
             self.client = httpx.AsyncClient(transport=self.transport)
 
     def post(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        return self.send("POST", url, timeout)
+
+    def get(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        return self.send("GET", url, timeout)
+
+    def send(self, method: str, url: str, timeout: float) -> tuple[int, bytes]:
+        body = b"{}" if method == "POST" else None
         if self.flavour == "sync":
-            response = self.session.post(url, data=b"{}", timeout=(timeout, timeout))
+            response = self.session.request(method, url, data=body, timeout=(timeout, timeout))
             return response.status_code, response.content
-        response = self.loop.run_until_complete(self.client.post(url, content=b"{}", timeout=timeout))
+        response = self.loop.run_until_complete(self.client.request(method, url, content=body, timeout=timeout))
         return response.status_code, response.content
 
     def in_use(self) -> int:
@@ -237,13 +251,31 @@ def test_chunked_and_close_delimited_bodies_arrive_whole(
     assert server.connections == 2 and exchange.in_use() == 0
 
 
-def test_a_connection_the_server_closed_while_idle_is_not_reused(
+def test_an_idempotent_request_on_a_connection_closed_while_idle_is_sent_again(
     serve: Callable[..., ScriptedServer], exchange: Exchange
 ) -> None:
-    server = serve([answer(OK, keep=False), answer(OK)])  # closes after answering, without saying so
-    assert exchange.post(server.url) == (200, b"{}")
-    assert exchange.post(server.url) == (200, b"{}")
+    closed = threading.Event()
+    server = serve([answer(OK, keep=False, then=closed.set), answer(OK)])  # closes without saying so
+    assert exchange.get(server.url) == (200, b"{}")
+    closed.wait(5)
+    assert exchange.get(server.url) == (200, b"{}")  # the stale connection failed: sent again, fresh
     assert server.connections == 2
+
+
+def test_a_post_on_a_connection_closed_while_idle_fails_rather_than_being_sent_twice(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    closed = threading.Event()
+    server = serve([answer(OK, keep=False, then=closed.set), answer(OK), answer(OK)])
+    assert exchange.post(server.url) == (200, b"{}")
+    closed.wait(5)
+    try:  # sent on the stale connection: it fails; or the close was noticed first: a fresh connection
+        delivered = exchange.post(server.url) == (200, b"{}")
+    except (requests.ConnectionError, httpx.ReadError):
+        delivered = False
+    assert server.requests == (2 if delivered else 1)  # the second POST reached the server at most once
+    assert exchange.post(server.url) == (200, b"{}")
+    assert exchange.in_use() == 0
 
 
 def test_a_reset_in_the_middle_of_an_answer_is_a_connection_error(
