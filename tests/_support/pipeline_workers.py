@@ -28,8 +28,8 @@ __all__ = [
 
 #: Longest time (s) a worker waits on a gate or for the shutdown flag before it returns anyway.
 MAX_BLOCK = 15.0
-#: How often (s) the async twins look at a threading.Event between awaits.
-_ASYNC_POLL = 0.005
+#: How often (s) a waiting worker looks at a threading.Event or the shutdown flag again.
+_POLL_EVERY = 0.005
 
 
 class Gates:
@@ -80,7 +80,7 @@ async def _wait_event_async(event: threading.Event, timeout: float) -> bool:
     while not event.is_set():
         if time.monotonic() >= deadline:
             return False
-        await asyncio.sleep(_ASYNC_POLL)
+        await asyncio.sleep(_POLL_EVERY)
     return True
 
 
@@ -144,23 +144,13 @@ async def fail_async(message: str) -> dict[str, Any]:
     raise ValueError(message)
 
 
-# -- unserialisable: returns an output JSON cannot carry --------------------------------------------
-
-def unserialisable_sync(x: Any = None) -> dict[str, Any]:
-    return {"handle": threading.Lock()}
-
-
-async def unserialisable_async(x: Any = None) -> dict[str, Any]:
-    return {"handle": threading.Lock()}
-
-
 # -- await_shutdown: runs until the task context says the worker is shutting down -------------------
 
 def await_shutdown_sync(x: Any = None) -> dict[str, Any]:
     context = get_task_context()
     deadline = time.monotonic() + MAX_BLOCK
     while not context.is_shutting_down() and time.monotonic() < deadline:
-        time.sleep(_ASYNC_POLL)
+        time.sleep(_POLL_EVERY)
     return {"saw_shutdown": context.is_shutting_down()}
 
 
@@ -168,7 +158,7 @@ async def await_shutdown_async(x: Any = None) -> dict[str, Any]:
     context = get_task_context()
     deadline = time.monotonic() + MAX_BLOCK
     while not context.is_shutting_down() and time.monotonic() < deadline:
-        await asyncio.sleep(_ASYNC_POLL)
+        await asyncio.sleep(_POLL_EVERY)
     return {"saw_shutdown": context.is_shutting_down()}
 
 
@@ -178,7 +168,8 @@ def _burn(seconds: float) -> int:
     deadline = time.perf_counter() + seconds
     loops = 0
     while time.perf_counter() < deadline:
-        loops += sum(i * i for i in range(200)) & 1 or 1
+        sum(i * i for i in range(200))
+        loops += 1
     return loops
 
 
@@ -188,3 +179,27 @@ def burn_sync(seconds: float) -> dict[str, Any]:
 
 async def burn_async(seconds: float) -> dict[str, Any]:
     return {"loops": await asyncio.to_thread(_burn, seconds)}
+
+
+# -- moody: misbehaves as its input says ------------------------------------------------------------
+
+def _moody_output(mood: str, x: Any) -> dict[str, Any]:
+    if mood == "raise":
+        raise RuntimeError(f"moody worker raised for {x!r}")
+    if mood == "unserialisable":
+        return {"handle": threading.Lock()}
+    return {"y": x}
+
+
+def moody_sync(mood: str, x: Any = None) -> dict[str, Any]:
+    """``mood`` "ok" echoes ``x``, "raise" raises, "unserialisable" returns a lock, "block" waits on gate ``x``."""
+    if mood == "block":
+        return hold_sync(str(x))
+    return _moody_output(mood, x)
+
+
+async def moody_async(mood: str, x: Any = None) -> dict[str, Any]:
+    """The async twin of ``moody_sync``."""
+    if mood == "block":
+        return await hold_async(str(x))
+    return _moody_output(mood, x)

@@ -1,0 +1,174 @@
+"""Sending results: update-v2 with a fall back to v1 for good, retries of transient failures, final
+failures (TaskUpdateFailure + the undeliverable callback) and answers that are final at once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conductor_actors.client import ConductorHTTPError, NotFoundError, TaskResultStatus
+from conductor_actors.client._errors import http_error_for
+from conductor_actors.client._models import TaskResult
+from conductor_actors.events import PollCompleted, TaskUpdateFailure
+
+if TYPE_CHECKING:
+    from runtime.conftest import PipelineHarness
+
+
+def _task_not_found(result: TaskResult) -> BaseException:
+    """What the client raises when the server answers update-v2 with the real server's 404 for a task."""
+    body = {"status": 404, "message": f"No such task found by id: {result.task_id}", "instance": "conductor",
+            "retryable": False}
+    return http_error_for(404, json.dumps(body).encode(), method="POST", path="/tasks/update-v2")
+
+
+@pytest.mark.parametrize("status", [405, 404], ids=["405", "404-endpoint"])
+def test_a_server_without_update_v2_gets_every_result_over_v1(pipeline: PipelineHarness, status: int) -> None:
+    pipeline.server.faults.add("update_v2", status=status)  # for the whole test
+    tasks = 20
+    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(tasks)])
+
+    pipeline.runner(pipeline.worker("echo", thread_count=1))
+    pipeline.complete(workflow_ids)
+
+    stats = pipeline.server.stats()
+    assert stats["update_v2"] == 1, "update-v2 must be tried once per process, then never again"
+    assert stats["update_v1"] == tasks
+    assert sum(p.tasks_received for p in pipeline.recorder.of(PollCompleted)) == tasks
+    assert not pipeline.recorder.update_failures()
+    outputs = {t["inputData"]["x"]: t["outputData"] for t in pipeline.server.tasks(task_type=pipeline.task_name())}
+    assert outputs == {i: {"y": i} for i in range(tasks)}
+
+
+def test_update_v2_probes_end_once_the_server_shows_it_lacks_the_endpoint(pipeline: PipelineHarness) -> None:
+    """update-v2 is assumed (it saves a poll per task on every current server): results already in
+    flight when the first 405 arrives try it once each, and after that nothing uses it again."""
+    # The 405 takes 200 ms, so all four first results are in flight before the first answer.
+    pipeline.server.faults.add("update_v2", status=405, delay_ms=200)
+    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(8)])
+
+    pipeline.runner(pipeline.worker("echo", thread_count=4))
+    pipeline.complete(workflow_ids)
+
+    stats = pipeline.server.stats()
+    assert stats["update_v1"] == 8
+    assert 1 <= stats["update_v2"] <= 4, "more update-v2 tries than results in flight when the first 405 came"
+
+
+def test_a_404_about_the_task_is_final_and_keeps_update_v2(
+    pipeline: PipelineHarness, wait_until: Callable[..., None]
+) -> None:
+    client = pipeline.recording_client()
+    client.fail_next("update_task_v2", _task_not_found)
+    first = pipeline.start_workflows([{"x": 1}])
+
+    runner = pipeline.runner(pipeline.worker("echo"), client=client)
+    failure = pipeline.recorder.wait_for(TaskUpdateFailure)[0]
+    lost_task = pipeline.only_task(first[0])
+
+    assert failure.task_id == lost_task["taskId"]
+    assert isinstance(failure.cause, NotFoundError)
+    assert failure.retry_count == 1
+    assert [method for method, _, _ in client.results_for(lost_task["taskId"])] == ["update_task_v2"]
+    wait_until(lambda: len(runner.ledger) == 0, what="the given-up result to be settled")
+    assert pipeline.undeliverable.calls == [], "a 404 for a task cannot succeed later: nothing to journal"
+
+    second = pipeline.start_workflows([{"x": 2}])
+    pipeline.complete(second)
+    assert pipeline.server.stats()["update_v1"] == 0, "a 404 about a task must not switch to v1"
+    assert [method for method, _, _ in client.results_for(pipeline.only_task(second[0])["taskId"])] == [
+        "update_task_v2"
+    ]
+    assert pipeline.server.get_task(lost_task["taskId"])["status"] == "IN_PROGRESS"
+
+
+@pytest.mark.parametrize(
+    ("fault", "runtime_attempts"),
+    [
+        ({"status": 500, "times": 2}, {3}),
+        # The client's transport sends a request once more on a fresh connection when a reused one
+        # fails before any answer byte, so one drop may never reach the runtime; two always do.
+        ({"drop": True, "times": 1}, {1, 2}),
+        ({"drop": True, "times": 2}, {2, 3}),
+    ],
+    ids=["500-twice", "dropped-once", "dropped-twice"],
+)
+def test_transient_update_failures_are_retried_with_the_configured_delays(
+    pipeline: PipelineHarness, fault: dict[str, Any], runtime_attempts: set[int]
+) -> None:
+    delays = (0.2, 0.4)
+    pipeline.server.faults.add("update_v2", **fault)
+    client = pipeline.recording_client()
+    workflow_ids = pipeline.start_workflows([{"x": 7}])
+
+    pipeline.runner(
+        pipeline.worker("echo"), client=client, settings=pipeline.settings(update_retry_delays=delays)
+    )
+    pipeline.complete(workflow_ids)
+
+    task = pipeline.only_task(workflow_ids[0])
+    assert task["outputData"] == {"y": 7}
+    assert pipeline.server.stats()["update_v2"] == fault["times"] + 1
+    attempts = client.results_for(task["taskId"])
+    assert {method for method, _, _ in attempts} == {"update_task_v2"}
+    assert len(attempts) in runtime_attempts
+    gaps = [later[2] - earlier[2] for earlier, later in itertools.pairwise(attempts)]
+    for gap, delay in zip(gaps, delays):
+        assert delay <= gap < delay + 1.0, f"retry after {gap:.3f} s, configured {delay} s"
+    assert not pipeline.recorder.update_failures()
+    assert pipeline.undeliverable.calls == []
+
+
+def test_an_update_failing_every_attempt_is_published_handed_over_and_frees_its_slot(
+    pipeline: PipelineHarness, wait_until: Callable[..., None]
+) -> None:
+    fault = pipeline.server.faults.add("update_v2", status=500)
+    first = pipeline.start_workflows([{"x": 42}])
+
+    runner = pipeline.runner(pipeline.worker("echo", thread_count=1))
+    failure = pipeline.recorder.wait_for(TaskUpdateFailure)[0]
+    task = pipeline.only_task(first[0])
+
+    assert failure.task_id == task["taskId"]
+    assert failure.workflow_instance_id == first[0]
+    assert failure.retry_count == 3
+    assert isinstance(failure.cause, ConductorHTTPError) and failure.cause.status == 500
+    result = failure.task_result
+    assert (result.task_id, result.workflow_instance_id) == (task["taskId"], first[0])
+    assert result.status == TaskResultStatus.COMPLETED
+    assert result.output_data == {"y": 42}
+
+    task_type, handed_over, cause, attempts = pipeline.undeliverable.wait_for(1)[0]
+    assert task_type == pipeline.task_name()
+    assert handed_over.to_dict() == result.to_dict()
+    assert cause is failure.cause
+    assert attempts == 3
+    assert pipeline.server.stats()["update_v2"] == 3
+    wait_until(lambda: len(runner.ledger) == 0, what="the slot of the undeliverable result to be released")
+
+    fault.remove()
+    second = pipeline.start_workflows([{"x": 43}])
+    pipeline.complete(second)
+    assert pipeline.only_task(second[0])["outputData"] == {"y": 43}
+    assert len(pipeline.recorder.update_failures()) == 1
+
+
+def test_a_400_answer_is_final_at_once(pipeline: PipelineHarness, wait_until: Callable[..., None]) -> None:
+    pipeline.server.faults.add("update_v2", status=400)
+    workflow_ids = pipeline.start_workflows([{"x": 1}])
+
+    runner = pipeline.runner(pipeline.worker("echo"))
+    failure = pipeline.recorder.wait_for(TaskUpdateFailure)[0]
+
+    assert failure.retry_count == 1
+    assert isinstance(failure.cause, ConductorHTTPError) and failure.cause.status == 400
+    assert failure.task_result.status == TaskResultStatus.COMPLETED
+    wait_until(lambda: len(runner.ledger) == 0, what="the rejected result to be settled")
+    assert pipeline.undeliverable.calls == [], "a 400 will never succeed: nothing to journal"
+    stats = pipeline.server.stats()
+    assert (stats["update_v2"], stats["update_v1"]) == (1, 0)
+    assert pipeline.only_task(workflow_ids[0])["status"] == "IN_PROGRESS"
