@@ -43,22 +43,30 @@ LISTENER_METHODS: dict[type[TaskRunnerEvent], str] = {
 class TaskRunnerEventsListener(Protocol):
     """Receives task-runner events inside each worker process. Implement only what you need.
 
-    Methods run synchronously on the publishing thread or event loop: keep them fast.
+    Methods run synchronously on the publishing thread or event loop: keep them fast. The default
+    bodies do nothing, so a subclass that overrides a few methods is still concrete for type checkers.
     """
 
-    def on_poll_started(self, event: PollStarted) -> None: ...
+    def on_poll_started(self, event: PollStarted) -> None:
+        return None
 
-    def on_poll_completed(self, event: PollCompleted) -> None: ...
+    def on_poll_completed(self, event: PollCompleted) -> None:
+        return None
 
-    def on_poll_failure(self, event: PollFailure) -> None: ...
+    def on_poll_failure(self, event: PollFailure) -> None:
+        return None
 
-    def on_task_execution_started(self, event: TaskExecutionStarted) -> None: ...
+    def on_task_execution_started(self, event: TaskExecutionStarted) -> None:
+        return None
 
-    def on_task_execution_completed(self, event: TaskExecutionCompleted) -> None: ...
+    def on_task_execution_completed(self, event: TaskExecutionCompleted) -> None:
+        return None
 
-    def on_task_execution_failure(self, event: TaskExecutionFailure) -> None: ...
+    def on_task_execution_failure(self, event: TaskExecutionFailure) -> None:
+        return None
 
-    def on_task_update_failure(self, event: TaskUpdateFailure) -> None: ...
+    def on_task_update_failure(self, event: TaskUpdateFailure) -> None:
+        return None
 
 
 class SyncEventDispatcher:
