@@ -1,0 +1,1 @@
+"""Billing workers (a sub-package: found by a recursive scan only)."""
