@@ -7,7 +7,7 @@ loopback port, stopped after the test.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +28,7 @@ def flavour(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def dev_server() -> Iterator["DevServer"]:
+def dev_server() -> Iterator[DevServer]:
     """A running embedded Conductor server (no auth) on a free port."""
     from conductor_actors.devserver import DevServer
 
