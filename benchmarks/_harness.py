@@ -183,9 +183,10 @@ def _launch(runtime: str, workload: Workload, server: DevServerProcess, official
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, BENCH_WORKLOAD=workload.name, PYTHONPATH=here,
                CONDUCTOR_ACTORS_STATE_DIR=state_dir, CONDUCTOR_SERVER_URL=server.url)
-    if runtime == "ours":
+    if runtime in ("ours", "ours_metrics"):
+        metrics = ["--metrics-port", "0"] if runtime == "ours_metrics" else []
         command = [sys.executable, "-m", "conductor_actors", "--server-url", server.url,
-                   "--log-level", "WARNING", "apps.ours_app"]
+                   "--log-level", "WARNING", *metrics, "apps.ours_app"]
     else:
         if official_python is None:
             raise RuntimeError("the official SDK's interpreter is not set up")

@@ -80,20 +80,35 @@ def table(results: dict[str, dict[str, dict[str, float | None]]]) -> str:
         "|---|---|" + "---|" * len(COLUMNS),
     ]
     for workload, by_runtime in results.items():
-        for runtime in ("ours", "official"):
+        for runtime, label in RUNTIME_LABELS.items():
             if runtime not in by_runtime:
                 continue
             figures = by_runtime[runtime]
             cells = [fmt.format(figures[key]) if figures.get(key) is not None else "-" for _, key, fmt, _ in COLUMNS]
-            label = "conductor_actors" if runtime == "ours" else "official SDK 2.0.0"
             lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
-        if "ours" in by_runtime and "official" in by_runtime:
-            ratios = []
-            for _, key, _, _ in COLUMNS:
-                ours, theirs = by_runtime["ours"].get(key), by_runtime["official"].get(key)
-                ratios.append(f"{ours / theirs:.2f}x" if ours is not None and theirs else "-")
-            lines.append(f"| {workload} | ratio (ours / official) | " + " | ".join(ratios) + " |")
+        for top, bottom, label in RATIOS:
+            if top in by_runtime and bottom in by_runtime:
+                lines.append(f"| {workload} | {label} | " + " | ".join(_ratios(by_runtime[top], by_runtime[bottom])) + " |")
     return "\n".join(lines)
+
+
+RUNTIME_LABELS = {
+    "ours": "conductor_actors",
+    "ours_metrics": "conductor_actors, metrics on",
+    "official": "official SDK 2.0.0",
+}
+RATIOS = [
+    ("ours", "official", "ratio (ours / official)"),
+    ("ours_metrics", "ours", "ratio (metrics on / off)"),
+]
+
+
+def _ratios(top: dict[str, float | None], bottom: dict[str, float | None]) -> list[str]:
+    cells = []
+    for _, key, _, _ in COLUMNS:
+        mine, theirs = top.get(key), bottom.get(key)
+        cells.append(f"{mine / theirs:.2f}x" if mine is not None and theirs else "-")
+    return cells
 
 
 def machine() -> str:
@@ -115,7 +130,9 @@ def write_readme(markdown: str, note: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="conductor_actors vs the official Conductor Python SDK")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated (default: all)")
-    parser.add_argument("--runtimes", default="ours,official", help="ours, official or both (default)")
+    parser.add_argument("--runtimes", default="ours,official,ours_metrics",
+                        help="comma-separated from ours, official, ours_metrics (default: all three; "
+                             "ours_metrics, ours with Prometheus metrics served, runs on the noop workloads only)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per runtime and workload (default 3)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload's task count")
     parser.add_argument("--work-dir", default=os.path.join(HERE, ".work"), help="where the official SDK lives")
@@ -124,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workloads = [WORKLOADS[name] for name in args.workloads.split(",")]
     runtimes = [r for r in args.runtimes.split(",") if r]
-    unknown = set(runtimes) - {"ours", "official"}
+    unknown = set(runtimes) - set(RUNTIME_LABELS)
     if unknown:
         parser.error(f"unknown runtime(s): {', '.join(sorted(unknown))}")
     os.makedirs(args.work_dir, exist_ok=True)
@@ -133,14 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, dict[str, float | None]]] = {}
     started = time.monotonic()
     for workload in workloads:
-        runs: dict[str, list[Run]] = {r: [] for r in runtimes}
+        taking_part = [r for r in runtimes if r != "ours_metrics" or workload.metrics_variant]
+        runs: dict[str, list[Run]] = {r: [] for r in taking_part}
         for repeat in range(args.repeats):
-            order = runtimes if repeat % 2 == 0 else list(reversed(runtimes))
+            order = taking_part if repeat % 2 == 0 else list(reversed(taking_part))
             for runtime in order:
                 run = run_once(runtime, workload, scale=args.scale, official_python=interpreter)
                 runs[runtime].append(run)
                 every.append(run)
-                print(f"{workload.name:>17} {runtime:>8} #{repeat + 1}: {run.tasks_per_second:7.0f} tasks/s, "
+                print(f"{workload.name:>17} {runtime:>12} #{repeat + 1}: {run.tasks_per_second:7.0f} tasks/s, "
                       f"{run.cpu_ms_per_task:5.2f} ms CPU/task, {run.peak_rss_mb:5.0f} MB, "
                       f"p50 {run.latency_p50_ms:6.1f} ms, first poll {run.first_poll_seconds:.2f} s", flush=True)
         results[workload.name] = {runtime: median_run(r) for runtime, r in runs.items()}

@@ -19,6 +19,7 @@ class Workload:
     cpu: float = 0.0  # seconds of pure-Python CPU work per task
     processes: int = 1  # worker processes (ours only; the official SDK has no such option)
     interval: float = 0.0  # idle-latency runs: seconds between tasks, enqueued one by one
+    metrics_variant: bool = False  # also run ours with Prometheus metrics on, to measure their cost
 
     @property
     def task_type(self) -> str:
@@ -33,8 +34,8 @@ class Workload:
 WORKLOADS = {
     w.name: w
     for w in (
-        Workload("noop_sync", "sync", 10, 6000),
-        Workload("noop_async", "async", 10, 6000),
+        Workload("noop_sync", "sync", 10, 6000, metrics_variant=True),
+        Workload("noop_async", "async", 10, 6000, metrics_variant=True),
         Workload("sleep_async_100", "async", 100, 8000, sleep=0.05),
         Workload("sleep_async_1000", "async", 1000, 20000, sleep=0.05),
         Workload("sleep_sync_10", "sync", 10, 1500, sleep=0.05),

@@ -15,22 +15,27 @@ sys.path.insert(0, str(BENCHMARKS))
 from run import table  # noqa: E402
 
 
-@pytest.mark.parametrize("workload", ["noop_sync", "sleep_async_100"])
-def test_the_benchmark_command_runs_a_workload_end_to_end(tmp_path: Path, workload: str) -> None:
+@pytest.mark.parametrize(("workload", "runtime", "label"), [
+    ("noop_sync", "ours", "conductor_actors"),
+    ("sleep_async_100", "ours", "conductor_actors"),
+    ("noop_async", "ours_metrics", "conductor_actors, metrics on"),
+])
+def test_the_benchmark_command_runs_a_workload_end_to_end(tmp_path: Path, workload: str, runtime: str,
+                                                           label: str) -> None:
     out = tmp_path / "runs.json"
     done = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "run.py"), "--workloads", workload, "--runtimes", "ours",
+        [sys.executable, str(BENCHMARKS / "run.py"), "--workloads", workload, "--runtimes", runtime,
          "--repeats", "1", "--scale", "0.01", "--json", str(out)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     runs = json.loads(out.read_text())
-    assert len(runs) == 1 and runs[0]["workload"] == workload
+    assert len(runs) == 1 and runs[0]["workload"] == workload and runs[0]["runtime"] == runtime
     run = runs[0]
     assert run["completed"] == run["tasks"] > 0
     assert run["tasks_per_second"] > 0 and run["cpu_ms_per_task"] > 0 and run["peak_rss_mb"] > 10
     assert run["requests_per_task"]["total"] >= 1.0
-    assert f"| {workload} | conductor_actors |" in done.stdout
+    assert f"| {workload} | {label} |" in done.stdout
 
 
 def test_the_table_shows_ratios_against_the_official_sdk() -> None:
@@ -40,3 +45,13 @@ def test_the_table_shows_ratios_against_the_official_sdk() -> None:
     markdown = table({"noop_sync": {"ours": figures, "official": official}})
     ratio_row = next(line for line in markdown.splitlines() if "ratio" in line)
     assert "| 3.00x | 0.33x | 0.50x |" in ratio_row
+
+
+def test_the_table_shows_what_metrics_cost() -> None:
+    off = {"tasks_per_second": 400.0, "cpu_ms_per_task": 0.5, "peak_rss_mb": 60.0, "requests_per_task": 1.0,
+           "latency_p50_ms": 2.0, "latency_p99_ms": 9.0, "littles_percent": None, "first_poll_seconds": 0.3}
+    on = dict(off, tasks_per_second=390.0, cpu_ms_per_task=0.55, peak_rss_mb=66.0)
+    markdown = table({"noop_async": {"ours": off, "ours_metrics": on}})
+    assert "| noop_async | conductor_actors, metrics on |" in markdown
+    ratio_row = next(line for line in markdown.splitlines() if "metrics on / off" in line)
+    assert "| 0.97x | 1.10x | 1.10x |" in ratio_row
