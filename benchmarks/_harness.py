@@ -29,13 +29,47 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Scraper:
+    """Scrapes ``/metrics`` every ``interval`` seconds, as a Prometheus server would (more often, in
+    fact: the usual interval is 15 s), so that rendering the registry counts in the run's cost."""
+
+    def __init__(self, port: int, interval: float = 1.0) -> None:
+        self.port = port
+        self.interval = interval
+        self.scrapes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/metrics")
+                response = conn.getresponse()
+                response.read()
+                conn.close()
+                if response.status == 200:
+                    self.scrapes += 1
+            except (OSError, http.client.HTTPException):
+                continue  # not serving yet, or already stopping
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class DevServerProcess:
     """``python -m conductor_actors.devserver`` on a free loopback port, with a keep-alive HTTP helper."""
 
     def __init__(self, python: str = sys.executable) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.process = subprocess.Popen(
             [python, "-m", "conductor_actors.devserver", "--port", str(self.port), "--log-level", "WARNING"],
@@ -176,15 +210,16 @@ class Run:
     littles_percent: float | None = None
     first_poll_seconds: float = 0.0
     completed: int = 0
+    metrics_scrapes: int = 0
 
 
 def _launch(runtime: str, workload: Workload, server: DevServerProcess, official_python: str | None,
-            state_dir: str) -> subprocess.Popen[bytes]:
+            state_dir: str, metrics_port: int | None) -> subprocess.Popen[bytes]:
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, BENCH_WORKLOAD=workload.name, PYTHONPATH=here,
                CONDUCTOR_ACTORS_STATE_DIR=state_dir, CONDUCTOR_SERVER_URL=server.url)
     if runtime in ("ours", "ours_metrics"):
-        metrics = ["--metrics-port", "0"] if runtime == "ours_metrics" else []
+        metrics = ["--metrics-port", str(metrics_port)] if metrics_port else []
         command = [sys.executable, "-m", "conductor_actors", "--server-url", server.url,
                    "--log-level", "WARNING", *metrics, "apps.ours_app"]
     else:
@@ -215,14 +250,15 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
                 server.call("POST", "/api/workflow/bench", {})
         server.call("POST", "/__devserver__/stats/reset")
         with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:
+            metrics_port = free_port() if runtime == "ours_metrics" else None
             launched_wall = time.time()
-            process = _launch(runtime, workload, server, official_python, state_dir)
+            process = _launch(runtime, workload, server, official_python, state_dir, metrics_port)
             monitor = TreeMonitor(process.pid)
+            scraper = Scraper(metrics_port) if metrics_port else None
             try:
                 if workload.interval:
                     _trickle(server, workload, tasks, timeout)
                 _wait_done(server, tasks, timeout, process)
-                done_at = time.monotonic()
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -231,6 +267,8 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
                 monitor.stop()
+                if scraper is not None:
+                    scraper.stop()
         rows = server.call("GET", f"/__devserver__/tasks?taskType={workload.task_type}")
         stats = server.call("GET", "/__devserver__/stats")
     finally:
@@ -240,9 +278,11 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
     ends = [row[3] / 1000 for row in completed]
     span = max(ends) - min(starts) if completed else float("nan")
     first_task_wall = min(starts) if starts else launched_wall
-    # Map the first task's wall-clock start onto the monitor's clock to read CPU from then on.
-    start_mono = done_at - (time.time() - first_task_wall)
-    cpu = monitor.cpu_at(done_at) - monitor.cpu_at(start_mono)
+    last_task_wall = max(ends) if ends else first_task_wall
+    # Map the server's wall-clock times onto the monitor's clock: CPU is read from the first task's
+    # start to the last task's end.
+    wall_to_mono = time.monotonic() - time.time()
+    cpu = monitor.cpu_at(last_task_wall + wall_to_mono) - monitor.cpu_at(first_task_wall + wall_to_mono)
     rate = len(completed) / span if span and span > 0 else 0.0
     latencies = [(row[3] - row[1]) for row in completed]
     requests = {name: count / max(1, len(completed)) for name, count in stats.items() if count and name != "total"}
@@ -256,6 +296,7 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
         latency_p99_ms=_percentile(latencies, 0.99),
         littles_percent=(100 * rate / limit) if limit else None,
         first_poll_seconds=first_task_wall - launched_wall,
+        metrics_scrapes=scraper.scrapes if scraper is not None else 0,
     )
 
 
@@ -284,4 +325,6 @@ def _wait_done(server: DevServerProcess, tasks: int, timeout: float, process: su
             raise RuntimeError(f"the runtime exited early with code {process.returncode}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out: {summary}")
-        time.sleep(0.02)  # a polling probe of another process's state
+        # A polling probe of another process's state. The summary walks every workflow on the server's
+        # loop, so asking often would slow the server down for the runtime under test.
+        time.sleep(0.25)

@@ -88,7 +88,8 @@ def table(results: dict[str, dict[str, dict[str, float | None]]]) -> str:
             lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
         for top, bottom, label in RATIOS:
             if top in by_runtime and bottom in by_runtime:
-                lines.append(f"| {workload} | {label} | " + " | ".join(_ratios(by_runtime[top], by_runtime[bottom])) + " |")
+                cells = _ratios(by_runtime[top], by_runtime[bottom])
+                lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
