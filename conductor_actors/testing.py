@@ -10,7 +10,8 @@ Unit tests of business logic, no server::
 
 ``run_task`` runs the worker exactly as the runtime does (input binding and conversion, the task
 context, the result built from a return value or an exception) for ``def`` and ``async def``
-functions and class-based workers.
+functions and class-based workers. Inside a running event loop (an ``async def`` test) await its
+twin instead: ``result = await run_task_async(fetch_data, {"url": "..."})``.
 
 Integration tests against the embedded dev server, workers running in this process (no child
 processes, so tests stay fast)::
@@ -28,6 +29,7 @@ frameworks.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from types import TracebackType
@@ -39,7 +41,7 @@ from .runtime._runner import WorkerRunner
 from .runtime._settings import RuntimeSettings
 from .worker import BoundWorker, Worker, WorkerInterface, execute_async, execute_sync, get_registered_workers
 
-__all__ = ["InProcessWorkers", "as_worker", "run_task"]
+__all__ = ["InProcessWorkers", "as_worker", "run_task", "run_task_async"]
 
 
 def as_worker(target: Any, task_definition_name: str | None = None) -> WorkerInterface:
@@ -59,14 +61,12 @@ def as_worker(target: Any, task_definition_name: str | None = None) -> WorkerInt
     return Worker(task_definition_name or str(getattr(target, "__name__", "task")), target)
 
 
-def run_task(target: Any, input: dict[str, Any] | None = None, **task_fields: Any) -> TaskResult:
-    """Run one worker on ``input`` with a real task context, without a server; returns the result.
+def _not_shutting_down() -> bool:
+    return False
 
-    ``task_fields`` set fields of the ``Task`` the worker sees (snake_case: ``retry_count=2``,
-    ``poll_count=3``, ``workflow_instance_id=...``, ``task_definition_name`` picks the name of a
-    plain function). Exceptions of the worker become a FAILED (or FAILED_WITH_TERMINAL_ERROR) result,
-    as in production; ``get_task_context()`` works inside the function.
-    """
+
+def _prepare(target: Any, input: dict[str, Any] | None, task_fields: dict[str, Any]) -> tuple[BoundWorker, Task]:
+    """The bound worker and the task it will see; ``TypeError`` for an unknown task field."""
     name = task_fields.pop("task_definition_name", None)
     worker = as_worker(target, name)
     task_type = worker.get_task_definition_name()
@@ -84,14 +84,55 @@ def run_task(target: Any, input: dict[str, Any] | None = None, **task_fields: An
     if unknown:
         raise TypeError(f"unknown Task field(s): {', '.join(sorted(unknown))}")
     fields.update(task_fields)
-    task = Task(**fields)
-    bound = BoundWorker(worker, "test-worker")
-    if bound.is_async:
-        import asyncio
+    return BoundWorker(worker, "test-worker"), Task(**fields)
 
-        outcome = asyncio.run(execute_async(bound, task, lambda: False))
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def run_task(target: Any, input: dict[str, Any] | None = None, **task_fields: Any) -> TaskResult:
+    """Run one worker on ``input`` with a real task context, without a server; returns the result.
+
+    ``task_fields`` set fields of the ``Task`` the worker sees (snake_case: ``retry_count=2``,
+    ``poll_count=3``, ``workflow_instance_id=...``, ``task_definition_name`` picks the name of a
+    plain function). Exceptions of the worker become a FAILED (or FAILED_WITH_TERMINAL_ERROR) result,
+    as in production; ``get_task_context()`` works inside the function.
+
+    A ``def`` worker runs in the calling thread; an ``async def`` one on a new event loop
+    (``asyncio.run``), so for it the calling thread must not be running a loop: there this raises
+    ``RuntimeError`` pointing to ``await run_task_async(...)``. ``TypeError`` for an unknown task field.
+    """
+    bound, task = _prepare(target, input, task_fields)
+    if not bound.is_async:
+        return execute_sync(bound, task, _not_shutting_down).result
+    if _in_running_loop():
+        raise RuntimeError(
+            f"run_task cannot run the async worker {bound.task_definition_name!r} inside a running event"
+            " loop (it would need asyncio.run); in async code use `await run_task_async(...)`, which"
+            " takes the same arguments"
+        )
+    return asyncio.run(execute_async(bound, task, _not_shutting_down)).result
+
+
+async def run_task_async(target: Any, input: dict[str, Any] | None = None, **task_fields: Any) -> TaskResult:
+    """The awaitable twin of ``run_task``: same arguments, same result, for use inside an event loop.
+
+    An ``async def`` worker runs on the caller's event loop, in the awaiting task; a ``def`` worker
+    runs in a thread of the loop's default executor, so it does not block the loop. Exceptions of
+    the worker become a failed result as in ``run_task``; ``TypeError`` for an unknown task field.
+    """
+    bound, task = _prepare(target, input, task_fields)
+    if bound.is_async:
+        outcome = await execute_async(bound, task, _not_shutting_down)
     else:
-        outcome = execute_sync(bound, task, lambda: False)
+        outcome = await asyncio.get_running_loop().run_in_executor(
+            None, execute_sync, bound, task, _not_shutting_down
+        )
     return outcome.result
 
 

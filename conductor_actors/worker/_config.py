@@ -13,8 +13,9 @@ in code. For worker ``<name>`` and property ``<prop>`` the forms are checked in 
 7. ``CONDUCTOR_REGISTER_SCHEMAS`` (``register_schema`` only)
 
 ``poll_interval_millis`` is also spelled ``poll_interval`` or ``polling_interval`` in every form
-(the official SDK reads only those two). A value that does not parse raises ``WorkerConfigError``
-naming the variable and the value; nothing is silently ignored. Pure functions; any thread.
+(the official SDK reads only those two). Every form that is set is parsed, including the ones a
+higher form overrides: a value that does not parse raises ``WorkerConfigError`` naming the variable
+and the value; nothing is silently ignored. Pure functions; any thread.
 """
 
 from __future__ import annotations
@@ -122,8 +123,7 @@ def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None
     for prop in PROPERTIES.values():
         hit = _lookup(environ, task_name, prop.name)
         if hit is not None:
-            variable, raw = hit
-            values[prop.name] = prop.coerce(raw, variable)
+            variable, values[prop.name] = hit
             sources[prop.name] = variable
         else:
             value = coerce_property(prop.name, getattr(worker, prop.name, prop.default), task_name)
@@ -152,12 +152,22 @@ def _variable_names(task_name: str, prop_name: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _lookup(env: Mapping[str, str], task_name: str, prop_name: str) -> tuple[str, str] | None:
+def _lookup(env: Mapping[str, str], task_name: str, prop_name: str) -> tuple[str, Any] | None:
+    """The highest-precedence variable set for ``prop_name`` and its parsed value, or ``None``.
+
+    Every form that is present is parsed, so a bad value in a form that a higher one overrides
+    still raises ``WorkerConfigError`` (naming that variable and value) instead of hiding.
+    """
+    prop = PROPERTIES[prop_name]
+    winner: tuple[str, Any] | None = None
     for variable in _variable_names(task_name, prop_name):
         raw = env.get(variable)
-        if raw is not None:
-            return variable, raw
-    return None
+        if raw is None:
+            continue
+        value = prop.coerce(raw, variable)
+        if winner is None:
+            winner = (variable, value)
+    return winner
 
 
 def _format_value(value: Any) -> str:

@@ -3,8 +3,9 @@
 Returns: a dict is the output as is; a dataclass becomes a dict (recursively); None becomes ``{}``;
 any other value becomes ``{"result": value}``; ``TaskInProgress`` gives IN_PROGRESS with its
 callback and output; a returned ``TaskResult`` is used (addressed to the task). Output given with
-``set_output`` is merged under the returned keys (returned keys win). Output that is not valid JSON
-fails the task with FAILED_WITH_TERMINAL_ERROR naming the offending type and key path. An exception
+``set_output`` is merged under the returned keys (returned keys win). Dataclasses nested anywhere in
+the output become dicts too (``_output_json``). Output that is still not valid JSON fails the task
+with FAILED_WITH_TERMINAL_ERROR naming the offending type and key path. An exception
 gives FAILED (``NonRetryableException``: FAILED_WITH_TERMINAL_ERROR), its message as the reason and
 its traceback as a task log. Pure functions on the hot path; any thread.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import math
 import traceback
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 from ..client._models import Task, TaskExecLog, TaskResult, TaskResultStatus
 from ._context import TaskContext, TaskInProgress
 from ._exceptions import NonRetryableException
+from ._output_json import OutputNotJson, json_output, plain_value
 
 __all__ = [
     "ResultParts",
@@ -59,55 +60,14 @@ def _reason(exc: BaseException) -> str:
     return describe_exception(exc)[:REASON_LIMIT]
 
 
-#: Strict JSON (no NaN/Infinity), compact, UTF-8 text: what the output costs on the wire.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _serialised_size(output: Any) -> int:
-    """Bytes of the UTF-8 JSON text of ``output``; raises ``TypeError``/``ValueError`` if not JSON."""
-    return len(_ENCODER.encode(output).encode("utf-8"))
-
-
-def _locate_non_json(value: Any, path: str, seen: set[int]) -> str | None:
-    """Describe the first value in ``value`` that JSON cannot carry, with its key path."""
-    where = f"'{path}'" if path else "the top level"
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"value at {where} is {value!r}, which JSON cannot carry"
-    if isinstance(value, (dict, list, tuple)):
-        if id(value) in seen:
-            return f"value at {where} is a circular reference"
-        seen.add(id(value))
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if key is not None and not isinstance(key, (str, int, float, bool)):
-                    return f"a key at {where} has type {type(key).__qualname__}"
-                found = _locate_non_json(item, f"{path}.{key}" if path else str(key), seen)
-                if found:
-                    return found
-        else:
-            for index, item in enumerate(value):
-                found = _locate_non_json(item, f"{path}[{index}]", seen)
-                if found:
-                    return found
-        seen.discard(id(value))
-        return None
-    return f"value at {where} has type {type(value).__qualname__}"
-
-
-def _not_json_reason(output: Any, exc: Exception) -> str:
-    detail = _locate_non_json(output, "", set()) or str(exc)
-    return f"output is not JSON-serialisable: {detail}"[:REASON_LIMIT]
-
-
 def _as_output(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, dict):
         return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
+        converted: dict[str, Any] = plain_value(value)
+        return converted
     return {"result": value}
 
 
@@ -137,11 +97,10 @@ def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: Exc
     tb = exc.__traceback__
     trace = "".join(traceback.format_exception(type(exc), exc, tb.tb_next if tb is not None else None))
     logs = [*context.logs, TaskExecLog.now(trace, task.task_id)]
-    output = dict(context.output)
     try:
-        size = _serialised_size(output)
-    except (TypeError, ValueError) as json_error:
-        logs.append(TaskExecLog.now(f"set_output data dropped: {_not_json_reason(output, json_error)}", task.task_id))
+        output, size = json_output(dict(context.output))
+    except OutputNotJson as not_json:
+        logs.append(TaskExecLog.now(f"set_output data dropped: {str(not_json)[:REASON_LIMIT]}", task.task_id))
         output, size = {}, _EMPTY_OUTPUT_SIZE
     result = task.to_result(status, output, worker_id)
     result.reason_for_incompletion = _reason(exc)
@@ -188,7 +147,7 @@ def result_from_return(task: Task, worker_id: str, context: TaskContext, value: 
         result.logs = context.logs
         result.callback_after_seconds = callback
     try:
-        size = _serialised_size(result.output_data)
-    except (TypeError, ValueError) as exc:
-        return contract_violation(task, worker_id, _not_json_reason(result.output_data, exc), result.logs)
+        result.output_data, size = json_output(result.output_data)
+    except OutputNotJson as not_json:
+        return contract_violation(task, worker_id, str(not_json), result.logs)
     return ResultParts(result, False, None, size)

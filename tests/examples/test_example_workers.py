@@ -7,6 +7,9 @@ functions do what their scripts print.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -15,7 +18,7 @@ from typing import Any
 import pytest
 
 from conductor_actors import TaskResultStatus
-from conductor_actors.testing import InProcessWorkers, run_task
+from conductor_actors.testing import InProcessWorkers, run_task, run_task_async
 
 COMPLETED = TaskResultStatus.COMPLETED
 
@@ -89,6 +92,59 @@ def test_run_task_on_the_class_based_workers(example: LoadExample) -> None:
     assert (reversed_text.status, reversed_text.output_data) == (COMPLETED, {"reversed": "fed cba"})
     assert reversed_text.worker_id == "test-worker"
     assert run_task(classes.CountWords(), {"text": "one two three"}).output_data == {"words": 3}
+
+
+def test_run_task_on_the_performance_workers(
+    example: LoadExample, conductor_dev_server: Any, tmp_path: Path
+) -> None:
+    """compute_task sums squares, file_task reads the file, api_task and mixed_task fetch from a real
+    server (mixed_task digests the JSON); an HTTP error fails the async ones."""
+    workloads = example("performance_workloads")
+    conductor_dev_server.register_task_def({"name": "compute_task", "description": "sum of squares"})
+    url = f"{conductor_dev_server.url}/metadata/taskdefs/compute_task"
+    (tmp_path / "order.txt").write_text("two items")
+
+    assert run_task(workloads.cpu_task, {"data": [1, 2, 3]}).output_data == {"result": 14}
+    assert run_task(workloads.io_sync, {"file_path": str(tmp_path / "order.txt")}).output_data == {"data": "two items"}
+    fetched = run_task(workloads.io_async, {"url": url})
+    assert (fetched.status, fetched.output_data["data"]["description"]) == (COMPLETED, "sum of squares")
+    mixed = run_task(workloads.mixed_task, {"url": url})
+    assert mixed.output_data["result"] == {"keys": len(fetched.output_data["data"]), "name": "compute_task"}
+    for function in (workloads.io_async, workloads.mixed_task):
+        missing = run_task(function, {"url": f"{conductor_dev_server.url}/metadata/taskdefs/nothing"})
+        assert missing.status == TaskResultStatus.FAILED and "404" in missing.reason_for_incompletion
+    unreadable = run_task(workloads.io_sync, {"file_path": str(tmp_path / "absent.txt")})
+    assert unreadable.status == TaskResultStatus.FAILED and "absent.txt" in unreadable.reason_for_incompletion
+
+
+def test_the_slow_api_counts_concurrent_api_calls(example: LoadExample) -> None:
+    """make_api_call returns the API's JSON; calls awaited together overlap at the API (one loop)."""
+    concurrency = example("concurrent_api_calls")
+    api = concurrency.SlowApi(delay=1.0)  # long enough for all five to be in flight together
+    serving = threading.Thread(target=api.serve_forever, daemon=True)
+    serving.start()
+    try:
+        async def five_at_once() -> list[Any]:
+            return list(await asyncio.gather(*(
+                run_task_async(concurrency.make_api_call, {"url": f"{api.url}/orders/{n}"}) for n in range(5))))
+
+        results = asyncio.run(five_at_once())
+    finally:
+        api.shutdown()
+        api.server_close()
+        serving.join(timeout=5)
+    assert [result.output_data for result in results] == [{"path": f"/orders/{n}", "status": "ok"} for n in range(5)]
+    assert (api.served, api.peak) == (5, 5)
+
+
+def test_run_task_on_the_rolled_back_def_worker(example: LoadExample, conductor_dev_server: Any) -> None:
+    """The def that wraps asyncio.run still fetches; it runs its coroutine in the calling thread."""
+    rollback = example("rollback_to_def")
+    assert not inspect.iscoroutinefunction(rollback.fetch_data)
+    conductor_dev_server.register_task_def({"name": "charge_payment"})
+    result = run_task(rollback.fetch_data, {"url": f"{conductor_dev_server.url}/metadata/taskdefs/charge_payment"})
+    assert (result.status, result.output_data) == (
+        COMPLETED, {"name": "charge_payment", "thread": threading.current_thread().name})
 
 
 def test_conductor_workers_run_the_sync_and_async_example_workflow(

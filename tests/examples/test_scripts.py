@@ -114,10 +114,34 @@ SCRIPTS = (
         r"workflow COMPLETED: \{'reversed': 'ssecorp nwo rieht ni nur srekrow ssalc', 'words': 7\}",
     )),
     Script("order_pipeline.py", (
+        r"  20/20 workflows finished \(\d+/s\)",
         r"orders: +20 started, 19 completed, 1 failed \(invalid on purpose\), 0 other",
-        r"throughput: .*",
+        r"throughput: +\d+ workflows/s \(\d+ tasks/s\) in \d+\.\d\d s",
+        r"latency: +p50 \d+ ms, p99 \d+ ms \(workflow start to end; retried orders wait for their retry delay\)",
         r"first failure: .*amount must be positive.*",
     ), args=("--orders", "20")),
+    Script("performance_workloads.py", (
+        r"compute_task +def: a thread pool +thread_count=4 +pid \d+ +4 task\(s\) COMPLETED, slowest \d+ ms",
+        r"file_task +def: a thread pool +thread_count=20 +pid \d+ +4 task\(s\) COMPLETED, slowest \d+ ms",
+        r"api_task +async def: one event loop +thread_count=50 +pid \d+ +4 task\(s\) COMPLETED, slowest \d+ ms",
+        r"mixed_task +async def: one event loop +thread_count=10 +pid \d+ +4 task\(s\) COMPLETED, slowest \d+ ms",
+        r"workflows: 4 of 4 COMPLETED",
+        r"last workflow COMPLETED: output=\{'sum_of_squares': 30, 'file': 'order 3: 4 item\(s\)', "
+        r"'task_def': 'compute_task', 'digest': \{'keys': \d+, 'name': 'compute_task'\}\}",
+    ), args=("--workflows", "4")),
+    Script("concurrent_api_calls.py", (
+        r"worker api_calls pid \d+: async def, thread_count=100 \(one event loop thread\)",
+        r"120 of 120 api_calls tasks COMPLETED in \d+\.\d s; one call at a time would take 60 s",
+        r"the API served 120 requests, at most \d+ at the same time",
+        r"last workflow COMPLETED: output=\{'answer': \{'path': '/orders/119', 'status': 'ok'\}\}",
+    ), args=("--calls", "120", "--delay", "0.5")),
+    Script("rollback_to_def.py", (
+        r"worker fetch_data pid \d+ \(def: a thread pool\)",
+        r"  fetch_data COMPLETED output=\{'name': 'fetch_data', 'thread': '\S+'\}",
+        r"  fetch_data COMPLETED output=\{'name': 'charge_payment', 'thread': '\S+'\}",
+        r"  fetch_data COMPLETED output=\{'name': 'send_confirmation', 'thread': '\S+'\}",
+        r"workflows: 3 of 3 COMPLETED, each task on its own asyncio.run event loop",
+    )),
 )
 
 

@@ -7,11 +7,15 @@ twin (function workers) or a sync and an async ``execute`` (class workers), pick
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+import conductor_actors.testing
 from conductor_actors import (
     NonRetryableException,
     Task,
@@ -21,7 +25,7 @@ from conductor_actors import (
     get_task_context,
     worker_task,
 )
-from conductor_actors.testing import run_task
+from conductor_actors.testing import run_task, run_task_async
 
 # -- workers ---------------------------------------------------------------------------------------
 
@@ -243,3 +247,120 @@ def test_unknown_task_fields_are_rejected_by_name() -> None:
     with pytest.raises(TypeError, match="unknown Task field\\(s\\): not_a_field, retries"):
         run_task(describe_order, {}, retries=1, not_a_field=2)
 
+
+
+# -- run_task_async: the awaitable twin ------------------------------------------------------------
+
+
+def _same_fields(result: Any) -> tuple[Any, ...]:
+    return (result.status, result.output_data, result.reason_for_incompletion, result.callback_after_seconds,
+            [log.log.splitlines()[-1] for log in result.logs])
+
+
+CASES = [
+    ("describe", {"customer": {"name": "Ada", "address": {"city": "Turin"}}, "quantities": [1, "2"]}),
+    ("describe", {"quantities": [1]}),
+    ("context", {"word": "hi"}),
+    ("fail", {"kind": "oops"}),
+    ("fail", {"kind": "terminal"}),
+    ("checkpoint", {"step": 1}),
+    ("checkpoint", {"step": 3}),
+    ("decorated", {"value": "21"}),
+    ("shout", {"text": "hey"}),
+    ("shout", {"text": "boom"}),
+]
+
+
+@pytest.mark.parametrize("name, input_data", CASES)
+def test_run_task_async_gives_what_run_task_gives(flavour: str, name: str, input_data: dict) -> None:
+    """Same arguments, same result: binding, context, failures, IN_PROGRESS, class workers."""
+    target = pick(name, flavour)
+    target = target() if isinstance(target, type) else target
+    fields = {"task_id": "t-1", "workflow_instance_id": "wf-1", "retry_count": 1}
+    expected = run_task(target, input_data, **fields)
+
+    async def main() -> Any:
+        return await run_task_async(target, input_data, **fields)
+
+    result = asyncio.run(main())
+    assert (result.task_id, result.workflow_instance_id, result.worker_id) == ("t-1", "wf-1", "test-worker")
+    assert _same_fields(result) == _same_fields(expected)
+
+
+def _where_am_i() -> dict:
+    return {"thread": threading.get_ident(), "task_id": get_task_context().get_task_id()}
+
+
+def report_thread_sync(release: Any) -> dict:
+    """Waits (in its thread) for the loop to signal it: proves the loop kept running meanwhile."""
+    loop, started, go_on = release
+    loop.call_soon_threadsafe(started.set)
+    if not go_on.wait(timeout=10):
+        raise TimeoutError("the event loop was blocked while the sync worker ran")
+    return _where_am_i()
+
+
+async def report_loop_async(release: Any) -> dict:
+    """Awaits an asyncio.Event of the caller's loop: only possible on that very loop."""
+    loop, started, go_on = release
+    assert asyncio.get_running_loop() is loop
+    started.set()
+    await go_on.wait()
+    return _where_am_i()
+
+
+def test_run_task_async_runs_sync_workers_in_a_thread_and_async_ones_on_the_callers_loop(flavour: str) -> None:
+    async def main() -> dict:
+        loop = asyncio.get_running_loop()
+        started = asyncio.Event()
+        go_on: Any = threading.Event() if flavour == "sync" else asyncio.Event()
+        target = report_thread_sync if flavour == "sync" else report_loop_async
+        # run_task_async hands input values to the worker as they are (no JSON round trip), so
+        # the live loop and events can travel in the input.
+        running = asyncio.ensure_future(run_task_async(target, {"release": (loop, started, go_on)}, task_id="t-7"))
+        await asyncio.wait_for(started.wait(), timeout=10)
+        go_on.set()
+        result = await asyncio.wait_for(running, timeout=10)
+        assert result.status == TaskResultStatus.COMPLETED, result.reason_for_incompletion
+        return {"loop_thread": threading.get_ident(), **result.output_data}
+
+    report = asyncio.run(main())
+    assert report["task_id"] == "t-7"
+    if flavour == "sync":
+        assert report["thread"] != report["loop_thread"]
+    else:
+        assert report["thread"] == report["loop_thread"]
+
+
+def test_run_task_inside_a_running_loop_points_to_run_task_async(flavour: str) -> None:
+    """An async worker cannot be run by run_task inside a loop: a clear error, no stray coroutine.
+    A sync worker still runs (in the calling thread)."""
+
+    async def main() -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "coroutine ... was never awaited" would fail the test
+            if flavour == "async":
+                with pytest.raises(RuntimeError) as info:
+                    run_task(decorated_async, {"value": 1})
+                gc.collect()
+                return str(info.value)
+            return run_task(decorated, {"value": 1})
+
+    outcome = asyncio.run(main())
+    if flavour == "async":
+        assert outcome == (
+            "run_task cannot run the async worker 'kit_decorated_async' inside a running event loop (it would"
+            " need asyncio.run); in async code use `await run_task_async(...)`, which takes the same arguments"
+        )
+    else:
+        assert outcome.output_data == {"double": 2, "task_type": "kit_decorated_sync"}
+
+
+def test_run_task_async_rejects_unknown_task_fields() -> None:
+    with pytest.raises(TypeError, match="unknown Task field\\(s\\): retries"):
+        asyncio.run(run_task_async(describe_order_async, {}, retries=1))
+
+
+def test_run_task_async_is_exported() -> None:
+    assert "run_task_async" in conductor_actors.testing.__all__
+    assert conductor_actors.testing.run_task_async is run_task_async

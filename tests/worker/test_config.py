@@ -185,6 +185,46 @@ def test_a_bad_global_value_fails_even_when_code_sets_the_property():
         resolve_worker_config(charge_worker(poll_timeout=200), env={"conductor.worker.all.poll_timeout": "soon"})
 
 
+@pytest.mark.parametrize(
+    "winner, loser, raw, rule",
+    [
+        (("CONDUCTOR_WORKER_CHARGE_THREAD_COUNT", "4"), "CONDUCTOR_WORKER_ALL_THREAD_COUNT", "ten",
+         "thread_count must be an integer >= 1"),
+        (("conductor.worker.charge.thread_count", "4"), "CONDUCTOR_WORKER_CHARGE_THREAD_COUNT", "0",
+         "thread_count must be an integer >= 1"),
+        (("conductor.worker.all.paused", "true"), "CONDUCTOR_WORKER_ALL_PAUSED", "maybe",
+         "paused must be a boolean (true/false, 1/0, yes/no, on/off)"),
+        (("CONDUCTOR_WORKER_CHARGE_POLL_INTERVAL", "250"), "conductor.worker.all.polling_interval", "fast",
+         "poll_interval_millis must be a number of milliseconds > 0"),
+        (("CONDUCTOR_WORKER_CHARGE_POLL_INTERVAL_MILLIS", "250"), "CONDUCTOR_WORKER_CHARGE_POLLING_INTERVAL", "-5",
+         "poll_interval_millis must be a number of milliseconds > 0"),
+        (("CONDUCTOR_WORKER_ALL_REGISTER_SCHEMA", "true"), "CONDUCTOR_REGISTER_SCHEMAS", "si",
+         "register_schema must be a boolean (true/false, 1/0, yes/no, on/off)"),
+    ],
+)
+def test_a_bad_overridden_value_is_still_an_error(winner, loser, raw, rule):
+    env = {winner[0]: winner[1], loser: raw}
+    with pytest.raises(WorkerConfigError) as info:
+        resolve_worker_config(charge_worker(), env=env)
+    assert str(info.value) == f"{loser}={raw!r}: {rule}"
+
+
+def test_overridden_values_that_parse_keep_the_precedence():
+    env = {
+        "CONDUCTOR_WORKER_CHARGE_THREAD_COUNT": "4",
+        "CONDUCTOR_WORKER_ALL_THREAD_COUNT": "10",
+        "conductor.worker.all.thread_count": "12",
+    }
+    config = resolve_worker_config(charge_worker(thread_count=2), env=env)
+    assert (config.thread_count, config.sources["thread_count"]) == (4, "CONDUCTOR_WORKER_CHARGE_THREAD_COUNT")
+
+
+def test_the_highest_bad_value_is_reported_first():
+    env = {"CONDUCTOR_WORKER_CHARGE_THREAD_COUNT": "four", "CONDUCTOR_WORKER_ALL_THREAD_COUNT": "ten"}
+    with pytest.raises(WorkerConfigError, match=r"^CONDUCTOR_WORKER_CHARGE_THREAD_COUNT='four': "):
+        resolve_worker_config(charge_worker(), env=env)
+
+
 def test_empty_domain_and_worker_id_mean_none():
     env = {"CONDUCTOR_WORKER_ALL_DOMAIN": "", "CONDUCTOR_WORKER_CHARGE_WORKER_ID": "  "}
     config = resolve_worker_config(charge_worker(domain="eu", worker_id="me"), env=env)

@@ -501,10 +501,30 @@ def raises_unprintable() -> dict:
     raise UnprintableError()
 
 
-def test_a_return_value_that_cannot_be_converted_fails_instead_of_raising(run_task):
+class ExplodingDict(dict):
+    """A dict whose items cannot be read (user code running while the output is converted)."""
+
+    def items(self):  # type: ignore[override]
+        raise RuntimeError("no items for you")
+
+
+def returns_exploding_dict() -> dict:
+    return {"wrapped": ExplodingDict(a=datetime.date(2024, 1, 1))}
+
+
+def test_a_dataclass_holding_a_non_json_value_names_the_field(run_task):
     outcome = run_task(returns_uncopyable_dataclass)
     assert outcome.result.status is TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
-    assert outcome.result.reason_for_incompletion.startswith("cannot turn the value returned by")
+    assert outcome.result.reason_for_incompletion == "output is not JSON-serialisable: value at 'lock' has type lock"
+    assert outcome.failed
+
+
+def test_a_return_value_that_cannot_be_converted_fails_instead_of_raising(run_task):
+    outcome = run_task(returns_exploding_dict)
+    assert outcome.result.status is TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
+    assert outcome.result.reason_for_incompletion == (
+        "cannot turn the value returned by the worker function into a task result: no items for you"
+    )
     assert outcome.failed
 
 
