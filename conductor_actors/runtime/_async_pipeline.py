@@ -67,7 +67,7 @@ class AsyncPipeline:
             w.leases = AsyncLeaseKeeper.start(w, name=f"{name}-leases", owner=guardian)
         if self.parts.on_ready is not None:
             self.parts.on_ready(w)
-        w.poller = AsyncPoller.start(w, name=f"{name}-poller", owner=guardian)
+        w.poller = AsyncPoller.start(w, name=f"{name}-poller", owner=guardian, timers=w.poll_timers)
         _log.info("Created AsyncTaskRunner for async worker: %s (up to %d concurrent tasks)", name, config.thread_count)
 
     def pause(self) -> None:

@@ -129,7 +129,7 @@ class UpdateFailureAction(enum.Enum):
 class UpdateDecision:
     action: UpdateFailureAction
     delay: float = 0.0
-    journal: bool = False  # worth keeping for a later delivery (the failure was transient)
+    journal: bool = False  # worth keeping for a later delivery (the failure may pass)
 
 
 _TASK_NOT_FOUND_MARKERS = ("no such task", "no such workflow", "task not found", "workflow not found")
@@ -155,13 +155,14 @@ def decide_update_failure(
 ) -> UpdateDecision:
     """What to do after attempt number ``attempt`` (1-based) to send a result failed with ``error``.
 
-    Only what can succeed is retried: network errors, timeouts, unreadable answers, 5xx and 429.
-    A 4xx is final at once (the server will not change its mind). After the last attempt a transient
-    failure is worth journalling for later delivery.
+    Only what can succeed is retried: network errors, timeouts, unreadable answers, 5xx and 429,
+    and 401/403: credentials are often fixed by a redeploy (and the client already fetched a fresh
+    token once). Any other 4xx is final at once (the server will not change its mind). After the
+    last attempt such a failure is worth journalling for later delivery.
     """
     if using_v2 and v2_unsupported(error):
         return UpdateDecision(UpdateFailureAction.FALLBACK_V1)
-    retryable = isinstance(error, ConductorError) and error.retryable
+    retryable = isinstance(error, AuthorizationError) or (isinstance(error, ConductorError) and error.retryable)
     if not retryable:
         return UpdateDecision(UpdateFailureAction.GIVE_UP, journal=False)
     delays = settings.update_retry_delays

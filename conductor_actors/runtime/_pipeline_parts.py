@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..actors import TimerService
 from ..client._models import TaskResult
 from ..events._events import TaskRunnerEvent
 from ..metrics._accumulator import MetricsAccumulator
@@ -51,6 +52,9 @@ class PipelineParts:
             tasks have run, with the reason.
         on_ready: called with the wiring once every stage but the poller runs, just before the
             poller starts (no task can have run yet); it may block briefly.
+        poll_timers: the poller's timer service, whose clock its schedule is measured on (tests
+            pass a ``ManualTimerService`` to check the poll spacing without waiting); default: the
+            flavour's own timers and ``time.monotonic``.
     """
 
     worker: WorkerInterface
@@ -65,6 +69,7 @@ class PipelineParts:
     on_stage_failure: Callable[[str, BaseException], None] | None = None
     on_task_limit: Callable[[str], None] | None = None
     on_ready: Callable[[Wiring], None] | None = None
+    poll_timers: TimerService | None = None
 
     def start_guardian(self) -> Any:
         """The owner of the stage actors (see ``_guardian``)."""
@@ -97,6 +102,7 @@ class PipelineParts:
         wiring = Wiring(
             bound=bound, config=self.config, settings=self.settings, client=client,
             telemetry=telemetry, undeliverable=self.undeliverable or _log_undeliverable,
+            poll_timers=self.poll_timers,
         )
         wiring.on_task_limit = self.on_task_limit
         return wiring

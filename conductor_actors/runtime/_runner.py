@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from ..actors import TimerService
 from ..client._config import Configuration
 from ..events._events import TaskRunnerEvent
 from ..metrics._accumulator import MetricsAccumulator
@@ -50,6 +51,9 @@ class WorkerRunner:
             recycle themselves then).
         on_ready: called with the pipeline's wiring just before the poller starts (worker processes
             announce Ready there, so no task can run before the parent knows the process is up).
+        poll_timers: the poller's timer service and clock (tests pass a ``ManualTimerService`` to
+            check the poll schedule without waiting); default: the flavour's own timers and
+            ``time.monotonic``.
 
     ``start()`` returns once the pipeline is polling; ``stop()`` blocks for the graceful stop. Both
     are called from one controlling thread. Also a context manager (exit = ``stop()``).
@@ -71,6 +75,7 @@ class WorkerRunner:
         on_stage_failure: Callable[[str, BaseException], None] | None = None,
         on_task_limit: Callable[[str], None] | None = None,
         on_ready: Callable[[Wiring], None] | None = None,
+        poll_timers: TimerService | None = None,
     ) -> None:
         self.configuration = configuration if configuration is not None else Configuration()
         self.parts = PipelineParts(
@@ -86,6 +91,7 @@ class WorkerRunner:
             on_stage_failure=on_stage_failure or self._stage_failed,
             on_task_limit=on_task_limit,
             on_ready=on_ready,
+            poll_timers=poll_timers,
         )
         self.failure: tuple[str, BaseException] | None = None
         self.flavour = "async" if worker.is_async else "sync"

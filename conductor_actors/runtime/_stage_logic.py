@@ -20,6 +20,7 @@ from ._settings import RuntimeSettings
 __all__ = [
     "GiveUp",
     "PollNow",
+    "Polled",
     "PollerLogic",
     "Resend",
     "Retry",
@@ -44,12 +45,22 @@ class WaitFor:
 _TickDecision = PollNow | WaitFor | None
 
 
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """What a poll brought. ``run`` fits the free slots; ``excess`` came from a server that ignored
+    ``count`` and must be handed back at once. Every task of both holds a slot until settled."""
+
+    run: tuple[Task, ...]
+    excess: tuple[Task, ...] = ()
+
+
 class PollerLogic:
     """Slots and poll timing of one poller (owned by the poller stage; not thread-safe).
 
-    ``free`` is the number of slots not holding a task. A slot is taken when a polled task is
-    accepted and given back with ``slots_freed`` once the task is settled; tasks chained by
-    update-v2 keep the slot they already hold, so they never pass through here.
+    ``free`` is the number of slots not holding a task (below 0 while the excess of a server that
+    ignored ``count`` waits for its hand-back). A slot is taken when a polled task is accepted and
+    given back with ``slots_freed`` once the task is settled; tasks chained by update-v2 keep the
+    slot they already hold, so they never pass through here.
     """
 
     def __init__(self, thread_count: int, schedule: PollSchedule, *, paused: bool = False) -> None:
@@ -84,8 +95,10 @@ class PollerLogic:
         self.schedule.poll_started(now)
         return PollNow(self.free)
 
-    def on_polled(self, tasks: Sequence[Task], now: float) -> list[Task]:
-        """The poll answered: the tasks that can run (their slots are now taken)."""
+    def on_polled(self, tasks: Sequence[Task], now: float) -> Polled:
+        """The poll answered: the tasks to run and, from a server that returned more than the free
+        slots, the excess to hand back. Each valid task takes a slot (``free`` goes below 0 while an
+        excess is out), so no poll is sent until the hand-backs settled too."""
         self.polling = False
         accepted: list[Task] = []
         for task in tasks:
@@ -97,11 +110,10 @@ class PollerLogic:
                 )
                 continue
             accepted.append(task)
-        if len(accepted) > self.free:  # a server that ignores `count`: keep the books right anyway
-            _log.warning("the server returned %d tasks for %d free slots", len(accepted), self.free)
+        room = max(0, self.free)
         self.free -= len(accepted)
         self.schedule.poll_succeeded(len(accepted), now)
-        return accepted
+        return Polled(tuple(accepted[:room]), tuple(accepted[room:]))
 
     def on_poll_failed(self, error: BaseException, now: float) -> float:
         """The poll failed: returns the backoff it causes (the shell logs and schedules)."""

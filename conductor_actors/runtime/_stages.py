@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..actors import TimerHandle
@@ -93,7 +92,7 @@ class PollerBehaviour(_Stage):
         """Process a message; returns how many tasks to poll for now (0 = no poll)."""
         logic = self.logic
         if isinstance(message, PollTick):
-            decision = logic.on_tick(time.monotonic())
+            decision = logic.on_tick(self.w.clock())
             if isinstance(decision, WaitFor):
                 self.send_after(decision.delay, TICK)
             elif decision is not None:
@@ -125,12 +124,21 @@ class PollerBehaviour(_Stage):
         streak = self.failures.recovered()
         if streak:
             _log.info("polling for %s works again after %d failed poll(s)", w.task_type, streak)
-        for task in self.logic.on_polled(tasks, time.monotonic()):
+        polled = self.logic.on_polled(tasks, w.clock())
+        if polled.excess:
+            _log.warning(
+                "the server returned %d %s tasks for %d free slots; handing %d back at once",
+                len(polled.run) + len(polled.excess), w.task_type, len(polled.run), len(polled.excess),
+            )
+        for task in polled.run:
             w.ledger.received(task)
             if w.shutting_down.is_set():
                 hand_back(w, task)
             else:
                 tell_quietly(w.executor, Execute(task))
+        for task in polled.excess:
+            w.ledger.received(task)
+            hand_back(w, task)
         self._wake()
 
     def poll_failed(self, exc: BaseException, duration: float) -> None:
@@ -138,7 +146,7 @@ class PollerBehaviour(_Stage):
         if not isinstance(exc, ConductorError):  # a client bug must not stop polling
             _log.error("unexpected error while polling for %s", w.task_type, exc_info=exc)
         w.telemetry.poll_failed(duration, exc)
-        now = time.monotonic()
+        now = w.clock()
         delay = self.logic.on_poll_failed(exc, now)
         if self.failures.failed(now):
             _log.warning(
@@ -288,16 +296,19 @@ class UpdaterBehaviour(_Stage):
                 "could not hand back %s (%s); the server will offer it again after its response timeout",
                 w.describe(report.task), outcome.cause,
             )
-        else:
-            w.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)
-            _log.error(
-                "could not deliver the result of %s after %d attempt(s): %s%s",
-                w.describe(report.task), report.attempt, outcome.cause,
-                "; handed to recovery" if outcome.journal else "",
-            )
-            if outcome.journal:
-                w.hand_to_recovery(report.result, outcome.cause, report.attempt)
+            tell_quietly(w.poller, SlotsFreed(1))
+            return
+        # The durable hand-off and the slot first, the event last: a listener that blocks or raises
+        # must not delay either.
+        if outcome.journal:
+            w.hand_to_recovery(report.result, outcome.cause, report.attempt)
+        _log.error(
+            "could not deliver the result of %s after %d attempt(s): %s%s",
+            w.describe(report.task), report.attempt, outcome.cause,
+            "; handed to recovery" if outcome.journal else "",
+        )
         tell_quietly(w.poller, SlotsFreed(1))
+        w.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)
 
 
 class LeaseBehaviour(_Stage):

@@ -70,7 +70,7 @@ class SyncPipeline:
             w.leases = SyncLeaseKeeper.start(w, name=f"{name}-leases", owner=guardian)
         if self.parts.on_ready is not None:
             self.parts.on_ready(w)
-        w.poller = SyncPoller.start(w, name=f"{name}-poller", owner=guardian)
+        w.poller = SyncPoller.start(w, name=f"{name}-poller", owner=guardian, timers=w.poll_timers)
         _log.info(
             "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
             name, config.thread_count, self._updater_count,

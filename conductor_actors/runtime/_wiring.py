@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..actors import ActorDeadError, ActorRef
+from ..actors import ActorDeadError, ActorRef, TimerService
 from ..client._models import Task, TaskResult
 from ..worker import BoundWorker, WorkerConfig
 from ._ledger import TaskLedger
@@ -74,7 +74,12 @@ class FailureLog:
 
 
 class Wiring:
-    """Shared by the stages of one worker's pipeline in one process."""
+    """Shared by the stages of one worker's pipeline in one process.
+
+    ``poll_timers`` is the poller's timer service (None: the flavour's own timers) and ``clock``
+    the poller's clock, read from that service when one is given (else ``time.monotonic``): the
+    poll schedule is measured on the clock its waits run on, so a test can drive both by hand.
+    """
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class Wiring:
         client: Any,
         telemetry: Telemetry,
         undeliverable: UndeliverableSink,
+        poll_timers: TimerService | None = None,
     ) -> None:
         self.bound = bound
         self.config = config
@@ -92,6 +98,8 @@ class Wiring:
         self.client = client
         self.telemetry = telemetry
         self.undeliverable = undeliverable
+        self.poll_timers = poll_timers
+        self.clock: Callable[[], float] = poll_timers.now if poll_timers is not None else time.monotonic
         self.task_type: str = config.task_definition_name
         self.worker_id: str = bound.worker_id
         self.ledger = TaskLedger()

@@ -5,7 +5,10 @@ workers from ``_support.pipeline_workers``, starts ``WorkerRunner``s with fast r
 an event recorder, starts one-task workflows, and stops every runner (opening every gate first) at
 the end of the test. ``wait_until`` polls a condition with a deadline (tests never sleep to wait).
 ``RecordingClient`` / ``AsyncRecordingClient`` wrap the real client at the transport seam: they
-record every result sent and can make the next calls of an endpoint fail with a given error.
+record every result sent (with times, and the most updates in flight at once), can make the next
+calls of an endpoint fail with a given error, and can make polls ask the server for more tasks than
+the pipeline asked for. ``auth_pipeline`` is a harness over a dev server with token auth whose
+workers hold a wrong secret.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pytest
+import requests
 from _support.pipeline_workers import GATES, worker_function
 
-from conductor_actors.client import ConductorTransportError, Configuration
+from conductor_actors.actors import TimerService
+from conductor_actors.client import AuthenticationSettings, ConductorTransportError, Configuration
 from conductor_actors.client._async import AsyncConductorClient
-from conductor_actors.client._models import TaskResult
+from conductor_actors.client._models import Task, TaskResult
 from conductor_actors.client._sync import ConductorClient
 from conductor_actors.devserver import DevServer
 from conductor_actors.events import (
@@ -73,15 +78,18 @@ def wait_until_fixture() -> Callable[..., None]:
 
 
 class EventRecorder:
-    """An in-process listener that keeps every task-runner event, in order (any thread)."""
+    """An in-process listener that keeps every task-runner event, in order (any thread), with the
+    monotonic time it was published at."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.events: list[TaskRunnerEvent] = []
+        self.times: list[float] = []
 
     def _record(self, event: TaskRunnerEvent) -> None:
         with self._cond:
             self.events.append(event)
+            self.times.append(time.monotonic())
             self._cond.notify_all()
 
     on_poll_started = on_poll_completed = on_poll_failure = _record
@@ -95,6 +103,11 @@ class EventRecorder:
 
     def count(self, kind: type[TaskRunnerEvent]) -> int:
         return len(self.of(kind))
+
+    def timed(self, kind: type[E]) -> list[tuple[float, E]]:
+        """(monotonic time, event) of every event of exactly class ``kind`` so far."""
+        with self._cond:
+            return [(at, e) for at, e in zip(self.times, self.events) if type(e) is kind]  # type: ignore[misc]
 
     def wait_for(
         self, kind: type[E], count: int = 1, timeout: float = WAIT, where: Callable[[E], bool] | None = None
@@ -169,14 +182,20 @@ class UndeliverableSink:
 
 
 class _Recording:
-    """What both recording clients share: the log of updates sent, their ends, scripted failures."""
+    """What both recording clients share: the log of updates sent, their ends, scripted failures,
+    and polls that ask the server for more tasks than the pipeline asked for."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         #: (client method, a copy of the TaskResult, monotonic time) for every update attempted, in order.
         self.sent: list[tuple[str, TaskResult, float]] = []
-        #: (client method, task id, the error or None) for every update call that returned or raised.
-        self.ended: list[tuple[str, str | None, BaseException | None]] = []
+        #: (client method, task id, the error or None, monotonic time) for every update call that returned or raised.
+        self.ended: list[tuple[str, str | None, BaseException | None, float]] = []
+        #: The most update calls that were in flight at once.
+        self.peak_in_flight = 0
+        #: Polls ask the server for this many tasks more than the pipeline asked for (a server that
+        #: ignores ``count``, seen from the pipeline).
+        self.extra_tasks_per_poll = 0
         self._failures: dict[str, list[Callable[[TaskResult], BaseException]]] = {}
 
     def fail_next(self, method: str, *errors: Callable[[TaskResult], BaseException]) -> None:
@@ -184,9 +203,14 @@ class _Recording:
         with self._cond:
             self._failures.setdefault(method, []).extend(errors)
 
+    def _poll_count(self, count: int) -> int:
+        return count + self.extra_tasks_per_poll
+
     def _begin(self, method: str, result: TaskResult) -> None:
         with self._cond:
             self.sent.append((method, copy.deepcopy(result), time.monotonic()))
+            self.peak_in_flight = max(self.peak_in_flight, len(self.sent) - len(self.ended))
+            self._cond.notify_all()
             pending = self._failures.get(method)
             error = pending.pop(0) if pending else None
         if error is not None:
@@ -196,7 +220,7 @@ class _Recording:
 
     def _end(self, method: str, result: TaskResult, error: BaseException | None) -> None:
         with self._cond:
-            self.ended.append((method, result.task_id, error))
+            self.ended.append((method, result.task_id, error, time.monotonic()))
             self._cond.notify_all()
 
     def in_flight(self) -> int:
@@ -209,6 +233,11 @@ class _Recording:
         with self._cond:
             return [entry for entry in self.sent if entry[1].task_id == task_id]
 
+    def ends_for(self, task_id: str) -> list[tuple[str, BaseException | None, float]]:
+        """Every update call for ``task_id`` that returned or raised: (client method, error or None, time)."""
+        with self._cond:
+            return [(method, error, at) for method, tid, error, at in self.ended if tid == task_id]
+
     def wait_ended(self, task_id: str, count: int = 1, timeout: float = WAIT) -> None:
         """Block until ``count`` update calls for ``task_id`` returned or raised."""
         deadline = time.monotonic() + timeout
@@ -219,6 +248,17 @@ class _Recording:
                     raise TimeoutError(f"timed out after {timeout} s waiting for the updates of task {task_id}")
                 self._cond.wait(remaining)
 
+    def sent_before(self, until: float, where: Callable[[str, TaskResult, float], bool]) -> bool:
+        """Wait until monotonic time ``until``; True as soon as an update matching ``where(method,
+        result, time attempted)`` is attempted (one already attempted counts), False when none was."""
+        with self._cond:
+            while True:
+                if any(where(method, result, at) for method, result, at in self.sent):
+                    return True
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
 
 class RecordingClient(_Recording):
     """A real ``ConductorClient`` at the transport seam of a sync pipeline, recording updates."""
@@ -226,6 +266,9 @@ class RecordingClient(_Recording):
     def __init__(self, inner: ConductorClient) -> None:
         super().__init__()
         self.inner = inner
+
+    def batch_poll(self, task_type: str, *, count: int, **options: Any) -> list[Task]:
+        return self.inner.batch_poll(task_type, count=self._poll_count(count), **options)
 
     def update_task(self, result: TaskResult) -> str:
         return self._call("update_task", self.inner.update_task, result)  # type: ignore[no-any-return]
@@ -262,6 +305,9 @@ class AsyncRecordingClient(_Recording):
         self.abort_on_close = abort_on_close
         self._calls: set[asyncio.Future[Any]] = set()
         self._closing = False
+
+    async def batch_poll(self, task_type: str, *, count: int, **options: Any) -> list[Task]:
+        return await self.inner.batch_poll(task_type, count=self._poll_count(count), **options)
 
     async def update_task(self, result: TaskResult) -> str:
         return await self._call("update_task", self.inner.update_task, result)  # type: ignore[no-any-return]
@@ -308,10 +354,12 @@ class AsyncRecordingClient(_Recording):
 class PipelineHarness:
     """Runs workers of one flavour against one dev server; see the module docstring."""
 
-    def __init__(self, server: DevServer, flavour: str, test_name: str) -> None:
+    def __init__(
+        self, server: DevServer, flavour: str, test_name: str, configuration: Configuration | None = None
+    ) -> None:
         self.server = server
         self.flavour = flavour
-        self.configuration = Configuration(server_api_url=server.url)
+        self.configuration = configuration or Configuration(server_api_url=server.url)
         self.recorder = EventRecorder()
         self.undeliverable = UndeliverableSink()
         self._test_name = "".join(c if c.isalnum() else "_" for c in test_name)[:40]
@@ -346,6 +394,7 @@ class PipelineHarness:
         listeners: Sequence[object] | None = None,
         start: bool = True,
         client: Any = None,
+        poll_timers: TimerService | None = None,
         **config_overrides: Any,
     ) -> WorkerRunner:
         """A ``WorkerRunner`` for ``worker`` (environment ignored, ``config_overrides`` applied), with
@@ -361,6 +410,7 @@ class PipelineHarness:
             listeners=[self.recorder] if listeners is None else listeners,
             undeliverable=self.undeliverable,
             client=client,
+            poll_timers=poll_timers,
         )
         self._runners.append(runner)
         if start:
@@ -399,6 +449,14 @@ class PipelineHarness:
         failed = {wid: status for wid, status in statuses.items() if status != "COMPLETED"}
         assert not failed, f"workflows not COMPLETED: {failed}"
 
+    def task_times(self, task_name: str | None = None) -> list[tuple[str, int, int, int]]:
+        """(status, scheduled, start, end) in ms of every task of the type, as the server recorded
+        them (``GET /__devserver__/tasks?taskType=...``; start and end are 0 until they happen)."""
+        url = f"{self.server.base_url}/__devserver__/tasks"
+        answer = requests.get(url, params={"taskType": task_name or self.task_name()}, timeout=WAIT)
+        answer.raise_for_status()
+        return [(status, scheduled or 0, start or 0, end or 0) for status, scheduled, start, end in answer.json()]
+
     def only_task(self, workflow_id: str) -> dict[str, Any]:
         """The single task of a one-task workflow's first attempt."""
         return self.server.get_workflow(workflow_id)["tasks"][0]  # type: ignore[no-any-return]
@@ -427,3 +485,22 @@ def pipeline(dev_server: DevServer, flavour: str, request: pytest.FixtureRequest
         yield harness
     finally:
         harness.close()
+
+
+#: Credentials of ``auth_pipeline``: the server knows AUTH_KEY with AUTH_SECRET; workers send WRONG_SECRET.
+AUTH_KEY, AUTH_SECRET, WRONG_SECRET = "runtime-tests", "the-right-secret", "a-wrong-secret"
+
+
+@pytest.fixture
+def auth_pipeline(flavour: str, request: pytest.FixtureRequest) -> Iterator[PipelineHarness]:
+    """A ``PipelineHarness`` over a dev server with token auth whose workers hold a wrong secret."""
+    GATES.reset()
+    with DevServer(auth_key=AUTH_KEY, auth_secret=AUTH_SECRET) as server:
+        configuration = Configuration(
+            server_api_url=server.url, authentication_settings=AuthenticationSettings(AUTH_KEY, WRONG_SECRET)
+        )
+        harness = PipelineHarness(server, flavour, request.node.name, configuration)
+        try:
+            yield harness
+        finally:
+            harness.close()

@@ -117,13 +117,20 @@ def test_update_failures_retry_only_what_can_succeed_with_the_configured_delays(
         InvalidResponseError("half a body"),
         ConductorHTTPError(503, "busy"),
         ConductorHTTPError(429, "slow down"),
+        # Refused credentials: often fixed by a redeploy, so retried and then journalled.
+        AuthorizationError(401, "token expired", error_code="EXPIRED_TOKEN"),
+        AuthorizationError(403, "forbidden"),
     ]
     for error in transient:
         decisions = [decide_update_failure(error, n, settings, using_v2=True) for n in (1, 2, 3, 4)]
         assert [d.action for d in decisions] == [UpdateFailureAction.RETRY] * 3 + [UpdateFailureAction.GIVE_UP]
         assert [d.delay for d in decisions[:3]] == [10.0, 20.0, 30.0]
         assert decisions[-1].journal is True
-    for final in (ConductorHTTPError(400, "bad"), NotFoundError(404, "No such task found by id: t")):
+    for final in (
+        ConductorHTTPError(400, "bad"),
+        ConductorHTTPError(409, "conflict"),
+        NotFoundError(404, "No such task found by id: t"),
+    ):
         decision = decide_update_failure(final, 1, settings, using_v2=True)
         assert decision.action is UpdateFailureAction.GIVE_UP and decision.journal is False
 

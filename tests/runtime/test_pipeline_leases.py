@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from conductor_actors.client import TaskResultStatus
-from conductor_actors.events import TaskExecutionCompleted, TaskExecutionFailure
+from conductor_actors.events import TaskExecutionCompleted, TaskExecutionFailure, TaskExecutionStarted
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
 
 RESPONSE_TIMEOUT = 2
 LONG_TASK = 3.0
+LEASED_TASK = 4.0
 
 
 def _register_short_response_timeout(pipeline: PipelineHarness) -> None:
@@ -24,19 +25,37 @@ def _register_short_response_timeout(pipeline: PipelineHarness) -> None:
     })
 
 
-def test_lease_extension_keeps_a_long_task_on_its_first_attempt(pipeline: PipelineHarness) -> None:
+def test_lease_extensions_come_every_80_percent_of_the_response_timeout_until_the_result(
+    pipeline: PipelineHarness,
+) -> None:
+    """A 4 s task with responseTimeoutSeconds 2 is extended at 1.6 s and 3.2 s after it started,
+    stays on its first attempt, and gets no extension after its result (the one due at 4.8 s is
+    cancelled when the task ends at 4 s)."""
     _register_short_response_timeout(pipeline)
-    workflow_ids = pipeline.start_workflows([{"seconds": LONG_TASK}])
+    workflow_ids = pipeline.start_workflows([{"seconds": LEASED_TASK}])
     client = pipeline.recording_client()
 
     pipeline.runner(pipeline.worker("nap"), client=client, lease_extend_enabled=True)
-    pipeline.complete(workflow_ids, timeout=LONG_TASK + 5)
+    pipeline.complete(workflow_ids, timeout=LEASED_TASK + 5)
 
     [task] = pipeline.server.get_workflow(workflow_ids[0])["tasks"]
     assert (task["status"], task["retryCount"]) == ("COMPLETED", 0)
-    extensions = [result for method, result, _ in client.results_for(task["taskId"]) if result.extend_lease]
-    assert extensions, "no extendLease update was sent"
-    assert all(result.status == TaskResultStatus.IN_PROGRESS for result in extensions)
+    [(started, _)] = pipeline.recorder.timed(TaskExecutionStarted)
+    interval = 0.8 * RESPONSE_TIMEOUT
+    [final_at] = [at for _, result, at in client.results_for(task["taskId"]) if not result.extend_lease]
+    # Had the lease keeper gone on, the next extension would have come at 3 intervals (4.8 s).
+    assert not client.sent_before(started + 3 * interval + 0.5, lambda _, result, at: at > final_at), (
+        "an update was sent after the result"
+    )
+    sent = client.results_for(task["taskId"])
+    extensions = [at for _, result, at in sent if result.extend_lease]
+    assert all(result.status == TaskResultStatus.IN_PROGRESS for _, result, _ in sent if result.extend_lease)
+    assert [method for method, _, _ in sent] == ["update_task", "update_task", "update_task_v2"]
+    # On time within generous bounds (a loaded 2-core machine may deliver a timer late).
+    assert len(extensions) == 2, f"extensions at {[round(at - started, 2) for at in extensions]} s"
+    assert interval - 0.05 <= extensions[0] - started <= interval + 0.7
+    assert interval - 0.05 <= extensions[1] - extensions[0] <= interval + 0.7
+    assert max(extensions) < final_at
     assert pipeline.server.stats()["update_v1"] == len(extensions)
     assert not pipeline.recorder.of(TaskExecutionFailure)
 

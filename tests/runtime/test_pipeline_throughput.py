@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import pytest
 from _support.pipeline_workers import GATES
 
-from conductor_actors.events import PollCompleted, PollStarted, TaskExecutionCompleted, TaskExecutionStarted
+from conductor_actors.client import TaskResult, TaskResultStatus
+from conductor_actors.events import (
+    PollCompleted,
+    PollStarted,
+    TaskExecutionCompleted,
+    TaskExecutionFailure,
+    TaskExecutionStarted,
+)
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
 
 
-def test_a_backlog_completes_with_about_one_request_per_task(pipeline: PipelineHarness) -> None:
-    tasks = 300
+def peak_in_progress(times: Sequence[tuple[str, int, int, int]]) -> int:
+    """The most tasks the server had handed out and not yet seen finish at any one moment, from
+    their (status, scheduled, start, end) ms times. A task ending in the millisecond another starts
+    freed its slot first (update-v2 ends one task and hands out the next in one request)."""
+    edges = sorted([(start, 1) for _, _, start, _ in times] + [(end, -1) for _, _, _, end in times])
+    peak = in_progress = 0
+    for _, step in edges:
+        in_progress += step
+        peak = max(peak, in_progress)
+    return peak
+
+
+def test_a_backlog_of_thousands_completes_with_about_one_request_per_task_within_the_slots(
+    pipeline: PipelineHarness,
+) -> None:
+    tasks, thread_count = 2000, 10
     workflow_ids = pipeline.start_workflows([{"x": i} for i in range(tasks)])
     pipeline.server.reset_stats()
 
-    pipeline.runner(pipeline.worker("echo", thread_count=5))
-    pipeline.complete(workflow_ids, timeout=30)
+    pipeline.runner(pipeline.worker("echo", thread_count=thread_count))
+    pipeline.complete(workflow_ids, timeout=60)
 
     stats = pipeline.server.stats()
     assert stats["update_v2"] == tasks
@@ -32,6 +56,54 @@ def test_a_backlog_completes_with_about_one_request_per_task(pipeline: PipelineH
     assert stats["poll_batch"] >= polls
     outputs = {t["inputData"]["x"]: t["outputData"] for t in pipeline.server.tasks(task_type=pipeline.task_name())}
     assert outputs == {i: {"y": i} for i in range(tasks)}
+    # What the server saw: every slot used, never more tasks in flight than thread_count.
+    times = pipeline.task_times()
+    assert len(times) == tasks and all(status == "COMPLETED" for status, *_ in times)
+    assert all(0 < start <= end for _, _, start, end in times)
+    assert peak_in_progress(times) == thread_count
+
+
+def test_tasks_beyond_the_free_slots_are_handed_back_at_once(
+    pipeline: PipelineHarness, wait_until: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that ignores ``count`` (here: the transport asks for 3 tasks more than the pipeline
+    did): the excess is handed back unstarted at once, and no more than thread_count ever run."""
+    caplog.set_level(logging.WARNING, logger="conductor_actors.runtime")
+    thread_count, extra = 2, 3
+    workflow_ids = pipeline.start_workflows([{"gate": "held"}] * 6)
+    client = pipeline.recording_client()
+    client.extra_tasks_per_poll = extra
+    runner = pipeline.runner(pipeline.worker("hold", thread_count=thread_count), client=client)
+    recorder = pipeline.recorder
+
+    def handbacks() -> list[TaskResult]:
+        return [result for method, result, _ in client.sent if method == "update_task"]
+
+    # The first poll asked for 2 and got 5: 2 run, 3 go straight back (IN_PROGRESS, callback 0).
+    wait_until(lambda: len(handbacks()) == extra and len(runner.ledger) == thread_count,
+               what="the excess to be handed back")
+    assert [p.tasks_received for p in recorder.of(PollCompleted)] == [thread_count + extra]
+    assert all(r.status == TaskResultStatus.IN_PROGRESS and r.callback_after_seconds == 0 for r in handbacks())
+    started = set(recorder.started_task_ids())
+    assert len(started) == thread_count
+    assert not started & {r.task_id for r in handbacks()}, "a handed-back task was started"
+    assert pipeline.server.queue_size(pipeline.task_name()) == 6 - thread_count
+    assert recorder.none_within(PollStarted, 0.3), "polled while every slot was busy"
+    assert any("returned 5" in r.getMessage() and "handing 3 back" in r.getMessage() for r in caplog.records)
+
+    GATES.open("held")
+    pipeline.complete(workflow_ids)
+    # Executions in flight, from the worker's own events: never more than thread_count.
+    running = peak = 0
+    for event in recorder.events:
+        if isinstance(event, TaskExecutionStarted):
+            running += 1
+        elif isinstance(event, (TaskExecutionCompleted, TaskExecutionFailure)):
+            running -= 1
+        peak = max(peak, running)
+    assert peak == thread_count
+    assert len(recorder.of(TaskExecutionStarted)) == 6, "each task runs once"
+    assert runner.failure is None
 
 
 def test_polls_ask_for_exactly_the_free_slots(pipeline: PipelineHarness) -> None:

@@ -1,19 +1,23 @@
-"""Sending results: update-v2 with a fall back to v1 for good, retries of transient failures, final
-failures (TaskUpdateFailure + the undeliverable callback) and answers that are final at once."""
+"""Sending results: update-v2 with a fall back to v1 for good, concurrent updates, retries of
+transient failures on timers that hold nothing up, final failures (the undeliverable callback, then
+TaskUpdateFailure), refused credentials (retried, then handed over) and answers that are final at
+once."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _support.pipeline_workers import GATES
 
-from conductor_actors.client import ConductorHTTPError, NotFoundError, TaskResultStatus
+from conductor_actors.client import AuthorizationError, ConductorHTTPError, NotFoundError, TaskResultStatus
 from conductor_actors.client._errors import http_error_for
 from conductor_actors.client._models import TaskResult
-from conductor_actors.events import PollCompleted, TaskUpdateFailure
+from conductor_actors.events import PollCompleted, TaskExecutionStarted, TaskUpdateFailure
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
@@ -172,3 +176,117 @@ def test_a_400_answer_is_final_at_once(pipeline: PipelineHarness, wait_until: Ca
     stats = pipeline.server.stats()
     assert (stats["update_v2"], stats["update_v1"]) == (1, 0)
     assert pipeline.only_task(workflow_ids[0])["status"] == "IN_PROGRESS"
+
+
+def test_results_of_tasks_ending_together_are_sent_concurrently(pipeline: PipelineHarness) -> None:
+    tasks, update_delay = 4, 0.5
+    workflow_ids = pipeline.start_workflows([{"gate": "together"}] * tasks)
+    client = pipeline.recording_client()
+    pipeline.runner(pipeline.worker("hold", thread_count=tasks), client=client)
+    pipeline.recorder.wait_for(TaskExecutionStarted, tasks)
+    pipeline.server.faults.add("update_v2", delay_ms=update_delay * 1000, times=tasks)
+
+    opened = time.monotonic()
+    GATES.open("together")
+    pipeline.complete(workflow_ids)
+    for workflow_id in workflow_ids:
+        client.wait_ended(pipeline.only_task(workflow_id)["taskId"])
+
+    assert client.peak_in_flight == tasks, f"at most {client.peak_in_flight} of {tasks} updates were in flight at once"
+    last_end = max(at for _, _, _, at in client.ended)
+    assert last_end - opened < tasks * update_delay - 0.1, "the updates were sent one after another"
+    assert pipeline.server.stats()["update_v2"] == tasks
+
+
+def test_a_result_waiting_for_its_retry_holds_up_no_other_result(pipeline: PipelineHarness) -> None:
+    """Task A's update fails once (retry in 1 s); meanwhile B's result is delivered and the task the
+    server chains to it runs and is delivered too: no updater thread sleeps through the delay (the
+    sync pool has one member here) and no executor waits for it."""
+    retry_delay = 1.0
+    client = pipeline.recording_client()
+    first, second = pipeline.start_workflows([{"gate": "a"}, {"gate": "b"}])
+    settings = pipeline.settings(update_retry_delays=(retry_delay,), updater_concurrency=1)
+    pipeline.runner(pipeline.worker("hold", thread_count=2), client=client, settings=settings)
+    pipeline.recorder.wait_for(TaskExecutionStarted, 2)
+    task_a, task_b = pipeline.only_task(first)["taskId"], pipeline.only_task(second)["taskId"]
+    GATES.open("c")
+    [third] = pipeline.start_workflows([{"gate": "c"}])  # queued: update-v2 hands it out with B's answer
+    pipeline.server.faults.add("update_v2", status=500, times=1)
+
+    GATES.open("a")
+    client.wait_ended(task_a)
+    [(_, error, failed_at)] = client.ends_for(task_a)
+    assert isinstance(error, ConductorHTTPError) and error.status == 500
+    GATES.open("b")
+    pipeline.complete([first, second, third], timeout=retry_delay + 5)
+    task_c = pipeline.only_task(third)["taskId"]
+    for task_id in (task_b, task_c):
+        client.wait_ended(task_id)
+    client.wait_ended(task_a, 2)
+
+    [(_, b_error, b_delivered)] = client.ends_for(task_b)
+    [(_, c_error, c_delivered)] = client.ends_for(task_c)
+    retried_at = client.results_for(task_a)[1][2]
+    assert b_error is None and c_error is None
+    assert retried_at - failed_at >= retry_delay - 0.01
+    assert b_delivered < c_delivered < retried_at, "a result waited behind the pending retry"
+    assert c_delivered - failed_at < retry_delay
+    assert [method for method, _, _ in client.results_for(task_a)] == ["update_task_v2", "update_task_v2"]
+    assert not pipeline.recorder.update_failures()
+
+
+def test_a_final_update_failure_is_handed_to_recovery_before_listeners_hear_of_it(
+    pipeline: PipelineHarness, wait_until: Callable[..., None]
+) -> None:
+    """A listener that raises or blocks on TaskUpdateFailure cannot delay the durable hand-off: the
+    blocking one finds the result already with recovery."""
+    pipeline.server.faults.add("update_v2", status=500)
+    sink = pipeline.undeliverable
+    found_with_recovery: list[bool] = []
+
+    class RaisingListener:
+        def on_task_update_failure(self, event: TaskUpdateFailure) -> None:
+            raise RuntimeError("a listener bug")
+
+    class BlockingListener:
+        def on_task_update_failure(self, event: TaskUpdateFailure) -> None:
+            try:
+                sink.wait_for(1, timeout=3.0)
+            except TimeoutError:
+                found_with_recovery.append(False)
+            else:
+                found_with_recovery.append(True)
+
+    workflow_ids = pipeline.start_workflows([{"x": 9}])
+    runner = pipeline.runner(
+        pipeline.worker("echo"), listeners=[RaisingListener(), BlockingListener(), pipeline.recorder]
+    )
+    failure = pipeline.recorder.wait_for(TaskUpdateFailure)[0]
+
+    assert found_with_recovery == [True], "TaskUpdateFailure was published before the hand-off to recovery"
+    [(_, handed_over, cause, attempts)] = sink.calls
+    assert handed_over.task_id == pipeline.only_task(workflow_ids[0])["taskId"] == failure.task_id
+    assert (cause, attempts) == (failure.cause, 3)
+    wait_until(lambda: len(runner.ledger) == 0, what="the slot of the undeliverable result to be released")
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_result_refused_for_its_credentials_is_retried_then_handed_to_recovery(
+    pipeline: PipelineHarness, status: int, wait_until: Callable[..., None]
+) -> None:
+    pipeline.server.faults.add("update_v2", status=status)
+    workflow_ids = pipeline.start_workflows([{"x": 5}])
+
+    runner = pipeline.runner(pipeline.worker("echo"))
+    failure = pipeline.recorder.wait_for(TaskUpdateFailure)[0]
+
+    assert isinstance(failure.cause, AuthorizationError) and failure.cause.status == status
+    assert failure.retry_count == 3
+    task_type, handed_over, cause, attempts = pipeline.undeliverable.wait_for(1)[0]
+    assert task_type == pipeline.task_name()
+    assert handed_over.task_id == pipeline.only_task(workflow_ids[0])["taskId"]
+    assert handed_over.output_data == {"y": 5}
+    assert (cause, attempts) == (failure.cause, 3)
+    stats = pipeline.server.stats()
+    assert (stats["update_v2"], stats["update_v1"]) == (3, 0)
+    wait_until(lambda: len(runner.ledger) == 0, what="the refused result to be settled")

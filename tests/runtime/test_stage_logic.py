@@ -7,7 +7,14 @@ import pickle
 
 import pytest
 
-from conductor_actors.client import ConductorHTTPError, ConductorTransportError, NotFoundError, Task, TaskResult
+from conductor_actors.client import (
+    AuthorizationError,
+    ConductorHTTPError,
+    ConductorTransportError,
+    NotFoundError,
+    Task,
+    TaskResult,
+)
 from conductor_actors.events import (
     PollCompleted,
     PollFailure,
@@ -26,6 +33,7 @@ from conductor_actors.runtime._messages import Purpose, Report
 from conductor_actors.runtime._settings import RuntimeSettings
 from conductor_actors.runtime._stage_logic import (
     GiveUp,
+    Polled,
     PollerLogic,
     PollNow,
     Resend,
@@ -50,7 +58,7 @@ def poller(thread_count: int = 3, **kwargs: object) -> PollerLogic:
 def test_poller_asks_for_exactly_the_free_slots() -> None:
     logic = poller(3)
     assert logic.on_tick(now=0.0) == PollNow(3)
-    assert logic.on_polled([task(1), task(2)], now=0.0) == [task(1), task(2)]
+    assert logic.on_polled([task(1), task(2)], now=0.0) == Polled((task(1), task(2)))
     assert logic.free == 1
     assert logic.on_tick(now=0.0) == PollNow(1)
     logic.on_polled([task(3)], now=0.0)
@@ -85,12 +93,30 @@ def test_one_poll_at_a_time_and_none_while_paused_or_stopping() -> None:
     assert logic.on_tick(1.0) is None
 
 
+def test_tasks_beyond_the_free_slots_are_excess_holding_a_slot_until_handed_back() -> None:
+    logic = poller(2)
+    assert logic.on_tick(0.0) == PollNow(2)
+    # A server that ignores ``count``: two tasks run, three must go back at once.
+    assert logic.on_polled([task(n) for n in range(5)], 0.0) == Polled(
+        (task(0), task(1)), (task(2), task(3), task(4))
+    )
+    assert logic.free == -3
+    assert logic.want_tick() is False and logic.on_tick(0.0) is None
+    logic.slots_freed(3)  # the three hand-backs settled
+    assert logic.free == 0 and logic.want_tick() is False
+    logic.slots_freed(1)  # a task that ran settled
+    assert logic.on_tick(0.0) == PollNow(1)
+    assert logic.on_polled([task(5), task(6)], 0.0) == Polled((task(5),), (task(6),))
+    logic.slots_freed(5)
+    assert logic.free == 2  # never above the capacity
+
+
 def test_tasks_without_ids_are_skipped_without_taking_a_slot(caplog: pytest.LogCaptureFixture) -> None:
     logic = poller(3)
     logic.on_tick(0.0)
     broken = Task.from_dict({"taskType": "echo", "inputData": {"secret": "x"}})
     with caplog.at_level(logging.WARNING, logger="conductor_actors.runtime"):
-        assert logic.on_polled([broken, task(1)], 0.0) == [task(1)]
+        assert logic.on_polled([broken, task(1)], 0.0) == Polled((task(1),))
     assert logic.free == 2
     assert "missing taskId and workflowInstanceId" in caplog.text
     assert "secret" not in caplog.text  # input data is not logged
@@ -134,6 +160,17 @@ def test_updater_retries_transient_failures_then_gives_up_for_the_journal() -> N
     assert isinstance(second, Retry) and second.delay == 2.0
     last = logic.on_failure(second.report, ConductorTransportError("reset"), sent_v2=True)
     assert isinstance(last, GiveUp) and last.journal is True
+
+
+def test_updater_retries_refused_credentials_then_journals_the_result() -> None:
+    logic = UpdaterLogic(SETTINGS)
+    refused = AuthorizationError(403, "forbidden")
+    first = logic.on_failure(report(1), refused, sent_v2=True)
+    assert isinstance(first, Retry) and first.delay == 1.0
+    second = logic.on_failure(first.report, refused, sent_v2=True)
+    assert isinstance(second, Retry) and second.delay == 2.0
+    last = logic.on_failure(second.report, refused, sent_v2=True)
+    assert isinstance(last, GiveUp) and last.journal is True and last.cause is refused
 
 
 def test_updater_gives_up_at_once_on_a_4xx_and_does_not_journal_it() -> None:
