@@ -118,20 +118,24 @@ def load_backlog(host: str, port: int, tasks: int, threads: int) -> float:
                              "inputParameters": {"i": "${workflow.input.i}"}}]}
     setup.call("PUT", "/api/metadata/workflow", [definition])
     started = time.perf_counter()
+    errors = setup.errors
+    errors_lock = threading.Lock()  # the starter threads add their counts here
 
     def starter(first: int) -> None:
+        nonlocal errors
         client = Client(host, port)
         for index in range(first, tasks, threads):
             client.call("POST", f"/api/workflow/{WORKFLOW}", {"i": index})
-        setup.errors += client.errors
+        with errors_lock:
+            errors += client.errors
 
     pool = [threading.Thread(target=starter, args=(n,)) for n in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    if setup.errors:
-        raise RuntimeError(f"{setup.errors} workflow starts failed")
+    if errors:
+        raise RuntimeError(f"{errors} requests failed while loading the backlog")
     return time.perf_counter() - started
 
 
@@ -161,6 +165,12 @@ def drive(host: str, port: int, worker: int, batch: int, go: Any, results: Any) 
                 last = time.perf_counter()
                 task = json.loads(body) if status == 200 else None
     results.put((worker, client.requests, done, client.errors, started, last))
+
+
+def per_second(count: int, seconds: float) -> str:
+    """``count / seconds`` for printing; "n/a" when no time was measured (nothing was done, or too
+    fast for the clock), rather than a division by zero."""
+    return f"{count / seconds:,.0f}" if seconds > 0 else "n/a"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(o[3] for o in outcomes)
     elapsed = max(o[5] for o in outcomes) - min(o[4] for o in outcomes)
     print(f"backlog: {args.tasks} workflows started in {load_seconds:.2f} s "
-          f"({args.tasks / load_seconds:,.0f} starts/s)")
+          f"({per_second(args.tasks, load_seconds)} starts/s)")
     print(f"clients: {args.clients} processes, batch poll count {args.batch}, "
           f"update-v2 wait {args.v2_wait_ms} ms")
-    print(f"tasks completed: {done} in {elapsed:.2f} s -> {done / elapsed:,.0f} tasks/s")
+    print(f"tasks completed: {done} in {elapsed:.2f} s -> {per_second(done, elapsed)} tasks/s")
     print(f"requests: {requests} ({stats['poll_batch']} polls, {stats['update_v2']} update-v2) "
-          f"-> {requests / elapsed:,.0f} requests/s")
+          f"-> {per_second(requests, elapsed)} requests/s")
     print(f"errors: {errors}; tasks left in queue: {int(size)}")
     return 0 if errors == 0 and done == args.tasks and int(size) == 0 else 1
 

@@ -3,9 +3,11 @@
 The twin of ``ConductorClient`` (same methods, as coroutines) and just as thin: ``_protocol`` says
 what to send and how to read the answer, ``_auth`` when to fetch a token and when to replay. One
 ``httpx.AsyncClient`` speaking HTTP/1.1 with a keep-alive pool of ``pool_size`` connections and no
-automatic retries; every call has a connect timeout and a read timeout (a long poll adds its wait);
-every response is read fully and released. Redirects are not followed. The environment (proxy for
-the server's URL, CA bundle variables) is read once, when the client is built.
+automatic retries; every call has a connect timeout and a read timeout (a long poll adds its wait).
+The read timeout bounds the whole answer, not each read, on every transport (the lean one's timer,
+``AnswerDeadline`` on httpx's own): a timeout raises ``ConductorTimeoutError`` and the connection is
+closed. Every response is read fully and released. Redirects are not followed. The environment
+(proxy for the server's URL, CA bundle variables) is read once, when the client is built.
 
 Use one client from one event loop. The token fetch is serialised by an ``asyncio.Lock`` created
 lazily inside that loop, so concurrent calls wait for one fetch.
@@ -27,6 +29,7 @@ import httpx
 from .._version import __version__
 from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
+from ._bounded_httpx import AnswerDeadline
 from ._config import Configuration
 from ._errors import ConductorError
 from ._http11 import ProtocolError
@@ -192,21 +195,30 @@ class AsyncConductorClient:
         if self._lean is not None:
             return await self._send_lean(request, token, started)
         timeout = self._timeout(request.long_poll_seconds)
+        deadline = AnswerDeadline(self._read_timeout + request.long_poll_seconds)
         try:
-            response = await self._http.request(
-                request.method,
-                self._api_root + request.target,
-                content=request.body,
-                headers=request.headers(token),
-                timeout=timeout,
-            )
+            try:
+                response = await self._http.request(
+                    request.method,
+                    self._api_root + request.target,
+                    content=request.body,
+                    headers=request.headers(token),
+                    timeout=timeout,
+                    extensions={"trace": deadline.trace},
+                )
+            except asyncio.CancelledError:
+                if deadline.absorb_cancel():
+                    raise httpx.ReadTimeout("the answer did not finish in time") from None
+                raise
+            finally:
+                deadline.disarm()
         except httpx.ConnectTimeout as exc:
             raise transport_error(
                 request, f"could not connect within {timeout.connect} s ({exc!r})", timed_out=True
             ) from exc
         except httpx.TimeoutException as exc:
             raise transport_error(
-                request, f"no answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
+                request, f"no complete answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
             ) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise transport_error(
@@ -230,7 +242,7 @@ class AsyncConductorClient:
             message = f"could not connect within {self._connect_timeout} s"
             raise transport_error(request, message, timed_out=True) from exc
         except TimeoutError as exc:
-            raise transport_error(request, f"no answer within {read_timeout} s", timed_out=True) from exc
+            raise transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True) from exc
         except (OSError, ProtocolError) as exc:
             message = f"connection failed ({type(exc).__name__}: {exc})"
             raise transport_error(request, message, timed_out=False) from exc

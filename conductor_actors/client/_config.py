@@ -1,7 +1,8 @@
 """Client settings: where the server is, how to authenticate, how long calls may take.
 
 Environment (explicit arguments win): ``CONDUCTOR_SERVER_URL`` (includes ``/api``; default
-``http://localhost:8080/api``), ``CONDUCTOR_AUTH_KEY`` and ``CONDUCTOR_AUTH_SECRET`` (both needed).
+``http://localhost:8080/api``), ``CONDUCTOR_AUTH_KEY`` and ``CONDUCTOR_AUTH_SECRET`` (both, or
+neither: only one of them is a ``ConfigurationError``).
 Secrets never appear in a ``repr``; the objects pickle (children receive them).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 __all__ = ["AuthenticationSettings", "Configuration", "ConfigurationError"]
 
@@ -36,10 +38,23 @@ class AuthenticationSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AuthenticationSettings | None:
-        """Settings from ``CONDUCTOR_AUTH_KEY``/``CONDUCTOR_AUTH_SECRET``, or None unless both are set."""
+        """Settings from ``CONDUCTOR_AUTH_KEY``/``CONDUCTOR_AUTH_SECRET``; None when neither is set.
+
+        Raises ``ConfigurationError`` naming the missing variable when only one is set (an empty
+        value counts as unset): half a credential is a mistake, and running without auth would
+        only surface later as 401s. The official SDK silently ignores it.
+        """
         env = os.environ if env is None else env
         key, secret = env.get("CONDUCTOR_AUTH_KEY", ""), env.get("CONDUCTOR_AUTH_SECRET", "")
-        return cls(key, secret) if key and secret else None
+        if key and secret:
+            return cls(key, secret)
+        if not key and not secret:
+            return None
+        names = ["CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET"]
+        have, missing = names if key else names[::-1]
+        raise ConfigurationError(
+            f"{have} is set but {missing} is not: set both (application key credentials) or neither"
+        )
 
     def __repr__(self) -> str:
         return f"AuthenticationSettings(key_id={_mask(self.key_id)!r}, key_secret='***')"
@@ -63,6 +78,25 @@ class AuthenticationSettings:
         self.key_id, self.key_secret = state
 
 
+def _api_root(given: object, source: str) -> str:
+    """``given`` without surrounding blanks and trailing slashes, checked to be an http(s) URL with a
+    host (and a valid port). Raises ``ConfigurationError`` naming ``source`` and the value."""
+    if not isinstance(given, str):
+        raise ConfigurationError(f"{source}={given!r}: the Conductor URL must be a string")
+    url = given.strip()
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"{source}={given!r}: the Conductor URL must start with http:// or https://")
+    url = url.rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ConfigurationError(f"{source}={given!r}: not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise ConfigurationError(f"{source}={given!r}: the Conductor URL has no host")
+    return url
+
+
 def _mask(value: str) -> str:
     return value[:4] + "***" if len(value) > 8 else "***"
 
@@ -75,18 +109,20 @@ class Configuration:
         server_api_url: full API root including ``/api``; wins over ``base_url``. When neither is
             given, ``CONDUCTOR_SERVER_URL`` is used, then ``http://localhost:8080/api``.
         authentication_settings: key credentials; default from ``CONDUCTOR_AUTH_KEY`` and
-            ``CONDUCTOR_AUTH_SECRET`` (both must be set).
+            ``CONDUCTOR_AUTH_SECRET`` (both, or neither; the environment is not read when given).
         auth_token_ttl_min: refresh the token once it is this many minutes old (default 45).
         connect_timeout: seconds to establish a connection (default 5).
-        read_timeout: seconds to wait for a response to an ordinary call (default 30). Polls wait
-            their long-poll time on top of this.
+        read_timeout: seconds an ordinary call may wait for its whole answer, from the moment the
+            request was sent (default 30); a bound on the whole answer, not on each read. Polls
+            wait their long-poll time on top of this.
         http_transport: ``"lean"`` (default; a keep-alive HTTP/1.1 transport plugged into requests and
             httpx, much cheaper per call) or ``"standard"`` (their own transports, e.g. for features
             the lean one lacks). Default from ``CONDUCTOR_ACTORS_HTTP_TRANSPORT``. A configured proxy
             always uses the standard transport.
         env: the environment to read (default ``os.environ``); for tests.
 
-    Raises ``ConfigurationError`` for a URL that is not http(s) or a non-positive timeout.
+    Raises ``ConfigurationError`` for a URL that is not http(s), a non-positive timeout, an unknown
+    transport, or only one of ``CONDUCTOR_AUTH_KEY``/``CONDUCTOR_AUTH_SECRET``.
     """
 
     def __init__(
@@ -103,17 +139,13 @@ class Configuration:
     ) -> None:
         env = os.environ if env is None else env
         if server_api_url:
-            url, source = server_api_url, "server_api_url"
+            self.server_api_url = _api_root(server_api_url, "server_api_url")
         elif base_url:
-            url, source = base_url.rstrip("/") + "/api", "base_url"
+            self.server_api_url = _api_root(base_url, "base_url") + "/api"
         elif env.get("CONDUCTOR_SERVER_URL"):
-            url, source = env["CONDUCTOR_SERVER_URL"], "CONDUCTOR_SERVER_URL"
+            self.server_api_url = _api_root(env["CONDUCTOR_SERVER_URL"], "CONDUCTOR_SERVER_URL")
         else:
-            url, source = DEFAULT_SERVER_API_URL, "default"
-        url = url.strip().rstrip("/")
-        if not url.startswith(("http://", "https://")) or not url.split("://", 1)[1]:
-            raise ConfigurationError(f"{source}={url!r}: the Conductor URL must start with http:// or https://")
-        self.server_api_url = url
+            self.server_api_url = DEFAULT_SERVER_API_URL
         self.authentication_settings = (
             authentication_settings if authentication_settings is not None else AuthenticationSettings.from_env(env)
         )

@@ -4,7 +4,8 @@ Why: httpx's default transport (httpcore over anyio) costs several hundred micro
 per small call, which caps how many tasks one event loop can move. This transport keeps the
 ``httpx.AsyncClient`` API (it is a plain ``httpx.AsyncBaseTransport``) and speaks HTTP/1.1 through
 the shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write
-per request, timeouts as loop timers). The client falls back to httpx's own transport when a proxy
+per request, timeouts as loop timers; the read timer bounds the whole answer, so a server that
+drips bytes cannot hold a call open). The client falls back to httpx's own transport when a proxy
 applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``. Like the sync transport, an idempotent
 request on a reused connection that fails before any byte of its answer is sent once more on a
 fresh one (a POST never is).
@@ -182,7 +183,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         except LeanConnectTimeout as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(f"no answer within {read_timeout} s", request=request) from exc
+            raise httpx.ReadTimeout(f"no complete answer within {read_timeout} s", request=request) from exc
         except _ConnectFailed as exc:
             raise httpx.ConnectError(str(exc), request=request) from exc
         except (OSError, ProtocolError) as exc:

@@ -13,7 +13,8 @@ first byte of its answer is sent once more on a fresh connection: the server clo
 connection as it was reused. A POST is never sent twice by the transport (an update-v2 the server
 did process would have leased us a next task we never heard of); its failure goes to the caller,
 which decides. ``close()`` also aborts connections still carrying a request, so no call outlives
-the client.
+the client. The read timeout bounds the whole answer, not each ``recv``: a server that drips bytes
+cannot keep a call alive past it.
 
 Thread-safe: connections are taken from and returned to the pool under a lock; a connection is used
 by one thread at a time.
@@ -103,7 +104,11 @@ class LeanConnectionPool:
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
         connect_timeout: float | None, read_timeout: float | None,
     ) -> ResponseReader:
-        """Send and read one exchange. Raises ``socket.timeout``/``OSError``/``ProtocolError``."""
+        """Send and read one exchange; ``read_timeout`` bounds the whole answer (see ``_exchange``).
+
+        Raises ``ConnectTimeout``, ``TimeoutError`` (no complete answer in time), ``OSError`` or
+        ``ProtocolError``.
+        """
         data = encode_request(method, target, self.host_header, headers, body)
         sock = self._take_idle()
         if sock is not None:
@@ -122,10 +127,17 @@ class LeanConnectionPool:
     def _exchange(
         self, sock: socket.socket, data: bytes, method: str, read_timeout: float | None, *, reused: bool
     ) -> ResponseReader:
+        """Send ``data`` and read the whole answer within ``read_timeout`` of the request being sent.
+
+        The timeout bounds the whole answer, not each ``recv``: a server that sends a byte now and
+        then cannot hold the call open. Raises ``TimeoutError`` at the deadline (the connection is
+        closed, never reused).
+        """
         reader = ResponseReader(method)
         try:
             sock.settimeout(read_timeout)
             sock.sendall(data)
+            deadline = None if read_timeout is None else time.monotonic() + read_timeout
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:
@@ -133,6 +145,11 @@ class LeanConnectionPool:
                     break
                 if reader.feed(chunk):
                     break
+                if deadline is not None:  # only a partial answer pays for the clock
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(f"the answer did not finish within {read_timeout} s")
+                    sock.settimeout(remaining)
         except BaseException as exc:
             self._give_back(sock, healthy=False)
             if reused and not reader.received_any and isinstance(exc, (ConnectionError, ProtocolError)):

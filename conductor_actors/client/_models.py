@@ -292,7 +292,11 @@ class TaskResult(_WireModel):
 
 @dataclass(eq=True)
 class TaskDef(_WireModel):
-    """A task definition, with the server's defaults (``TaskDef.java``)."""
+    """A task definition, with the server's defaults (``TaskDef.java``).
+
+    Fields the server leaves null (``concurrentExecLimit``, the rate limits, ``pollTimeoutSeconds``...)
+    stay ``None`` and are left out of the JSON, so the server applies its own meaning of "unset".
+    """
 
     name: str | None = None
     description: str | None = None
@@ -320,7 +324,7 @@ class TaskDef(_WireModel):
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     enforce_schema: bool = False
-    task_status_listener_enabled: bool | None = None
+    task_status_listener_enabled: bool = True
     owner_app: str | None = None
     create_time: int | None = None
     update_time: int | None = None

@@ -1,11 +1,13 @@
 """``ConductorClient``: the blocking Conductor client on ``requests`` (used by sync workers).
 
 A thin shell over ``_protocol``/``_wire`` (what to send, how to read the answer) and ``_auth``
-(when to fetch a token, when to replay): this module only moves bytes. One ``requests.Session`` with a keep-alive
-pool of ``pool_size`` connections and no automatic retries (the runtime decides about retries);
-every call has a connect timeout and a read timeout (a long poll adds its wait to the read timeout);
-every response is read fully and released. Redirects are not followed (a 3xx is an error), so the
-token header never travels to another host.
+(when to fetch a token, when to replay): this module only moves bytes. One ``requests.Session``
+with a keep-alive pool of ``pool_size`` connections and no automatic retries (the runtime decides
+about retries); every call has a connect timeout and a read timeout (a long poll adds its wait to
+the read timeout). The read timeout bounds the whole answer, not each read, on both transports the
+client builds (a session passed in keeps its own adapter's behaviour): a timeout raises
+``ConductorTimeoutError`` and the connection is closed. Every response is read fully and released.
+Redirects are not followed (a 3xx is an error), so the token header never travels to another host.
 
 Thread-safety: one client may be shared by many threads; the token fetch runs under a lock, so one
 thread fetches while the others wait for its token.
@@ -28,6 +30,7 @@ import urllib3.exceptions
 from .._version import __version__
 from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
+from ._bounded_requests import BoundedHTTPAdapter
 from ._config import Configuration
 from ._errors import ConductorError
 from ._http11 import ProtocolError
@@ -55,7 +58,7 @@ def _build_session(api_root: str, pool_size: int, transport: str) -> requests.Se
     if transport == "lean" and not proxies:
         adapter = LeanAdapter(pool_maxsize=pool_size)
     else:
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = BoundedHTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
@@ -192,7 +195,7 @@ class ConductorClient:
             ) from exc
         except requests.Timeout as exc:
             raise transport_error(
-                request, f"no answer within {read_timeout} s ({exc})", timed_out=True
+                request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True
             ) from exc
         except requests.ConnectionError as exc:
             if _read_timed_out(exc):
@@ -224,7 +227,7 @@ class ConductorClient:
             message = f"could not connect within {self._connect_timeout} s"
             raise transport_error(request, message, timed_out=True) from exc
         except TimeoutError as exc:
-            raise transport_error(request, f"no answer within {read_timeout} s", timed_out=True) from exc
+            raise transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True) from exc
         except (OSError, ProtocolError) as exc:
             message = f"connection failed ({type(exc).__name__}: {exc})"
             raise transport_error(request, message, timed_out=False) from exc

@@ -13,6 +13,13 @@ workflow start/get, token auth), and has switches for fault injection and reques
         ...  # point workers at server.url
 
 ``python -m conductor_actors.devserver --port 8080`` runs one from the command line.
+
+One deliberate difference from the real server: a batch poll (``count`` > 1) answers as soon as at
+least one task is ready, with up to ``count`` of them. The real server's SQL queue DAOs (SQLite,
+Postgres, MySQL) keep polling until they have ``count`` tasks or ``timeout`` has passed, so there a
+batch poll with fewer ready tasks than ``count`` waits about ``timeout``. Answering early is what the
+server's own API documentation promises ("until timeout or at least 1 task is available") and keeps
+local runs and tests fast; a worker must not rely on either behaviour.
 """
 
 from __future__ import annotations

@@ -52,7 +52,11 @@ class TaskApi:
 
     # -- polls -----------------------------------------------------------------------------
     def poll_batch(self, request: Request, params: tuple[str, ...]) -> Outcome:
-        """``GET /api/tasks/poll/batch/{type}``: a JSON list, waiting up to ``timeout`` ms for one task."""
+        """``GET /api/tasks/poll/batch/{type}``: a JSON list, waiting up to ``timeout`` ms for one task.
+
+        Deviation from the real server (see the package docstring): it answers as soon as at least
+        one task is ready, where the SQL queue DAOs wait for ``count`` tasks until ``timeout``.
+        """
         query = request.query
         count = query_int(query, "count", 1)
         if count < 1:
@@ -77,6 +81,8 @@ class TaskApi:
 
     def _poll(self, key: QueueKey, worker_id: str | None, count: int, timeout_ms: int, *, batch: bool) -> Outcome:
         tasks = self._service.poll_now(key, worker_id, count)
+        # Any ready task ends the poll, even fewer than `count`: the real server's SQL queue DAOs
+        # would keep waiting for `count` until the timeout (a deliberate deviation, see the package).
         if tasks or timeout_ms <= 0:
             return _poll_answer(tasks, batch)
         return self._poll_later(key, worker_id, count, timeout_ms / 1000.0, batch)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from client._driver import ConnectionCounter, Driver, make_driver
+from client._scripted import Script, ScriptedServer
 
 from conductor_actors.client import Configuration
 
@@ -39,3 +40,17 @@ def counted_url(dev_server: Any) -> Iterator[tuple[str, ConnectionCounter]]:
     counter = ConnectionCounter(dev_server.url)
     yield counter.url, counter
     counter.close()
+
+
+@pytest.fixture(name="serve")
+def serve_fixture() -> Iterator[Callable[[list[Script]], ScriptedServer]]:
+    """``serve(scripts)`` -> a running ``ScriptedServer`` (see ``_scripted``), closed after the test."""
+    servers: list[ScriptedServer] = []
+
+    def make(scripts: list[Script]) -> ScriptedServer:
+        servers.append(ScriptedServer(scripts))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()

@@ -1,8 +1,8 @@
 """The lean HTTP/1.1 transports: the sans-I/O parser, and both transports against a scripted server.
 
-The scripted server answers each request with bytes the test chooses (chunked bodies, bodies that
-end with the connection, gzip, garbage, a reset in the middle, silence), so every framing rule and
-failure mode is exercised over real loopback sockets.
+The scripted server (``_scripted``) answers each request with bytes the test chooses (chunked
+bodies, bodies that end with the connection, gzip, garbage, a reset in the middle, silence), so
+every framing rule and failure mode is exercised over real loopback sockets.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 import requests
+from client._scripted import OK, ScriptedServer, answer, reset_after, silence
 
 from conductor_actors.client._http11 import ProtocolError, ResponseReader, encode_request
 from conductor_actors.client._lean_async import LeanAsyncTransport
@@ -91,97 +92,6 @@ def test_parser_tells_a_truncated_answer_from_no_answer() -> None:
 # ------------------------------------------------------------------------------------------------
 # Both transports against a scripted server.
 
-Script = Callable[[socket.socket, bytes], bool]  # answers one request; False = close the connection
-
-
-class ScriptedServer:
-    """Accepts connections on loopback; each request is answered by the next script in line."""
-
-    def __init__(self, scripts: list[Script]) -> None:
-        self.scripts = list(scripts)
-        self.connections = 0
-        self.requests = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/tasks/update-v2"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        buffer = b""
-        with conn:
-            while self.scripts:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, rest = buffer.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length")), 0)
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                buffer = rest[length:]
-                self.requests += 1
-                if not self.scripts.pop(0)(conn, head + b"\r\n\r\n" + rest[:length]):
-                    return
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def answer(raw: bytes, keep: bool = True, then: Callable[[], None] | None = None) -> Script:
-    """Send ``raw``; keep the connection open or not; ``then`` runs after a close (to sync tests)."""
-
-    def script(conn: socket.socket, request: bytes) -> bool:
-        conn.sendall(raw)
-        if not keep and then is not None:
-            conn.close()
-            then()
-        return keep
-
-    return script
-
-
-def reset_after(raw: bytes) -> Script:
-    def script(conn: socket.socket, request: bytes) -> bool:
-        conn.sendall(raw)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        return False
-
-    return script
-
-
-def silence(conn: socket.socket, request: bytes) -> bool:
-    threading.Event().wait(2.0)  # the client gives up first
-    return False
-
-
-@pytest.fixture(name="serve")
-def serve_fixture() -> Iterator[Callable[[list[Script]], ScriptedServer]]:
-    servers: list[ScriptedServer] = []
-
-    def make(scripts: list[Script]) -> ScriptedServer:
-        servers.append(ScriptedServer(scripts))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
-
-
 class Exchange:
     """One POST through the lean transport of either flavour: (status, body) or a library exception."""
 
@@ -226,9 +136,6 @@ def exchange_fixture(flavour: str) -> Iterator[Exchange]:
     exchange = Exchange(flavour)
     yield exchange
     exchange.close()
-
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
 def test_keep_alive_reuses_one_connection(serve: Callable[..., ScriptedServer], exchange: Exchange) -> None:

@@ -50,7 +50,11 @@ def test_an_empty_poll_waits_its_timeout_then_answers_an_empty_list(api: Api) ->
     assert time.monotonic() - started >= 0.09
 
 
-def test_a_long_poll_wakes_up_when_a_task_becomes_ready(dev_server: DevServer, make_api: Callable[..., Api]) -> None:
+def test_a_parked_batch_poll_answers_with_the_first_ready_task_not_waiting_for_count_unlike_sql_queues(
+    dev_server: DevServer, make_api: Callable[..., Api]
+) -> None:
+    # Deliberate deviation: the real server's SQL queue DAOs would hold this count=5 poll until the
+    # timeout (5 s) because only one task is ready; the dev server answers with the one task.
     one_task_workflow(dev_server)
     waiting, other = make_api(), make_api()
     answer: dict[str, object] = {}
@@ -71,6 +75,20 @@ def test_a_long_poll_wakes_up_when_a_task_becomes_ready(dev_server: DevServer, m
     tasks = answer["tasks"]
     assert isinstance(tasks, list) and [t["workflowInstanceId"] for t in tasks] == [workflow_id]
     assert answer["elapsed"] < 4.0  # woken, not timed out
+
+
+def test_a_batch_poll_with_fewer_ready_tasks_than_count_answers_at_once_unlike_sql_queues(
+    dev_server: DevServer, api: Api
+) -> None:
+    # The real server's SQL queue DAOs keep polling for `count` tasks until the timeout; the dev
+    # server hands out the two ready tasks at once (the server's own API docs describe this).
+    one_task_workflow(dev_server)
+    ids = [dev_server.start_workflow("wf", {"x": n}) for n in range(2)]
+    started = time.monotonic()
+    tasks = api.poll("echo", count=5, timeout=3000)
+    elapsed = time.monotonic() - started
+    assert [t["workflowInstanceId"] for t in tasks] == ids
+    assert elapsed < 1.5  # far from the 3 s a count-waiting queue would take
 
 
 def test_many_parked_polls_each_get_one_task(dev_server: DevServer, make_api: Callable[..., Api]) -> None:
