@@ -1,5 +1,7 @@
 """``python -m conductor_actors``: see ``conductor_actors.cli``."""
 
+from __future__ import annotations
+
 import os
 import sys
 

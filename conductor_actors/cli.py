@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from ._version import __version__
 
 __all__ = [
+    "DEFAULT_DEV_SERVER_PORT",
     "EXIT_BOOT_FAILURE",
     "EXIT_GAVE_UP",
     "EXIT_OK",
@@ -28,6 +29,10 @@ EXIT_GAVE_UP = 1  # the supervisor gave up: workers crashed more often than the 
 EXIT_USAGE = 2  # bad arguments, environment values or modules; a port in use
 EXIT_BOOT_FAILURE = 3  # a worker failed to boot (e.g. its module raised on import)
 # 130 / 143: stopped by a second SIGINT / SIGTERM (the fast path: running tasks were cut short)
+
+#: The port of ``--dev-server`` given without ``=PORT``.
+DEFAULT_DEV_SERVER_PORT = 8080
+_DEV_SERVER = "--dev-server"
 
 _log = logging.getLogger("conductor_actors.cli")
 
@@ -51,22 +56,69 @@ class UsageError(Exception):
     """A bad input found before anything runs; the message is one line for the user."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """The CLI's parser: a bare ``--dev-server`` never takes the next argument as its port.
+
+    argparse would read ``--dev-server my_app.workers`` as the port ``my_app.workers``; here the
+    port must be attached (``--dev-server=PORT``) and a bare ``--dev-server`` means
+    ``DEFAULT_DEV_SERVER_PORT``. Abbreviated options are off, so no prefix of ``--dev-server``
+    can take a value either.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(self._attach_dev_server_port(args), namespace)
+
+    def _attach_dev_server_port(self, args: Sequence[str] | None) -> list[str]:
+        """``args`` with each bare ``--dev-server`` (before a ``--``) as ``--dev-server=8080``;
+        a port given as the next argument is an error that shows the attached form."""
+        given = list(sys.argv[1:] if args is None else args)
+        end = given.index("--") if "--" in given else len(given)
+        for index in range(end):
+            if given[index] != _DEV_SERVER:
+                continue
+            following = given[index + 1] if index + 1 < end else ""
+            if following.isdigit():
+                self.error(f"argument {_DEV_SERVER}: give the port attached, as {_DEV_SERVER}={following} "
+                           f"(a bare {_DEV_SERVER} listens on {DEFAULT_DEV_SERVER_PORT})")
+            given[index] = f"{_DEV_SERVER}={DEFAULT_DEV_SERVER_PORT}"
+        return given
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows ``--dev-server[=PORT]``: the port is optional and only ever attached."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if _DEV_SERVER in action.option_strings:
+            return f"{_DEV_SERVER}[={action.metavar}]"
+        return super()._format_action_invocation(action)
+
+
+_USAGE = """\
+%(prog)s [OPTIONS] MODULE [MODULE ...]
+       %(prog)s outbox [--state-dir DIR] COMMAND ..."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m conductor_actors",
-        description="Run the Conductor workers (@worker_task functions) found in MODULEs, each in a supervised "
-        "process, until SIGTERM or SIGINT. `python -m conductor_actors outbox --help` shows the commands for "
-        "the outbox of undelivered results.",
+        usage=_USAGE,
+        allow_abbrev=False,
+        description="Run the Conductor workers (@worker_task functions) found in MODULEs, each in a supervised\n"
+        "process, until SIGTERM or SIGINT. `python -m conductor_actors outbox --help` shows the commands\n"
+        "for the outbox of undelivered results.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("modules", nargs="*", metavar="MODULE",
                         help="modules or packages to import (packages are scanned recursively)")
     parser.add_argument("--server-url", metavar="URL",
                         help="Conductor API root including /api (default: $CONDUCTOR_SERVER_URL)")
-    parser.add_argument("--dev-server", nargs="?", const=8080, type=_port, metavar="PORT",
-                        help="start the embedded dev server in this process on PORT (default 8080; 0 = any free "
-                        "port) and point the workers at it; for local development only")
+    parser.add_argument(_DEV_SERVER, type=_port, metavar="PORT",
+                        help=f"start the embedded dev server in this process and point the workers at it; a bare "
+                        f"{_DEV_SERVER} listens on {DEFAULT_DEV_SERVER_PORT}, {_DEV_SERVER}=PORT on PORT (0 = any "
+                        "free port); for local development only")
     parser.add_argument("--metrics-port", type=_port, metavar="PORT",
                         help="serve Prometheus /metrics and /health on PORT")
     parser.add_argument("--metrics-dir", metavar="DIR", help="write metrics to DIR/metrics.prom instead")
@@ -133,7 +185,7 @@ def _configure_logging(level: str) -> None:
 
 
 def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .client._config import Configuration, ConfigurationError
+    from .client._config import ConfigurationError
     from .metrics._settings import MetricsSettingsError
     from .recovery import RecoverySettingsError
     from .worker import WorkerConfigError, WorkerDiscoveryError, WorkerRegistrationError
@@ -141,28 +193,31 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not options.modules:
         parser.print_usage(sys.stderr)
         raise UsageError("give at least one MODULE whose @worker_task functions should run")
+    if options.dev_server is not None and options.server_url:
+        raise UsageError(f"--server-url and {_DEV_SERVER} both choose the Conductor server: give one of them")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`, so `my_app.workers` resolves from here
     _check_modules_exist(options.modules)
+    # The embedded server runs before the handler is built: every part of the handler (worker
+    # processes, the outbox) is built with its address. `--list` contacts no server.
+    server = None if options.list or options.dev_server is None else _start_dev_server(options.dev_server)
     try:
-        handler = _build_handler(options)
-    except WorkerDiscoveryError as exc:
-        print(f"conductor_actors: error: {exc}", file=sys.stderr)
-        return EXIT_BOOT_FAILURE
-    except (WorkerConfigError, WorkerRegistrationError, ConfigurationError, ValueError, TypeError) as exc:
-        raise UsageError(str(exc).splitlines()[0]) from exc
-    if not handler.workers:
-        raise UsageError(f"no @worker_task workers found in {', '.join(options.modules)}")
-    if options.list:
-        _print_workers(handler, sys.stdout)
-        return EXIT_OK
-    server = _start_dev_server(options.dev_server) if options.dev_server is not None else None
-    if server is not None:
-        handler.configuration = Configuration(server_api_url=server.url, env={})
-    try:
-        return handler.run()
-    except (MetricsSettingsError, RecoverySettingsError) as exc:
-        raise UsageError(str(exc)) from exc
+        try:
+            handler = _build_handler(options, _configuration(options, server))
+        except WorkerDiscoveryError as exc:
+            print(f"conductor_actors: error: {exc}", file=sys.stderr)
+            return EXIT_BOOT_FAILURE
+        except (WorkerConfigError, WorkerRegistrationError, ConfigurationError, ValueError, TypeError) as exc:
+            raise UsageError(str(exc).splitlines()[0]) from exc
+        if not handler.workers:
+            raise UsageError(f"no @worker_task workers found in {', '.join(options.modules)}")
+        if options.list:
+            _print_workers(handler, sys.stdout)
+            return EXIT_OK
+        try:
+            return handler.run()
+        except (MetricsSettingsError, RecoverySettingsError) as exc:
+            raise UsageError(str(exc)) from exc
     finally:
         if server is not None:
             server.close()
@@ -182,15 +237,25 @@ def _check_modules_exist(modules: Sequence[str]) -> None:
             raise UsageError(f"no module named {name!r} (run from the directory that contains it, or set PYTHONPATH)")
 
 
-def _build_handler(options: argparse.Namespace) -> Any:
-    from ._env_settings import settings_from_env
+def _configuration(options: argparse.Namespace, server: Any) -> Any:
+    """The client configuration: the embedded server's (without the environment's credentials),
+    else ``--server-url``, else the environment's. Raises ``ConfigurationError`` for bad values."""
     from .client._config import Configuration
+
+    if server is not None:
+        return Configuration(server_api_url=server.url, env={})
+    if options.server_url:
+        return Configuration(server_api_url=options.server_url)
+    return Configuration()
+
+
+def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
+    from ._env_settings import settings_from_env
     from .handler import TaskHandler
     from .metrics._settings import MetricsSettings
     from .recovery import RecoverySettings
     from .supervision import SupervisionSettings
 
-    configuration = Configuration(server_api_url=options.server_url) if options.server_url else Configuration()
     metrics = None
     if options.metrics_port is not None or options.metrics_dir is not None:
         metrics = MetricsSettings(http_port=options.metrics_port, directory=options.metrics_dir)
@@ -214,7 +279,7 @@ def _start_dev_server(port: int) -> Any:
     try:
         server = DevServer(host="127.0.0.1", port=port).start()
     except OSError as exc:
-        raise UsageError(f"--dev-server: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
+        raise UsageError(f"{_DEV_SERVER}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
     _log.info("embedded dev server at %s (for local development and tests, not production)", server.url)
     return server
 

@@ -3,20 +3,23 @@
 Keyword names follow the official SDK so that moving over is an import change. Differences on
 purpose: the context manager starts the workers (``start_processes()`` inside the block is a no-op
 then), starting with zero workers is an error, ``join_processes()`` before a start is an error,
-and the restart knobs of the official SDK map onto the supervisor's policy (see
-``_compat_supervision``).
+starting one while multiprocessing re-imports the main script for a worker process (a script
+without the ``if __name__ == "__main__":`` guard) is an error that names the fix, and the restart
+knobs of the official SDK map onto the supervisor's policy (see ``_compat_supervision``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import multiprocessing
 import os
 import pickle
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 from ._env_settings import settings_from_env
 from ._parent_actors import ParentActors, ParentSink
@@ -25,7 +28,14 @@ from .metrics._settings import MetricsSettings
 from .recovery import RecoverySettings, RecoverySink
 from .runtime._child_spec import ChildSpec
 from .runtime._settings import RuntimeSettings
-from .supervision import ChildStatus, ProcessSupervisor, SupervisionSettings, install_signal_handlers
+from .supervision import (
+    PARENT_STOP_TIMEOUT,
+    ChildStatus,
+    ProcessSupervisor,
+    SupervisionSettings,
+    install_signal_handlers,
+)
+from .supervision._status import EXIT_UNGUARDED_MAIN
 from .worker import (
     WorkerConfig,
     WorkerInterface,
@@ -35,13 +45,28 @@ from .worker import (
     resolve_worker_config,
 )
 
-__all__ = ["TaskHandler", "TaskHandlerError"]
+__all__ = ["TaskHandler", "TaskHandlerError", "UnguardedMainError"]
 
 _log = logging.getLogger("conductor_actors.handler")
 
 
 class TaskHandlerError(RuntimeError):
     """``TaskHandler`` used in a way that cannot work (no workers, join before start...)."""
+
+
+class UnguardedMainError(TaskHandlerError, SystemExit):
+    """A ``TaskHandler`` was started while multiprocessing re-imported the main script to start
+    one of its worker processes: the script starts it at import time, without the
+    ``if __name__ == "__main__":`` guard.
+
+    It is also a ``SystemExit`` with code ``EXIT_UNGUARDED_MAIN``: left alone, it ends that
+    process without a traceback (the message was printed to its stderr) and the supervisor, seeing
+    that exit code before the process said Ready, reports a boot failure with this cause.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = EXIT_UNGUARDED_MAIN
 
 
 class TaskHandler:
@@ -94,7 +119,7 @@ class TaskHandler:
         env: Mapping[str, str] | None = None,
         **official_options: Any,
     ) -> None:
-        self.configuration = configuration if configuration is not None else Configuration()
+        self._configuration = configuration if configuration is not None else Configuration()
         self.metrics_settings = metrics_settings
         env = os.environ if env is None else env
         self._env = env
@@ -129,6 +154,21 @@ class TaskHandler:
         self._finished = threading.Event()
         self._exit_code: int | None = None
         self._lock = threading.Lock()
+
+    @property
+    def configuration(self) -> Configuration:
+        """Where the worker processes and the outbox send their requests."""
+        return self._configuration
+
+    @configuration.setter
+    def configuration(self, value: Configuration) -> None:
+        """Before the start only (raises ``TaskHandlerError`` after it): every part that talks to
+        the server, the outbox included, uses the new configuration."""
+        if self._started:
+            raise TaskHandlerError("the configuration cannot change once the worker processes started")
+        self._configuration = value
+        if self.recovery is not None:
+            self.recovery.configuration = value
 
     def _default_sinks(self) -> list[ParentSink]:
         sinks: list[ParentSink] = []
@@ -175,8 +215,10 @@ class TaskHandler:
     def start_processes(self) -> None:
         """Start the parent's actors, then one process per worker process spec. Idempotent.
 
-        Raises ``TaskHandlerError`` when there is no worker to run.
+        Raises ``TaskHandlerError`` when there is no worker to run, and ``UnguardedMainError``
+        when called while multiprocessing re-imports the main script to start a worker process.
         """
+        _refuse_during_process_bootstrap()
         with self._lock:
             if self._started:
                 return
@@ -212,7 +254,7 @@ class TaskHandler:
             return None
         with self._lock:
             if not self._finished.is_set():
-                self._parent.stop()
+                self._parent.stop(PARENT_STOP_TIMEOUT)
                 self._exit_code = code
                 self._finished.set()
         return self._exit_code
@@ -283,6 +325,45 @@ class TaskHandler:
     ) -> None:
         if self._supervisor is not None and not self._finished.is_set():
             self.stop_processes()
+
+
+def _refuse_during_process_bootstrap() -> None:
+    """Raise ``UnguardedMainError`` (after printing it) when this process is a worker process
+    still in multiprocessing's bootstrap, i.e. re-importing the main script.
+
+    ``_inheriting`` is the flag multiprocessing itself sets for that phase (its own check,
+    ``spawn._check_not_importing_main``, reads it too); the process already carries the worker's
+    name then.
+    """
+    current = multiprocessing.current_process()
+    if not getattr(current, "_inheriting", False):
+        return
+    where = _main_script_line()
+    message = (
+        f"worker process {current.name!r}: a TaskHandler was started while multiprocessing re-imported the "
+        f"main script to start this worker process ({where}): the script starts the TaskHandler when it is "
+        "imported, so every worker process would start its own. Put the code that builds and starts the "
+        'TaskHandler under `if __name__ == "__main__":`'
+    )
+    _print_error(message, file=sys.stderr)
+    raise UnguardedMainError(message)
+
+
+def _print_error(message: str, file: TextIO) -> None:
+    """Tell the user why this worker process ends: its logging is not set up yet (the child's
+    logging starts after the bootstrap), so the line goes straight to ``file``."""
+    print(f"conductor_actors: error: {message}", file=file, flush=True)
+
+
+def _main_script_line() -> str:
+    """``file, line N`` of the main script's module-level line that led here (the re-imported
+    main module is called ``__mp_main__`` in a worker process)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__mp_main__":
+            return f"{frame.f_code.co_filename}, line {frame.f_lineno}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "the main script"
 
 
 def _log_gave_up(ref: Any, exc: BaseException) -> None:

@@ -21,15 +21,13 @@ from ..runtime._control import EventBatch, Exiting, Heartbeat, Pause, Ready, Res
 from ._board import StatusBoard
 from ._child import ChildTarget, SupervisedChild
 from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._settings import SupervisionSettings
-from ._status import ChildState, ChildStatus, describe_exit
+from ._settings import STOP_MARGIN, SupervisionSettings
+from ._status import EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus, describe_exit
 
 __all__ = ["FAST_FLUSH", "STOP_MARGIN", "SupervisionLoop"]
 
 _log = logging.getLogger("conductor_actors.supervision")
 
-#: Seconds after ``grace + flush`` before children still alive get SIGTERM.
-STOP_MARGIN = 2.0
 #: The flush time children get on the fast path: ``Stop(0, FAST_FLUSH)``.
 FAST_FLUSH = 1.0
 
@@ -235,7 +233,7 @@ class SupervisionLoop:
                     child.restart_at = None
                     self._set_state(child, "stopped")
             if not fast:
-                self._term_at = now + settings.shutdown_grace + settings.shutdown_flush + STOP_MARGIN
+                self._term_at = now + settings.shutdown_deadlines().sigterm_after
                 for child in self._children:
                     if not child.alive or child.wedged is not None:
                         continue
@@ -322,7 +320,7 @@ class SupervisionLoop:
         for message in child.receive(limit=None):  # what it sent last (results, Exiting) counts
             self._on_child_message(child, message)
         pid, code = child.pid, child.reap()
-        how = f"{child.exiting_reason} ({describe_exit(code)})" if child.exiting_reason else describe_exit(code)
+        how = _how_it_ended(child, code)
         _log.info("worker %s (pid %s) exited: %s", child.key, pid, how)
         if self._stopping:
             self._set_state(child, "failed" if child is self._culprit else "stopped")
@@ -399,6 +397,16 @@ class SupervisionLoop:
                     child.reap()
                 except Exception:
                     _log.exception("could not reap worker %s (pid %s)", child.key, child.pid)
+
+
+def _how_it_ended(child: SupervisedChild, code: int) -> str:
+    """The phrase for a reaped child's end: its own reason when it sent one, else the exit code
+    (read as the unguarded-main cause when the process died that way before it was ready)."""
+    if child.exiting_reason:
+        return f"{child.exiting_reason} ({describe_exit(code)})"
+    if child.state == "starting" and code == EXIT_UNGUARDED_MAIN:
+        return f"{UNGUARDED_MAIN_CAUSE} ({describe_exit(code)})"
+    return describe_exit(code)
 
 
 def _clean_stage_ages(child: SupervisedChild, raw: object) -> tuple[tuple[str, float], ...]:

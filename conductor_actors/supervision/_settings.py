@@ -11,7 +11,14 @@ import multiprocessing
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["SupervisionSettings", "SupervisionSettingsError"]
+__all__ = ["PARENT_STOP_TIMEOUT", "STOP_MARGIN", "ShutdownDeadlines", "SupervisionSettings", "SupervisionSettingsError"]
+
+#: Seconds after ``grace + flush`` before worker processes still alive get SIGTERM: time for a
+#: child that met its deadlines to send its last messages and exit.
+STOP_MARGIN = 1.0
+#: Seconds the parent waits for its own actors (user actors, outbox, metrics) to stop once every
+#: worker process is gone.
+PARENT_STOP_TIMEOUT = 1.0
 
 
 class SupervisionSettingsError(ValueError):
@@ -38,7 +45,8 @@ class SupervisionSettings:
         kill_timeout: seconds between SIGTERM and SIGKILL.
         shutdown_grace / shutdown_flush: sent to children as ``Stop(grace, flush)`` on a graceful
             stop: running tasks get ``grace`` seconds, then results ``flush`` seconds more.
-            Children still alive ``grace + flush + 2`` seconds after the stop get SIGTERM.
+            Children still alive ``grace + flush + STOP_MARGIN`` seconds after the stop get
+            SIGTERM (see ``shutdown_deadlines``).
         fast_shutdown_timeout: on the fast path (a second signal) children get ``Stop(0, 1)``
             and whatever is still alive after this many seconds is killed.
     """
@@ -52,7 +60,7 @@ class SupervisionSettings:
     restart_window: float = 300.0
     heartbeat_timeout: float = 60.0
     boot_timeout: float = 60.0
-    kill_timeout: float = 5.0
+    kill_timeout: float = 2.0
     shutdown_grace: float = 20.0
     shutdown_flush: float = 5.0
     fast_shutdown_timeout: float = 3.0
@@ -80,6 +88,27 @@ class SupervisionSettings:
                 f"restart_backoff_cap={self.restart_backoff_cap!r} must be >= "
                 f"restart_backoff_base={self.restart_backoff_base!r}"
             )
+
+    def shutdown_deadlines(self) -> ShutdownDeadlines:
+        """When each step of a graceful stop happens at the latest, in seconds after the request."""
+        sigterm = self.shutdown_grace + self.shutdown_flush + STOP_MARGIN
+        sigkill = sigterm + self.kill_timeout
+        return ShutdownDeadlines(sigterm_after=sigterm, sigkill_after=sigkill, total=sigkill + PARENT_STOP_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class ShutdownDeadlines:
+    """The worst case of a graceful stop, in seconds after it was asked for.
+
+    ``sigterm_after``: worker processes still alive get SIGTERM; ``sigkill_after``: those still
+    alive get SIGKILL; ``total``: the parent has stopped its own actors too (it waits at most
+    ``PARENT_STOP_TIMEOUT`` for them). With the defaults: 26, 28 and 29 s, inside the 30 s grace
+    period orchestrators commonly give.
+    """
+
+    sigterm_after: float
+    sigkill_after: float
+    total: float
 
 
 def _check_number(name: str, value: Any, *, minimum: float, below: float | None = None, positive: bool = False) -> None:

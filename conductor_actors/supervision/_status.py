@@ -10,7 +10,25 @@ import signal
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CHILD_STATES", "ChildState", "ChildStatus", "describe_exit", "exit_label"]
+__all__ = [
+    "CHILD_STATES",
+    "EXIT_UNGUARDED_MAIN",
+    "UNGUARDED_MAIN_CAUSE",
+    "ChildState",
+    "ChildStatus",
+    "describe_exit",
+    "exit_label",
+]
+
+#: The exit code of a worker process that, while multiprocessing re-imported the main script to
+#: start it, was asked to start a ``TaskHandler`` (the script does so at import time, without the
+#: ``if __name__ == "__main__":`` guard). ``TaskHandler`` raises ``UnguardedMainError`` with it.
+EXIT_UNGUARDED_MAIN = 5
+#: How the supervisor names that cause when such a process dies before it said Ready.
+UNGUARDED_MAIN_CAUSE = (
+    "starting it re-ran the main script, which starts a TaskHandler when imported; put the code that "
+    'starts the TaskHandler under `if __name__ == "__main__":`'
+)
 
 #: starting: spawned, not Ready yet; up: Ready; stopping: asked to stop (or being killed because
 #: it is wedged); restarting: dead, waiting for its backoff before a fresh process; stopped: gone

@@ -118,9 +118,10 @@ class ProcessSupervisor:
         """Ask the tree to stop; any thread, or a signal handler (only queues, never blocks or logs).
 
         Graceful: pending restarts are cancelled, every running child gets ``Stop(shutdown_grace,
-        shutdown_flush)``; children alive ``grace + flush + 2`` s later get SIGTERM, then SIGKILL
-        after ``kill_timeout``. A child not ready yet polls nothing: it gets SIGTERM (its graceful
-        stop) at once and SIGKILL after ``kill_timeout``. ``fast``: ``Stop(0, 1)`` to every child, SIGKILL after
+        shutdown_flush)``; children alive ``grace + flush + STOP_MARGIN`` s later get SIGTERM,
+        then SIGKILL after ``kill_timeout`` (``settings.shutdown_deadlines()``). A child not ready
+        yet polls nothing: it gets SIGTERM (its graceful stop) at once and SIGKILL after
+        ``kill_timeout``. ``fast``: ``Stop(0, 1)`` to every child, SIGKILL after
         ``fast_shutdown_timeout``. ``exit_code`` replaces the final exit code (e.g. 130, 143).
         A request made before ``start()`` is honoured when it starts (no child is spawned).
         """

@@ -116,6 +116,27 @@ def test_bad_option_value_is_a_usage_error(run_cli: RunCli, argument: str) -> No
     assert len(errors) == 1 and argument.split("=")[0] in errors[0], done
 
 
+def test_dev_server_port_must_be_attached(run_cli: RunCli) -> None:
+    """``--dev-server 9000 MODULE``: a bare ``--dev-server`` never takes the next argument, and a
+    port there is an error of one line that shows the attached form; exit 2, nothing started."""
+    done = run_cli("--dev-server", "9000", "_support.cli_apps.sleepy")
+    assert done.code == EXIT_USAGE, done
+    assert error_lines(done.stderr) == [
+        "python -m conductor_actors: error: argument --dev-server: give the port attached, as "
+        "--dev-server=9000 (a bare --dev-server listens on 8080)"
+    ], done
+    assert "started (pid" not in done.stderr
+
+
+def test_server_url_and_dev_server_together_are_a_usage_error(run_cli: RunCli) -> None:
+    """Both ``--server-url`` and ``--dev-server``: exit 2 and one line saying to give one."""
+    done = run_cli("--server-url", "http://127.0.0.1:9/api", "--dev-server=0", "_support.cli_apps.sleepy")
+    assert done.code == EXIT_USAGE, done
+    assert done.stderr.strip().splitlines() == [
+        "conductor_actors: error: --server-url and --dev-server both choose the Conductor server: give one of them"
+    ], done
+
+
 def test_unreachable_server_keeps_trying_with_a_warning_and_stops_cleanly(
     cli: StartCli, flavour: str, free_port: int
 ) -> None:
@@ -169,3 +190,4 @@ def test_help_lists_every_exit_code(run_cli: RunCli) -> None:
     for code in (EXIT_OK, EXIT_GAVE_UP, EXIT_USAGE, EXIT_BOOT_FAILURE, 130, 143):
         assert f"  {code} " in section, f"exit code {code} missing from --help:\n{section}"
     assert "CONDUCTOR_SERVER_URL" in done.stdout
+    assert "  --dev-server[=PORT]  " in done.stdout, "the port of --dev-server is only ever attached"

@@ -20,7 +20,6 @@ from docs._manifests import ManifestError, parse_env_file, parse_unit, parse_yam
 from conductor_actors import RuntimeSettings, SupervisionSettings
 from conductor_actors._env_settings import settings_from_env
 from conductor_actors.cli import EXIT_BOOT_FAILURE, EXIT_USAGE, build_parser
-from conductor_actors.supervision._loop import STOP_MARGIN
 
 PAGE = "deployment.md"
 TEXT = page_text(PAGE)
@@ -29,8 +28,6 @@ ENV_FILE = "/etc/conductor-actors/my-app-workers.env"
 MANIFEST = "my-app-workers.yaml"
 POD_MONITOR = "my-app-workers-podmonitor.yaml"
 STATEFUL_SET = "my-app-workers-statefulset.yaml"
-#: What the page allows for the parent's own stop after its worker processes ("a few seconds").
-PARENT_STOP_SECONDS = 5.0
 #: What the page reserves for the parent and its helper process in a memory limit.
 PARENT_MEMORY_MIB = 100.0
 
@@ -53,7 +50,7 @@ def titled(title: str) -> str:
 def budget(env: dict[str, str]) -> float:
     """Longest graceful stop of a tree configured by ``env``, parent included."""
     s = settings_from_env(SupervisionSettings, env)
-    return s.shutdown_grace + s.shutdown_flush + STOP_MARGIN + s.kill_timeout + PARENT_STOP_SECONDS
+    return s.shutdown_deadlines().total
 
 
 def cli_options(argv: list[str]) -> Any:
@@ -63,8 +60,8 @@ def cli_options(argv: list[str]) -> Any:
 
 
 def test_the_page_states_the_default_worst_case() -> None:
-    defaults = SupervisionSettings()
-    worst = defaults.shutdown_grace + defaults.shutdown_flush + STOP_MARGIN + defaults.kill_timeout
+    worst = SupervisionSettings().shutdown_deadlines().total
+    assert worst < 30.0, "the default stop must fit the 30 s that Kubernetes gives by default"
     assert f"That is {worst:g} s with the defaults" in " ".join(TEXT.split())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -18,8 +19,9 @@ from _support.cli_apps import (
     wait_until,
 )
 
-from conductor_actors import TaskHandler, Worker, worker_task
+from conductor_actors import Configuration, TaskHandler, Worker, worker_task
 from conductor_actors.handler import TaskHandlerError
+from conductor_actors.recovery import RecoverySettings
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer
@@ -85,6 +87,28 @@ def test_join_before_start_is_an_error(make_handler: MakeHandler, scenario: Scen
     with pytest.raises(TaskHandlerError, match="before start_processes"):
         handler.join_processes(0)
     assert handler.status() == [] and not handler.is_healthy()
+
+
+def test_configuration_set_before_the_start_reaches_every_part_and_is_frozen_after(
+    make_handler: MakeHandler, scenario: Scenario, dev_server: DevServer, tmp_path: Path
+) -> None:
+    """Assigning ``handler.configuration`` before the start points the worker processes and the
+    outbox at the new server; once the workers started, assigning it is an error."""
+    handler = make_handler([sleepy_worker(scenario, "sync", "h_config")],
+                           configuration=Configuration(server_api_url="http://127.0.0.1:9/api"),
+                           recovery=RecoverySettings(state_dir=str(tmp_path / "state")))
+    assert handler.recovery is not None
+    replacement = Configuration(server_api_url=dev_server.url)
+    handler.configuration = replacement
+    assert handler.configuration is replacement
+    assert handler.recovery.configuration is replacement
+    assert [spec.configuration for spec in handler.child_specs()] == [replacement]
+    with handler:
+        assert handler.wait_ready(WAIT)
+        with pytest.raises(TaskHandlerError, match="cannot change once the worker processes started"):
+            handler.configuration = Configuration(server_api_url="http://127.0.0.1:9/api")
+        assert run_workflows(dev_server, "h_config", 1)[0]["status"] == "COMPLETED"
+    assert handler.recovery.configuration is replacement
 
 
 def test_zero_workers_is_an_error(make_handler: MakeHandler) -> None:

@@ -9,11 +9,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from _support.fake_children import read_records
 
 from conductor_actors.supervision import ChildStatus, SupervisionSettings
+from conductor_actors.supervision._status import EXIT_UNGUARDED_MAIN
 
 #: Generous upper bound for anything a test waits for (spawning is slow on a loaded machine).
 WAIT = 20.0
@@ -64,6 +66,12 @@ def process_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def exits_like_an_unguarded_main(spec_bytes: bytes, conn: Connection) -> None:
+    """A child target that ends the way a worker process whose bootstrap re-ran an unguarded main
+    script ends: at once, with ``EXIT_UNGUARDED_MAIN`` and no message."""
+    os._exit(EXIT_UNGUARDED_MAIN)
 
 
 class Collector:

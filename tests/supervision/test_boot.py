@@ -17,11 +17,20 @@ from _support.fake_children import (
     read_records,
     well_behaved,
 )
-from supervision._helpers import FAST, WAIT, process_gone, settings, started_pids, wait_for_record
+from supervision._helpers import (
+    FAST,
+    WAIT,
+    exits_like_an_unguarded_main,
+    process_gone,
+    settings,
+    started_pids,
+    wait_for_record,
+)
 
 from conductor_actors.client._config import Configuration
 from conductor_actors.runtime._child_spec import ChildSpec
 from conductor_actors.supervision import ProcessSupervisor
+from conductor_actors.supervision._status import UNGUARDED_MAIN_CAUSE
 
 LOGGER = "conductor_actors.supervision"
 
@@ -45,6 +54,22 @@ def test_child_exiting_before_ready_stops_the_tree_with_code_3(make_supervisor, 
     assert steady.state == "stopped" and not steady.alive
     assert collector.states("broken") == ["starting", "failed"]
     assert all(process_gone(pid) for key in ("steady", "broken") for pid in started_pids(tmp_path, key))
+
+
+def test_child_ending_with_the_unguarded_main_code_before_ready_names_that_cause(tmp_path: Path) -> None:
+    """A process that exits with ``EXIT_UNGUARDED_MAIN`` before Ready (what ``TaskHandler`` does in a
+    worker process whose bootstrap re-ran an unguarded main script): exit code 3, and the reason
+    names the worker and tells to add the ``__main__`` guard; no restart."""
+    supervisor = ProcessSupervisor(
+        [fake_spec("script", well_behaved(tmp_path))], settings=FAST, on_message=lambda status, message: None,
+        target=exits_like_an_unguarded_main,
+    )
+    supervisor.start()
+    assert supervisor.join(WAIT) == 3
+    assert supervisor.exit_reason == f"worker 'script' failed to start: {UNGUARDED_MAIN_CAUSE} (exit code 5)"
+    assert 'if __name__ == "__main__":' in UNGUARDED_MAIN_CAUSE
+    status = supervisor.status()[0]
+    assert (status.state, status.restarts, status.alive) == ("failed", 0, False)
 
 
 def test_child_killed_before_ready_names_the_signal(make_supervisor, tmp_path: Path) -> None:

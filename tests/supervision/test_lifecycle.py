@@ -24,7 +24,7 @@ from supervision._helpers import WAIT, process_gone, settings, started_pids, wai
 from conductor_actors.client._models import TaskResult
 from conductor_actors.events import PollStarted
 from conductor_actors.runtime._control import EventBatch, UndeliveredResult
-from conductor_actors.supervision import ChildStatus
+from conductor_actors.supervision import STOP_MARGIN, ChildStatus
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
@@ -115,8 +115,8 @@ def test_child_ignoring_stop_gets_sigterm_then_sigkill_at_the_deadlines(make_sup
     supervisor.request_stop()
     assert supervisor.join(WAIT) == 0
     elapsed = time.monotonic() - started
-    # SIGTERM at grace + flush + 2 s, SIGKILL kill_timeout later
-    assert 0.2 + 0.1 + 2.0 + 0.5 <= elapsed < 10, elapsed
+    # SIGTERM at grace + flush + STOP_MARGIN, SIGKILL kill_timeout later
+    assert 0.2 + 0.1 + STOP_MARGIN + 0.5 <= elapsed < 10, elapsed
     records = read_records(tmp_path, "stubborn")
     assert records.index("stop 0.2 0.1") < records.index("sigterm")
     assert "exit 0" not in records

@@ -11,7 +11,10 @@ from _support.fake_children import fake_child_main, fake_spec, well_behaved
 from conductor_actors.runtime._child_spec import ChildSpec
 from conductor_actors.supervision import (
     CHILD_STATES,
+    PARENT_STOP_TIMEOUT,
+    STOP_MARGIN,
     ProcessSupervisor,
+    ShutdownDeadlines,
     SupervisionSettings,
     SupervisionSettingsError,
 )
@@ -22,9 +25,26 @@ def test_defaults_follow_the_design() -> None:
     assert (s.start_method, s.max_restarts, s.restart_window) == ("spawn", 10, 300.0)
     assert (s.restart_backoff_base, s.restart_backoff_cap, s.restart_jitter) == (0.5, 30.0, 0.2)
     assert s.restart_reset_after == 60.0
-    assert (s.heartbeat_timeout, s.boot_timeout, s.kill_timeout) == (60.0, 60.0, 5.0)
+    assert (s.heartbeat_timeout, s.boot_timeout, s.kill_timeout) == (60.0, 60.0, 2.0)
     assert (s.shutdown_grace, s.shutdown_flush, s.fast_shutdown_timeout) == (20.0, 5.0, 3.0)
-    assert s.shutdown_grace + s.shutdown_flush < 30  # inside a common orchestrator grace period
+
+
+def test_default_shutdown_fits_a_30_s_orchestrator_grace_period() -> None:
+    """The worst graceful stop with the defaults: stragglers get SIGTERM at 20 + 5 + 1 = 26 s,
+    SIGKILL 2 s later, and the parent's actors get 1 s after that: 29 s, under the common 30 s."""
+    deadlines = SupervisionSettings().shutdown_deadlines()
+    assert (STOP_MARGIN, PARENT_STOP_TIMEOUT) == (1.0, 1.0)
+    assert deadlines == ShutdownDeadlines(sigterm_after=26.0, sigkill_after=28.0, total=29.0)
+    assert deadlines.total < 30.0
+
+
+def test_shutdown_deadlines_follow_the_settings() -> None:
+    """Each deadline adds one setting to the one before: grace + flush + margin, + kill_timeout,
+    + the parent's actors."""
+    deadlines = SupervisionSettings(shutdown_grace=7.0, shutdown_flush=0.5, kill_timeout=3.0).shutdown_deadlines()
+    assert deadlines.sigterm_after == 7.0 + 0.5 + STOP_MARGIN
+    assert deadlines.sigkill_after == deadlines.sigterm_after + 3.0
+    assert deadlines.total == deadlines.sigkill_after + PARENT_STOP_TIMEOUT
 
 
 @pytest.mark.parametrize(
