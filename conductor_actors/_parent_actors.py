@@ -30,7 +30,7 @@ _log = logging.getLogger("conductor_actors.handler")
 class ParentSink(Protocol):
     """A built-in parent-side consumer (metrics, recovery). ``start`` runs on the caller's thread
     (its errors stop the start-up); the ``on_*`` methods run on the supervisor thread and must only
-    hand the data to an actor."""
+    hand the data to an actor. ``on_undelivered`` returns True when the sink keeps the result."""
 
     def start(self, supervisor: ActorSupervisor) -> None: ...
 
@@ -140,13 +140,24 @@ class ParentActors:
                         ref.tell(event)
                     except Exception as exc:  # an actor that gave up or is restarting: the event is dropped
                         _log.debug("event %s not delivered to %s: %s", type(event).__name__, ref.name, exc)
-        elif isinstance(message, UndeliveredResult):
-            taken = any(sink.on_undelivered(status, message) for sink in self._sinks)
-            if not taken:
-                _log.error(
-                    "the result of %s task %s (workflow %s) could not be delivered (%s) and recovery is off",
-                    message.task_type, message.result.task_id, message.result.workflow_instance_id, message.cause,
-                )
+        elif isinstance(message, UndeliveredResult) and not self._keep_undelivered(status, message):
+            _log.error(
+                "the result of %s task %s (workflow %s) could not be delivered (%s) and recovery is off",
+                message.task_type, message.result.task_id, message.result.workflow_instance_id, message.cause,
+            )
+
+    def _keep_undelivered(self, status: ChildStatus, message: UndeliveredResult) -> bool:
+        """Offer the result to each sink until one keeps it (the outbox keeps every result it is
+        offered, even while its actor restarts); False when none did, i.e. recovery is off. A sink
+        that raises is logged and the next one is asked."""
+        for sink in self._sinks:
+            try:
+                if sink.on_undelivered(status, message):
+                    return True
+            except Exception:
+                _log.exception("%s failed to take the result of task %s", type(sink).__name__,
+                               message.result.task_id)
+        return False
 
     def child_state(self, status: ChildStatus) -> None:
         for sink in self._sinks:

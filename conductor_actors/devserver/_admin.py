@@ -4,7 +4,9 @@
 ``GET|POST|DELETE /__devserver__/faults`` (POST body: the keyword arguments of ``faults.add`` plus
 ``endpoint``) and ``DELETE /__devserver__/faults/{id}``; for benchmarks and tests of a server in
 another process, ``GET /__devserver__/summary`` (workflows and tasks counted by status) and
-``GET /__devserver__/tasks?taskType=X`` (each task's status and scheduled/start/end times in ms).
+``GET /__devserver__/tasks?taskType=X`` (each task's status and scheduled/start/end times in ms);
+``GET /__devserver__/conflicts`` (terminal updates that reached an already finished task with
+another status or output, per task; see ``TerminalConflicts``) and ``DELETE`` to forget them.
 Admin calls are never counted or faulted.
 Runs on the loop thread.
 """
@@ -18,6 +20,7 @@ from ._faults import Fault, FaultInjector, RequestCounters
 from ._http import Request, Response
 from ._payloads import EMPTY_OK, json_body, json_response
 from ._store import Store
+from ._tasks import terminal_conflicts
 
 __all__ = ["ADMIN_PREFIX", "AdminApi"]
 
@@ -33,6 +36,7 @@ class AdminApi:
         self._counters = counters
         self._faults = faults
         self._store = store
+        self._conflicts = terminal_conflicts(store)
 
     def handle(self, request: Request, segments: Sequence[str]) -> Response:
         """Answer an admin request; ``segments`` follow the ``__devserver__`` prefix. Raises ``ApiError``."""
@@ -53,6 +57,12 @@ class AdminApi:
                 for t in self._store.tasks.values()
                 if task_type is None or t["taskType"] == task_type
             ])
+        if path == ("conflicts",):
+            if method == "DELETE":
+                self._conflicts.clear()
+                return EMPTY_OK
+            _require(method, "GET")
+            return json_response(self._conflicts.snapshot())
         if path == ("stats", "reset"):
             _require(method, "POST")
             self._counters.reset()

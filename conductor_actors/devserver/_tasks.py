@@ -5,6 +5,10 @@
 * Updates follow the server's ``updateTask``: id checks (workflow first), terminal no-ops,
   ``extendLease``, IN_PROGRESS back to SCHEDULED with the callback delay, terminal statuses run the
   decider at once.
+* A terminal update for a task that has already finished changes nothing (like the server), but
+  when its status or output differs from what the task finished with it is recorded in the
+  server's :class:`TerminalConflicts` (``GET /__devserver__/conflicts``): a result reported twice
+  with different contents is a bug tests want to see.
 * Response timeouts: each hand-out of a task with ``responseTimeoutSeconds > 0`` puts a deadline in
   a heap; :meth:`TaskService.sweep` (run every ``sweep_interval``) times out the due ones.
 
@@ -16,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import threading
 import time
+import weakref
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
@@ -24,17 +30,71 @@ from ._queues import QueueKey, TaskQueues
 from ._store import TERMINAL_TASK_STATUSES, Store, now_ms
 from ._workflows import Decider
 
-__all__ = ["RESULT_STATUSES", "TaskService"]
+__all__ = ["RESULT_STATUSES", "TaskService", "TerminalConflicts", "terminal_conflicts"]
 
 #: Statuses a TaskResult may carry.
 RESULT_STATUSES = frozenset({"IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED", "CANCELED"})
 #: The server keeps at most this many log lines from one update (``taskExecLogSizeLimit``).
 LOGS_PER_UPDATE = 10
 REASON_LIMIT = 500
+#: Conflicting updates kept per task (the count goes on).
+CONFLICTS_KEPT_PER_TASK = 20
 
 
 def _seconds_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class TerminalConflicts:
+    """Terminal updates that reached a task after it had finished, with another status or output.
+
+    Per task: what it finished with, the first ``CONFLICTS_KEPT_PER_TASK`` conflicting updates
+    and how many arrived. An update that repeats the finished outcome (a retry after a lost
+    answer) is no conflict. Loop thread only.
+    """
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, dict[str, Any]] = {}
+
+    def check(self, task: dict[str, Any], result: dict[str, Any]) -> None:
+        """Record ``result`` (a terminal TaskResult) if it differs from the finished ``task``."""
+        status, output = result.get("status"), result.get("outputData") or {}
+        if status == task["status"] and output == task["outputData"]:
+            return
+        record = self._by_task.get(task["taskId"])
+        if record is None:
+            record = self._by_task[task["taskId"]] = {
+                "taskId": task["taskId"], "taskType": task["taskType"],
+                "workflowInstanceId": task["workflowInstanceId"],
+                "finished": {"status": task["status"], "outputData": task["outputData"],
+                             "workerId": task.get("workerId")},
+                "updates": [], "count": 0,
+            }
+        record["count"] += 1
+        if len(record["updates"]) < CONFLICTS_KEPT_PER_TASK:
+            record["updates"].append({"status": status, "outputData": output, "workerId": result.get("workerId"),
+                                      "receivedTime": now_ms()})
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every task with conflicting updates, in the order the first conflict arrived."""
+        return [{**record, "updates": list(record["updates"])} for record in self._by_task.values()]
+
+    def clear(self) -> None:
+        self._by_task.clear()
+
+
+_conflicts: weakref.WeakKeyDictionary[Store, TerminalConflicts] = weakref.WeakKeyDictionary()
+_conflicts_lock = threading.Lock()
+
+
+def terminal_conflicts(store: Store) -> TerminalConflicts:
+    """The conflict record of the server that owns ``store`` (made on first use, dropped with the
+    store), shared by the task service that fills it and the admin API that shows it. Any thread."""
+    with _conflicts_lock:
+        record = _conflicts.get(store)
+        if record is None:
+            record = _conflicts[store] = TerminalConflicts()
+        return record
 
 
 class TaskService:
@@ -47,6 +107,7 @@ class TaskService:
         self._loop = loop
         self._deadlines: list[tuple[float, int, str, int]] = []
         self._sequence = itertools.count()
+        self.conflicts = terminal_conflicts(store)
 
     # -- polling ---------------------------------------------------------------------------
     def poll_now(self, key: QueueKey, worker_id: str | None, count: int) -> list[dict[str, Any]]:
@@ -105,7 +166,8 @@ class TaskService:
         """Apply a TaskResult. Returns the task afterwards, or None for an ``extendLease`` update.
 
         Raises ``ApiError``: 400 for a malformed result, 404 for an unknown workflow or task,
-        500 for a null status. A terminal task or workflow is left unchanged (no error).
+        500 for a null status. A terminal task or workflow is left unchanged (no error); a
+        terminal update that differs from how the task finished is recorded in ``conflicts``.
         """
         if not isinstance(result, dict):
             raise ApiError(400, "TaskResult must be a JSON object")
@@ -139,6 +201,8 @@ class TaskService:
             raise ApiError(400, f"Task {task_id} belongs to workflow {task['workflowInstanceId']}, "
                                 f"not to {workflow_id}")
         if workflow.terminal or task["status"] in TERMINAL_TASK_STATUSES:
+            if task["status"] in TERMINAL_TASK_STATUSES and status != "IN_PROGRESS":
+                self.conflicts.check(task, result)
             self._queues.remove(task_id)
             return task
         now = now_ms()

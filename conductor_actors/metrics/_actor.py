@@ -1,16 +1,21 @@
 """The MetricsActor (owns the one Prometheus registry) and the sink that feeds it.
 
 Children's metric deltas reach the actor through the supervisor's relay (``MetricsSink.on_batch``);
-other parent actors record their own series with ``MetricsSink.record``. The actor renders the
-registry for a scrape (an ``ask``) and, in file mode, rewrites the metrics file on a timer. It runs
-under the parent's ActorSupervisor: a crash restarts it with the same state, and scrapes keep
-working during a worker process's restart (they never touch the children).
+other parent actors record their own series with ``MetricsSink.record``. Both are put in the
+sink's inbox (a deque shared with every instance of the actor) and the actor is woken to merge
+them. The actor renders the registry for a scrape (an ``ask``, which merges what waits first) and,
+in file mode, rewrites the metrics file on a timer. It runs under the parent's ActorSupervisor: a
+crash restarts it with the same state and the same inbox, so the totals survive and data that
+arrived during the restart is merged by the fresh instance. Only the one item being merged at the
+moment of the crash can be lost (or partly counted). Scrapes keep working during a worker
+process's restart (they never touch the children); during the actor's own restart they answer 503.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +32,10 @@ from ._state import MetricsState
 __all__ = ["MetricsActor", "MetricsSink"]
 
 _log = logging.getLogger("conductor_actors.metrics")
+
+#: Most items kept waiting for the actor (while it restarts, or if it was given up): beyond that
+#: the oldest are dropped, with a warning, instead of growing without bound.
+MAX_WAITING = 10_000
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,23 @@ class ParentMetric:
     value: float
 
 
+@dataclass(frozen=True)
 class _Render:
-    pass
+    """Asked: the exposition text."""
 
 
+@dataclass(frozen=True)
 class _WriteFile:
-    pass
+    """Timer (file mode): rewrite the metrics file."""
+
+
+@dataclass(frozen=True)
+class _Drain:
+    """From the sink: data waits in the shared inbox."""
+
+
+#: What waits in the inbox.
+Pending = ChildMetrics | ParentMetric
 
 
 class _StateCollector:
@@ -64,12 +84,23 @@ class _StateCollector:
 
 
 class MetricsActor(ThreadActor):
-    """Owns the registry; runs on its own thread. ``ask(_Render())`` returns the exposition text."""
+    """Owns the registry; runs on its own thread. ``ask(_Render())`` returns the exposition text.
 
-    def __init__(self, settings: MetricsSettings, state: MetricsState, statuses: Callable[[], Sequence[Any]]) -> None:
+    ``inbox`` is where data waits to be merged (the sink's, shared across restarts; by default
+    the actor's own).
+    """
+
+    def __init__(
+        self,
+        settings: MetricsSettings,
+        state: MetricsState,
+        statuses: Callable[[], Sequence[Any]],
+        inbox: deque[Pending] | None = None,
+    ) -> None:
         self.settings = settings
         self.state = state
         self.statuses = statuses
+        self.inbox: deque[Pending] = deque() if inbox is None else inbox
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_StateCollector(self._families))  # type: ignore[arg-type]
         self.file_path = (
@@ -81,23 +112,40 @@ class MetricsActor(ThreadActor):
         return self.state.families(self.statuses(), quantiles=self.settings.quantiles)
 
     def on_start(self) -> None:
+        self._drain()  # what arrived before this instance (e.g. during a restart)
         if self.file_path is not None:
             self.send_after(self.settings.update_interval, _WriteFile())
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ChildMetrics):
-            self.state.merge(message.source, message.delta)
-        elif isinstance(message, ParentMetric):
-            if message.kind == "gauge":
-                self.state.set_gauge(message.name, message.labels, message.value)
-            else:
-                self.state.inc(message.name, message.labels, message.value)
+        if isinstance(message, (ChildMetrics, ParentMetric)):
+            self._apply(message)
+        elif isinstance(message, _Drain):
+            self._drain()
         elif isinstance(message, _Render):
+            self._drain()
             return generate_latest(self.registry)
         elif isinstance(message, _WriteFile):
+            self._drain()
             self.write_file()
             self.send_after(self.settings.update_interval, _WriteFile())
         return None
+
+    def _drain(self) -> None:
+        """Merge everything waiting in the inbox, oldest first (an item leaves it as it is merged)."""
+        while True:
+            try:
+                item = self.inbox.popleft()
+            except IndexError:
+                return
+            self._apply(item)
+
+    def _apply(self, item: Pending) -> None:
+        if isinstance(item, ChildMetrics):
+            self.state.merge(item.source, item.delta)
+        elif item.kind == "gauge":
+            self.state.set_gauge(item.name, item.labels, item.value)
+        else:
+            self.state.inc(item.name, item.labels, item.value)
 
     def write_file(self) -> None:
         if self.file_path is None:
@@ -108,6 +156,7 @@ class MetricsActor(ThreadActor):
             _log.warning("could not write the metrics file %s: %s", self.file_path, exc)
 
     def on_stop(self) -> None:
+        self._drain()
         self.write_file()  # the last numbers (every child has exited by now)
 
 
@@ -125,6 +174,9 @@ class MetricsSink:
         self.probe = probe
         self.state = MetricsState(quantile_window=settings.quantile_window if settings.quantiles else None)
         self.state.declare_task_types(task_types)
+        #: Data not merged yet: appended by the sink (any thread), taken by the actor.
+        self.inbox: deque[Pending] = deque(maxlen=MAX_WAITING)
+        self._dropped = 0
         self.ref: ActorRef | None = None
         self.http: MetricsHTTPServer | None = None
 
@@ -141,9 +193,9 @@ class MetricsSink:
         settings = self.settings
         if not settings.http_mode and settings.directory is not None:
             check_writable_directory(settings.directory)
-        state, probe = self.state, self.probe
+        state, probe, inbox = self.state, self.probe, self.inbox
         self.ref = supervisor.start_child(
-            lambda: MetricsActor(settings, state, lambda: probe()[1]), name="metrics"
+            lambda: MetricsActor(settings, state, lambda: probe()[1], inbox), name="metrics"
         )
         if settings.http_mode:
             ref = self.ref
@@ -163,18 +215,26 @@ class MetricsSink:
 
     def record(self, kind: str, name: str, labels: tuple[str, ...], value: float) -> None:
         """For other parent actors: set a gauge or add to a counter (thread-safe, never blocks)."""
-        if self.ref is not None:
-            try:
-                self.ref.tell(ParentMetric(kind, name, labels, value))
-            except Exception as exc:
-                _log.debug("metric %s not recorded: %s", name, exc)
+        self._hand(ParentMetric(kind, name, labels, value))
 
     def on_batch(self, status: Any, batch: Any) -> None:
-        if batch.metrics and self.ref is not None:
+        if batch.metrics:
+            self._hand(ChildMetrics(status.key, batch.metrics))
+
+    def _hand(self, item: Pending) -> None:
+        """Any thread: put ``item`` in the inbox and wake the actor (if it is restarting, the
+        fresh instance merges what waits when it starts)."""
+        if len(self.inbox) == MAX_WAITING:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % MAX_WAITING == 0:
+                _log.warning("the metrics actor is not taking data; dropped the oldest of %d waiting item(s) "
+                             "(%d so far)", MAX_WAITING, self._dropped)
+        self.inbox.append(item)
+        if self.ref is not None:
             try:
-                self.ref.tell(ChildMetrics(status.key, batch.metrics))
-            except Exception as exc:  # restarting: this delta is lost, the next ones are not
-                _log.debug("metrics of %s not recorded: %s", status.key, exc)
+                self.ref.tell(_Drain())
+            except Exception as exc:  # restarting: what waits is merged once it is back
+                _log.debug("metrics actor not running (%s); %d item(s) wait", exc, len(self.inbox))
 
     def on_undelivered(self, status: Any, message: Any) -> bool:
         return False

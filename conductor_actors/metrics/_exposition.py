@@ -9,9 +9,11 @@ exists.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -60,7 +62,8 @@ def health_report(healthy: bool, statuses: Sequence[Any]) -> tuple[int, dict[str
 class MetricsHTTPServer:
     """``/metrics`` and ``/health`` on ``host:port`` (port 0 = any free port; see ``port``).
 
-    Raises ``MetricsSettingsError`` naming ``http_port`` when the address cannot be bound.
+    Raises ``MetricsSettingsError`` naming ``http_host`` and/or ``http_port`` when the address
+    cannot be bound (see ``_bind_error``).
     """
 
     def __init__(self, host: str, port: int, render: Callable[[], bytes], probe: HealthProbe) -> None:
@@ -68,9 +71,7 @@ class MetricsHTTPServer:
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
-            raise MetricsSettingsError(
-                f"http_port={port}: cannot serve metrics on {host}:{port} ({exc.strerror or exc})"
-            ) from exc
+            raise _bind_error(host, port, exc) from exc
         self._server.daemon_threads = True
         address = self._server.server_address
         self.host, self.port = str(address[0]), int(address[1])
@@ -82,6 +83,24 @@ class MetricsHTTPServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> MetricsSettingsError:
+    """The start-up error for an address that cannot be served, naming the setting at fault: the
+    port when it is in use or needs privileges, the host when it is not an address of this
+    machine or cannot be resolved, both otherwise."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        setting, why = f"http_host={host!r}", f"cannot resolve the host name: {reason}"
+    elif exc.errno == errno.EADDRINUSE:
+        setting, why = f"http_port={port}", f"{reason}: another program listens there"
+    elif exc.errno == errno.EACCES:
+        setting, why = f"http_port={port}", f"{reason}: ports below 1024 need privileges" if 0 < port < 1024 else reason
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        setting, why = f"http_host={host!r}", f"{reason}: not an address of this machine"
+    else:
+        setting, why = f"http_host={host!r}, http_port={port}", reason
+    return MetricsSettingsError(f"{setting}: cannot serve metrics on {host}:{port} ({why})")
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,11 +1,17 @@
 """The RecoveryActor: journals results whose update failed and delivers them when the server is back.
 
-An ``UndeliveredResult`` from a worker process is written to the journal first (durably), then
-delivered on a timer with capped exponential backoff. Before sending, the actor reads the task: a
-task the server does not know, or that has already finished (timed out and retried, completed by
-another worker...), is closed with that reason instead of being updated. An entry older than
-``max_age`` is logged at ERROR and moved to the ``dead`` table. On start-up the journal is
-replayed first: entries survive a SIGKILLed parent.
+An ``UndeliveredResult`` from a worker process waits in the outbox's in-memory inbox until it is
+written to the journal (durably), then is delivered on a timer with capped exponential backoff.
+Before sending, the actor reads the task: a task the server does not know, or that has already
+finished (timed out and retried, completed by another worker...), is closed with that reason
+instead of being updated. An entry older than ``max_age`` is logged at ERROR and moved to the
+``dead`` table. On start-up the journal is replayed first: entries survive a SIGKILLed parent.
+
+Nothing here raises out of a hook. A journal that cannot be opened or written (locked by an
+``outbox`` command for longer than the lock timeout, disk full...) leaves the results in the inbox
+and is tried again on a timer (``retry_backoff_base`` doubling, at most ``check_interval``); a
+delivery that fails for any reason is an attempt, retried with backoff. The inbox belongs to the
+``RecoverySink``, so results survive a restart of the actor as well.
 
 Runs on its own thread under the parent's ActorSupervisor; all journal and network work happens on
 that thread.
@@ -16,15 +22,17 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
 from ..client._config import Configuration
-from ..client._errors import ConductorError, NotFoundError
+from ..client._errors import AuthorizationError, ConductorError, NotFoundError
 from ..client._models import TaskStatus
 from ..runtime._control import UndeliveredResult
-from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError
+from ._journal import DEFAULT_FILE_NAME, DEFAULT_LOCK_TIMEOUT, Journal, JournalEntry, JournalError
 from ._settings import RecoverySettings, RecoverySettingsError
 
 __all__ = ["RecoveryActor", "RecoverySink"]
@@ -39,12 +47,38 @@ _UNFINISHED = {TaskStatus.IN_PROGRESS.value, TaskStatus.SCHEDULED.value}
 MetricRecorder = Callable[[str, str, tuple[str, ...], float], None]
 
 
-class _Deliver:
-    pass
+@dataclass(frozen=True)
+class _Tick:
+    """Timer message: write what waits in the inbox, then deliver the entries that are due."""
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """From the sink: a result was put in the shared inbox."""
+
+
+def _describe(cause: BaseException) -> str:
+    return f"{type(cause).__name__}: {cause}"
+
+
+def _report_lost(messages: Iterable[UndeliveredResult], why: str) -> None:
+    """Log each result that never reached the journal at ERROR, whole, so it can be replayed by hand."""
+    for message in messages:
+        result = message.result
+        _log.error(
+            "the result of %s task %s (workflow %s) was never written to the outbox journal (%s); it is "
+            "lost unless delivered by hand: %s", message.task_type, result.task_id, result.workflow_instance_id,
+            why, result.to_dict(),
+        )
 
 
 class RecoveryActor(ThreadActor):
-    """Owns the journal and delivers what it holds."""
+    """Owns the journal and delivers what it holds.
+
+    ``inbox`` is where results wait until they are written (the sink's, shared across restarts;
+    by default the actor's own). ``lock_timeout`` bounds how long a journal write waits for
+    another connection's lock. Every hook runs on the actor's thread and none raises.
+    """
 
     def __init__(
         self,
@@ -55,6 +89,8 @@ class RecoveryActor(ThreadActor):
         record: MetricRecorder | None = None,
         client: Any = None,
         clock: Callable[[], float] = time.time,
+        inbox: deque[UndeliveredResult] | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.settings = settings
         self.path = path
@@ -62,68 +98,161 @@ class RecoveryActor(ThreadActor):
         self.record = record
         self.client = client
         self.clock = clock
+        self.inbox: deque[UndeliveredResult] = deque() if inbox is None else inbox
+        self._owns_inbox = inbox is None
+        self.lock_timeout = lock_timeout
         self.journal: Journal | None = None
         self._timer: Any = None
+        self._failures = 0  # consecutive journal failures
 
     def on_start(self) -> None:
-        self.journal = Journal(self.path, clock=self.clock)
-        counts = self.journal.counts()
+        self._turn()
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, UndeliveredResult):
+            self.inbox.append(message)
+            self._take_inbox()
+        elif isinstance(message, _Wake):
+            self._take_inbox()
+        elif isinstance(message, _Tick):
+            self._timer = None
+            self._turn()
+
+    def on_stop(self) -> None:
+        if self.inbox:
+            self._store_inbox()  # a last try; what is left stays in the inbox
+        if self._owns_inbox and self.inbox:
+            _report_lost(self.inbox, "the outbox stopped")
+            self.inbox.clear()
+        if self.journal is not None:
+            self.journal.close()
+        if self.client is not None:
+            self.client.close()
+
+    # ---- the journal ---------------------------------------------------------------------------
+
+    def _open_journal(self) -> Journal | None:
+        """The journal, opened on first use (None while it cannot be opened: logged, retried)."""
+        if self.journal is not None:
+            return self.journal
+        journal: Journal | None = None
+        try:
+            journal = Journal(self.path, clock=self.clock, lock_timeout=self.lock_timeout)
+            counts = journal.counts()
+        except JournalError as exc:
+            if journal is not None:
+                journal.close()
+            self._journal_failed("open", exc)
+            return None
+        self.journal = journal
         if counts["pending"]:
             _log.warning("replaying %d undelivered result(s) from %s", counts["pending"], self.path)
         if counts["dead"]:
             _log.error("%d result(s) in %s are dead (older than the maximum age); see `python -m "
                        "conductor_actors outbox list`", counts["dead"], self.path)
         self._publish_sizes()
-        self._schedule(0.0)
+        return journal
 
-    def on_receive(self, message: Any) -> None:
-        assert self.journal is not None
-        if isinstance(message, UndeliveredResult):
-            entry_id = self.journal.add(message.task_type, message.result, f"{type(message.cause).__name__}: "
-                                        f"{message.cause}")
+    def _store_inbox(self) -> int:
+        """Write the waiting results to the journal, oldest first; returns how many were written.
+        A result leaves the inbox only once its entry is committed."""
+        if not self.inbox:
+            return 0
+        journal = self._open_journal()
+        if journal is None:
+            return 0
+        written = 0
+        while self.inbox:
+            message = self.inbox[0]
+            result = message.result
+            try:
+                entry_id = journal.add(message.task_type, result, _describe(message.cause))
+            except JournalError as exc:
+                self._journal_failed("write to", exc)
+                break
+            except Exception as exc:  # this result cannot be stored at all: say so, keep the others going
+                self.inbox.popleft()
+                _log.error("the result of %s task %s cannot be written to the outbox journal",
+                           message.task_type, result.task_id, exc_info=exc)
+                _report_lost([message], f"{type(exc).__name__}: {exc}")
+                continue
+            self.inbox.popleft()
+            written += 1
+            self._journal_works()
             _log.warning(
                 "kept the result of %s task %s (workflow %s) in the outbox (entry %d) after: %s",
-                message.task_type, message.result.task_id, message.result.workflow_instance_id, entry_id,
-                message.cause,
+                message.task_type, result.task_id, result.workflow_instance_id, entry_id, message.cause,
             )
+        if written:
             self._publish_sizes()
-            self._schedule(self.settings.retry_backoff_base)
-        elif isinstance(message, _Deliver):
-            self._timer = None
-            self._deliver_due()
+        return written
 
-    def on_stop(self) -> None:
-        if self.journal is not None:
-            self.journal.close()
-        if self.client is not None:
-            self.client.close()
+    def _journal_failed(self, action: str, exc: Exception) -> None:
+        self._failures += 1
+        _log.log(
+            logging.ERROR if self._failures == 1 else logging.WARNING,
+            "could not %s the outbox journal %s (%s); %d result(s) wait in memory; trying again in %.1f s",
+            action, self.path, exc, len(self.inbox), self._journal_retry_delay(),
+            exc_info=None if isinstance(exc, JournalError) else exc,
+        )
 
-    # ----------------------------------------------------------------------------------------------
+    def _journal_works(self) -> None:
+        if self._failures:
+            _log.warning("the outbox journal %s works again after %d failed attempt(s)", self.path, self._failures)
+            self._failures = 0
+
+    def _journal_retry_delay(self) -> float:
+        n = max(1, self._failures)
+        return min(self.settings.check_interval, self.settings.retry_backoff_base * 2.0 ** (n - 1))
+
+    # ---- turns ---------------------------------------------------------------------------------
 
     def _schedule(self, delay: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.send_after(max(0.0, delay), _Deliver())
+        self._timer = self.send_after(max(0.0, delay), _Tick())
 
-    def _deliver_due(self) -> None:
-        journal = self.journal
-        assert journal is not None
-        due = journal.due(self.clock(), _BATCH)
-        for entry in due:
-            self._deliver(entry)
-        if due:
-            self._publish_sizes()
-        next_due = journal.next_due()
+    def _take_inbox(self) -> None:
+        """New results arrived: write them now; the first delivery comes ``retry_backoff_base`` later."""
+        written = self._store_inbox()
+        if self.inbox:
+            self._schedule(self._journal_retry_delay())
+        elif written:
+            self._schedule(self.settings.retry_backoff_base)
+
+    def _turn(self) -> None:
+        """Write what waits, deliver what is due, and set the timer for the next turn."""
+        journal = self._open_journal()
+        self._store_inbox()
+        if journal is None or self.inbox:
+            self._schedule(self._journal_retry_delay())
+            return
+        self._schedule(self._deliver_due(journal))
+
+    def _deliver_due(self, journal: Journal) -> float:
+        """Deliver up to ``_BATCH`` due entries; returns the delay until the next turn."""
+        try:
+            due = journal.due(self.clock(), _BATCH)
+            for entry in due:
+                self._deliver(journal, entry)
+            if due:
+                self._publish_sizes()
+            next_due = journal.next_due()
+        except Exception as exc:  # JournalError, or a row that cannot be read back
+            self._journal_failed("use", exc)
+            return self._journal_retry_delay()
+        self._journal_works()
         if len(due) == _BATCH:
-            self._schedule(0.0)
-        elif next_due is None:
-            self._schedule(self.settings.check_interval)
-        else:
-            self._schedule(min(self.settings.check_interval, max(0.0, next_due - self.clock())))
+            return 0.0
+        if next_due is None:
+            return self.settings.check_interval
+        return min(self.settings.check_interval, max(0.0, next_due - self.clock()))
 
-    def _deliver(self, entry: JournalEntry) -> None:
-        journal = self.journal
-        assert journal is not None and entry.result is not None
+    # ---- one delivery --------------------------------------------------------------------------
+
+    def _deliver(self, journal: Journal, entry: JournalEntry) -> None:
+        """One attempt. Server and client failures are outcomes; only ``JournalError`` escapes."""
+        assert entry.result is not None
         now = self.clock()
         if now - entry.created_at > self.settings.max_age:
             journal.bury(entry.id, f"older than max_age ({self.settings.max_age:g} s); last error: {entry.last_error}")
@@ -134,27 +263,22 @@ class RecoveryActor(ThreadActor):
             )
             self._count("dead")
             return
-        client = self._client()
         try:
-            current = client.get_task(entry.task_id)
-            if current.status not in _UNFINISHED:
-                journal.close_entry(entry.id, f"already finished ({current.status})")
-                self._count("finished")
-                _log.info("outbox entry %d: task %s had already finished (%s); closed",
-                          entry.id, entry.task_id, current.status)
-                return
-            client.update_task(entry.result)
+            finished_as = self._send(entry)
         except NotFoundError as exc:
             journal.close_entry(entry.id, f"unknown task: {exc.server_message}")
             self._count("unknown")
             _log.warning("outbox entry %d: the server does not know task %s (%s); closed",
                          entry.id, entry.task_id, exc.server_message)
             return
+        except AuthorizationError as exc:
+            delay = self._attempt_failed(journal, entry, exc, now)
+            _log.warning("outbox entry %d: the server refused the credentials (%s); trying again in %.1f s, "
+                         "until the entry is older than max_age", entry.id, exc, delay)
+            return
         except ConductorError as exc:
             if exc.retryable:
-                delay = min(self.settings.retry_backoff_cap, self.settings.retry_backoff_base * 2.0 ** entry.attempts)
-                journal.attempted(entry.id, f"{type(exc).__name__}: {exc}", now + delay)
-                self._count("retry")
+                delay = self._attempt_failed(journal, entry, exc, now)
                 _log.debug("outbox entry %d not delivered yet (%s); next try in %.1f s", entry.id, exc, delay)
             else:
                 journal.bury(entry.id, f"rejected by the server: {exc}")
@@ -162,10 +286,38 @@ class RecoveryActor(ThreadActor):
                 _log.error("the server rejected the journalled result of task %s (%s); kept in the dead table",
                            entry.task_id, exc)
             return
+        except Exception as exc:  # anything else is an attempt too: never lose the entry for it
+            delay = self._attempt_failed(journal, entry, exc, now)
+            _log.warning("outbox entry %d: delivery failed unexpectedly; next try in %.1f s", entry.id, delay,
+                         exc_info=exc)
+            return
+        if finished_as is not None:
+            journal.close_entry(entry.id, f"already finished ({finished_as})")
+            self._count("finished")
+            _log.info("outbox entry %d: task %s had already finished (%s); closed",
+                      entry.id, entry.task_id, finished_as)
+            return
         journal.close_entry(entry.id, "delivered")
         self._count("delivered")
         _log.info("delivered the journalled result of %s task %s (workflow %s) after %d attempt(s)",
                   entry.task_type, entry.task_id, entry.workflow_id, entry.attempts + 1)
+
+    def _send(self, entry: JournalEntry) -> str | None:
+        """Read the task, then send the result unless it has finished; returns the status it had
+        finished with (None = delivered now). Raises what the client raises."""
+        client = self._client()
+        current = client.get_task(entry.task_id)
+        if current.status not in _UNFINISHED:
+            return str(current.status)
+        client.update_task(entry.result)
+        return None
+
+    def _attempt_failed(self, journal: Journal, entry: JournalEntry, exc: Exception, now: float) -> float:
+        """Record a failed attempt; returns the delay until the next one."""
+        delay = min(self.settings.retry_backoff_cap, self.settings.retry_backoff_base * 2.0 ** entry.attempts)
+        journal.attempted(entry.id, _describe(exc), now + delay)
+        self._count("retry")
+        return delay
 
     def _client(self) -> Any:
         if self.client is None:
@@ -174,20 +326,33 @@ class RecoveryActor(ThreadActor):
             self.client = ConductorClient(self.configuration, pool_size=2)
         return self.client
 
+    # ---- metrics -------------------------------------------------------------------------------
+
     def _count(self, outcome: str) -> None:
         if self.record is not None:
             self.record("counter", "recovery_deliveries_total", (outcome,), 1.0)
 
     def _publish_sizes(self) -> None:
-        if self.record is not None and self.journal is not None:
+        if self.record is None or self.journal is None:
+            return
+        try:
             counts = self.journal.counts()
-            for state in ("pending", "dead"):
-                self.record("gauge", "recovery_journal_entries", (state,), float(counts[state]))
+        except JournalError as exc:
+            _log.debug("journal sizes not published: %s", exc)
+            return
+        for state in ("pending", "dead"):
+            self.record("gauge", "recovery_journal_entries", (state,), float(counts[state]))
 
 
 class RecoverySink:
     """The parent's outbox: opens (and checks) the journal, runs the RecoveryActor, takes every
-    ``UndeliveredResult`` from the worker processes."""
+    ``UndeliveredResult`` from the worker processes.
+
+    A result is put in the sink's inbox (shared with every instance of the actor) before the actor
+    is woken, so a result is never dropped because the actor is restarting: the fresh instance
+    writes what waits when it starts. Only what is still unwritten when the parent stops is lost,
+    and then each result is logged at ERROR, whole.
+    """
 
     def __init__(
         self,
@@ -201,6 +366,9 @@ class RecoverySink:
         self.record = record
         self.path = os.path.join(settings.journal_dir(env), DEFAULT_FILE_NAME)
         self.ref: ActorRef | None = None
+        #: Results not yet written to the journal; appended here (supervisor thread), taken by the actor.
+        self.inbox: deque[UndeliveredResult] = deque()
+        self._closed = False
 
     def start(self, supervisor: ActorSupervisor) -> None:
         """Create the state directory and open the journal here (raises ``RecoverySettingsError``
@@ -213,9 +381,10 @@ class RecoverySink:
             raise RecoverySettingsError(
                 f"state_dir={directory!r}: cannot keep the outbox journal there ({exc})"
             ) from exc
-        settings, path, configuration, record = self.settings, self.path, self.configuration, self.record
+        settings, path, configuration, record, inbox = (
+            self.settings, self.path, self.configuration, self.record, self.inbox)
         self.ref = supervisor.start_child(
-            lambda: RecoveryActor(settings, path, configuration, record=record), name="recovery"
+            lambda: RecoveryActor(settings, path, configuration, record=record, inbox=inbox), name="recovery"
         )
         _log.info("outbox journal: %s", path)
 
@@ -223,17 +392,26 @@ class RecoverySink:
         """Events are not recovery's business (results arrive as UndeliveredResult)."""
 
     def on_undelivered(self, status: Any, message: UndeliveredResult) -> bool:
-        if self.ref is None:
-            return False
-        try:
-            self.ref.tell(message)
-        except Exception as exc:
-            _log.error("the outbox could not take the result of task %s: %s", message.result.task_id, exc)
-            return False
+        """Supervisor thread: keep ``message`` in the inbox and wake the actor. Always True: the
+        outbox has it (or, once closed, has logged it as lost)."""
+        if self._closed:
+            _report_lost([message], "it arrived after the outbox had closed")
+            return True
+        self.inbox.append(message)
+        if self.ref is not None:
+            try:
+                self.ref.tell(_Wake())
+            except Exception as exc:  # restarting: the next instance takes what waits in the inbox
+                _log.warning("the outbox actor is not running (%s); %d result(s) wait in memory until it runs "
+                             "again", exc, len(self.inbox))
         return True
 
     def on_child_state(self, status: Any) -> None:
         """Nothing to do."""
 
     def close(self) -> None:
-        """The actor closes its journal when it stops."""
+        """After the actor stopped (it closes its journal): log whatever never reached the journal."""
+        self._closed = True
+        if self.inbox:
+            _report_lost(list(self.inbox), "the parent stopped first")
+            self.inbox.clear()

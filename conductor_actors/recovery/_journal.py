@@ -24,9 +24,11 @@ from typing import Any
 
 from ..client._models import TaskResult
 
-__all__ = ["DEFAULT_FILE_NAME", "Journal", "JournalEntry", "JournalError"]
+__all__ = ["DEFAULT_FILE_NAME", "DEFAULT_LOCK_TIMEOUT", "Journal", "JournalEntry", "JournalError"]
 
 DEFAULT_FILE_NAME = "outbox.sqlite3"
+#: Seconds a write waits for another connection's lock before failing.
+DEFAULT_LOCK_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -87,18 +89,27 @@ class JournalEntry:
 
 
 class Journal:
-    """The outbox file. ``clock`` gives wall-clock seconds (ages must survive restarts)."""
+    """The outbox file. ``clock`` gives wall-clock seconds (ages must survive restarts).
 
-    def __init__(self, path: str, *, clock: object = time.time) -> None:
+    ``lock_timeout`` is how long a write waits for another connection's lock (an ``outbox``
+    command, say) before it fails with ``JournalError`` ("database is locked"). Every method raises
+    ``JournalError`` naming the file when SQLite fails; a failed write changes nothing.
+    """
+
+    def __init__(self, path: str, *, clock: object = time.time, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = path
         self._clock = clock
+        db: sqlite3.Connection | None = None
         try:
-            self._db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            db = sqlite3.connect(path, timeout=lock_timeout, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            if db is not None:
+                db.close()
             raise JournalError(f"cannot open the outbox journal {path}: {exc}") from exc
+        self._db = db
 
     def now(self) -> float:
         return self._clock()  # type: ignore[operator, no-any-return]
@@ -108,16 +119,24 @@ class Journal:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back when anything (the body or the COMMIT) fails, so the
+        connection is never left inside a transaction and the next write can start afresh."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise JournalError(f"outbox journal {self.path}: {exc}") from exc
+        try:
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the connection rolled back on its own (e.g. after an I/O error)
+            if isinstance(exc, sqlite3.Error):
+                raise JournalError(f"outbox journal {self.path}: {exc}") from exc
+            raise
 
     # ---- writing -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ parent's actors started so far are stopped again (no thread is left behind).
 
 from __future__ import annotations
 
+import errno
 import math
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, scrape, wa
 
 from conductor_actors import MetricsSettings, TaskHandler
 from conductor_actors.handler import TaskHandlerError
+from conductor_actors.metrics._exposition import _bind_error
 from conductor_actors.metrics._settings import MetricsSettingsError
 
 
@@ -79,6 +81,40 @@ def test_a_second_start_after_the_port_was_freed_serves_metrics_or_refuses(
         return
     assert handler.wait_ready(WAIT)
     assert scrape(handler).one("active_workers", taskType=TASK) == 1, "workers run without their metrics"
+
+
+def test_an_address_of_another_machine_fails_the_start_naming_http_host(handler_factory: HandlerFactory) -> None:
+    """203.0.113.1 (TEST-NET-3, never an address of this machine) cannot be bound for a reason
+    other than a port in use: the error names ``http_host`` and says why, and nothing starts."""
+    handler = handler_factory(
+        [make_worker("sync", TASK)], MetricsSettings(http_port=0, http_host="203.0.113.1"), start=False
+    )
+    threads_before = thread_names()
+
+    with pytest.raises(MetricsSettingsError) as raised:
+        handler.start_processes()
+
+    message = str(raised.value)
+    assert message.startswith("http_host='203.0.113.1': cannot serve metrics on 203.0.113.1:0 ("), message
+    assert message.endswith(": not an address of this machine)"), message
+    assert_nothing_started(handler, threads_before)
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (OSError(errno.EADDRINUSE, "Address already in use"),
+     "http_port=80: cannot serve metrics on h:80 (Address already in use: another program listens there)"),
+    (OSError(errno.EACCES, "Permission denied"),
+     "http_port=80: cannot serve metrics on h:80 (Permission denied: ports below 1024 need privileges)"),
+    (OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"),
+     "http_host='h': cannot serve metrics on h:80 (Cannot assign requested address: not an address of this "
+     "machine)"),
+    (socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+     "http_host='h': cannot serve metrics on h:80 (cannot resolve the host name: Name or service not known)"),
+    (OSError(errno.ENETDOWN, "Network is down"),
+     "http_host='h', http_port=80: cannot serve metrics on h:80 (Network is down)"),
+], ids=["in-use", "no-permission", "not-local", "unresolvable", "other"])
+def test_a_bind_failure_names_the_setting_at_fault(error: OSError, expected: str) -> None:
+    assert str(_bind_error("h", 80, error)) == expected
 
 
 def _file(tmp_path: Path) -> str:

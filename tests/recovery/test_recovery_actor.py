@@ -2,112 +2,23 @@
 exponential backoff, closes entries that have nothing left to deliver, and gives up only on
 entries older than ``max_age`` (kept as dead, never deleted).
 
-The actor runs on its own thread with a manual timer service and a fake wall clock, so time moves
-only when a test moves it; it talks real HTTP to the test's dev server through a real client. A
-``Barrier`` asked after each step returns once the actor has handled everything sent before it.
+The ``outbox`` fixture (``_support.fault_apps.outbox_driver``) runs the actor on its own thread
+with a manual timer service and a fake wall clock, so time moves only when a test moves it; it
+talks real HTTP to the test's dev server through a real client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from _support.fault_apps.harness import WAIT, FakeClock
+from _support.fault_apps.harness import WAIT
+from _support.fault_apps.outbox_driver import OUTBOX_SETTINGS as SETTINGS
+from _support.fault_apps.outbox_driver import OUTBOX_TASK as TASK
 
-from conductor_actors import ConductorClient, Configuration, TaskResult, TaskResultStatus
-from conductor_actors.actors import ActorSupervisor, ManualTimerService
-from conductor_actors.client._errors import ConductorHTTPError
-from conductor_actors.recovery import (
-    DEFAULT_FILE_NAME,
-    Journal,
-    RecoveryActor,
-    RecoverySettings,
-    RecoverySettingsError,
-    RecoverySink,
-)
-from conductor_actors.runtime._control import UndeliveredResult
-
-TASK = "recovery_unit"
-SETTINGS = RecoverySettings(max_age=600.0, retry_backoff_base=1.0, retry_backoff_cap=8.0, check_interval=100.0)
-
-
-class Barrier:
-    """Asked of the actor: answered once everything told before it was handled."""
-
-
-class Outbox:
-    """One RecoveryActor under test plus what the test needs around it (test thread only)."""
-
-    def __init__(self, server: Any, directory: Path, settings: RecoverySettings = SETTINGS) -> None:
-        self.server = server
-        self.path = str(directory / DEFAULT_FILE_NAME)
-        self.clock = FakeClock()
-        self.timers = ManualTimerService()
-        self.records: list[tuple[str, str, tuple[str, ...], float]] = []
-        self.configuration = Configuration(server_api_url=server.url)
-        self.client = ConductorClient(self.configuration)  # the test's own, for setting tasks up
-        self.settings = settings
-        self.ref: Any = None
-
-    def start(self) -> None:
-        self.ref = RecoveryActor.start(
-            self.settings, self.path, self.configuration, record=lambda *r: self.records.append(r),
-            client=ConductorClient(self.configuration), clock=self.clock, name="recovery", timers=self.timers,
-        )
-        self.settle()
-
-    def settle(self) -> None:
-        self.ref.ask(Barrier(), timeout=WAIT)
-
-    def advance(self, seconds: float) -> None:
-        """Move wall clock and timers ``seconds`` forward and let the actor handle what fired."""
-        self.clock.now += seconds
-        self.timers.advance(seconds)
-        self.settle()
-
-    def keep(self, result: TaskResult, cause: BaseException | None = None) -> None:
-        """What a worker process sends when it gives up on an update."""
-        cause = cause or ConductorHTTPError(503, "Service Unavailable")
-        self.ref.tell(UndeliveredResult(TASK, result, cause, 4))
-        self.settle()
-
-    def entries(self, table: str) -> list[Any]:
-        journal = Journal(self.path)
-        try:
-            return journal.entries(table)
-        finally:
-            journal.close()
-
-    def running_task(self) -> str:
-        """Start a one-task workflow and poll its task (IN_PROGRESS now); returns the task id."""
-        self.server.start_workflow(f"{TASK}_flow", {})
-        [task] = self.client.batch_poll(TASK, count=1, timeout_ms=1000)
-        return str(task.task_id)
-
-    def result_for(self, task_id: str, **output: Any) -> TaskResult:
-        task = self.server.get_task(task_id)
-        return TaskResult(task_id=task_id, workflow_instance_id=task["workflowInstanceId"], worker_id="w1",
-                          status=TaskResultStatus.COMPLETED, output_data=output)
-
-    def deliveries(self) -> list[str]:
-        return [labels[0] for kind, name, labels, _ in self.records if name == "recovery_deliveries_total"]
-
-    def stop(self) -> None:
-        if self.ref is not None:
-            self.ref.stop(timeout=WAIT)
-        self.client.close()
-
-
-@pytest.fixture
-def outbox(dev_server: Any, tmp_path: Path) -> Iterator[Outbox]:
-    dev_server.register_workflow({"name": f"{TASK}_flow", "version": 1, "schemaVersion": 2,
-                                  "tasks": [{"name": TASK, "taskReferenceName": "only"}]})
-    box = Outbox(dev_server, tmp_path)
-    yield box
-    box.stop()
+from conductor_actors import Configuration, TaskResult, TaskResultStatus
+from conductor_actors.actors import ActorSupervisor
+from conductor_actors.recovery import Journal, RecoverySettings, RecoverySettingsError, RecoverySink
 
 
 def test_a_kept_result_is_journalled_first_and_delivered_after_the_base_delay(outbox, dev_server):
@@ -209,6 +120,7 @@ def test_an_entry_older_than_max_age_moves_to_dead_with_an_error_and_stays_there
     assert [e.id for e in outbox.entries("dead")] == [dead.id]
     assert dev_server.get_task(task_id)["status"] == "IN_PROGRESS"
     assert outbox.deliveries() == ["retry", "dead"]
+    assert (outbox.gauge("pending"), outbox.gauge("dead")) == (0.0, 1.0)
 
 
 def test_a_result_the_server_rejects_is_kept_as_dead(outbox, dev_server, caplog):

@@ -5,7 +5,8 @@ Worker processes re-import worker functions by module and name, so the workers l
 than in the tests: ``compute`` (a deterministic, well-behaved worker), ``misbehaving`` (workers
 that leak memory or end their process), ``cli_compute`` (the compute worker registered for a
 ``python -m conductor_actors`` run) and ``journal_writer`` (a process that writes outbox entries
-until it is killed). ``harness`` is the test side: settings, waiting, result checks, the outbox.
+until it is killed). ``harness`` is the test side: settings, waiting, result checks, the outbox;
+``outbox_driver`` runs one RecoveryActor under a test's control.
 """
 
 from __future__ import annotations

@@ -8,12 +8,14 @@ CLI does, ``fast_recovery`` is the outbox with sub-second delivery attempts.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +45,7 @@ __all__ = [
     "process_gone",
     "rss_mib",
     "start_computations",
+    "terminal_conflicts",
     "wait_until",
 ]
 
@@ -139,7 +142,8 @@ def start_computations(server: Any, workflow: str, numbers: range, pause: float 
 def check_results(server: Any, started: Mapping[str, int], task_type: str, timeout: float = WAIT) -> None:
     """Every workflow in ``started`` completes, ran exactly one ``task_type`` task, and that task
     is COMPLETED with exactly the output the worker computes for its ``n`` and task id; no task of
-    that type on the server ended any other way."""
+    that type on the server ended any other way, and no finished task on the server was updated
+    again with a different status or output."""
     statuses = server.wait_for_workflows(list(started), timeout)
     assert statuses == dict.fromkeys(started, "COMPLETED"), {k: v for k, v in statuses.items() if v != "COMPLETED"}
     wrong = []
@@ -151,6 +155,16 @@ def check_results(server: Any, started: Mapping[str, int], task_type: str, timeo
     assert not wrong, f"{len(wrong)} workflow(s) with unexpected tasks, e.g. {wrong[:3]}"
     unexpected = [(t["taskId"], t["status"]) for t in server.tasks(task_type=task_type) if t["status"] != "COMPLETED"]
     assert not unexpected, f"tasks of {task_type} that did not end COMPLETED: {unexpected[:5]}"
+    conflicts = terminal_conflicts(server)
+    assert not conflicts, f"{len(conflicts)} task(s) updated again with a different result, e.g. {conflicts[:3]}"
+
+
+def terminal_conflicts(server: Any) -> list[dict[str, Any]]:
+    """What the dev ``server`` recorded as terminal updates of already finished tasks with another
+    status or output (``GET /__devserver__/conflicts``): one record per task."""
+    with urllib.request.urlopen(f"{server.base_url}/__devserver__/conflicts", timeout=WAIT) as answer:
+        records: list[dict[str, Any]] = json.load(answer)
+    return records
 
 
 def _journal(state_dir: Path | str) -> Journal:
