@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from _harness import Run, run_once  # noqa: E402
-from workloads import WORKLOADS  # noqa: E402
+from chain_ceiling import measure  # noqa: E402
+from workloads import WORKLOADS, Workload  # noqa: E402
 
 OFFICIAL_SDK = "conductor-python==2.0.0"
 README = os.path.join(HERE, "README.md")
@@ -112,6 +113,28 @@ def _ratios(top: dict[str, float | None], bottom: dict[str, float | None]) -> li
     return cells
 
 
+CEILING_INTRO = (
+    "Ceiling of the async sleep workloads on this server (`chain_ceiling.py`: bare update-v2 chains on "
+    "one event loop, no runtime; the least any async runtime does per task):"
+)
+
+
+def ceiling_lines(workloads: list[Workload], scale: float) -> list[str]:
+    """One line per async sleep workload: what bare update-v2 chains reach at its concurrency."""
+    lines = []
+    for workload in workloads:
+        if workload.flavour != "async" or not workload.sleep:
+            continue
+        ceiling = measure(workload.thread_count, workload.sleep, max(1, int(workload.tasks * scale)))
+        lines.append(
+            f"- {workload.name}: {ceiling.rate:,.0f} tasks/s, {ceiling.littles_percent:.0f}% of Little's law "
+            f"(asyncio.sleep p50 {1000 * statistics.median(ceiling.slept):.1f} ms, update-v2 round trip p50 "
+            f"{1000 * statistics.median(ceiling.round_trips):.1f} ms)"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
 def machine() -> str:
     cpus = os.cpu_count() or 0
     return f"{platform.system()} {platform.machine()}, {cpus} CPU(s), Python {platform.python_version()}"
@@ -164,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"p50 {run.latency_p50_ms:6.1f} ms, first poll {run.first_poll_seconds:.2f} s", flush=True)
         results[workload.name] = {runtime: median_run(r) for runtime, r in runs.items()}
     markdown = table(results)
+    ceilings = ceiling_lines(workloads, args.scale) if "ours" in runtimes else []
+    if ceilings:
+        markdown += "\n\n" + CEILING_INTRO + "\n\n" + "\n".join(ceilings)
     print()
     print(markdown)
     note = (f"Medians of {args.repeats} run(s) per runtime (scale {args.scale:g}); {machine()}; "

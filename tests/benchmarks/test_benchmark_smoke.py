@@ -36,6 +36,12 @@ def test_the_benchmark_command_runs_a_workload_end_to_end(tmp_path: Path, worklo
     assert run["tasks_per_second"] > 0 and run["cpu_ms_per_task"] > 0 and run["peak_rss_mb"] > 10
     assert run["requests_per_task"]["total"] >= 1.0
     assert f"| {workload} | {label} |" in done.stdout
+    ceiling_line = f"- {workload}: "
+    if workload.startswith("sleep_async"):  # the bare-chain ceiling is measured beside it
+        line = next(line for line in done.stdout.splitlines() if line.startswith(ceiling_line))
+        assert "% of Little's law (asyncio.sleep p50 " in line and "update-v2 round trip p50 " in line, line
+    else:
+        assert ceiling_line not in done.stdout
 
 
 def test_the_table_shows_ratios_against_the_official_sdk() -> None:
