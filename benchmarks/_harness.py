@@ -27,6 +27,8 @@ __all__ = ["DevServerProcess", "Run", "TreeMonitor", "run_once"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+#: A run in which no workflow completes for this long is ended and reported as stalled.
+STALL_SECONDS = 60.0
 
 
 def free_port() -> int:
@@ -211,6 +213,7 @@ class Run:
     first_poll_seconds: float = 0.0
     completed: int = 0
     metrics_scrapes: int = 0
+    ended_early: str | None = None  # why the run was ended before every task completed
 
 
 def _launch(runtime: str, workload: Workload, server: DevServerProcess, official_python: str | None,
@@ -252,13 +255,16 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
         with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:
             metrics_port = free_port() if runtime == "ours_metrics" else None
             launched_wall = time.time()
+            ended_early: str | None = None
+            given_up_wall = launched_wall
             process = _launch(runtime, workload, server, official_python, state_dir, metrics_port)
             monitor = TreeMonitor(process.pid)
             scraper = Scraper(metrics_port) if metrics_port else None
             try:
                 if workload.interval:
                     _trickle(server, workload, tasks, timeout)
-                _wait_done(server, tasks, timeout, process)
+                ended_early = _wait_done(server, tasks, timeout, process)
+                given_up_wall = time.time()
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:
@@ -276,9 +282,10 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
     completed = [row for row in rows if row[0] == "COMPLETED"]
     starts = [row[2] / 1000 for row in completed]
     ends = [row[3] / 1000 for row in completed]
-    span = max(ends) - min(starts) if completed else float("nan")
+    # A run ended early is measured up to the moment it was given up, not to its last completion.
+    span = ((given_up_wall if ended_early else max(ends)) - min(starts)) if completed else float("nan")
     first_task_wall = min(starts) if starts else launched_wall
-    last_task_wall = max(ends) if ends else first_task_wall
+    last_task_wall = given_up_wall if ended_early else (max(ends) if ends else first_task_wall)
     # Map the server's wall-clock times onto the monitor's clock: CPU is read from the first task's
     # start to the last task's end.
     wall_to_mono = time.monotonic() - time.time()
@@ -297,6 +304,7 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
         littles_percent=(100 * rate / limit) if limit else None,
         first_poll_seconds=first_task_wall - launched_wall,
         metrics_scrapes=scraper.scrapes if scraper is not None else 0,
+        ended_early=ended_early,
     )
 
 
@@ -315,16 +323,25 @@ def _trickle(server: DevServerProcess, workload: Workload, tasks: int, timeout: 
         time.sleep(max(0.0, next_at - time.monotonic()))  # the workload's pacing, not a wait
 
 
-def _wait_done(server: DevServerProcess, tasks: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+def _wait_done(server: DevServerProcess, tasks: int, timeout: float, process: subprocess.Popen[bytes],
+               stall: float = STALL_SECONDS) -> str | None:
+    """Wait until every workflow completed; returns None then, or why the run was ended early: the
+    runtime exited, no workflow completed for ``stall`` seconds, or ``timeout`` passed."""
     deadline = time.monotonic() + timeout
+    completed, progressed = -1, time.monotonic()
     while True:
         summary = server.call("GET", "/__devserver__/summary")
+        now = time.monotonic()
         if summary["workflows"].get("COMPLETED", 0) >= tasks:
-            return
+            return None
+        if summary["workflows"].get("COMPLETED", 0) != completed:
+            completed, progressed = summary["workflows"].get("COMPLETED", 0), now
         if process.poll() is not None:
-            raise RuntimeError(f"the runtime exited early with code {process.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out: {summary}")
+            return f"the runtime exited early with code {process.returncode}"
+        if now - progressed > stall:
+            return f"stalled: no task completed for {stall:g} s ({summary['tasks']})"
+        if now > deadline:
+            return f"timed out after {timeout:g} s ({summary['tasks']})"
         # A polling probe of another process's state. The summary walks every workflow on the server's
         # loop, so asking often would slow the server down for the runtime under test.
         time.sleep(0.25)

@@ -59,6 +59,8 @@ def median_run(runs: list[Run]) -> dict[str, float | None]:
         "latency_p99_ms": med([r.latency_p99_ms for r in runs]),
         "littles_percent": med([r.littles_percent for r in runs]),
         "first_poll_seconds": med([r.first_poll_seconds for r in runs]),
+        "ended_early": float(sum(1 for r in runs if r.ended_early)),
+        "runs": float(len(runs)),
     }
 
 
@@ -86,6 +88,8 @@ def table(results: dict[str, dict[str, dict[str, float | None]]]) -> str:
                 continue
             figures = by_runtime[runtime]
             cells = [fmt.format(figures[key]) if figures.get(key) is not None else "-" for _, key, fmt, _ in COLUMNS]
+            if figures.get("ended_early"):
+                label += f" ({figures['ended_early']:.0f} of {figures.get('runs', 0):.0f} runs ended early)"
             lines.append(f"| {workload} | {label} | " + " | ".join(cells) + " |")
         for top, bottom, label in RATIOS:
             if top in by_runtime and bottom in by_runtime:
@@ -185,8 +189,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{workload.name:>17} {runtime:>12} #{repeat + 1}: {run.tasks_per_second:7.0f} tasks/s, "
                       f"{run.cpu_ms_per_task:5.2f} ms CPU/task, {run.peak_rss_mb:5.0f} MB, "
                       f"p50 {run.latency_p50_ms:6.1f} ms, first poll {run.first_poll_seconds:.2f} s", flush=True)
+                if run.ended_early:
+                    print(f"{'':>17} ended early after {run.completed} of {run.tasks} tasks: {run.ended_early}",
+                          flush=True)
         results[workload.name] = {runtime: median_run(r) for runtime, r in runs.items()}
     markdown = table(results)
+    early = [r for r in every if r.ended_early]
+    if early:
+        markdown += ("\n\nRuns ended before every task completed (their figures cover the time until they "
+                     "were ended):\n\n")
+        markdown += "\n".join(f"- {r.workload}, {RUNTIME_LABELS[r.runtime]}: {r.completed} of {r.tasks} tasks; "
+                               f"{r.ended_early}" for r in early)
     ceilings = ceiling_lines(workloads, args.scale) if "ours" in runtimes else []
     if ceilings:
         markdown += "\n\n" + CEILING_INTRO + "\n\n" + "\n".join(ceilings)

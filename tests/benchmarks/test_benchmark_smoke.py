@@ -61,3 +61,33 @@ def test_the_table_shows_what_metrics_cost() -> None:
     assert "| noop_async | conductor_actors, metrics on |" in markdown
     ratio_row = next(line for line in markdown.splitlines() if "metrics on / off" in line)
     assert "| 0.97x | 1.10x | 1.10x |" in ratio_row
+
+
+def test_a_run_in_which_nothing_completes_is_reported_as_stalled_not_awaited_forever() -> None:
+    """A runtime that takes no task (here a process that only idles) is given up after the stall
+    time with the server's task counts in the reason, instead of hanging the whole benchmark."""
+    from _harness import DevServerProcess, _wait_done
+
+    server = DevServerProcess()
+    idle = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        server.call("POST", "/api/metadata/workflow", {
+            "name": "stall", "version": 1, "schemaVersion": 2,
+            "tasks": [{"name": "never_taken", "taskReferenceName": "t", "type": "SIMPLE"}],
+        })
+        server.call("POST", "/api/workflow/stall", {})
+        reason = _wait_done(server, 1, timeout=60.0, process=idle, stall=0.5)
+    finally:
+        idle.kill()
+        idle.wait()
+        server.stop()
+    assert reason is not None and reason.startswith("stalled: no task completed for 0.5 s"), reason
+    assert "'SCHEDULED': 1" in reason
+
+
+def test_the_table_marks_a_runtime_whose_runs_ended_early() -> None:
+    figures = {"tasks_per_second": 300.0, "cpu_ms_per_task": 0.5, "peak_rss_mb": 60.0, "requests_per_task": 1.0,
+               "latency_p50_ms": 2.0, "latency_p99_ms": 9.0, "littles_percent": None, "first_poll_seconds": 0.3,
+               "ended_early": 2.0, "runs": 3.0}
+    markdown = table({"sleep_async_1000": {"official": figures}})
+    assert "| sleep_async_1000 | official SDK 2.0.0 (2 of 3 runs ended early) |" in markdown
