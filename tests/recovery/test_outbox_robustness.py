@@ -200,8 +200,10 @@ def test_results_handed_over_while_the_actor_restarts_are_delivered_by_the_fresh
 
     monkeypatch.setattr(RecoveryActor, "on_receive", crash_on_first_wake)
     configuration = Configuration(server_api_url=dev_server.url)
+    # The periodic journal check is an hour away, so only the wake can take the first result: the
+    # crash on that wake leaves it in the inbox, whatever the timing.
     settings = RecoverySettings(state_dir=str(tmp_path), retry_backoff_base=0.05, retry_backoff_cap=0.2,
-                                check_interval=0.2)
+                                check_interval=3600.0)
     sink = RecoverySink(settings, configuration)
     timers = ManualTimerService()
     supervisor = ActorSupervisor(RestartPolicy(backoff_base=5.0, jitter=0.0), name="recovery-test", timers=timers)
