@@ -26,7 +26,7 @@ from conductor_actors import ConductorClient, Configuration, TaskResult, TaskRes
 from conductor_actors.actors import ActorSupervisor, ManualTimerService, RestartPolicy
 from conductor_actors.client._errors import ConductorHTTPError
 from conductor_actors.recovery import Journal, JournalError, RecoveryActor, RecoverySettings, RecoverySink
-from conductor_actors.recovery._actor import _Wake
+from conductor_actors.recovery._actor import _Tick, _Wake
 from conductor_actors.runtime._control import UndeliveredResult
 
 LOGGER = "conductor_actors.recovery"
@@ -211,6 +211,9 @@ def test_results_handed_over_while_the_actor_restarts_are_delivered_by_the_fresh
     try:
         sink.start(supervisor)
         assert sink.ref is not None
+        # Once a message is answered, on_start (which takes whatever waits in the inbox) is over:
+        # the first result below can only be taken by its wake, which crashes.
+        sink.ref.ask(_Tick(), timeout=WAIT)
         results = []
         for n in range(2):
             dev_server.start_workflow(f"{TASK}_flow", {})
