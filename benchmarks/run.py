@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per runtime and workload (default 3)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every workload's task count")
     parser.add_argument("--work-dir", default=os.path.join(HERE, ".work"), help="where the official SDK lives")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds after which a run is ended and reported as ended early (default 600)")
     parser.add_argument("--json", metavar="FILE", help="also write every run's figures as JSON")
     parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     args = parser.parse_args(argv)
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             order = taking_part if repeat % 2 == 0 else list(reversed(taking_part))
             for runtime in order:
-                run = run_once(runtime, workload, scale=args.scale, official_python=interpreter)
+                run = run_once(runtime, workload, scale=args.scale, official_python=interpreter,
+                               timeout=args.timeout)
                 runs[runtime].append(run)
                 every.append(run)
                 print(f"{workload.name:>17} {runtime:>12} #{repeat + 1}: {run.tasks_per_second:7.0f} tasks/s, "
