@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from _support.metrics_apps import make_worker
-from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, Scrape, http_get, run_tasks, wait_for
+from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, Scrape, http_get, run_tasks, wait_until
 
 from conductor_actors import TaskHandler
 from conductor_actors.devserver import DevServer
@@ -39,7 +39,7 @@ def totals_reach(handler: TaskHandler, count: int) -> Scrape:
         s = scrape_if_served(handler)
         return s if s is not None and s.total("task_update_time_seconds_count", taskType=TASK) >= count else None
 
-    return wait_for(reached, f"{count} updates counted")
+    return wait_until(reached, f"{count} updates counted")
 
 
 def test_a_metrics_actor_that_fails_once_is_restarted_with_every_total(

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from _support.metrics_apps import make_worker
-from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, scrape, wait_for
+from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, scrape, wait_until
 
 from conductor_actors import MetricsSettings, TaskHandler
 from conductor_actors.handler import TaskHandlerError
@@ -43,7 +43,7 @@ def thread_names() -> set[str]:
 def assert_nothing_started(handler: TaskHandler, threads_before: set[str]) -> None:
     assert handler.status() == []
     assert multiprocessing.active_children() == []
-    wait_for(lambda: thread_names() <= threads_before,
+    wait_until(lambda: thread_names() <= threads_before,
              "the threads started for the failed start to end", timeout=10)
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from _support.metrics_apps import make_worker
-from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, Scrape, run_tasks, wait_for
+from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, Scrape, run_tasks, wait_until
 
 from conductor_actors import MetricsSettings
 from conductor_actors.devserver import DevServer
@@ -42,7 +42,7 @@ def test_the_metrics_file_appears_reaches_the_counts_and_is_never_seen_partial(
     assert handler.metrics is not None and handler.metrics.url is None
     path = directory / "m.prom"
 
-    _, first_text = wait_for(lambda: read_file(path), "the metrics file to appear")
+    _, first_text = wait_until(lambda: read_file(path), "the metrics file to appear")
     first = Scrape(first_text)
     last_family = list(first.families.values())[-1]
 

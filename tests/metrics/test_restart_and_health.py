@@ -21,7 +21,7 @@ from _support.metrics_apps.harness import (
     http_get,
     run_tasks,
     scrape_until,
-    wait_for,
+    wait_until,
 )
 
 from conductor_actors import TaskHandler
@@ -41,7 +41,7 @@ def test_sigkill_is_a_counted_restart_and_health_reports_the_down_window(
 ) -> None:
     supervision = dataclasses.replace(FAST_SUPERVISION, restart_backoff_base=RESTART_BACKOFF)
     handler = handler_factory([make_worker(flavour, TASK)], supervision=supervision)
-    first = wait_for(lambda: _answered(health(handler), 200), "a healthy tree")
+    first = wait_until(lambda: _answered(health(handler), 200), "a healthy tree")
     body = first.json()
     assert first.content_type == "application/json"
     assert body["status"] == "ok" and "problems" not in body
@@ -54,7 +54,7 @@ def test_sigkill_is_a_counted_restart_and_health_reports_the_down_window(
 
     os.kill(old_pid, signal.SIGKILL)
 
-    down = wait_for(lambda: _worker_down(health(handler)), "/health to answer 503 for the killed worker")
+    down = wait_until(lambda: _worker_down(health(handler)), "/health to answer 503 for the killed worker")
     assert down["status"] == "unhealthy"
     assert any(problem.startswith(f"{TASK}: ") for problem in down["problems"]), down
     [child] = down["children"]
@@ -66,7 +66,7 @@ def test_sigkill_is_a_counted_restart_and_health_reports_the_down_window(
     )
     assert during.one("active_workers", taskType=TASK) == 0
 
-    back = wait_for(lambda: _answered(health(handler), 200), "/health to answer 200 once the worker is back")
+    back = wait_until(lambda: _answered(health(handler), 200), "/health to answer 200 once the worker is back")
     [child] = back.json()["children"]
     assert child["state"] == "up" and child["restarts"] == 1 and child["pid"] not in (None, old_pid)
     after = scrape_until(handler, lambda s: s.one("active_workers", taskType=TASK) == 1, "the new process up")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _support.fault_apps.harness import outbox_command
+from _support.fault_apps.harness import journal_counts, outbox_command
 
 from conductor_actors import TaskResult, TaskResultStatus
 from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal
@@ -45,14 +45,6 @@ def journal_dir(tmp_path: Path) -> Path:
 
 def outbox(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return outbox_command("--state-dir", str(state_dir), *args)
-
-
-def counts(state_dir: Path) -> dict[str, int]:
-    journal = Journal(str(state_dir / DEFAULT_FILE_NAME))
-    try:
-        return journal.counts()
-    finally:
-        journal.close()
 
 
 def test_list_shows_counts_and_the_pending_and_dead_entries_with_their_errors(journal_dir):
@@ -88,7 +80,7 @@ def test_retry_puts_dead_entries_back_and_makes_every_entry_due_now(journal_dir)
     now (a running tree picks them up at its next look); `outbox retry ID` revives only that one."""
     done = outbox(journal_dir, "retry")
     assert (done.returncode, done.stdout) == (0, "1 dead entry back in the outbox; 3 entries due for delivery now\n")
-    assert counts(journal_dir) == {"pending": 3, "closed": 2, "dead": 0}
+    assert journal_counts(journal_dir) == {"pending": 3, "closed": 2, "dead": 0}
     journal = Journal(str(journal_dir / DEFAULT_FILE_NAME))
     now = time.time()
     assert all(e.next_attempt_at <= now for e in journal.entries("pending"))
@@ -97,7 +89,7 @@ def test_retry_puts_dead_entries_back_and_makes_every_entry_due_now(journal_dir)
     journal.close()
     one = outbox(journal_dir, "retry", "5")
     assert (one.returncode, one.stdout) == (0, "1 dead entry back in the outbox; 2 entries due for delivery now\n")
-    assert counts(journal_dir) == {"pending": 2, "closed": 2, "dead": 1}
+    assert journal_counts(journal_dir) == {"pending": 2, "closed": 2, "dead": 1}
 
 
 def test_purge_deletes_closed_entries_and_dead_ones_only_with_dead(journal_dir):
@@ -105,10 +97,10 @@ def test_purge_deletes_closed_entries_and_dead_ones_only_with_dead(journal_dir):
     also deletes the dead ones."""
     done = outbox(journal_dir, "purge")
     assert (done.returncode, done.stdout) == (0, "deleted 2 closed and 0 dead entries\n")
-    assert counts(journal_dir) == {"pending": 2, "closed": 0, "dead": 1}
+    assert journal_counts(journal_dir) == {"pending": 2, "closed": 0, "dead": 1}
     done = outbox(journal_dir, "purge", "--dead")
     assert (done.returncode, done.stdout) == (0, "deleted 0 closed and 1 dead entry\n")
-    assert counts(journal_dir) == {"pending": 2, "closed": 0, "dead": 0}
+    assert journal_counts(journal_dir) == {"pending": 2, "closed": 0, "dead": 0}
 
 
 @pytest.mark.parametrize("command", [["list"], ["retry"], ["purge", "--dead"]])

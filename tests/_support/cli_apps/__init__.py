@@ -13,19 +13,20 @@ names from here (``*_TASK``) instead of importing a scenario, so the test proces
 clean; handler tests import the scenarios they need inside an isolated registry.
 
 The test side of these scenarios shares a few helpers kept here too: ``FAST_ENV`` (small runtime
-and supervision numbers), ``wait_until`` (poll a condition with a deadline), ``process_gone``,
-``spawned_children`` and the dev-server workflow helpers.
+and supervision numbers), ``wait_until`` (poll a condition with a deadline) and ``process_gone``
+(from ``_support.waiting``), ``spawned_children`` and the dev-server workflow helpers.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from conductor_actors import worker_task
+
+from ..waiting import WAIT, process_gone, wait_until
 
 __all__ = [
     "BOOM_IN_CHILD_TASK",
@@ -52,8 +53,6 @@ __all__ = [
 #: The environment variable that picks the flavour a scenario registers.
 FLAVOUR_VARIABLE = "CLI_APPS_FLAVOUR"
 FLAVOURS = ("sync", "async")
-#: Generous upper bound (s) for anything a test waits for: spawning is slow on a loaded machine.
-WAIT = 30.0
 #: ``CONDUCTOR_ACTORS_*`` runtime and supervision settings small enough for a scenario to take seconds.
 FAST_ENV: dict[str, str] = {
     "CONDUCTOR_ACTORS_RESTART_BACKOFF_BASE": "0.05",
@@ -80,8 +79,6 @@ BOOM_IN_CHILD_TASK = "cli_boom_in_child"
 #: The exit code a crash_loop worker process dies with.
 CRASH_EXIT_CODE = 1
 
-T = TypeVar("T")
-
 
 def current_flavour() -> str:
     """The flavour asked for by ``CLI_APPS_FLAVOUR`` ("sync" when unset); raises ``ValueError``
@@ -102,37 +99,6 @@ def register_flavoured(
 
 
 # -- the test side ------------------------------------------------------------------------------
-
-
-def wait_until(condition: Callable[[], T], what: str, timeout: float = WAIT, interval: float = 0.02) -> T:
-    """Poll ``condition`` (in the calling thread) until it returns something true and return that;
-    raise ``AssertionError`` naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
-def process_gone(pid: int) -> bool:
-    """True when no process ``pid`` runs any more (an unreaped zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            state = stat.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    except OSError:  # no procfs: the kill(0) above is all we know
-        return False
-    return state in ("Z", "X")
 
 
 def spawned_children(parent: int) -> set[int]:

@@ -1,6 +1,7 @@
 """The test side of the fault suite: fast settings, waiting, workflows, result checks, the outbox.
 
-Everything here runs on the test's own thread. ``FAULT_ENV`` holds the ``CONDUCTOR_ACTORS_*``
+Everything here runs on the test's own thread. ``WAIT``, ``wait_until`` and ``process_gone`` come
+from ``_support.waiting``. ``FAULT_ENV`` holds the ``CONDUCTOR_ACTORS_*``
 numbers that make a fault scenario take seconds (few quick update attempts, short poll-error and
 restart backoffs, frequent heartbeats); ``fast_runtime``/``fast_supervision`` read them the way the
 CLI does, ``fast_recovery`` is the outbox with sub-second delivery attempts.
@@ -14,17 +15,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from conductor_actors import RuntimeSettings
 from conductor_actors._env_settings import settings_from_env
 from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoverySettings
 from conductor_actors.supervision import SupervisionSettings
 
+from ..waiting import WAIT, process_gone, wait_until
 from .compute import FLAVOUR_VARIABLE, expected_output
 
 __all__ = [
@@ -49,8 +50,6 @@ __all__ = [
     "wait_until",
 ]
 
-#: Generous bound (s) for anything a test waits for: spawning processes is slow on a loaded machine.
-WAIT = 30.0
 #: The tests root: the working directory of CLI runs (so ``_support.fault_apps`` imports there).
 TESTS_DIR = Path(__file__).resolve().parents[2]
 #: Runtime and supervision settings small enough for a fault scenario to take seconds.
@@ -69,8 +68,6 @@ FAULT_ENV: dict[str, str] = {
     "CONDUCTOR_ACTORS_SHUTDOWN_GRACE": "1",
     "CONDUCTOR_ACTORS_SHUTDOWN_FLUSH": "1",
 }
-
-T = TypeVar("T")
 
 
 class FakeClock:
@@ -96,19 +93,6 @@ def fast_recovery(state_dir: Path | str, **overrides: Any) -> RecoverySettings:
     values: dict[str, Any] = {"retry_backoff_base": 0.2, "retry_backoff_cap": 1.0, "check_interval": 0.2}
     values.update(overrides)
     return RecoverySettings(state_dir=str(state_dir), **values)
-
-
-def wait_until(condition: Callable[[], T | None], what: str, timeout: float = WAIT, interval: float = 0.02) -> T:
-    """Poll ``condition`` until it returns something true and return that; ``AssertionError``
-    naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 def rss_mib(pid: int) -> float:
@@ -210,15 +194,6 @@ def outbox_command(*args: str, env: Mapping[str, str] | None = None) -> subproce
         [sys.executable, "-m", "conductor_actors", "outbox", *args], cwd=TESTS_DIR,
         env=None if env is None else dict(env), capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL,
     )
-
-
-def process_gone(pid: int) -> bool:
-    """True when process ``pid`` no longer runs (a zombie waiting to be reaped counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
 
 
 class CliTree:

@@ -14,10 +14,10 @@ from typing import Any
 from conductor_actors import ConductorClient, Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ManualTimerService
 from conductor_actors.client._errors import ConductorHTTPError
-from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoveryActor, RecoverySettings
+from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoveryActor, RecoverySettings
 from conductor_actors.runtime._control import UndeliveredResult
 
-from .harness import WAIT, FakeClock
+from .harness import WAIT, FakeClock, journal_entries
 
 __all__ = ["OUTBOX_SETTINGS", "OUTBOX_TASK", "Barrier", "OutboxDriver", "register_outbox_flow"]
 
@@ -42,6 +42,7 @@ class OutboxDriver:
 
     def __init__(self, server: Any, directory: Any, settings: RecoverySettings = OUTBOX_SETTINGS) -> None:
         self.server = server
+        self.directory = directory
         self.path = str(directory / DEFAULT_FILE_NAME)
         self.clock = FakeClock()
         self.timers = ManualTimerService()
@@ -78,11 +79,7 @@ class OutboxDriver:
         self.settle()
 
     def entries(self, table: str) -> list[Any]:
-        journal = Journal(self.path)
-        try:
-            return journal.entries(table)
-        finally:
-            journal.close()
+        return journal_entries(self.directory, table)
 
     def running_task(self) -> str:
         """Start a one-task workflow and poll its task (IN_PROGRESS now); returns the task id."""

@@ -2,19 +2,19 @@
 
 Runs on the test's thread. Never imported by worker processes (they import ``workers`` only).
 ``Scrape`` is one exposition (an HTTP scrape or the metrics file) parsed by prometheus-client's own
-parser; ``http_get`` talks to the metrics HTTP server; ``wait_for`` polls a condition with a
-deadline (tests never sleep to wait); ``register_flow`` / ``run_tasks`` drive the dev server.
+parser; ``http_get`` talks to the metrics HTTP server; ``wait_until`` (from ``_support.waiting``)
+polls a condition with a deadline (tests never sleep to wait); ``register_flow`` / ``run_tasks``
+drive the dev server.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -24,6 +24,8 @@ from conductor_actors import Configuration, MetricsSettings, RuntimeSettings, Ta
 from conductor_actors.devserver import DevServer
 from conductor_actors.supervision import SupervisionSettings
 from conductor_actors.worker import WorkerInterface
+
+from ..waiting import WAIT, wait_until
 
 __all__ = [
     "FAST_RUNTIME",
@@ -41,13 +43,9 @@ __all__ = [
     "run_tasks",
     "scrape",
     "scrape_until",
-    "wait_for",
+    "wait_until",
 ]
 
-T = TypeVar("T")
-
-#: Generous upper bound (s) for anything a test waits for: spawning is slow on a loaded machine.
-WAIT = 30.0
 #: Task type of the metrics tests' worker.
 TASK = "metrics_task"
 #: The worker's inputs, as the one-task workflow passes them from its input (every one is always
@@ -75,19 +73,6 @@ FAST_SUPERVISION = SupervisionSettings(
     shutdown_flush=1.0,
     fast_shutdown_timeout=1.0,
 )
-
-
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = WAIT, interval: float = 0.02) -> T:
-    """Poll ``condition`` until it returns something true and return that; ``AssertionError``
-    naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
 
 
 # -- reading expositions ------------------------------------------------------------------------
@@ -186,7 +171,7 @@ def scrape_until(handler: TaskHandler, condition: Callable[[Scrape], bool], what
         return current if condition(current) else None
 
     try:
-        return wait_for(attempt, what)
+        return wait_until(attempt, what)
     except AssertionError as exc:
         seen = last[0].text if last else "(no scrape)"
         raise AssertionError(f"{exc}\n----- last scrape -----\n{seen}") from None
