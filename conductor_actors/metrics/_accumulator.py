@@ -53,8 +53,9 @@ class MetricsAccumulator:
         self._keep_samples = keep_samples
         self._max_samples = max_samples
         self._delta = MetricsDelta()
-        self._bounds: dict[str, tuple[float, ...]] = {}
-        self._sampled: dict[str, bool] = {}
+        #: Histogram name -> (bucket bounds, keep raw samples?); one entry, set in one step, so a
+        #: thread never sees half of it while another thread records the first observation.
+        self._histograms: dict[str, tuple[tuple[float, ...], bool]] = {}
 
     def inc(self, name: str, labels: tuple[str, ...], amount: float = 1.0) -> None:
         key = (name, labels)
@@ -67,13 +68,13 @@ class MetricsAccumulator:
             self._delta.gauges[(name, labels)] = float(value)
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        bounds = self._bounds.get(name)
-        if bounds is None:
+        known = self._histograms.get(name)
+        if known is None:
             metric = spec(name)
             if metric.kind is not MetricKind.HISTOGRAM:
                 raise ValueError(f"{name} is a {metric.kind.value}, not a histogram")
-            bounds = self._bounds[name] = metric.buckets
-            self._sampled[name] = self._keep_samples and metric.quantiles
+            known = self._histograms[name] = (metric.buckets, self._keep_samples and metric.quantiles)
+        bounds, sampled = known
         index = bisect.bisect_left(bounds, value)
         key = (name, labels)
         with self._lock:
@@ -83,7 +84,7 @@ class MetricsAccumulator:
             row[index] += 1.0
             row[-2] += value
             row[-1] += 1.0
-            if self._sampled[name]:
+            if sampled:
                 samples = self._delta.samples.setdefault(key, [])
                 samples.append(value)
                 if len(samples) > self._max_samples:

@@ -117,9 +117,7 @@ class MetricsActor(ThreadActor):
             self.send_after(self.settings.update_interval, _WriteFile())
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, (ChildMetrics, ParentMetric)):
-            self._apply(message)
-        elif isinstance(message, _Drain):
+        if isinstance(message, _Drain):
             self._drain()
         elif isinstance(message, _Render):
             self._drain()

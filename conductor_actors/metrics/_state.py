@@ -47,11 +47,9 @@ class MetricsState:
         *,
         quantile_window: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        extra: Iterable[MetricSpec] = (),
     ) -> None:
         self._clock = clock
         self._window = quantile_window
-        self._specs = {s.name: s for s in (*CATALOG, *extra)}
         self.counters: dict[SeriesKey, float] = {}
         self.histograms: dict[SeriesKey, list[float]] = {}
         self.gauges: dict[tuple[str, SeriesKey], float] = {}  # (source, series) -> value
@@ -112,7 +110,8 @@ class MetricsState:
             series = gauges.setdefault(name, {})
             series[labels] = series.get(labels, 0.0) + value
         self._child_gauges(gauges, children)
-        for name, spec in self._specs.items():
+        for spec in CATALOG:
+            name = spec.name
             if spec.kind is MetricKind.COUNTER and name in counters:
                 family = CounterMetricFamily(name, spec.help, labels=spec.labels)
                 for labels, value in sorted(counters[name].items()):
@@ -169,7 +168,7 @@ class MetricsState:
             values = sorted(v for _, v in window) if window else []
             for q in QUANTILES:
                 value = values[max(0, math.ceil(q * len(values)) - 1)] if values else math.nan
-                family.add_sample(spec.name, {**base, "quantile": _format_quantile(q)}, value)
+                family.add_sample(spec.name, {**base, "quantile": repr(q)}, value)
         return family
 
 
@@ -192,7 +191,3 @@ def _histogram(spec: MetricSpec, series: dict[tuple[str, ...], list[float]]) -> 
     for labels, row in sorted(series.items()):
         family.add_metric(list(labels), list(_cumulative(spec.buckets, row)), sum_value=row[-2])
     return family
-
-
-def _format_quantile(q: float) -> str:
-    return repr(q)
