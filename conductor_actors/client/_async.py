@@ -33,9 +33,17 @@ from ._bounded_httpx import AnswerDeadline
 from ._config import Configuration
 from ._errors import ConductorError
 from ._http11 import ProtocolError
-from ._lean_async import LeanAsyncTransport, LeanConnectTimeout
+from ._lean_async import LeanAsyncTransport
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
-from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
+from ._wire import (
+    Call,
+    HttpRequest,
+    RequestObserver,
+    check_pool_size,
+    lean_transport_error,
+    log_answer,
+    transport_error,
+)
 
 __all__ = ["AsyncConductorClient"]
 
@@ -175,27 +183,31 @@ class AsyncConductorClient:
         return timeout
 
     async def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
-        """Send one request (``_send``) and report it to ``on_request``."""
-        observer = self._on_request
-        if observer is None:
-            return await self._send(request, token)
+        """Send one request and read the whole answer, timed once for the DEBUG line and ``on_request``.
+
+        No HTTP answer raises a transport error (reported to ``on_request`` with status 0).
+        """
         started = time.monotonic()
         status = 0
         try:
-            status, body = await self._send(request, token)
+            if self._closed:
+                raise RuntimeError("this AsyncConductorClient is closed")
+            read_timeout = self._read_timeout + request.long_poll_seconds
+            if self._lean is not None:
+                status, body = await self._send_lean(request, token, read_timeout)
+            else:
+                status, body = await self._send(request, token, read_timeout)
         finally:
-            observer(request.method, request.uri_template, status, time.monotonic() - started)
+            seconds = time.monotonic() - started
+            if self._on_request is not None:
+                self._on_request(request.method, request.uri_template, status, seconds)
+        log_answer(request, status, body, seconds)
         return status, body
 
-    async def _send(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
-        """Send one request and read the whole answer; no HTTP answer raises a transport error."""
-        if self._closed:
-            raise RuntimeError("this AsyncConductorClient is closed")
-        started = time.monotonic()
-        if self._lean is not None:
-            return await self._send_lean(request, token, started)
+    async def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
+        """One exchange through ``AsyncClient.request`` (httpx's transport or a client passed in)."""
         timeout = self._timeout(request.long_poll_seconds)
-        deadline = AnswerDeadline(self._read_timeout + request.long_poll_seconds)
+        deadline = AnswerDeadline(read_timeout)
         try:
             try:
                 response = await self._http.request(
@@ -224,29 +236,19 @@ class AsyncConductorClient:
             raise transport_error(
                 request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
             ) from exc
-        status, body = response.status_code, response.content
-        log_answer(request, status, body, time.monotonic() - started)
-        return status, body
+        return response.status_code, response.content
 
-    async def _send_lean(self, request: HttpRequest, token: str | None, started: float) -> tuple[int, bytes]:
-        """``_send`` over the lean transport directly (same errors, same log line)."""
+    async def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
+        """One exchange straight over the lean transport (same errors as ``_send``)."""
         assert self._lean is not None
         transport, pool, base, defaults = self._lean
-        read_timeout = self._read_timeout + request.long_poll_seconds
         headers = defaults + list(request.headers(token).items())
         try:
             reader = await transport.exchange(
                 pool, request.method, base + request.target, headers, request.body, self._connect_timeout, read_timeout
             )
-        except LeanConnectTimeout as exc:
-            message = f"could not connect within {self._connect_timeout} s"
-            raise transport_error(request, message, timed_out=True) from exc
-        except TimeoutError as exc:
-            raise transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True) from exc
-        except (OSError, ProtocolError) as exc:
-            message = f"connection failed ({type(exc).__name__}: {exc})"
-            raise transport_error(request, message, timed_out=False) from exc
-        log_answer(request, reader.status, reader.body, time.monotonic() - started)
+        except (OSError, ProtocolError) as exc:  # ConnectTimeout and TimeoutError are OSErrors
+            raise lean_transport_error(request, exc, self._connect_timeout, read_timeout) from exc
         return reader.status, reader.body
 
     async def _call(self, call: Call[T]) -> T:

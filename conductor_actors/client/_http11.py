@@ -4,7 +4,8 @@ Shared by the lean keep-alive transports of both flavours (``_lean_sync`` for ``
 ``_lean_async`` for ``httpx``). It speaks exactly what a Conductor server needs: one request at a
 time per connection, bodies framed by Content-Length, chunked transfer encoding, or the end of the
 connection; informational (1xx) answers skipped; gzip/deflate bodies decoded. Anything else is a
-``ProtocolError`` naming what was wrong.
+``ProtocolError`` naming what was wrong; a transport that cannot connect in time raises
+``ConnectTimeout``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ProtocolError", "ResponseReader", "encode_request", "tls_context"]
+__all__ = ["ConnectTimeout", "ProtocolError", "ResponseReader", "encode_request", "tls_context"]
 
 _MAX_HEAD = 64 * 1024  # bytes of status line + headers we accept
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -22,6 +23,10 @@ _NO_BODY_STATUSES = frozenset({204, 304})
 
 class ProtocolError(Exception):
     """The server's answer is not valid HTTP/1.1 (or is truncated)."""
+
+
+class ConnectTimeout(TimeoutError):
+    """A lean transport could not connect within the connect timeout."""
 
 
 def encode_request(

@@ -24,18 +24,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
+from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
 from ._keepalive import socket_dropped
 
-__all__ = ["LeanAsyncTransport", "LeanConnectTimeout"]
+__all__ = ["LeanAsyncTransport"]
 
 _SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
 #: Methods a transport may send twice without changing the outcome.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-class LeanConnectTimeout(TimeoutError):
-    """Connecting took longer than the connect timeout."""
 
 
 class _ConnectFailed(ConnectionError):
@@ -138,7 +134,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
     ) -> ResponseReader:
         """One exchange on a keep-alive connection of ``pool``.
 
-        Raises ``LeanConnectTimeout``/``TimeoutError`` (no connection / no answer in time),
+        Raises ``ConnectTimeout``/``TimeoutError`` (no connection / no answer in time),
         ``OSError`` or ``ProtocolError`` (connection failed or answer broken).
         """
         data = encode_request(method, target, pool.host_header, headers, body or None)
@@ -180,7 +176,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 pool, request.method, url.raw_path.decode("ascii"), headers, body or None,
                 timeouts.get("connect"), read_timeout,
             )
-        except LeanConnectTimeout as exc:
+        except ConnectTimeout as exc:
             raise httpx.ConnectTimeout(str(exc), request=request) from exc
         except TimeoutError as exc:
             raise httpx.ReadTimeout(f"no complete answer within {read_timeout} s", request=request) from exc
@@ -212,7 +208,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
                 timeout,
             )
         except asyncio.TimeoutError as exc:
-            raise LeanConnectTimeout(f"could not connect to {pool.host}:{pool.port} within {timeout} s") from exc
+            raise ConnectTimeout(f"could not connect to {pool.host}:{pool.port} within {timeout} s") from exc
         except OSError as exc:
             raise _ConnectFailed(f"could not connect to {pool.host}:{pool.port}: {exc}") from exc
         pool.in_use += 1

@@ -34,7 +34,7 @@ import requests
 import requests.adapters
 from requests.structures import CaseInsensitiveDict
 
-from ._http11 import ProtocolError, ResponseReader, encode_request, tls_context
+from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
 from ._keepalive import TRUSTED_IDLE, socket_dropped
 
 __all__ = ["LeanAdapter", "LeanConnectionPool"]
@@ -48,10 +48,6 @@ class _ClosedWhileIdle(Exception):
 
 #: Methods a transport may send twice without changing the outcome.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-class ConnectTimeout(TimeoutError):
-    """Connecting took longer than the connect timeout."""
 
 
 class LeanConnectionPool:

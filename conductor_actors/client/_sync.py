@@ -34,10 +34,17 @@ from ._bounded_requests import BoundedHTTPAdapter
 from ._config import Configuration
 from ._errors import ConductorError
 from ._http11 import ProtocolError
-from ._lean_sync import ConnectTimeout as LeanConnectTimeout
 from ._lean_sync import LeanAdapter, LeanConnectionPool
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
-from ._wire import Call, HttpRequest, RequestObserver, check_pool_size, log_answer, transport_error
+from ._wire import (
+    Call,
+    HttpRequest,
+    RequestObserver,
+    check_pool_size,
+    lean_transport_error,
+    log_answer,
+    transport_error,
+)
 
 __all__ = ["ConductorClient"]
 
@@ -160,26 +167,29 @@ class ConductorClient:
     # Sending
 
     def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
-        """Send one request (``_send``) and report it to ``on_request``."""
-        observer = self._on_request
-        if observer is None:
-            return self._send(request, token)
+        """Send one request and read the whole answer, timed once for the DEBUG line and ``on_request``.
+
+        No HTTP answer raises a transport error (reported to ``on_request`` with status 0).
+        """
         started = time.monotonic()
         status = 0
         try:
-            status, body = self._send(request, token)
+            if self._closed:
+                raise RuntimeError("this ConductorClient is closed")
+            read_timeout = self._read_timeout + request.long_poll_seconds
+            if self._lean is not None:
+                status, body = self._send_lean(request, token, read_timeout)
+            else:
+                status, body = self._send(request, token, read_timeout)
         finally:
-            observer(request.method, request.uri_template, status, time.monotonic() - started)
+            seconds = time.monotonic() - started
+            if self._on_request is not None:
+                self._on_request(request.method, request.uri_template, status, seconds)
+        log_answer(request, status, body, seconds)
         return status, body
 
-    def _send(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
-        """Send one request and read the whole answer; no HTTP answer raises a transport error."""
-        if self._closed:
-            raise RuntimeError("this ConductorClient is closed")
-        read_timeout = self._read_timeout + request.long_poll_seconds
-        started = time.monotonic()
-        if self._lean is not None:
-            return self._send_lean(request, token, read_timeout, started)
+    def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
+        """One exchange through ``Session.request`` (the requests transport or a session passed in)."""
         try:
             response = self._session.request(
                 request.method,
@@ -206,16 +216,12 @@ class ConductorClient:
         except requests.RequestException as exc:
             raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
         try:
-            status, body = response.status_code, response.content
+            return response.status_code, response.content
         finally:
             response.close()
-        log_answer(request, status, body, time.monotonic() - started)
-        return status, body
 
-    def _send_lean(
-        self, request: HttpRequest, token: str | None, read_timeout: float, started: float
-    ) -> tuple[int, bytes]:
-        """``_send`` over the lean pool directly (same errors, same log line)."""
+    def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
+        """One exchange straight over the lean pool (same errors as ``_send``)."""
         assert self._lean is not None
         pool, base, defaults = self._lean
         headers = defaults + list(request.headers(token).items())
@@ -223,15 +229,8 @@ class ConductorClient:
             reader = pool.request(
                 request.method, base + request.target, headers, request.body, self._connect_timeout, read_timeout
             )
-        except LeanConnectTimeout as exc:
-            message = f"could not connect within {self._connect_timeout} s"
-            raise transport_error(request, message, timed_out=True) from exc
-        except TimeoutError as exc:
-            raise transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True) from exc
-        except (OSError, ProtocolError) as exc:
-            message = f"connection failed ({type(exc).__name__}: {exc})"
-            raise transport_error(request, message, timed_out=False) from exc
-        log_answer(request, reader.status, reader.body, time.monotonic() - started)
+        except (OSError, ProtocolError) as exc:  # ConnectTimeout and TimeoutError are OSErrors
+            raise lean_transport_error(request, exc, self._connect_timeout, read_timeout) from exc
         return reader.status, reader.body
 
     def _call(self, call: Call[T]) -> T:

@@ -8,7 +8,7 @@
   ``http_error_for`` (``AuthorizationError``, ``NotFoundError``, ``ConductorHTTPError`` with the
   server's message); a 2xx whose body is not JSON, is truncated or has the wrong shape raises
   ``InvalidResponseError``. Never a bare ``KeyError``/``JSONDecodeError``/``TypeError``.
-- ``transport_error`` and ``log_answer`` for the clients' own I/O.
+- ``transport_error``, ``lean_transport_error`` and ``log_answer`` for the clients' own I/O.
 
 Pure functions and frozen data; safe to use from any thread or event loop.
 """
@@ -24,6 +24,7 @@ from urllib.parse import quote, urlencode
 
 from ._config import ConfigurationError
 from ._errors import ConductorTimeoutError, ConductorTransportError, InvalidResponseError, http_error_for
+from ._http11 import ConnectTimeout
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ensure_success",
     "json_body",
     "json_request",
+    "lean_transport_error",
     "log_answer",
     "optional_text",
     "parse_count",
@@ -130,6 +132,18 @@ def transport_error(request: HttpRequest, detail: str, *, timed_out: bool) -> Co
     """The error for a request that got no HTTP answer; names the method and path, never headers."""
     cls = ConductorTimeoutError if timed_out else ConductorTransportError
     return cls(f"{request.method} {request.path}: {detail}")
+
+
+def lean_transport_error(
+    request: HttpRequest, exc: BaseException, connect_timeout: float, read_timeout: float
+) -> ConductorTransportError:
+    """The error for a lean transport's failure (``ConnectTimeout``, ``TimeoutError``, ``OSError``,
+    ``ProtocolError``): a timeout names the timeout that ran out."""
+    if isinstance(exc, ConnectTimeout):
+        return transport_error(request, f"could not connect within {connect_timeout} s", timed_out=True)
+    if isinstance(exc, TimeoutError):
+        return transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True)
+    return transport_error(request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False)
 
 
 def log_answer(request: HttpRequest, status: int, body: bytes, seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from client._driver import Driver, configuration_for
 
 from conductor_actors.client import (
     ConductorHTTPError,
+    ConductorTransportError,
     ConfigurationError,
     NotFoundError,
     TaskDef,
@@ -144,11 +146,39 @@ def test_register_workflow_without_overwrite_conflicts(client: Driver) -> None:
 
 def test_save_schema(client: Driver) -> None:
     client.save_schema({"name": "echo_input", "version": 1, "type": "JSON", "data": {"type": "object"}})
+    with pytest.raises(ConductorHTTPError) as refused:  # the body reaches the server's validation
+        client.save_schema({"version": 1, "type": "JSON"})
+    assert refused.value.status == 400 and "Schema name" in refused.value.body
 
 
 def test_starting_an_unknown_workflow_is_not_found(client: Driver) -> None:
     with pytest.raises(NotFoundError, match="no_such_workflow"):
         client.start_workflow("no_such_workflow", {})
+
+
+def test_every_exchange_is_reported_once_to_on_request(
+    dev_server: Any, make_driver: Callable[..., Driver]
+) -> None:
+    seen: list[tuple[str, str, int, float]] = []
+    client = make_driver(configuration_for(dev_server.url), on_request=lambda *exchange: seen.append(exchange))
+    assert client.get_task_defs() == []
+    with pytest.raises(NotFoundError):
+        client.get_task("no-such-task")
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused = make_driver(
+        configuration_for(f"http://127.0.0.1:{port}/api", connect_timeout=1.0),
+        on_request=lambda *exchange: seen.append(exchange),
+    )
+    with pytest.raises(ConductorTransportError):
+        refused.get_task_defs()
+    assert [exchange[:3] for exchange in seen] == [
+        ("GET", "/metadata/taskdefs", 200),
+        ("GET", "/tasks/{taskId}", 404),  # the path template, not the task id
+        ("GET", "/metadata/taskdefs", 0),  # no answer
+    ]
+    assert all(0.0 <= exchange[3] < 5.0 for exchange in seen)
 
 
 def test_get_token_needs_credentials(client: Driver) -> None:
