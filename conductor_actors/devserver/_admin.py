@@ -20,7 +20,7 @@ from ._faults import Fault, FaultInjector, RequestCounters
 from ._http import Request, Response
 from ._payloads import EMPTY_OK, json_body, json_response
 from ._store import Store
-from ._tasks import terminal_conflicts
+from ._tasks import TerminalConflicts
 
 __all__ = ["ADMIN_PREFIX", "AdminApi"]
 
@@ -32,11 +32,12 @@ _FAULT_FIELDS = ("endpoint", "status", "delay_ms", "drop", "garbage", "times", "
 class AdminApi:
     """Stats and fault switches over HTTP."""
 
-    def __init__(self, counters: RequestCounters, faults: FaultInjector, store: Store) -> None:
+    def __init__(self, counters: RequestCounters, faults: FaultInjector, store: Store,
+                 conflicts: TerminalConflicts) -> None:
         self._counters = counters
         self._faults = faults
         self._store = store
-        self._conflicts = terminal_conflicts(store)
+        self._conflicts = conflicts
 
     def handle(self, request: Request, segments: Sequence[str]) -> Response:
         """Answer an admin request; ``segments`` follow the ``__devserver__`` prefix. Raises ``ApiError``."""

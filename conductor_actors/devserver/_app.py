@@ -23,6 +23,7 @@ from ._http import DROP, JSON_TYPE, Drop, Outcome, Request, Response
 from ._payloads import json_body, json_response
 from ._routes import Router
 from ._store import Store, now_ms
+from ._tasks import TerminalConflicts
 
 __all__ = ["DevServerApp"]
 
@@ -39,11 +40,11 @@ class DevServerApp:
     """Implements the HTTP protocol's application interface for the whole server."""
 
     def __init__(self, handlers: dict[str, Handler], counters: RequestCounters, faults: FaultInjector,
-                 auth: TokenAuthority | None, store: Store) -> None:
+                 auth: TokenAuthority | None, store: Store, conflicts: TerminalConflicts) -> None:
         self._counters = counters
         self._faults = faults
         self._auth = auth
-        self._admin = AdminApi(counters, faults, store)
+        self._admin = AdminApi(counters, faults, store, conflicts)
         self._router: Router[Handler] = Router({**handlers, "token": self._token})
 
     def error(self, status: int, message: str) -> Response:

@@ -9,10 +9,10 @@ use short retry delays and response timeouts. Loop thread only.
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
+from ._store import now_ms
 
 __all__ = ["TASK_DEF_DEFAULTS", "Metadata"]
 
@@ -42,10 +42,6 @@ _TIMEOUT_POLICIES = ("RETRY", "TIME_OUT_WF", "ALERT_ONLY")
 _WORKFLOW_TIMEOUT_POLICIES = ("TIME_OUT_WF", "ALERT_ONLY")
 
 Problems = list[tuple[str, str, Any]]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _is_number(value: Any) -> bool:
@@ -187,7 +183,7 @@ class Metadata:
             problems += validate_task_def(task_def, f"taskDefs[{index}]")
         if problems:
             raise ValidationFailure(problems)
-        now = _now_ms()
+        now = now_ms()
         for task_def in task_defs:
             stored = {**copy.deepcopy(TASK_DEF_DEFAULTS), **copy.deepcopy(task_def)}
             stored["createTime"] = now
@@ -207,7 +203,7 @@ class Metadata:
         for key in ("createTime", "createdBy"):
             if key in existing:
                 stored[key] = existing[key]
-        stored["updateTime"] = _now_ms()
+        stored["updateTime"] = now_ms()
         self.task_defs[stored["name"]] = stored
 
     def get_task_def(self, name: str) -> dict[str, Any]:
@@ -236,7 +232,7 @@ class Metadata:
         versions = self.workflow_defs.setdefault(stored["name"], {})
         if stored["version"] in versions and not overwrite:
             raise ApiError(409, f"Workflow with {stored['name']}.{stored['version']} already exists!")
-        stored["createTime"] = _now_ms()
+        stored["createTime"] = now_ms()
         versions[stored["version"]] = stored
 
     def update_workflow_defs(self, workflow_defs: Any) -> dict[str, Any]:
@@ -250,7 +246,7 @@ class Metadata:
         if problems:
             raise ValidationFailure(problems)
         names: list[str] = []
-        now = _now_ms()
+        now = now_ms()
         for workflow_def in workflow_defs:
             stored = _normalise_workflow_def(workflow_def)
             versions = self.workflow_defs.setdefault(stored["name"], {})

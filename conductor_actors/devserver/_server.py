@@ -100,7 +100,8 @@ class DevServer:
             **self._workflows.handlers(),
         }
         self._counters = RequestCounters()
-        self._app = DevServerApp(handlers, self._counters, self.faults, self._auth, self._store)
+        self._app = DevServerApp(handlers, self._counters, self.faults, self._auth, self._store,
+                                 self._tasks.conflicts)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("listening" if self._server is not None else "not listening")
@@ -327,7 +328,7 @@ class DevServer:
         watch = self._call(self._watch, ids)
         finished = watch.done.wait(timeout)
         self._call(self._unwatch, watch)
-        statuses: dict[str, str] = self._call(lambda: {i: self._store.workflows[i].status for i in ids})
+        statuses = self.workflow_statuses(ids)
         if not finished:
             unfinished = [i for i in ids if statuses[i] in ("RUNNING", "PAUSED")]
             if unfinished:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import threading
 import time
-import weakref
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
@@ -30,7 +28,7 @@ from ._queues import QueueKey, TaskQueues
 from ._store import TERMINAL_TASK_STATUSES, Store, now_ms
 from ._workflows import Decider
 
-__all__ = ["RESULT_STATUSES", "TaskService", "TerminalConflicts", "terminal_conflicts"]
+__all__ = ["RESULT_STATUSES", "TaskService", "TerminalConflicts"]
 
 #: Statuses a TaskResult may carry.
 RESULT_STATUSES = frozenset({"IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED", "CANCELED"})
@@ -83,20 +81,6 @@ class TerminalConflicts:
         self._by_task.clear()
 
 
-_conflicts: weakref.WeakKeyDictionary[Store, TerminalConflicts] = weakref.WeakKeyDictionary()
-_conflicts_lock = threading.Lock()
-
-
-def terminal_conflicts(store: Store) -> TerminalConflicts:
-    """The conflict record of the server that owns ``store`` (made on first use, dropped with the
-    store), shared by the task service that fills it and the admin API that shows it. Any thread."""
-    with _conflicts_lock:
-        record = _conflicts.get(store)
-        if record is None:
-            record = _conflicts[store] = TerminalConflicts()
-        return record
-
-
 class TaskService:
     """Polling, updates and response timeouts over the shared store (loop thread only)."""
 
@@ -107,7 +91,7 @@ class TaskService:
         self._loop = loop
         self._deadlines: list[tuple[float, int, str, int]] = []
         self._sequence = itertools.count()
-        self.conflicts = terminal_conflicts(store)
+        self.conflicts = TerminalConflicts()  # shown by the admin API
 
     # -- polling ---------------------------------------------------------------------------
     def poll_now(self, key: QueueKey, worker_id: str | None, count: int) -> list[dict[str, Any]]:

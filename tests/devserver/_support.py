@@ -9,27 +9,17 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from _support.waiting import wait_until
+
 from conductor_actors.devserver import DevServer
 
-#: Upper bound for any wait in this suite; tests never wait this long when they pass.
+__all__ = ["WAIT", "Api", "RawConnection", "Reply", "one_task_workflow", "wait_until"]
+
+#: Upper bound for a blocking call in this suite (``wait_until`` has its own); never reached when tests pass.
 WAIT = 10.0
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 class Reply:

@@ -16,13 +16,6 @@ from conductor_actors.devserver import DevServer
 POLL = "/api/tasks/poll/batch/echo?timeout=0"
 
 
-@pytest.fixture
-def polled(dev_server: DevServer, api: Api) -> dict:
-    one_task_workflow(dev_server)
-    dev_server.start_workflow("wf", {"x": 1})
-    return api.poll_one("echo")
-
-
 def test_status_answers_the_error_body_and_changes_nothing(dev_server: DevServer, api: Api, polled: dict) -> None:
     dev_server.faults.add("update_v1", status=503, times=1)
     reply = api.update(polled)

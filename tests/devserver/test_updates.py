@@ -12,14 +12,6 @@ from devserver._support import Api, one_task_workflow, wait_until
 from conductor_actors.devserver import DevServer
 
 
-@pytest.fixture
-def polled(dev_server: DevServer, api: Api) -> dict:
-    """One workflow started and its task polled (IN_PROGRESS)."""
-    one_task_workflow(dev_server)
-    dev_server.start_workflow("wf", {"x": 1})
-    return api.poll_one("echo")
-
-
 def test_v1_answers_the_task_id_as_text_and_completes(dev_server: DevServer, api: Api, polled: dict) -> None:
     reply = api.update(polled, outputData={"y": 2})
     assert reply.status == 200
