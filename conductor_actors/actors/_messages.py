@@ -99,16 +99,7 @@ class _LoopAsk(_Ask):
         self.future = future
 
     def resolve(self, value: Any, error: BaseException | None) -> None:
-        import asyncio  # loaded already: this ask came from a coroutine
-
-        loop = self.future.get_loop()
-        if asyncio._get_running_loop() is loop:
-            _settle(self.future, value, error)
-            return
-        try:
-            loop.call_soon_threadsafe(_settle, self.future, value, error)
-        except RuntimeError:
-            pass  # the caller's loop is closed: nobody is waiting any more
+        _settle_threadsafe(self.future, value, error)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -119,3 +110,17 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_result(value)
     else:
         future.set_exception(error)
+
+
+def _settle_threadsafe(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """``_settle`` from any thread: at once on the future's own loop, else through that loop."""
+    import asyncio  # loaded already: the future was made by a coroutine
+
+    loop = future.get_loop()
+    if asyncio._get_running_loop() is loop:
+        _settle(future, value, error)
+        return
+    try:
+        loop.call_soon_threadsafe(_settle, future, value, error)
+    except RuntimeError:
+        pass  # the waiting loop is closed: nobody is waiting any more

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._messages import _BlockingAsk, _LoopAsk, _settle
+from ._messages import _BlockingAsk, _LoopAsk, _settle, _settle_threadsafe
 
 if TYPE_CHECKING:
     import asyncio
@@ -147,16 +147,7 @@ class ActorRef:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 
-        def wake() -> None:
-            if asyncio._get_running_loop() is loop:
-                _settle(future, True, None)
-                return
-            try:
-                loop.call_soon_threadsafe(_settle, future, True, None)
-            except RuntimeError:
-                pass  # the waiting loop is closed: nobody waits any more
-
-        cell.add_death_callback(wake)
+        cell.add_death_callback(lambda: _settle_threadsafe(future, True, None))
         if timeout is None:
             await future
             return True

@@ -15,9 +15,9 @@ from ..client._config import Configuration
 from ..worker import register_task_definition_async
 from ._async_stages import AsyncExecutor, AsyncLeaseKeeper, AsyncPoller, AsyncUpdater
 from ._ledger import TaskState
-from ._messages import CancelRunning, CancelSends, Flush, Pause, Resume, StopPolling
+from ._messages import CancelRunning, CancelSends, Pause, Resume
 from ._pipeline_parts import PipelineParts
-from ._shutdown import StopReport, claim_unfinished, journal_unsent
+from ._shutdown import GracefulStop, StopReport, journal_unsent
 from ._wiring import Wiring, tell_quietly
 
 __all__ = ["AsyncPipeline"]
@@ -37,8 +37,7 @@ class AsyncPipeline:
         self.w: Wiring | None = None
         self._changed: asyncio.Event | None = None
         self._guardian: Any = None
-        self._grace_until = float("inf")  # monotonic deadlines of a stop in progress (see hurry)
-        self._flush_limit = float("inf")
+        self._stop = GracefulStop()
         self._started = False
         self._stopped: StopReport | None = None
 
@@ -82,8 +81,7 @@ class AsyncPipeline:
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal); runs on the loop (``call_soon_threadsafe``)."""
-        self._grace_until = min(self._grace_until, time.monotonic() + grace)
-        self._flush_limit = min(self._flush_limit, flush)
+        self._stop.hurry(grace, flush)
         if self._changed is not None:
             self._changed.set()
 
@@ -110,30 +108,18 @@ class AsyncPipeline:
         if w is None:  # never started
             self._stopped = StopReport(0, 0, 0, True, 0.0)
             return self._stopped
-        settings = self.parts.settings
-        grace = settings.shutdown_grace if grace is None else grace
-        flush = settings.shutdown_flush if flush is None else flush
-        began = time.monotonic()
-        self._grace_until = min(self._grace_until, began + grace)
-        self._flush_limit = min(self._flush_limit, flush)
-        handed_back_before, recovered_before = w.handed_back, w.handed_to_recovery
-        w.shutting_down.set()
-        w.updater_logic.draining = True
-        tell_quietly(w.poller, StopPolling())
+        stop = self._stop
+        stop.begin(w, grace, flush)
         try:  # a poll in flight finishes first (never cancelled: the server may be sending tasks)
             await w.poller.stop_async(  # type: ignore[union-attr]
                 timeout=self.parts.config.poll_timeout_seconds + self.configuration.read_timeout + 1
             )
         except TimeoutError:
             _log.warning("the %s poller did not stop in time", w.task_type)
-        await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, deadline=lambda: self._grace_until)
-        reports, running = claim_unfinished(w)
+        await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, deadline=stop.grace_deadline)
+        running = stop.hand_back_unfinished(w)
         tell_quietly(w.executor, CancelRunning())
-        for report in reports:
-            tell_quietly(w.updater, report)
-        tell_quietly(w.updater, Flush())
-        flush_from = time.monotonic()
-        clean = await self._wait_ledger(deadline=lambda: flush_from + self._flush_limit) and not running
+        clean = await self._wait_ledger(deadline=stop.flush_deadline)
         journal_unsent(w)
         for ref in (w.updater, w.leases):  # no send may outlive the stop
             if ref is not None:
@@ -147,10 +133,5 @@ class AsyncPipeline:
             if ref is not None:
                 ref.stop(block=False)
         await self.client.aclose()
-        self._stopped = StopReport(
-            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
-            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - began,
-            clean=clean and w.handed_to_recovery == recovered_before,
-        )
-        _log.info("worker %s stopped: %s", w.task_type, self._stopped)
+        self._stopped = stop.report(w, running, clean)
         return self._stopped

@@ -176,7 +176,8 @@ class WorkerRunner:
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (another thread is inside ``stop``): running tasks get at most
-        ``grace`` more seconds, then results ``flush``. Thread-safe; does nothing before a stop."""
+        ``grace`` more seconds, then results ``flush``. Thread-safe; called before ``stop`` (the
+        stop was asked for, the controlling thread has not begun it yet), it shortens that stop."""
         if self._sync is not None:
             self._sync.hurry(grace, flush)
         elif self._async is not None and self._loop is not None:

@@ -10,15 +10,16 @@ within ``flush`` seconds; results that still could not be sent go to recovery.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from ..client._models import Task
 from ._core import handback_result
 from ._ledger import TaskState
-from ._messages import Purpose, Report
-from ._wiring import Wiring
+from ._messages import Flush, Purpose, Report, StopPolling
+from ._wiring import Wiring, tell_quietly
 
-__all__ = ["StopReport", "claim_unfinished", "journal_unsent"]
+__all__ = ["GracefulStop", "StopReport", "claim_unfinished", "journal_unsent"]
 
 _log = logging.getLogger("conductor_actors.runtime")
 
@@ -38,6 +39,70 @@ class StopReport:
     undelivered: int
     clean: bool
     seconds: float
+
+
+class GracefulStop:
+    """The steps of a graceful stop that both flavours share, and its deadlines.
+
+    The flavour calls ``begin``, waits (its own way) until ``grace_deadline()`` for running tasks,
+    calls ``hand_back_unfinished``, waits until ``flush_deadline()`` for the results, then
+    ``journal_unsent`` and ``report``. Both deadlines are re-read on every wake: ``hurry`` (a
+    second signal) shortens them, also when it comes before the stop began.
+    """
+
+    def __init__(self) -> None:
+        self.grace_until = float("inf")  # monotonic
+        self.flush_limit = float("inf")  # seconds from hand_back_unfinished
+        self._flush_from = float("inf")
+        self._began = 0.0
+        self._before = (0, 0)  # (handed_back, handed_to_recovery) when the stop began
+
+    def hurry(self, grace: float, flush: float) -> None:
+        """Running tasks get at most ``grace`` more seconds, results at most ``flush``."""
+        self.grace_until = min(self.grace_until, time.monotonic() + grace)
+        self.flush_limit = min(self.flush_limit, flush)
+
+    def begin(self, w: Wiring, grace: float | None, flush: float | None) -> None:
+        """Take no more work: polling stops, results go over v1 (no chained task), whatever still
+        arrives is handed back. ``grace``/``flush`` default to the runtime settings."""
+        settings = w.settings
+        self._began = time.monotonic()
+        self.hurry(
+            settings.shutdown_grace if grace is None else grace,
+            settings.shutdown_flush if flush is None else flush,
+        )
+        self._before = (w.handed_back, w.handed_to_recovery)
+        w.shutting_down.set()
+        w.updater_logic.draining = True
+        tell_quietly(w.poller, StopPolling())
+
+    def grace_deadline(self) -> float:
+        return self.grace_until
+
+    def hand_back_unfinished(self, w: Wiring) -> list[Task]:
+        """At the grace deadline: hand back every task not started or still running (see
+        ``claim_unfinished``), send every result waiting for a retry now, and start the flush
+        deadline. Returns the tasks that were still running (abandoned)."""
+        reports, running = claim_unfinished(w)
+        for report in reports:
+            tell_quietly(w.updater, report)
+        tell_quietly(w.updater, Flush())
+        self._flush_from = time.monotonic()
+        return running
+
+    def flush_deadline(self) -> float:
+        return self._flush_from + self.flush_limit
+
+    def report(self, w: Wiring, running: list[Task], clean: bool) -> StopReport:
+        """What this stop did (logged); ``clean``: the flush wait saw every task settled."""
+        handed_back_before, recovered_before = self._before
+        report = StopReport(
+            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
+            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - self._began,
+            clean=clean and not running and w.handed_to_recovery == recovered_before,
+        )
+        _log.info("worker %s stopped: %s", w.task_type, report)
+        return report
 
 
 def claim_unfinished(w: Wiring) -> tuple[list[Report], list[Task]]:

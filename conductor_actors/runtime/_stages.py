@@ -57,6 +57,16 @@ def hand_back(w: Wiring, task: Task) -> None:
         tell_quietly(w.updater, Report(task, handback_result(task, w.worker_id), Purpose.HANDBACK))
 
 
+def _dispatch(w: Wiring, task: Task) -> None:
+    """A task arrived (by a poll or chained by update-v2) and holds a slot: record it and have it
+    run, or hand it back at once when the pipeline is stopping."""
+    w.ledger.received(task)
+    if w.shutting_down.is_set():
+        hand_back(w, task)
+    else:
+        tell_quietly(w.executor, Execute(task))
+
+
 class _Stage:
     """What every stage actor has: the wiring and the actor base's ``send_after``/``actor_ref``."""
 
@@ -131,11 +141,7 @@ class PollerBehaviour(_Stage):
                 len(polled.run) + len(polled.excess), w.task_type, len(polled.run), len(polled.excess),
             )
         for task in polled.run:
-            w.ledger.received(task)
-            if w.shutting_down.is_set():
-                hand_back(w, task)
-            else:
-                tell_quietly(w.executor, Execute(task))
+            _dispatch(w, task)
         for task in polled.excess:
             w.ledger.received(task)
             hand_back(w, task)
@@ -257,11 +263,7 @@ class UpdaterBehaviour(_Stage):
         if next_task is None:
             tell_quietly(w.poller, SlotsFreed(1))
             return
-        w.ledger.received(next_task)  # the chained task keeps the slot
-        if w.shutting_down.is_set():
-            hand_back(w, next_task)
-        else:
-            tell_quietly(w.executor, Execute(next_task))
+        _dispatch(w, next_task)  # the chained task keeps the slot
 
     def send_failed(self, report: Report, exc: BaseException, duration: float, *, sent_v2: bool) -> Report | None:
         """Sending failed; returns a report to re-send at once (over v1), or None."""

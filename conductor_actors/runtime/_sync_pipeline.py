@@ -15,9 +15,9 @@ from ..actors import ActorPool
 from ..client._config import Configuration
 from ..worker import register_task_definition
 from ._ledger import TaskState
-from ._messages import Flush, Pause, Resume, StopPolling
+from ._messages import Pause, Resume
 from ._pipeline_parts import PipelineParts
-from ._shutdown import StopReport, claim_unfinished, journal_unsent
+from ._shutdown import GracefulStop, StopReport, journal_unsent
 from ._sync_stages import SyncExecutor, SyncLeaseKeeper, SyncPoller, SyncUpdater
 from ._wiring import tell_quietly
 
@@ -45,8 +45,7 @@ class SyncPipeline:
         self._started = False
         self._guardian: Any = None
         self._stopped: StopReport | None = None
-        self._grace_until = float("inf")  # monotonic deadlines of a stop in progress (see hurry)
-        self._flush_limit = float("inf")
+        self._stop = GracefulStop()
 
     def start(self) -> None:
         """Register the task definition if asked, start every stage; the poller last."""
@@ -87,8 +86,7 @@ class SyncPipeline:
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more
         seconds, results at most ``flush``. Any thread."""
-        self._grace_until = min(self._grace_until, time.monotonic() + grace)
-        self._flush_limit = min(self._flush_limit, flush)
+        self._stop.hurry(grace, flush)
         self.w.ledger.interrupt()
 
     def _wait(self, deadline: Any, *states: TaskState) -> bool:
@@ -103,30 +101,18 @@ class SyncPipeline:
         the time a poll in flight needs to finish. Idempotent: a second call returns the first report."""
         if self._stopped is not None:
             return self._stopped
-        settings = self.parts.settings
-        grace = settings.shutdown_grace if grace is None else grace
-        flush = settings.shutdown_flush if flush is None else flush
         w = self.w
-        began = time.monotonic()
-        self._grace_until = min(self._grace_until, began + grace)
-        self._flush_limit = min(self._flush_limit, flush)
-        handed_back_before, recovered_before = w.handed_back, w.handed_to_recovery
-        w.shutting_down.set()
-        w.updater_logic.draining = True
+        stop = self._stop
+        stop.begin(w, grace, flush)
         if w.poller is not None:
-            tell_quietly(w.poller, StopPolling())
             longest_poll = self.parts.config.poll_timeout_seconds + self.client.configuration.read_timeout
             try:  # a poll in flight finishes first: its long-poll plus the read timeout at most
                 w.poller.stop(timeout=longest_poll + 1)
             except TimeoutError:
                 _log.warning("the %s poller did not stop in time", w.task_type)
-        self._wait(lambda: self._grace_until, TaskState.RECEIVED, TaskState.RUNNING)
-        reports, running = claim_unfinished(w)
-        for report in reports:
-            tell_quietly(w.updater, report)
-        tell_quietly(w.updater, Flush())
-        flush_from = time.monotonic()
-        clean = self._wait(lambda: flush_from + self._flush_limit) and not running
+        self._wait(stop.grace_deadline, TaskState.RECEIVED, TaskState.RUNNING)
+        running = stop.hand_back_unfinished(w)
+        clean = self._wait(stop.flush_deadline)
         journal_unsent(w)
         self.client.close()  # the lean transport aborts calls still in flight: no send outlives the stop
         for ref in (w.poller, w.leases, w.executor, w.updater, self._guardian):
@@ -135,10 +121,5 @@ class SyncPipeline:
         for ref in (w.updater, w.leases):
             if ref is not None and not ref.join(timeout=2):
                 _log.warning("%s did not finish its last send in time", ref.name)
-        self._stopped = StopReport(
-            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
-            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - began,
-            clean=clean and w.handed_to_recovery == recovered_before,
-        )
-        _log.info("worker %s stopped: %s", w.task_type, self._stopped)
+        self._stopped = stop.report(w, running, clean)
         return self._stopped

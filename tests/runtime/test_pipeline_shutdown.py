@@ -5,6 +5,7 @@ cannot be sent going to ``undeliverable`` within the flush time (both flavours).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,23 @@ def test_tasks_still_running_at_the_deadline_are_handed_back_and_their_late_resu
     started_by_second = [e.task_id for e in pipeline.recorder.of(TaskExecutionStarted) if e.worker_id == "second"]
     assert second.worker_id == "second"
     assert sorted(started_by_second) == sorted(task_ids)
+
+
+def test_hurry_shortens_a_stop_in_progress(pipeline: PipelineHarness, wait_until: Callable[..., None]) -> None:
+    pipeline.start_workflows([{"gate": "stuck"}])
+    runner = pipeline.runner(pipeline.worker("hold"))
+    pipeline.recorder.wait_for(TaskExecutionStarted)
+    reports: list[StopReport] = []
+    stopping = threading.Thread(target=lambda: reports.append(runner.stop(grace=30, flush=30)))
+    stopping.start()
+    wait_until(lambda: runner._pipeline_wiring().shutting_down.is_set(), what="the stop to begin")
+
+    runner.hurry(0.2, 0.5)  # a second signal
+    stopping.join(timeout=10)
+
+    [report] = reports
+    assert (report.handed_back, report.abandoned, report.undelivered, report.clean) == (1, 1, 0, False)
+    assert report.seconds < 0.2 + 0.5 + SLACK
 
 
 def _stop_while_a_poll_brings_a_task(
