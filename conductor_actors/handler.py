@@ -137,8 +137,6 @@ class TaskHandler:
         scanned = get_registered_workers() if scan_for_annotated_workers else []
         self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned)
         self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
-        for worker in self.workers:
-            worker.check_spawnable()
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
         self.metrics: Any = None  # the MetricsSink when metrics are on

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from ..client._models import Task, TaskResult
@@ -71,12 +72,35 @@ class BoundWorker:
 
 
 class _Call:
-    __slots__ = ("args", "context", "kwargs")
+    """One call of the worker: its context and arguments, then what it returned or raised.
+
+    Used as ``with call: call.value = ...``: the block runs with the task context current, is
+    timed, and an ``Exception`` it raises is kept in ``error`` instead of propagating.
+    """
+
+    __slots__ = ("_start", "_token", "args", "context", "duration", "error", "kwargs", "value")
 
     def __init__(self, context: TaskContext, args: list[Any], kwargs: dict[str, Any]) -> None:
         self.context = context
         self.args = args
         self.kwargs = kwargs
+        self.value: Any = None
+        self.error: Exception | None = None
+        self.duration = 0.0
+
+    def __enter__(self) -> None:
+        self._token = set_task_context(self.context)
+        self._start = time.perf_counter()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        self.duration = time.perf_counter() - self._start
+        reset_task_context(self._token)
+        if isinstance(exc, Exception):
+            self.error = exc
+            return True
+        return False
 
 
 def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
@@ -96,24 +120,23 @@ def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) ->
     return _Call(context, args, kwargs)
 
 
-def _complete(
-    bound: BoundWorker, task: Task, call: _Call, value: Any, error: Exception | None, duration: float
-) -> ExecutionOutcome:
-    """The outcome of a call that returned ``value`` or raised ``error``.
+def _complete(bound: BoundWorker, task: Task, call: _Call) -> ExecutionOutcome:
+    """The outcome of a finished call (it returned ``call.value`` or raised ``call.error``).
 
     Building the result runs user objects (``__str__`` of an exception, deep copies of a returned
     dataclass); if that fails, the task fails terminally with the reason instead of raising.
     """
+    error = call.error
     try:
         if error is not None:
             parts = result_from_error(task, bound.worker_id, call.context, error)
         else:
-            parts = result_from_return(task, bound.worker_id, call.context, value)
+            parts = result_from_return(task, bound.worker_id, call.context, call.value)
     except Exception as exc:
         what = "the exception raised by" if error is not None else "the value returned by"
         reason = f"cannot turn {what} the worker function into a task result: {describe_exception(exc)}"
         parts = contract_violation(task, bound.worker_id, reason, list(call.context.logs))
-    return _outcome(parts, duration)
+    return _outcome(parts, call.duration)
 
 
 def execute_sync(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> ExecutionOutcome:
@@ -127,18 +150,9 @@ def execute_sync(bound: BoundWorker, task: Task, shutting_down: Callable[[], boo
     call = _begin(bound, task, shutting_down)
     if isinstance(call, ExecutionOutcome):
         return call
-    token = set_task_context(call.context)
-    value: Any = None
-    error: Exception | None = None
-    start = time.perf_counter()
-    try:
-        value = bound._target(*call.args, **call.kwargs)
-    except Exception as exc:
-        error = exc
-    finally:
-        duration = time.perf_counter() - start
-        reset_task_context(token)
-    return _complete(bound, task, call, value, error, duration)
+    with call:
+        call.value = bound._target(*call.args, **call.kwargs)
+    return _complete(bound, task, call)
 
 
 async def execute_async(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> ExecutionOutcome:
@@ -150,17 +164,7 @@ async def execute_async(bound: BoundWorker, task: Task, shutting_down: Callable[
     call = _begin(bound, task, shutting_down)
     if isinstance(call, ExecutionOutcome):
         return call
-    token = set_task_context(call.context)
-    value: Any = None
-    error: Exception | None = None
-    start = time.perf_counter()
-    try:
+    with call:
         value = bound._target(*call.args, **call.kwargs)
-        if bound.is_async:
-            value = await value
-    except Exception as exc:
-        error = exc
-    finally:
-        duration = time.perf_counter() - start
-        reset_task_context(token)
-    return _complete(bound, task, call, value, error, duration)
+        call.value = await value if bound.is_async else value
+    return _complete(bound, task, call)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import socket
@@ -19,6 +20,7 @@ from conductor_actors.worker import (
     resolve_worker_config,
     worker_task,
 )
+from conductor_actors.worker._properties import PROPERTIES, PROPERTY_NAMES
 
 
 def charge(amount: float) -> dict:
@@ -36,6 +38,16 @@ def test_defaults_and_sources():
     assert (config.domain, config.worker_id, config.paused, config.processes) == (None, None, False, 1)
     assert config.overwrite_task_def is True and config.register_schema is False
     assert set(config.sources.values()) == {"default"}
+
+
+def test_the_declared_defaults_mirror_the_property_table():
+    """``WorkerConfig`` fields and ``WorkerInterface`` class attributes repeat ``PROPERTIES`` (for
+    typing): same names, same order in the config, same defaults."""
+    fields = {f.name: f.default for f in dataclasses.fields(WorkerConfig)}
+    assert list(fields)[1:-1] == list(PROPERTY_NAMES)  # between task_definition_name and sources
+    assert {name: fields[name] for name in PROPERTY_NAMES} == {n: p.default for n, p in PROPERTIES.items()}
+    assert {name: getattr(WorkerInterface, name) for name in PROPERTY_NAMES} == {
+        n: p.default for n, p in PROPERTIES.items()}
 
 
 def test_code_values_are_used_and_marked_code():
