@@ -23,7 +23,7 @@ from typing import Any
 
 from workloads import Workload
 
-__all__ = ["DevServerProcess", "Run", "TreeMonitor", "run_once"]
+__all__ = ["DevServerProcess", "Run", "TreeMonitor", "percentile", "run_once"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -67,15 +67,26 @@ class Scraper:
         self._thread.join()
 
 
-class DevServerProcess:
-    """``python -m conductor_actors.devserver`` on a free loopback port, with a keep-alive HTTP helper."""
+def _server_env() -> dict[str, str]:
+    """The environment for the server process; makes a source checkout importable."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isdir(os.path.join(root, "conductor_actors")):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
 
-    def __init__(self, python: str = sys.executable) -> None:
+
+class DevServerProcess:
+    """``python -m conductor_actors.devserver`` on a free loopback port (``options``: more of its
+    command-line options), with a keep-alive HTTP helper."""
+
+    def __init__(self, *options: str, python: str = sys.executable) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
         self.process = subprocess.Popen(
-            [python, "-m", "conductor_actors.devserver", "--port", str(self.port), "--log-level", "WARNING"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [python, "-m", "conductor_actors.devserver", "--port", str(self.port), "--log-level", "WARNING",
+             *options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_server_env(),
         )
         self._conn: http.client.HTTPConnection | None = None
         deadline = time.monotonic() + 30
@@ -233,7 +244,8 @@ def _launch(runtime: str, workload: Workload, server: DevServerProcess, official
                             start_new_session=True)
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at ``fraction`` (0..1) of ``values`` in order; 0.0 for no values."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
@@ -300,7 +312,7 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
         tasks_per_second=rate, cpu_ms_per_task=1000 * cpu / max(1, len(completed)),
         peak_rss_mb=monitor.peak_rss / 2**20, requests_per_task=requests,
         latency_p50_ms=statistics.median(latencies) if latencies else 0.0,
-        latency_p99_ms=_percentile(latencies, 0.99),
+        latency_p99_ms=percentile(latencies, 0.99),
         littles_percent=(100 * rate / limit) if limit else None,
         first_poll_seconds=first_task_wall - launched_wall,
         metrics_scrapes=scraper.scrapes if scraper is not None else 0,
@@ -332,10 +344,11 @@ def _wait_done(server: DevServerProcess, tasks: int, timeout: float, process: su
     while True:
         summary = server.call("GET", "/__devserver__/summary")
         now = time.monotonic()
-        if summary["workflows"].get("COMPLETED", 0) >= tasks:
+        done = summary["workflows"].get("COMPLETED", 0)
+        if done >= tasks:
             return None
-        if summary["workflows"].get("COMPLETED", 0) != completed:
-            completed, progressed = summary["workflows"].get("COMPLETED", 0), now
+        if done != completed:
+            completed, progressed = done, now
         if process.poll() is not None:
             return f"the runtime exited early with code {process.returncode}"
         if now - progressed > stall:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import DevServerProcess
+from _harness import DevServerProcess, percentile
 
 from conductor_actors import AsyncConductorClient, Configuration, Task, TaskResult, TaskResultStatus
 
@@ -51,11 +51,6 @@ class Ceiling:
     @property
     def littles_percent(self) -> float:
         return 100 * self.rate / (self.concurrency / self.sleep)
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
 async def _drive(url: str, concurrency: int, sleep: float) -> tuple[int, float, list[float], list[float]]:
@@ -114,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"tasks done: {ceiling.done} of {ceiling.tasks} in {ceiling.seconds:.2f} s -> {ceiling.rate:,.0f} tasks/s, "
           f"{ceiling.littles_percent:.0f}% of Little's law ({limit:,.0f} tasks/s)")
     print(f"asyncio.sleep({options.sleep:g}) took: p50 {1000 * statistics.median(ceiling.slept):.2f} ms, "
-          f"p90 {1000 * _percentile(ceiling.slept, 0.9):.2f} ms")
+          f"p90 {1000 * percentile(ceiling.slept, 0.9):.2f} ms")
     print(f"update-v2 round trip: p50 {1000 * statistics.median(ceiling.round_trips):.2f} ms, "
-          f"p90 {1000 * _percentile(ceiling.round_trips, 0.9):.2f} ms")
+          f"p90 {1000 * percentile(ceiling.round_trips, 0.9):.2f} ms")
     return 0 if ceiling.done == ceiling.tasks else 1
 
 

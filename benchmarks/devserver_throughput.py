@@ -15,53 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import re
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import DevServerProcess
+
 WORKFLOW = "bench_wf"
 TASK_TYPE = "bench_task"
-_URL = re.compile(r"listening on (http://[^\s/]+(?::\d+)?)/api")
-
-
-def _child_env() -> dict[str, str]:
-    """The environment for the server process; makes a source checkout importable."""
-    env = dict(os.environ)
-    root = Path(__file__).resolve().parent.parent
-    if (root / "conductor_actors").is_dir():
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-    return env
-
-
-def start_server(v2_wait_ms: int) -> tuple[subprocess.Popen[str], str, int]:
-    """Run the dev server CLI on a free port; returns the process, host and port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "conductor_actors.devserver", "--port", "0", "--log-level", "INFO",
-         "--update-v2-poll-timeout-ms", str(v2_wait_ms)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=_child_env())
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 15
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        match = _URL.search(line)
-        if match:
-            # Keep draining stderr so the server never blocks on a full pipe.
-            threading.Thread(target=proc.stderr.read, daemon=True).start()
-            host, port = match.group(1)[len("http://"):].rsplit(":", 1)
-            return proc, host, int(port)
-    proc.kill()
-    raise RuntimeError("dev server did not start:\n" + "".join(lines))
 
 
 class Client:
@@ -186,11 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.tasks < 1 or args.clients < 1 or args.batch < 1:
         parser.error("--tasks, --clients and --batch must be at least 1")
 
-    proc, host, port = start_server(args.v2_wait_ms)
+    server = DevServerProcess("--update-v2-poll-timeout-ms", str(args.v2_wait_ms))
+    host, port = "127.0.0.1", server.port
     try:
         load_seconds = load_backlog(host, port, args.tasks, threads=min(4, args.clients))
-        admin = Client(host, port)
-        admin.call("POST", "/__devserver__/stats/reset")
+        server.call("POST", "/__devserver__/stats/reset")
         context = multiprocessing.get_context("spawn")
         go = context.Event()
         results = context.Queue()
@@ -202,11 +168,10 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [results.get(timeout=600) for _ in workers]
         for worker in workers:
             worker.join()
-        _, size = admin.call("GET", f"/api/tasks/queue/size?taskType={TASK_TYPE}")
-        stats = json.loads(admin.call("GET", "/__devserver__/stats")[1])
+        size = server.call("GET", f"/api/tasks/queue/size?taskType={TASK_TYPE}")
+        stats = server.call("GET", "/__devserver__/stats")
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        server.stop()
 
     requests = sum(o[1] for o in outcomes)
     done = sum(o[2] for o in outcomes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from workloads import burn, selected
 
 from conductor_actors import worker_task
@@ -10,7 +12,7 @@ W = selected()
 OPTIONS = dict(task_definition_name=W.task_type, thread_count=W.thread_count, processes=W.processes)
 
 if W.flavour == "async":
-    import asyncio
+    import asyncio  # only here: a sync worker tree never loads asyncio
 
     @worker_task(**OPTIONS)
     async def work() -> dict:
@@ -23,8 +25,6 @@ else:
     @worker_task(**OPTIONS)
     def work() -> dict:
         if W.sleep:
-            import time
-
             time.sleep(W.sleep)
         if W.cpu:
             burn(W.cpu)

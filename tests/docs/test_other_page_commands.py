@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,8 +223,7 @@ def _wait_ready(lines: queue.Queue[str | None], output: list[str], process: subp
                 waiting.discard(name)
 
 
-def _wait_until(condition: object, what: str, output: list[str]) -> None:
-    assert callable(condition)
+def _wait_until(condition: Callable[[], object], what: str, output: list[str]) -> None:
     deadline = time.monotonic() + START_DEADLINE
     while not condition():
         if time.monotonic() > deadline:

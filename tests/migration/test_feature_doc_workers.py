@@ -117,8 +117,8 @@ def test_sync_async_long_running_and_performance_examples_run_under_the_cli(
     assert (rejected["status"], rejected["reasonForIncompletion"]) == ("FAILED", "Request rejected: REJECTED")
     assert completed_output(dev_server, ids["compute_task"]) == {"result": expensive_computation([1, 2, 3, 4])}
     assert completed_output(dev_server, ids["file_task"]) == {"data": "read by file_task"}
-    fetched_target(completed_output(dev_server, ids["api_task"])["data"])
     document = completed_output(dev_server, ids["api_task"])["data"]
+    fetched_target(document)
     assert completed_output(dev_server, ids["mixed_task"]) == {
         "result": {"keys": len(document), "name": TARGET["name"]}}
     fetched_target(completed_output(dev_server, ids["api_calls"]))  # a dict result is the output itself
