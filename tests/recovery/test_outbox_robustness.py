@@ -221,9 +221,12 @@ def test_results_handed_over_while_the_actor_restarts_are_delivered_by_the_fresh
             results.append(TaskResult(task_id=task.task_id, workflow_instance_id=task.workflow_instance_id,
                                       worker_id="w1", status=TaskResultStatus.COMPLETED, output_data={"n": n}))
         cause = ConductorHTTPError(503, "Service Unavailable")
+        timers_before = timers.pending()
         assert sink.on_undelivered(None, UndeliveredResult(TASK, results[0], cause, 4)) is True
         assert crashed.wait(WAIT)
-        wait_until(lambda: not sink.ref.is_alive(), "the crashed actor to be down")
+        # Down, and its restart scheduled: advancing the clock before that would fire nothing.
+        wait_until(lambda: not sink.ref.is_alive() and timers.pending() > timers_before,
+                   "the crashed actor to be down with its restart scheduled")
         assert sink.on_undelivered(None, UndeliveredResult(TASK, results[1], cause, 4)) is True
         assert len(sink.inbox) == 2
         assert any("not running" in m and "2 result(s) wait in memory" in m for m in messages(caplog, logging.WARNING))
