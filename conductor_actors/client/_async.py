@@ -32,7 +32,7 @@ from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fet
 from ._bounded_httpx import AnswerDeadline
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError
+from ._http11 import ProtocolError, lean_default_headers
 from ._lean_async import LeanAsyncTransport
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import (
@@ -142,8 +142,7 @@ class AsyncConductorClient:
         self._lean: tuple[LeanAsyncTransport, Any, str, list[tuple[str, str]]] | None = None
         if lean_transport is not None:
             pool, base = lean_transport.pool_for(self._api_root)
-            defaults = [(k, v) for k, v in self._http.headers.items() if k.lower() in ("user-agent", "accept-encoding")]
-            self._lean = (lean_transport, pool, base, defaults)
+            self._lean = (lean_transport, pool, base, lean_default_headers(self._http.headers))
         self._on_request = on_request
         self._closed = False
 

@@ -15,7 +15,19 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["ConnectTimeout", "ProtocolError", "ResponseReader", "encode_request", "tls_context"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "ConnectTimeout",
+    "ProtocolError",
+    "ResponseReader",
+    "encode_request",
+    "lean_default_headers",
+    "tls_context",
+]
+
+#: What the lean transports ask for: exactly the encodings ``ResponseReader`` decodes (the HTTP
+#: libraries advertise br or zstd too when their optional decoders are installed).
+ACCEPT_ENCODING = "gzip, deflate"
 
 _MAX_HEAD = 64 * 1024  # bytes of status line + headers we accept
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -205,6 +217,13 @@ class ResponseReader:
         except zlib.error as exc:
             raise ProtocolError(f"cannot decode the {encoding} body: {exc}") from None
         raise ProtocolError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def lean_default_headers(library_headers: Any) -> list[tuple[str, str]]:
+    """The headers every lean request carries: the HTTP library's User-Agent (``library_headers``
+    is its default header mapping) and ``ACCEPT_ENCODING``."""
+    agent = [(k, str(v)) for k, v in library_headers.items() if k.lower() == "user-agent"]
+    return [*agent, ("Accept-Encoding", ACCEPT_ENCODING)]
 
 
 def tls_context(verify: Any) -> ssl.SSLContext:

@@ -33,7 +33,7 @@ from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fet
 from ._bounded_requests import BoundedHTTPAdapter
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError
+from ._http11 import ProtocolError, lean_default_headers
 from ._lean_sync import LeanAdapter, LeanConnectionPool
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._wire import (
@@ -126,10 +126,7 @@ class ConductorClient:
         adapter = self._session.get_adapter(self._api_root) if session is None else None
         if isinstance(adapter, LeanAdapter):
             pool, base = adapter.pool_for(self._api_root, self._session.verify)
-            defaults = [
-                (k, str(v)) for k, v in self._session.headers.items() if k.lower() in ("user-agent", "accept-encoding")
-            ]
-            self._lean = (pool, base, defaults)
+            self._lean = (pool, base, lean_default_headers(self._session.headers))
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
         settings = self.configuration.authentication_settings
