@@ -1,13 +1,16 @@
-"""``AsyncConductorClient``: the asyncio Conductor client on ``httpx`` (used by async workers).
+"""``AsyncConductorClient``: the asyncio Conductor client (used by async workers).
 
 The twin of ``ConductorClient`` (same methods, as coroutines) and just as thin: ``_protocol`` says
-what to send and how to read the answer, ``_auth`` when to fetch a token and when to replay. One
-``httpx.AsyncClient`` speaking HTTP/1.1 with a keep-alive pool of ``pool_size`` connections and no
-automatic retries; every call has a connect timeout and a read timeout (a long poll adds its wait).
-The read timeout bounds the whole answer, not each read, on every transport (the lean one's timer,
-``AnswerDeadline`` on httpx's own): a timeout raises ``ConductorTimeoutError`` and the connection is
-closed. Every response is read fully and released. Redirects are not followed. The environment
-(proxy for the server's URL, CA bundle variables) is read once, when the client is built.
+what to send and how to read the answer, ``_auth`` when to fetch a token and when to replay. By
+default it sends over the lean transport's keep-alive pool of ``pool_size`` connections
+(``_lean_async``) and never loads ``httpx``; an ``http_client`` or ``transport`` passed in,
+``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard`` or a proxy send through an ``httpx.AsyncClient``
+(``_httpx_exchange``), speaking HTTP/1.1. No automatic retries; every call has a connect timeout
+and a read timeout (a long poll adds its wait). The read timeout bounds the whole answer, not each
+read, on every transport (the lean one's timer, ``AnswerDeadline`` on httpx's own): a timeout
+raises ``ConductorTimeoutError`` and the connection is closed. Every response is read fully and
+released. Redirects are not followed. The environment (proxy for the server's URL, CA bundle
+variables) is read once, when the client is built.
 
 Use one client from one event loop. The token fetch is serialised by an ``asyncio.Lock`` created
 lazily inside that loop, so concurrent calls wait for one fetch.
@@ -18,23 +21,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
-from .._version import __version__
 from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
-from ._bounded_httpx import AnswerDeadline
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError, lean_default_headers
-from ._lean_async import LeanAsyncTransport
+from ._http11 import ProtocolError, lean_headers
+from ._lean_async import LeanAsyncPools, LeanPool
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._proxies import proxy_for
 from ._wire import (
     Call,
     HttpRequest,
@@ -42,49 +40,16 @@ from ._wire import (
     check_pool_size,
     lean_transport_error,
     log_answer,
-    transport_error,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ._httpx_exchange import HttpxExchange
 
 __all__ = ["AsyncConductorClient"]
 
 T = TypeVar("T")
-
-
-def _environment_proxy(url: str) -> str | None:
-    """The proxy the environment (``*_proxy``, ``no_proxy``) names for ``url``, read once."""
-    proxies = urllib.request.getproxies_environment()
-    if not proxies:
-        return None
-    parts = urlsplit(url)
-    if urllib.request.proxy_bypass(parts.hostname or ""):  # honours no_proxy when *_proxy is set
-        return None
-    return proxies.get(parts.scheme) or proxies.get("all")
-
-
-def _build_http_client(
-    api_root: str, pool_size: int, transport: httpx.AsyncBaseTransport | None, kind: str
-) -> tuple[httpx.AsyncClient, LeanAsyncTransport | None]:
-    """An AsyncClient for one server (and its lean transport when it has one): the lean transport
-    unless asked otherwise or a proxy applies."""
-    proxy = _environment_proxy(api_root)
-    if transport is None and kind == "lean" and proxy is None:
-        transport = LeanAsyncTransport(pool_maxsize=pool_size, verify=os.environ.get("SSL_CERT_FILE") or True)
-    if transport is None:
-        transport = httpx.AsyncHTTPTransport(
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-            http1=True,
-            http2=False,
-            retries=0,
-            proxy=proxy,
-            trust_env=True,  # SSL_CERT_FILE / SSL_CERT_DIR, read now
-        )
-    client = httpx.AsyncClient(
-        transport=transport,
-        trust_env=False,
-        follow_redirects=False,
-        headers={"User-Agent": f"conductor-actors/{__version__} python-httpx/{httpx.__version__}"},
-    )
-    return client, transport if isinstance(transport, LeanAsyncTransport) else None
 
 
 class AsyncConductorClient:
@@ -122,27 +87,27 @@ class AsyncConductorClient:
         check_pool_size(pool_size)
         self._api_root = self.configuration.server_api_url
         self._owns_http_client = http_client is None
-        lean_transport: LeanAsyncTransport | None = None
-        if http_client is not None:
-            self._http = http_client
-        else:
-            self._http, lean_transport = _build_http_client(
-                self._api_root, pool_size, transport, self.configuration.http_transport
-            )
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
-        self._timeouts: dict[float, httpx.Timeout] = {}
         settings = self.configuration.authentication_settings
         self._tokens = (
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
         )
         self._token_lock: asyncio.Lock | None = None
-        # Hot path: calls go straight to the lean transport this client built, skipping
-        # httpx.AsyncClient's per-call request building; a client passed in always goes through it.
-        self._lean: tuple[LeanAsyncTransport, Any, str, list[tuple[str, str]]] | None = None
-        if lean_transport is not None:
-            pool, base = lean_transport.pool_for(self._api_root)
-            self._lean = (lean_transport, pool, base, lean_default_headers(self._http.headers))
+        # Hot path: with the lean transport the client talks to its own pools, skipping
+        # httpx.AsyncClient's per-call request building, and httpx is not even imported.
+        self._lean: tuple[LeanAsyncPools, LeanPool, str, list[tuple[str, str]]] | None = None
+        self._httpx: HttpxExchange | None = None
+        proxy = proxy_for(self._api_root, system_settings=False) if http_client is None else None
+        if http_client is None and transport is None and self.configuration.http_transport == "lean" and proxy is None:
+            pools = LeanAsyncPools(pool_maxsize=pool_size, verify=os.environ.get("SSL_CERT_FILE") or True)
+            pool, base = pools.pool_for(self._api_root)
+            self._lean = (pools, pool, base, lean_headers())
+        else:
+            from ._httpx_exchange import HttpxExchange, build_http_client
+
+            http = http_client if http_client is not None else build_http_client(pool_size, transport, proxy)
+            self._httpx = HttpxExchange(http, self._api_root, self._connect_timeout, self._read_timeout)
         self._on_request = on_request
         self._closed = False
 
@@ -154,8 +119,10 @@ class AsyncConductorClient:
         if self._closed:
             return
         self._closed = True
-        if self._owns_http_client:
-            await self._http.aclose()
+        if self._lean is not None:
+            await self._lean[0].aclose()
+        elif self._owns_http_client and self._httpx is not None:
+            await self._httpx.http.aclose()
 
     async def __aenter__(self) -> AsyncConductorClient:
         return self
@@ -171,15 +138,6 @@ class AsyncConductorClient:
 
     # ------------------------------------------------------------------------------------------
     # Sending
-
-    def _timeout(self, long_poll_seconds: float) -> httpx.Timeout:
-        timeout = self._timeouts.get(long_poll_seconds)
-        if timeout is None:
-            read = self._read_timeout + long_poll_seconds
-            timeout = httpx.Timeout(connect=self._connect_timeout, read=read, write=self._read_timeout, pool=read)
-            if len(self._timeouts) < 64:  # a handful of distinct long-poll times in practice
-                self._timeouts[long_poll_seconds] = timeout
-        return timeout
 
     async def _exchange(self, request: HttpRequest, token: str | None) -> tuple[int, bytes]:
         """Send one request and read the whole answer, timed once for the DEBUG line and ``on_request``.
@@ -205,45 +163,16 @@ class AsyncConductorClient:
 
     async def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange through ``AsyncClient.request`` (httpx's transport or a client passed in)."""
-        timeout = self._timeout(request.long_poll_seconds)
-        deadline = AnswerDeadline(read_timeout)
-        try:
-            try:
-                response = await self._http.request(
-                    request.method,
-                    self._api_root + request.target,
-                    content=request.body,
-                    headers=request.headers(token),
-                    timeout=timeout,
-                    extensions={"trace": deadline.trace},
-                )
-            except asyncio.CancelledError:
-                if deadline.absorb_cancel():
-                    raise httpx.ReadTimeout("the answer did not finish in time") from None
-                raise
-            finally:
-                deadline.disarm()
-        except httpx.ConnectTimeout as exc:
-            raise transport_error(
-                request, f"could not connect within {timeout.connect} s ({exc!r})", timed_out=True
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise transport_error(
-                request, f"no complete answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
-            ) from exc
-        except (httpx.TransportError, httpx.DecodingError) as exc:
-            raise transport_error(
-                request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
-            ) from exc
-        return response.status_code, response.content
+        assert self._httpx is not None
+        return await self._httpx.send(request, token, read_timeout)
 
     async def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange straight over the lean transport (same errors as ``_send``)."""
         assert self._lean is not None
-        transport, pool, base, defaults = self._lean
+        pools, pool, base, defaults = self._lean
         headers = defaults + list(request.headers(token).items())
         try:
-            reader = await transport.exchange(
+            reader = await pools.exchange(
                 pool, request.method, base + request.target, headers, request.body, self._connect_timeout, read_timeout
             )
         except (OSError, ProtocolError) as exc:  # ConnectTimeout and TimeoutError are OSErrors

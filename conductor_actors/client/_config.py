@@ -115,10 +115,11 @@ class Configuration:
         read_timeout: seconds an ordinary call may wait for its whole answer, from the moment the
             request was sent (default 30); a bound on the whole answer, not on each read. Polls
             wait their long-poll time on top of this.
-        http_transport: ``"lean"`` (default; a keep-alive HTTP/1.1 transport plugged into requests and
-            httpx, much cheaper per call) or ``"standard"`` (their own transports, e.g. for features
-            the lean one lacks). Default from ``CONDUCTOR_ACTORS_HTTP_TRANSPORT``. A configured proxy
-            always uses the standard transport.
+        http_transport: ``"lean"`` (default; the clients' own keep-alive HTTP/1.1 transport, much
+            cheaper per call, and a worker process on it never loads requests or httpx) or
+            ``"standard"`` (requests' and httpx's own transports, e.g. for features the lean one
+            lacks). Default from ``CONDUCTOR_ACTORS_HTTP_TRANSPORT``. A configured proxy always uses
+            the standard transport.
         env: the environment to read (default ``os.environ``); for tests.
 
     Raises ``ConfigurationError`` for a URL that is not http(s), a non-positive timeout, an unknown

@@ -1,19 +1,22 @@
 """A small HTTP/1.1 client protocol, without I/O: request bytes out, response parsed incrementally.
 
-Shared by the lean keep-alive transports of both flavours (``_lean_sync`` for ``requests``,
-``_lean_async`` for ``httpx``). It speaks exactly what a Conductor server needs: one request at a
-time per connection, bodies framed by Content-Length, chunked transfer encoding, or the end of the
-connection; informational (1xx) answers skipped; gzip/deflate bodies decoded. Anything else is a
-``ProtocolError`` naming what was wrong; a transport that cannot connect in time raises
-``ConnectTimeout``.
+Shared by the lean keep-alive transports of both flavours (``_lean_sync`` and ``_lean_async``).
+It speaks exactly what a Conductor server needs: one request at a time per connection, bodies
+framed by Content-Length, chunked transfer encoding, or the end of the connection; informational
+(1xx) answers skipped; gzip/deflate bodies decoded. Anything else is a ``ProtocolError`` naming
+what was wrong; a transport that cannot connect in time raises ``ConnectTimeout``.
 """
 
 from __future__ import annotations
 
-import ssl
 import zlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "ACCEPT_ENCODING",
@@ -21,7 +24,7 @@ __all__ = [
     "ProtocolError",
     "ResponseReader",
     "encode_request",
-    "lean_default_headers",
+    "lean_headers",
     "tls_context",
 ]
 
@@ -219,16 +222,16 @@ class ResponseReader:
         raise ProtocolError(f"unsupported Content-Encoding {encoding!r}")
 
 
-def lean_default_headers(library_headers: Any) -> list[tuple[str, str]]:
-    """The headers every lean request carries: the HTTP library's User-Agent (``library_headers``
-    is its default header mapping) and ``ACCEPT_ENCODING``."""
-    agent = [(k, str(v)) for k, v in library_headers.items() if k.lower() == "user-agent"]
-    return [*agent, ("Accept-Encoding", ACCEPT_ENCODING)]
+def lean_headers() -> list[tuple[str, str]]:
+    """The headers every request of a lean client carries (a fresh list)."""
+    return [("User-Agent", f"conductor-actors/{__version__}"), ("Accept-Encoding", ACCEPT_ENCODING)]
 
 
 def tls_context(verify: Any) -> ssl.SSLContext:
     """TLS settings as requests understands ``verify``: True = the CA bundle requests ships (certifi),
     a string = that CA bundle, False = no certificate checks."""
+    import ssl  # here: a plain-HTTP worker never loads it
+
     if verify is False:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -236,6 +239,8 @@ def tls_context(verify: Any) -> ssl.SSLContext:
         return context
     if isinstance(verify, str):
         return ssl.create_default_context(cafile=verify)
-    from requests.certs import where  # type: ignore[attr-defined]  # certifi, re-exported by requests
+    # requests' CA bundle is certifi's (requests.certs re-exports it; requests depends on certifi),
+    # read from certifi itself so a TLS connection does not load requests.
+    from certifi import where
 
     return ssl.create_default_context(cafile=where())

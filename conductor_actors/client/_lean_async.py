@@ -1,11 +1,12 @@
-"""The lean transport of the async client: an ``httpx`` transport over asyncio protocols.
+"""The lean transport of the async client: keep-alive asyncio connections, without ``httpx``.
 
 Why: httpx's default transport (httpcore over anyio) costs several hundred microseconds of CPU
-per small call, which caps how many tasks one event loop can move. This transport keeps the
-``httpx.AsyncClient`` API (it is a plain ``httpx.AsyncBaseTransport``) and speaks HTTP/1.1 through
-the shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write
-per request, timeouts as loop timers; the read timer bounds the whole answer, so a server that
-drips bytes cannot hold a call open). The client falls back to httpx's own transport when a proxy
+per small call, which caps how many tasks one event loop can move, and importing httpx costs a
+worker process ~55 ms of start-up and ~12 MB. ``LeanAsyncPools`` speaks HTTP/1.1 through the
+shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write per
+request, timeouts as loop timers; the read timer bounds the whole answer, so a server that drips
+bytes cannot hold a call open). ``AsyncConductorClient`` uses it directly; ``_lean_httpx`` plugs it
+into an ``httpx.AsyncClient`` as a transport. The client uses httpx's own transport when a proxy
 applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``. Like the sync transport, an idempotent
 request on a reused connection that fails before any byte of its answer is sent once more on a
 fresh one (a POST never is).
@@ -17,24 +18,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
 from ._keepalive import socket_dropped
 
-__all__ = ["LeanAsyncTransport"]
+if TYPE_CHECKING:
+    import ssl
 
-_SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
+__all__ = ["ConnectFailed", "LeanAsyncPools", "LeanPool"]
+
 #: Methods a transport may send twice without changing the outcome.
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
-class _ConnectFailed(ConnectionError):
+class ConnectFailed(ConnectionError):
     """The connection could not be established (refused, unreachable...)."""
 
 
@@ -97,7 +97,9 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
-class _Pool:
+class LeanPool:
+    """Keep-alive connections to one origin (their count carrying a request in ``in_use``)."""
+
     def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, maxsize: int) -> None:
         self.host, self.port, self.tls, self.maxsize = host, port, tls, maxsize
         self.host_header = host if port in (80, 443) else f"{host}:{port}"
@@ -105,31 +107,32 @@ class _Pool:
         self.in_use = 0
 
 
-class LeanAsyncTransport(httpx.AsyncBaseTransport):
-    """An ``httpx.AsyncBaseTransport`` with one keep-alive pool per origin."""
+class LeanAsyncPools:
+    """One keep-alive ``LeanPool`` per origin, and the exchange of one request on one of them."""
 
     def __init__(self, pool_maxsize: int = 100, verify: Any = True) -> None:
         self.pool_maxsize = pool_maxsize
         self.verify = verify
-        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._pools: dict[tuple[str, str, int], LeanPool] = {}
 
-    def _pool(self, scheme: str, host: str, port: int) -> _Pool:
+    def pool_of(self, scheme: str, host: str, port: int) -> LeanPool:
+        """The pool of one origin (made on first use)."""
         key = (scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
             tls = tls_context(self.verify) if scheme == "https" else None
-            pool = self._pools[key] = _Pool(host, port, tls, self.pool_maxsize)
+            pool = self._pools[key] = LeanPool(host, port, tls, self.pool_maxsize)
         return pool
 
-    def pool_for(self, url: str) -> tuple[_Pool, str]:
+    def pool_for(self, url: str) -> tuple[LeanPool, str]:
         """The pool for ``url``'s origin and ``url``'s path prefix (for a client's hot path)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
-        pool = self._pool(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        pool = self.pool_of(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
         return pool, parts.path.rstrip("/")
 
     async def exchange(
-        self, pool: _Pool, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
+        self, pool: LeanPool, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
         connect_timeout: float | None, read_timeout: float | None,
     ) -> ResponseReader:
         """One exchange on a keep-alive connection of ``pool``.
@@ -162,35 +165,8 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             self._release(pool, connection if reader.keep_alive and not connection.closed else None)
             return reader
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        scheme = url.scheme
-        pool = self._pool(scheme, url.host, url.port or (443 if scheme == "https" else 80))
-        timeouts = request.extensions.get("timeout", {})
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-                   if k.lower() not in _SKIPPED_HEADERS]
-        body = await request.aread()
-        read_timeout = timeouts.get("read")
-        try:
-            reader = await self.exchange(
-                pool, request.method, url.raw_path.decode("ascii"), headers, body or None,
-                timeouts.get("connect"), read_timeout,
-            )
-        except ConnectTimeout as exc:
-            raise httpx.ConnectTimeout(str(exc), request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout(f"no complete answer within {read_timeout} s", request=request) from exc
-        except _ConnectFailed as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (OSError, ProtocolError) as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        return httpx.Response(
-            reader.status, headers=list(reader.headers.items()), content=reader.body,
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reader.reason.encode("latin-1")},
-        )
-
     async def _acquire(
-        self, pool: _Pool, loop: asyncio.AbstractEventLoop, timeout: float | None, may_reuse: bool
+        self, pool: LeanPool, loop: asyncio.AbstractEventLoop, timeout: float | None, may_reuse: bool
     ) -> tuple[_Connection, bool]:
         """A connection (an idle one when allowed and healthy) and whether it was reused."""
         while may_reuse and pool.idle:
@@ -210,15 +186,15 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         except asyncio.TimeoutError as exc:
             raise ConnectTimeout(f"could not connect to {pool.host}:{pool.port} within {timeout} s") from exc
         except OSError as exc:
-            raise _ConnectFailed(f"could not connect to {pool.host}:{pool.port}: {exc}") from exc
+            raise ConnectFailed(f"could not connect to {pool.host}:{pool.port}: {exc}") from exc
         pool.in_use += 1
         return connection, False
 
-    def _discard(self, pool: _Pool, connection: _Connection) -> None:
+    def _discard(self, pool: LeanPool, connection: _Connection) -> None:
         connection.abort()
         self._release(pool, None)
 
-    def _release(self, pool: _Pool, connection: _Connection | None) -> None:
+    def _release(self, pool: LeanPool, connection: _Connection | None) -> None:
         pool.in_use -= 1
         if connection is not None:
             if len(pool.idle) < pool.maxsize:

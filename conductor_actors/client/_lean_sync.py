@@ -1,12 +1,13 @@
-"""The lean transport of the sync client: a ``requests`` adapter over keep-alive sockets.
+"""The lean transport of the sync client: keep-alive sockets speaking HTTP/1.1, without ``requests``.
 
 Why: with ``requests``' default adapter (urllib3) one small Conductor call costs several hundred
-microseconds of CPU, which dominates a worker's cost per task. This adapter keeps the
-``requests.Session`` API (mounted like any adapter) but speaks HTTP/1.1 itself through the shared
-sans-I/O ``_http11`` protocol on plain sockets (TCP_NODELAY, one write per request), about a
-fifth of the cost. It handles what a Conductor server needs (keep-alive, chunked bodies, TLS with
-the same CA bundle as requests); the client falls back to the default adapter when a proxy
-applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
+microseconds of CPU, which dominates a worker's cost per task, and importing ``requests`` costs a
+worker process ~70 ms of start-up and ~12 MB. ``LeanConnectionPool`` speaks HTTP/1.1 itself through
+the shared sans-I/O ``_http11`` protocol on plain sockets (TCP_NODELAY, one write per request),
+about a fifth of the cost. It handles what a Conductor server needs (keep-alive, chunked bodies,
+TLS with the same CA bundle as requests). ``ConductorClient`` uses a pool directly; the same pool
+plugs into a ``requests.Session`` as ``LeanAdapter`` (``_lean_requests``). The client uses
+``requests``' own adapter when a proxy applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
 
 An idempotent request (GET, PUT, DELETE...) on a reused keep-alive connection that fails before the
 first byte of its answer is sent once more on a fresh connection: the server closed the idle
@@ -23,23 +24,19 @@ by one thread at a time.
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
-import requests.adapters
-from requests.structures import CaseInsensitiveDict
 
 from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
 from ._keepalive import TRUSTED_IDLE, socket_dropped
 
-__all__ = ["LeanAdapter", "LeanConnectionPool"]
+if TYPE_CHECKING:
+    import ssl
 
-_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+__all__ = ["LeanConnectionPool", "origin_of", "pool_for_origin"]
 
 
 class _ClosedWhileIdle(Exception):
@@ -169,78 +166,13 @@ class LeanConnectionPool:
                 pass
 
 
-class LeanAdapter(requests.adapters.BaseAdapter):
-    """A ``requests`` transport adapter over ``LeanConnectionPool`` (one pool per origin)."""
+def origin_of(url: str) -> tuple[str, str, int, str]:
+    """``url``'s scheme (lower case), host, port (the scheme's default when absent) and path prefix."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80), parts.path.rstrip("/")
 
-    def __init__(self, pool_maxsize: int = 10) -> None:
-        super().__init__()
-        self.pool_maxsize = pool_maxsize
-        self._pools: dict[tuple[str, str, int, Any], LeanConnectionPool] = {}
-        self._lock = threading.Lock()
 
-    def pool_for(self, url: str, verify: Any = True) -> tuple[LeanConnectionPool, str]:
-        """The pool for ``url``'s origin and the path prefix of ``url`` (for a client's hot path)."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        pool = self._pool(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80), verify)
-        return pool, parts.path.rstrip("/")
-
-    def _pool(self, scheme: str, host: str, port: int, verify: Any) -> LeanConnectionPool:
-        key = (scheme, host, port, verify if isinstance(verify, str) else bool(verify))
-        pool = self._pools.get(key)
-        if pool is None:
-            with self._lock:
-                pool = self._pools.get(key)
-                if pool is None:
-                    pool = self._pools[key] = LeanConnectionPool(
-                        host, port, tls=tls_context(verify) if scheme == "https" else None, maxsize=self.pool_maxsize
-                    )
-        return pool
-
-    def send(  # type: ignore[override]
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: Any = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        url = urlsplit(request.url or "")
-        scheme = url.scheme.lower()
-        port = url.port or (443 if scheme == "https" else 80)
-        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
-        connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS]
-        body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
-        pool = self._pool(scheme, url.hostname or "", port, verify)
-        try:
-            reader = pool.request(request.method or "GET", target, headers, body, connect_timeout, read_timeout)
-        except ConnectTimeout as exc:
-            raise requests.exceptions.ConnectTimeout(exc, request=request) from exc
-        except TimeoutError as exc:
-            raise requests.exceptions.ReadTimeout(exc, request=request) from exc
-        except (OSError, ProtocolError) as exc:
-            raise requests.exceptions.ConnectionError(exc, request=request) from exc
-        response = requests.Response()
-        response.status_code = reader.status
-        response.reason = reader.reason
-        response.headers = CaseInsensitiveDict(reader.headers)
-        response._content = reader.body
-        response._content_consumed = True  # type: ignore[attr-defined]
-        response.url = request.url or ""
-        response.request = request
-        response.connection = self  # type: ignore[assignment]
-        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        return response
-
-    def connections_in_use(self) -> int:
-        """Connections currently carrying a request (0 when every response was read and released)."""
-        return sum(pool.in_use for pool in list(self._pools.values()))
-
-    def close(self) -> None:
-        with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
-
+def pool_for_origin(scheme: str, host: str, port: int, verify: Any, maxsize: int) -> LeanConnectionPool:
+    """A new pool for one origin; ``verify`` as requests understands it (used for https only)."""
+    return LeanConnectionPool(host, port, tls=tls_context(verify) if scheme == "https" else None, maxsize=maxsize)

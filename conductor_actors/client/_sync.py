@@ -1,13 +1,16 @@
-"""``ConductorClient``: the blocking Conductor client on ``requests`` (used by sync workers).
+"""``ConductorClient``: the blocking Conductor client (used by sync workers).
 
 A thin shell over ``_protocol``/``_wire`` (what to send, how to read the answer) and ``_auth``
-(when to fetch a token, when to replay): this module only moves bytes. One ``requests.Session``
-with a keep-alive pool of ``pool_size`` connections and no automatic retries (the runtime decides
-about retries); every call has a connect timeout and a read timeout (a long poll adds its wait to
-the read timeout). The read timeout bounds the whole answer, not each read, on both transports the
-client builds (a session passed in keeps its own adapter's behaviour): a timeout raises
-``ConductorTimeoutError`` and the connection is closed. Every response is read fully and released.
-Redirects are not followed (a 3xx is an error), so the token header never travels to another host.
+(when to fetch a token, when to replay): this module only moves bytes. By default it sends over
+the lean transport's keep-alive pool of ``pool_size`` connections (``_lean_sync``) and never loads
+``requests``; a session passed in, ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard`` or a proxy send
+through a ``requests.Session`` instead (``_requests_exchange``). No automatic retries (the runtime
+decides about retries); every call has a connect timeout and a read timeout (a long poll adds its
+wait to the read timeout). The read timeout bounds the whole answer, not each read, on both
+transports the client builds (a session passed in keeps its own adapter's behaviour): a timeout
+raises ``ConductorTimeoutError`` and the connection is closed. Every response is read fully and
+released. Redirects are not followed (a 3xx is an error), so the token header never travels to
+another host.
 
 Thread-safety: one client may be shared by many threads; the token fetch runs under a lock, so one
 thread fetches while the others wait for its token.
@@ -20,22 +23,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import requests
-import requests.adapters
-import requests.utils
-import urllib3.exceptions
-
-from .._version import __version__
 from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
-from ._bounded_requests import BoundedHTTPAdapter
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError, lean_default_headers
-from ._lean_sync import LeanAdapter, LeanConnectionPool
+from ._http11 import ProtocolError, lean_headers
+from ._lean_sync import LeanConnectionPool, origin_of, pool_for_origin
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._proxies import proxy_for
 from ._wire import (
     Call,
     HttpRequest,
@@ -43,43 +40,21 @@ from ._wire import (
     check_pool_size,
     lean_transport_error,
     log_answer,
-    transport_error,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["ConductorClient"]
 
 T = TypeVar("T")
 
 
-def _build_session(api_root: str, pool_size: int, transport: str) -> requests.Session:
-    """A session for one server: keep-alive pool, no retries, environment read once (proxies, CA).
-
-    The lean adapter is mounted unless the standard transport is asked for or a proxy applies.
-    """
-    session = requests.Session()
-    # trust_env makes requests re-read proxy variables and netrc on every request; read them once.
-    session.trust_env = False
-    proxies = requests.utils.get_environ_proxies(api_root)
-    session.proxies.update(proxies)
-    adapter: requests.adapters.BaseAdapter
-    if transport == "lean" and not proxies:
-        adapter = LeanAdapter(pool_maxsize=pool_size)
-    else:
-        adapter = BoundedHTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if ca_bundle:
-        session.verify = ca_bundle
-    session.headers["User-Agent"] = f"conductor-actors/{__version__} python-requests/{requests.__version__}"
-    return session
-
-
-def _read_timed_out(exc: requests.ConnectionError) -> bool:
-    """requests reports a read timeout while reading the body as a ConnectionError."""
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)
-    return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
+def _lean_pool(api_root: str, pool_size: int) -> tuple[LeanConnectionPool, str]:
+    """The lean pool for the server and the API's path prefix; TLS trusts the CA bundle requests would."""
+    scheme, host, port, base = origin_of(api_root)
+    verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return pool_for_origin(scheme, host, port, verify, pool_size), base
 
 
 class ConductorClient:
@@ -115,18 +90,19 @@ class ConductorClient:
         check_pool_size(pool_size)
         self._api_root = self.configuration.server_api_url
         self._owns_session = session is None
-        self._session = (
-            session if session is not None
-            else _build_session(self._api_root, pool_size, self.configuration.http_transport)
-        )
-        # Hot path: calls go straight to the lean adapter this client mounted on its own session,
-        # skipping requests' per-call preparation (cookies, hooks, settings merges) that the
-        # Conductor protocol never uses. A session passed in always goes through Session.request.
+        self._session = session
+        # Hot path: with the lean transport the client talks to its own pool, skipping requests'
+        # per-call preparation (cookies, hooks, settings merges) that the Conductor protocol never
+        # uses, and requests is not even imported.
         self._lean: tuple[LeanConnectionPool, str, list[tuple[str, str]]] | None = None
-        adapter = self._session.get_adapter(self._api_root) if session is None else None
-        if isinstance(adapter, LeanAdapter):
-            pool, base = adapter.pool_for(self._api_root, self._session.verify)
-            self._lean = (pool, base, lean_default_headers(self._session.headers))
+        if session is None:
+            if self.configuration.http_transport == "lean" and proxy_for(self._api_root, system_settings=True) is None:
+                pool, base = _lean_pool(self._api_root, pool_size)
+                self._lean = (pool, base, lean_headers())
+            else:
+                from ._requests_exchange import build_session
+
+                self._session = build_session(self._api_root, pool_size, self.configuration.http_transport)
         self._connect_timeout = self.configuration.connect_timeout
         self._read_timeout = self.configuration.read_timeout
         settings = self.configuration.authentication_settings
@@ -145,7 +121,9 @@ class ConductorClient:
         if self._closed:
             return
         self._closed = True
-        if self._owns_session:
+        if self._lean is not None:
+            self._lean[0].close()
+        elif self._owns_session and self._session is not None:
             self._session.close()
 
     def __enter__(self) -> ConductorClient:
@@ -187,35 +165,12 @@ class ConductorClient:
 
     def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange through ``Session.request`` (the requests transport or a session passed in)."""
-        try:
-            response = self._session.request(
-                request.method,
-                self._api_root + request.target,
-                data=request.body,
-                headers=request.headers(token),
-                timeout=(self._connect_timeout, read_timeout),
-                allow_redirects=False,
-            )
-        except requests.ConnectTimeout as exc:
-            raise transport_error(
-                request, f"could not connect within {self._connect_timeout} s ({exc})", timed_out=True
-            ) from exc
-        except requests.Timeout as exc:
-            raise transport_error(
-                request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True
-            ) from exc
-        except requests.ConnectionError as exc:
-            if _read_timed_out(exc):
-                raise transport_error(
-                    request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True
-                ) from exc
-            raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
-        except requests.RequestException as exc:
-            raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
-        try:
-            return response.status_code, response.content
-        finally:
-            response.close()
+        from ._requests_exchange import send_through_session
+
+        assert self._session is not None
+        return send_through_session(
+            self._session, self._api_root + request.target, request, token, self._connect_timeout, read_timeout
+        )
 
     def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange straight over the lean pool (same errors as ``_send``)."""

@@ -111,14 +111,20 @@ class Driver:
 
         Reads library internals (urllib3's and httpcore's pools); only for the keep-alive tests.
         """
+        if isinstance(self.client, AsyncConductorClient) and self.client._lean is not None:
+            return self.client._lean[1].in_use == 0  # the client's own lean pool
+        if isinstance(self.client, ConductorClient) and self.client._lean is not None:
+            return self.client._lean[0].in_use == 0
         if isinstance(self.client, ConductorClient):
+            assert self.client._session is not None
             adapter = self.client._session.get_adapter(self.client.configuration.server_api_url)
-            if hasattr(adapter, "connections_in_use"):  # the lean transport
+            if hasattr(adapter, "connections_in_use"):  # the lean transport mounted in a session
                 return adapter.connections_in_use() == 0
             pools = adapter.poolmanager.pools  # type: ignore[attr-defined]
             keys = pools.keys()  # the container refuses plain iteration
             return all(pools[key].pool.qsize() == pools[key].pool.maxsize for key in keys)
-        transport = self.client._http._transport  # type: ignore[attr-defined]
+        assert self.client._httpx is not None
+        transport = self.client._httpx.http._transport  # type: ignore[attr-defined]
         if hasattr(transport, "connections_in_use"):  # the lean transport
             return transport.connections_in_use() == 0
         connections = transport._pool.connections

@@ -19,8 +19,8 @@ import requests
 from client._scripted import OK, ScriptedServer, answer, reset_after, silence
 
 from conductor_actors.client._http11 import ProtocolError, ResponseReader, encode_request
-from conductor_actors.client._lean_async import LeanAsyncTransport
-from conductor_actors.client._lean_sync import LeanAdapter
+from conductor_actors.client._lean_httpx import LeanAsyncTransport
+from conductor_actors.client._lean_requests import LeanAdapter
 
 
 def feed_bytewise(reader: ResponseReader, data: bytes) -> bool:

@@ -1,0 +1,82 @@
+"""A client on the lean transport works without loading requests or httpx (worker start-up and memory).
+
+Each case runs in a fresh interpreter against the dev server: it builds the flavour's client, makes
+a real call, and reports which HTTP libraries ended up in ``sys.modules``. The transport comes from
+the ``http_transport`` fixture (CONDUCTOR_ACTORS_HTTP_TRANSPORT, inherited): the standard one, and a
+proxy in the environment on either, must load the library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conductor_actors.devserver import DevServer
+
+_PROBE = """
+import asyncio, json, sys
+from conductor_actors.client import AsyncConductorClient, Configuration, ConductorClient, ConductorError
+
+url = sys.argv[1]
+
+async def poll_async():
+    async with AsyncConductorClient(Configuration(server_api_url=url)) as client:
+        return await client.batch_poll("lean_imports_probe", count=1, timeout_ms=0)
+
+try:
+    if sys.argv[2] == "sync":
+        with ConductorClient(Configuration(server_api_url=url)) as client:
+            answer = len(client.batch_poll("lean_imports_probe", count=1, timeout_ms=0))
+    else:
+        answer = len(asyncio.run(poll_async()))
+except ConductorError as exc:
+    answer = str(exc)
+loaded = [name for name in ("requests", "urllib3", "httpx", "httpcore", "urllib.request") if name in sys.modules]
+print(json.dumps({"answer": answer, "loaded": loaded}))
+"""
+
+
+def _probe(dev_server: DevServer, flavour: str, **env: str) -> dict[str, object]:
+    environment = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    environment.update(env)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, dev_server.url, flavour],
+        env=environment, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def _library(flavour: str) -> str:
+    return "requests" if flavour == "sync" else "httpx"
+
+
+def test_only_the_standard_transport_loads_the_http_library(
+    dev_server: DevServer, flavour: str, http_transport: str
+) -> None:
+    result = _probe(dev_server, flavour)
+    assert result["answer"] == 0
+    if http_transport == "lean":
+        assert result["loaded"] == []  # not even urllib.request, with no proxy variable set
+    else:
+        assert _library(flavour) in result["loaded"]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("variable", ["http_proxy", "HTTP_PROXY"])
+def test_a_proxy_that_applies_sends_through_the_library(dev_server: DevServer, flavour: str, variable: str) -> None:
+    # The proxy is this same server, which refuses the absolute-form target a proxy is sent: that
+    # refusal shows the request went through the proxy.
+    result = _probe(dev_server, flavour, **{variable: dev_server.base_url, "no_proxy": ""})
+    assert "Request target must be an absolute path: 'http://" in str(result["answer"])
+    assert _library(flavour) in result["loaded"]  # type: ignore[operator]
+
+
+def test_a_proxy_bypassed_by_no_proxy_is_not_used(dev_server: DevServer, flavour: str, http_transport: str) -> None:
+    result = _probe(dev_server, flavour, http_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1,localhost")
+    assert result["answer"] == 0  # port 9 would refuse: the proxy was not used
+    assert (_library(flavour) in result["loaded"]) == (http_transport == "standard")  # type: ignore[operator]
