@@ -16,6 +16,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from ..runtime._child_spec import ChildSpec
+from ._spawn import new_process, starts_untracked
 from ._status import ChildState, ChildStatus, exit_label
 
 __all__ = ["ChildTarget", "SupervisedChild"]
@@ -67,12 +68,14 @@ class SupervisedChild:
         return self.process is not None
 
     def spawn(self, context: BaseContext, target: ChildTarget, now: float) -> None:
-        """Start a fresh process for this spec; raises what ``Process.start`` raises (nothing leaks)."""
+        """Start a fresh process for this spec; raises what ``Process.start`` raises (nothing leaks).
+
+        With "spawn" on POSIX the process starts without multiprocessing's resource tracker (see
+        ``_spawn``: no tracker process, nothing here for it to track).
+        """
         _block_stop_signals(context)
         parent_end, child_end = context.Pipe(duplex=True)
-        process = context.Process(  # type: ignore[attr-defined]
-            target=target, args=(self.spec_bytes, child_end), name=self.key, daemon=False
-        )
+        process = new_process(context, target=target, args=(self.spec_bytes, child_end), name=self.key, daemon=False)
         try:
             process.start()
         except BaseException:
@@ -176,10 +179,11 @@ class SupervisedChild:
 def _block_stop_signals(context: BaseContext) -> None:
     """Block SIGINT/SIGTERM in the calling (supervisor) thread so the next child inherits the mask.
 
-    Done before every start: with "spawn" and "forkserver", multiprocessing starts its resource
-    tracker on first use and UNblocks SIGINT/SIGTERM in the calling thread afterwards, so the
-    tracker is started first and the mask set again.
+    Done before every start: with "forkserver" (and "spawn" where the untracked launcher of
+    ``_spawn`` is not available), multiprocessing starts its resource tracker on first use and
+    UNblocks SIGINT/SIGTERM in the calling thread afterwards, so the tracker is started first and
+    the mask set again. The untracked "spawn" launcher never starts a tracker.
     """
-    if context.get_start_method() != "fork":
+    if context.get_start_method() != "fork" and not starts_untracked(context):
         resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
