@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
-from .cli import main
-
 if __name__ == "__main__":
+    # Imported here, not above: a worker process started with "spawn" re-imports this module as
+    # ``__mp_main__`` and needs none of the command line (argparse and the rest).
+    from .cli import main
+
     try:
         code = main()
         sys.stdout.flush()
