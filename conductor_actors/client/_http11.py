@@ -9,9 +9,11 @@ what was wrong; a transport that cannot connect in time raises ``ConnectTimeout`
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult
 
 from .._version import __version__
 
@@ -25,6 +27,8 @@ __all__ = [
     "ResponseReader",
     "encode_request",
     "lean_headers",
+    "origin_of",
+    "requests_ca_bundle",
     "tls_context",
 ]
 
@@ -225,6 +229,18 @@ class ResponseReader:
 def lean_headers() -> list[tuple[str, str]]:
     """The headers every request of a lean client carries (a fresh list)."""
     return [("User-Agent", f"conductor-actors/{__version__}"), ("Accept-Encoding", ACCEPT_ENCODING)]
+
+
+def origin_of(url: SplitResult) -> tuple[str, str, int]:
+    """A split URL's scheme (lower case), host and port (the scheme's default when absent)."""
+    scheme = url.scheme.lower()
+    return scheme, url.hostname or "", url.port or (443 if scheme == "https" else 80)
+
+
+def requests_ca_bundle() -> str | None:
+    """The CA bundle the environment names the way requests reads it (``REQUESTS_CA_BUNDLE``, then
+    ``CURL_CA_BUNDLE``), or None."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
 
 
 def tls_context(verify: Any) -> ssl.SSLContext:

@@ -22,7 +22,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
+from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, origin_of, tls_context
 from ._keepalive import socket_dropped
 
 if TYPE_CHECKING:
@@ -127,9 +127,7 @@ class LeanAsyncPools:
     def pool_for(self, url: str) -> tuple[LeanPool, str]:
         """The pool for ``url``'s origin and ``url``'s path prefix (for a client's hot path)."""
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        pool = self.pool_of(scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
-        return pool, parts.path.rstrip("/")
+        return self.pool_of(*origin_of(parts)), parts.path.rstrip("/")
 
     async def exchange(
         self, pool: LeanPool, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,

@@ -16,8 +16,8 @@ import requests
 import requests.adapters
 from requests.structures import CaseInsensitiveDict
 
-from ._http11 import ConnectTimeout, ProtocolError
-from ._lean_sync import LeanConnectionPool, origin_of, pool_for_origin
+from ._http11 import ConnectTimeout, ProtocolError, origin_of
+from ._lean_sync import LeanConnectionPool, pool_for_origin
 
 __all__ = ["LeanAdapter"]
 
@@ -52,8 +52,8 @@ class LeanAdapter(requests.adapters.BaseAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
-        scheme, host, port, _ = origin_of(request.url or "")
         url = urlsplit(request.url or "")
+        scheme, host, port = origin_of(url)
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS]

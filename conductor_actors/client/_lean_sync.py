@@ -28,7 +28,6 @@ import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
 from ._keepalive import TRUSTED_IDLE, socket_dropped
@@ -36,7 +35,7 @@ from ._keepalive import TRUSTED_IDLE, socket_dropped
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["LeanConnectionPool", "origin_of", "pool_for_origin"]
+__all__ = ["LeanConnectionPool", "pool_for_origin"]
 
 
 class _ClosedWhileIdle(Exception):
@@ -164,13 +163,6 @@ class LeanConnectionPool:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-
-
-def origin_of(url: str) -> tuple[str, str, int, str]:
-    """``url``'s scheme (lower case), host, port (the scheme's default when absent) and path prefix."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80), parts.path.rstrip("/")
 
 
 def pool_for_origin(scheme: str, host: str, port: int, verify: Any, maxsize: int) -> LeanConnectionPool:

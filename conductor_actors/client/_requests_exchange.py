@@ -8,8 +8,6 @@ Runs on the calling thread; a ``requests.Session`` may be shared by threads.
 
 from __future__ import annotations
 
-import os
-
 import requests
 import requests.adapters
 import requests.utils
@@ -17,6 +15,7 @@ import urllib3.exceptions
 
 from .._version import __version__
 from ._bounded_requests import BoundedHTTPAdapter
+from ._http11 import requests_ca_bundle
 from ._lean_requests import LeanAdapter
 from ._wire import HttpRequest, transport_error
 
@@ -40,7 +39,7 @@ def build_session(api_root: str, pool_size: int, transport: str) -> requests.Ses
         adapter = BoundedHTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    ca_bundle = requests_ca_bundle()
     if ca_bundle:
         session.verify = ca_bundle
     session.headers["User-Agent"] = f"conductor-actors/{__version__} python-requests/{requests.__version__}"

@@ -18,19 +18,19 @@ thread fetches while the others wait for its token.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError, lean_headers
-from ._lean_sync import LeanConnectionPool, origin_of, pool_for_origin
+from ._http11 import ProtocolError, lean_headers, origin_of, requests_ca_bundle
+from ._lean_sync import LeanConnectionPool, pool_for_origin
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._proxies import proxy_for
 from ._wire import (
@@ -52,9 +52,9 @@ T = TypeVar("T")
 
 def _lean_pool(api_root: str, pool_size: int) -> tuple[LeanConnectionPool, str]:
     """The lean pool for the server and the API's path prefix; TLS trusts the CA bundle requests would."""
-    scheme, host, port, base = origin_of(api_root)
-    verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return pool_for_origin(scheme, host, port, verify, pool_size), base
+    parts = urlsplit(api_root)
+    scheme, host, port = origin_of(parts)
+    return pool_for_origin(scheme, host, port, requests_ca_bundle() or True, pool_size), parts.path.rstrip("/")
 
 
 class ConductorClient:
