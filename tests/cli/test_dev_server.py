@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import urllib.request
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.cli_apps import SLEEPY_TASK, wait_until
+from _support.ports import free_port, port_is_free
 
 from conductor_actors import ConductorClient, Configuration
 from conductor_actors.cli import DEFAULT_DEV_SERVER_PORT, EXIT_OK
@@ -74,19 +74,10 @@ def embedded_server(run: CliRun) -> EmbeddedServer:
     return EmbeddedServer(run.wait_for(URL_LINE, "the dev server URL")[0].group(1))
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture
 def default_port() -> Iterator[int]:
     """The default dev server port, once nothing listens on it (another run may still hold it)."""
-    wait_until(lambda: port_free(DEFAULT_DEV_SERVER_PORT), f"port {DEFAULT_DEV_SERVER_PORT} to be free")
+    wait_until(lambda: port_is_free(DEFAULT_DEV_SERVER_PORT), f"port {DEFAULT_DEV_SERVER_PORT} to be free")
     yield DEFAULT_DEV_SERVER_PORT
 
 
@@ -131,9 +122,7 @@ def test_outbox_delivers_to_the_embedded_server(cli: StartCli) -> None:
     """With ``--dev-server`` (and ``CONDUCTOR_SERVER_URL`` pointing where nobody listens), a result
     whose updates all failed goes to the outbox, and the outbox delivers it to the embedded
     server once updates work again: the workflow completes there."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    nowhere = f"http://127.0.0.1:{free_port()}/api"
     run = cli("--dev-server=0", SCENARIO, env={
         "CONDUCTOR_SERVER_URL": nowhere, "CONDUCTOR_ACTORS_RECOVERY_RETRY_BACKOFF_BASE": "0.1",
     })

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _support.cli_apps import SLEEPY_TASK, WAIT, one_task_workflow, start_workflows
+from _support.ports import free_port
 
 from conductor_actors import __version__
 from conductor_actors.cli import EXIT_BOOT_FAILURE, EXIT_GAVE_UP, EXIT_OK, EXIT_USAGE
@@ -35,12 +36,10 @@ def busy_port() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-@pytest.fixture
-def free_port() -> int:
+@pytest.fixture(name="free_port")
+def free_port_fixture() -> int:
     """A loopback port nobody listens on (free when the test starts)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_port()
 
 
 def test_unknown_module_is_a_usage_error_of_one_line(run_cli: RunCli) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _support.ports import free_port
 from client._driver import Driver, canned_client_kwargs, configuration_for
 
 from conductor_actors.client import (
@@ -122,11 +123,7 @@ def test_a_batch_with_an_unknown_status_keeps_every_task_and_skips_non_objects(
 
 
 def test_connection_refused_is_a_transport_error(make_driver: Callable[..., Driver]) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a loopback port nobody listens on
     client = make_driver(configuration_for(f"http://127.0.0.1:{port}/api", connect_timeout=1.0))
     with pytest.raises(ConductorTransportError, match="GET /metadata/taskdefs") as caught:
         client.get_task_defs()

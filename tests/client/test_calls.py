@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _support.ports import free_port
 from client._driver import Driver, configuration_for
 
 from conductor_actors.client import (
@@ -164,9 +164,7 @@ def test_every_exchange_is_reported_once_to_on_request(
     assert client.get_task_defs() == []
     with pytest.raises(NotFoundError):
         client.get_task("no-such-task")
-    with socket.socket() as probe:  # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a loopback port nobody listens on
     refused = make_driver(
         configuration_for(f"http://127.0.0.1:{port}/api", connect_timeout=1.0),
         on_request=lambda *exchange: seen.append(exchange),

@@ -4,13 +4,13 @@ closing, and construction errors."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import requests
+from _support.ports import free_port
 from client._driver import Answer, ConnectionCounter, Driver, canned_client_kwargs, configuration_for
 
 from conductor_actors.client import (
@@ -82,9 +82,7 @@ def test_proxy_settings_are_read_when_the_client_is_built(
         monkeypatch.delenv(name.upper(), raising=False)
     direct = make_driver(configuration_for(dev_server.url))
 
-    with socket.socket() as probe:  # a loopback port nobody listens on: a dead proxy
-        probe.bind(("127.0.0.1", 0))
-        dead_proxy = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    dead_proxy = f"http://127.0.0.1:{free_port()}"  # a loopback port nobody listens on
     monkeypatch.setenv("http_proxy", dead_proxy)
     proxied = make_driver(configuration_for(dev_server.url, connect_timeout=1.0))
     assert direct.get_task_defs() == []  # built before the variable existed: the variable is not read now

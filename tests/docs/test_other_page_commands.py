@@ -18,7 +18,6 @@ from __future__ import annotations
 import queue
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from _support.docs_tools import Command, hermetic_env, page_commands, prepare_workdir
+from _support.ports import free_port, port_is_free
 
 from conductor_actors import TaskResult, TaskResultStatus
 from conductor_actors.cli import DEFAULT_DEV_SERVER_PORT
@@ -56,21 +56,6 @@ class Prepared:
     server_url: str | None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _commands() -> list[Command]:
     return [c for page in PAGES for c in page_commands(page) if not c.text.startswith(SETUP_PREFIX)]
 
@@ -91,12 +76,12 @@ def _prepare(command: Command, workdir: Path, server: DevServer) -> Prepared:
     uses_server = bool(re.search(r"\bURL\b|http://conductor:8080/api", text)) or "--dev-server" not in text
     text = re.sub(r"\bURL\b", server.url, text).replace("http://conductor:8080/api", server.url)
     text = re.sub(r"\bDIR\b", str(workdir / "state"), text)
-    if re.search(r"--dev-server(\s|$)", text) and not _port_is_free(DEFAULT_DEV_SERVER_PORT):
-        text = re.sub(r"--dev-server(?=\s|$)", f"--dev-server={_free_port()}", text)
+    if re.search(r"--dev-server(\s|$)", text) and not port_is_free(DEFAULT_DEV_SERVER_PORT):
+        text = re.sub(r"--dev-server(?=\s|$)", f"--dev-server={free_port()}", text)
     metrics_port = None
     port_match = re.search(r"--metrics-port[ =](\d+)", text)
     if port_match:
-        metrics_port = _free_port()
+        metrics_port = free_port()
         text = text[:port_match.start()] + f"--metrics-port {metrics_port}" + text[port_match.end():]
     dir_match = re.search(r"--metrics-dir[ =](\S+)", text)
     metrics_file = workdir / dir_match.group(1) / "metrics.prom" if dir_match else None

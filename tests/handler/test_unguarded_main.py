@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from _support.cli_apps import WAIT
+from _support.ports import free_port
 
 from conductor_actors.supervision._status import UNGUARDED_MAIN_CAUSE
 
@@ -45,9 +45,7 @@ UNGUARDED = textwrap.dedent('''\
 
 def closed_port_url() -> str:
     """An API URL on a loopback port nobody listens on (the workers never get to poll)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}/api"
+    return f"http://127.0.0.1:{free_port()}/api"
 
 
 def test_unguarded_script_fails_to_boot_with_exit_3_and_says_to_add_the_guard(tmp_path: Path) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _support.ports import free_port
 
 from conductor_actors.client import AsyncConductorClient, ConductorClient, Configuration, TaskDef
 from conductor_actors.worker import (
@@ -145,9 +145,7 @@ def test_a_failing_registration_only_warns(flavour, dev_server, caplog):
 
 
 def test_an_unreachable_server_only_warns(flavour, caplog):
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nothing listens on
     worker = Worker("ship", ship, overwrite_task_def=False)
     with caplog.at_level("WARNING", logger="conductor_actors.worker"):
         report = register(flavour, f"http://127.0.0.1:{port}/api", worker, config_for(worker))
