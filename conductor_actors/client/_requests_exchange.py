@@ -19,7 +19,7 @@ from ._http11 import requests_ca_bundle
 from ._lean_requests import LeanAdapter
 from ._wire import HttpRequest, transport_error
 
-__all__ = ["build_session", "send_through_session"]
+__all__ = ["SessionExchange", "build_session"]
 
 
 def build_session(api_root: str, pool_size: int, transport: str) -> requests.Session:
@@ -53,38 +53,46 @@ def _read_timed_out(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, urllib3.exceptions.ReadTimeoutError)
 
 
-def send_through_session(
-    session: requests.Session, url: str, request: HttpRequest, token: str | None,
-    connect_timeout: float, read_timeout: float,
-) -> tuple[int, bytes]:
-    """One exchange through ``Session.request``; the whole answer is read and the response released.
+class SessionExchange:
+    """Sends requests through one ``requests.Session`` with the client's connect timeout."""
 
-    No answer raises the client's transport error (a timeout as ``ConductorTimeoutError``).
-    """
-    try:
-        response = session.request(
-            request.method,
-            url,
-            data=request.body,
-            headers=request.headers(token),
-            timeout=(connect_timeout, read_timeout),
-            allow_redirects=False,
-        )
-    except requests.ConnectTimeout as exc:
-        raise transport_error(
-            request, f"could not connect within {connect_timeout} s ({exc})", timed_out=True
-        ) from exc
-    except requests.Timeout as exc:
-        raise transport_error(request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True) from exc
-    except requests.ConnectionError as exc:
-        if _read_timed_out(exc):
+    def __init__(self, session: requests.Session, api_root: str, connect_timeout: float) -> None:
+        self.session = session
+        self._api_root = api_root
+        self._connect_timeout = connect_timeout
+
+    def send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
+        """One exchange through ``Session.request``; the whole answer is read and the response released.
+
+        No answer raises the client's transport error (a timeout as ``ConductorTimeoutError``).
+        """
+        connect_timeout = self._connect_timeout
+        try:
+            response = self.session.request(
+                request.method,
+                self._api_root + request.target,
+                data=request.body,
+                headers=request.headers(token),
+                timeout=(connect_timeout, read_timeout),
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout as exc:
             raise transport_error(
-                request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True
+                request, f"could not connect within {connect_timeout} s ({exc})", timed_out=True
             ) from exc
-        raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
-    except requests.RequestException as exc:
-        raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
-    try:
-        return response.status_code, response.content
-    finally:
-        response.close()
+        except requests.Timeout as exc:
+            raise transport_error(
+                request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True
+            ) from exc
+        except requests.ConnectionError as exc:
+            if _read_timed_out(exc):
+                raise transport_error(
+                    request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True
+                ) from exc
+            raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
+        except requests.RequestException as exc:
+            raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
+        try:
+            return response.status_code, response.content
+        finally:
+            response.close()

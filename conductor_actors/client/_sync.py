@@ -45,6 +45,8 @@ from ._wire import (
 if TYPE_CHECKING:
     import requests
 
+    from ._requests_exchange import SessionExchange
+
 __all__ = ["ConductorClient"]
 
 T = TypeVar("T")
@@ -90,21 +92,24 @@ class ConductorClient:
         check_pool_size(pool_size)
         self._api_root = self.configuration.server_api_url
         self._owns_session = session is None
-        self._session = session
+        self._connect_timeout = self.configuration.connect_timeout
+        self._read_timeout = self.configuration.read_timeout
         # Hot path: with the lean transport the client talks to its own pool, skipping requests'
         # per-call preparation (cookies, hooks, settings merges) that the Conductor protocol never
         # uses, and requests is not even imported.
         self._lean: tuple[LeanConnectionPool, str, list[tuple[str, str]]] | None = None
-        if session is None:
-            if self.configuration.http_transport == "lean" and proxy_for(self._api_root, system_settings=True) is None:
-                pool, base = _lean_pool(self._api_root, pool_size)
-                self._lean = (pool, base, lean_headers())
-            else:
-                from ._requests_exchange import build_session
+        self._requests: SessionExchange | None = None
+        if session is None and self.configuration.http_transport == "lean" and proxy_for(
+            self._api_root, system_settings=True
+        ) is None:
+            pool, base = _lean_pool(self._api_root, pool_size)
+            self._lean = (pool, base, lean_headers())
+        else:
+            from ._requests_exchange import SessionExchange, build_session
 
-                self._session = build_session(self._api_root, pool_size, self.configuration.http_transport)
-        self._connect_timeout = self.configuration.connect_timeout
-        self._read_timeout = self.configuration.read_timeout
+            if session is None:
+                session = build_session(self._api_root, pool_size, self.configuration.http_transport)
+            self._requests = SessionExchange(session, self._api_root, self._connect_timeout)
         settings = self.configuration.authentication_settings
         self._tokens = (
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None
@@ -123,8 +128,8 @@ class ConductorClient:
         self._closed = True
         if self._lean is not None:
             self._lean[0].close()
-        elif self._owns_session and self._session is not None:
-            self._session.close()
+        elif self._owns_session and self._requests is not None:
+            self._requests.session.close()
 
     def __enter__(self) -> ConductorClient:
         return self
@@ -165,12 +170,8 @@ class ConductorClient:
 
     def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange through ``Session.request`` (the requests transport or a session passed in)."""
-        from ._requests_exchange import send_through_session
-
-        assert self._session is not None
-        return send_through_session(
-            self._session, self._api_root + request.target, request, token, self._connect_timeout, read_timeout
-        )
+        assert self._requests is not None
+        return self._requests.send(request, token, read_timeout)
 
     def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
         """One exchange straight over the lean pool (same errors as ``_send``)."""

@@ -116,8 +116,8 @@ class Driver:
         if isinstance(self.client, ConductorClient) and self.client._lean is not None:
             return self.client._lean[0].in_use == 0
         if isinstance(self.client, ConductorClient):
-            assert self.client._session is not None
-            adapter = self.client._session.get_adapter(self.client.configuration.server_api_url)
+            assert self.client._requests is not None
+            adapter = self.client._requests.session.get_adapter(self.client.configuration.server_api_url)
             if hasattr(adapter, "connections_in_use"):  # the lean transport mounted in a session
                 return adapter.connections_in_use() == 0
             pools = adapter.poolmanager.pools  # type: ignore[attr-defined]
