@@ -4,14 +4,14 @@ own state directory.
 
 ``start_tree(workers, **kwargs)`` builds, starts and waits for a ``TaskHandler`` (any keyword
 overrides the defaults); every tree a test started is stopped when the test ends and must stop
-cleanly, with no worker process left alive. ``cli_tree(*args, flavour=...)`` starts
+cleanly, with no worker process left alive. ``cli_tree(*args, flavour=..., extra=...)`` starts
 ``python -m conductor_actors ARGS`` as a process tree of its own (see ``CliTree``); whatever is
 left of it is killed when the test ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,12 @@ StartCli = Callable[..., CliTree]
 
 @pytest.fixture
 def cli_tree(tmp_path: Path) -> Iterator[StartCli]:
-    """``cli_tree(*args, flavour="sync") -> CliTree``: the CLI started (not waited on)."""
+    """``cli_tree(*args, flavour="sync", extra=None) -> CliTree``: the CLI started (not waited on),
+    with the environment variables in ``extra`` added."""
     trees: list[CliTree] = []
 
-    def start(*args: str, flavour: str = "sync") -> CliTree:
-        tree = CliTree(list(args), tmp_path / f"cli-{len(trees) + 1}.log", flavour)
+    def start(*args: str, flavour: str = "sync", extra: Mapping[str, str] | None = None) -> CliTree:
+        tree = CliTree(list(args), tmp_path / f"cli-{len(trees) + 1}.log", flavour, extra)
         trees.append(tree)
         return tree
 

@@ -4,7 +4,9 @@
 only on the input and on the id of the task it was computed for, so a test can check every task's
 final ``outputData`` on the server against what the worker computes, and a result delivered to the
 wrong task (or a different result sent twice) shows up. ``pause`` makes a task take that long
-(seconds), so a run spans a fault window.
+(seconds), so a run spans a fault window. When the ``STARTED_DIR_VARIABLE`` environment variable
+names a directory, each execution first creates a file there named by its task id, so a test can
+tell the tasks the worker began running from those it only received.
 
 They run in worker processes (executor threads, or the worker's event loop).
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from conductor_actors import Worker, get_task_context
@@ -22,6 +26,7 @@ __all__ = [
     "CLI_COMPUTE_TASK",
     "COMPUTE_TASK",
     "FLAVOUR_VARIABLE",
+    "STARTED_DIR_VARIABLE",
     "compute_async",
     "compute_sync",
     "compute_worker",
@@ -33,6 +38,7 @@ COMPUTE_TASK = "fault_compute"
 #: Task type of the compute worker that ``cli_compute`` registers, and the variable choosing its flavour.
 CLI_COMPUTE_TASK = "fault_cli_compute"
 FLAVOUR_VARIABLE = "FAULT_APPS_FLAVOUR"
+STARTED_DIR_VARIABLE = "FAULT_APPS_STARTED_DIR"
 
 
 def expected_output(n: int, task_id: str) -> dict[str, Any]:
@@ -41,16 +47,27 @@ def expected_output(n: int, task_id: str) -> dict[str, Any]:
     return {"n": n, "square": n * n, "task_id": task_id, "digest": digest}
 
 
+def _mark_started() -> str:
+    """The running task's id, after creating its marker file when a started directory is set."""
+    task_id = str(get_task_context().get_task_id())
+    started_dir = os.environ.get(STARTED_DIR_VARIABLE)
+    if started_dir:
+        (Path(started_dir) / task_id).touch()
+    return task_id
+
+
 def compute_sync(n: int, pause: float = 0.0) -> dict[str, Any]:
+    task_id = _mark_started()
     if pause:
         time.sleep(pause)
-    return expected_output(n, str(get_task_context().get_task_id()))
+    return expected_output(n, task_id)
 
 
 async def compute_async(n: int, pause: float = 0.0) -> dict[str, Any]:
+    task_id = _mark_started()
     if pause:
         await asyncio.sleep(pause)
-    return expected_output(n, str(get_task_context().get_task_id()))
+    return expected_output(n, task_id)
 
 
 def compute_worker(flavour: str, task_type: str = COMPUTE_TASK, **options: Any) -> Worker:
