@@ -107,7 +107,7 @@ class WorkerRunner:
     @property
     def executed(self) -> int:
         """Tasks whose worker function ran in this runner."""
-        return int(self._pipeline_wiring().executed)
+        return self._pipeline_wiring().executed.value
 
     @property
     def task_type(self) -> str:

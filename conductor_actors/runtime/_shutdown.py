@@ -71,7 +71,7 @@ class GracefulStop:
             settings.shutdown_grace if grace is None else grace,
             settings.shutdown_flush if flush is None else flush,
         )
-        self._before = (w.handed_back, w.handed_to_recovery)
+        self._before = (w.handed_back.value, w.handed_to_recovery.value)
         w.shutting_down.set()
         w.updater_logic.draining = True
         tell_quietly(w.poller, StopPolling())
@@ -96,10 +96,11 @@ class GracefulStop:
     def report(self, w: Wiring, running: list[Task], clean: bool) -> StopReport:
         """What this stop did (logged); ``clean``: the flush wait saw every task settled."""
         handed_back_before, recovered_before = self._before
+        undelivered = w.handed_to_recovery.value - recovered_before
         report = StopReport(
-            handed_back=w.handed_back - handed_back_before, abandoned=len(running),
-            undelivered=w.handed_to_recovery - recovered_before, seconds=time.monotonic() - self._began,
-            clean=clean and not running and w.handed_to_recovery == recovered_before,
+            handed_back=w.handed_back.value - handed_back_before, abandoned=len(running),
+            undelivered=undelivered, seconds=time.monotonic() - self._began,
+            clean=clean and not running and undelivered == 0,
         )
         _log.info("worker %s stopped: %s", w.task_type, report)
         return report

@@ -185,9 +185,9 @@ class ExecutorBehaviour(_Stage):
     def finish(self, task: Task, outcome: ExecutionOutcome) -> None:
         """Report the outcome (unless the task was handed back meanwhile)."""
         w = self.w
-        w.executed += 1
-        if w.executed == w.settings.max_tasks and w.on_task_limit is not None:
-            w.on_task_limit(f"executed {w.executed} tasks (max_tasks={w.settings.max_tasks})")
+        executed = w.executed.add()
+        if executed == w.settings.max_tasks and w.on_task_limit is not None:
+            w.on_task_limit(f"executed {executed} tasks (max_tasks={w.settings.max_tasks})")
         if w.leases is not None:
             tell_quietly(w.leases, LeaseRelease(task.task_id))  # type: ignore[arg-type]
         w.telemetry.execution_finished(
@@ -258,7 +258,7 @@ class UpdaterBehaviour(_Stage):
         next_task = w.updater_logic.on_success(report, next_task, sent_v2=sent_v2).next_task
         w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
         if report.purpose is Purpose.HANDBACK:
-            w.handed_back += 1
+            w.handed_back.add()
             w.telemetry.handed_back()
         if next_task is None:
             tell_quietly(w.poller, SlotsFreed(1))

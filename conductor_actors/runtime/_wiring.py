@@ -73,6 +73,35 @@ class FailureLog:
         return streak
 
 
+class Tally:
+    """A count that threads bump concurrently: each ``add`` returns its own new total.
+
+    ``+=`` on an attribute is a read, an add and a write, and the limit check reads the total once
+    more: nothing in the language keeps another sync executor thread out between them (a
+    free-threaded build does not), and one lost or repeated total would skip the ``max_tasks`` mark.
+    Any thread may call it; it never raises.
+    """
+
+    __slots__ = ("_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def add(self) -> int:
+        """Count one more; returns the total including it."""
+        with self._lock:
+            self._value += 1
+            return self._value
+
+    @property
+    def value(self) -> int:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Tally({self._value})"
+
+
 class Wiring:
     """Shared by the stages of one worker's pipeline in one process.
 
@@ -106,9 +135,9 @@ class Wiring:
         self.liveness = Liveness()
         self.shutting_down = threading.Event()
         self.updater_logic = UpdaterLogic(settings)
-        self.executed = 0  # tasks whose function ran (for recycling after max_tasks); GIL-atomic increments
-        self.handed_back = 0  # hand-backs the server accepted
-        self.handed_to_recovery = 0  # results passed to ``undeliverable``
+        self.executed = Tally()  # tasks whose function ran (for recycling after max_tasks)
+        self.handed_back = Tally()  # hand-backs the server accepted
+        self.handed_to_recovery = Tally()  # results passed to ``undeliverable``
         self.on_task_limit: Callable[[str], None] | None = None  # called once when max_tasks is reached
         self.poller: ActorRef | None = None
         self.executor: ActorRef | None = None
@@ -117,7 +146,7 @@ class Wiring:
 
     def hand_to_recovery(self, result: TaskResult, cause: BaseException, attempts: int) -> None:
         """Pass a result that could not be delivered to ``undeliverable`` (counted)."""
-        self.handed_to_recovery += 1
+        self.handed_to_recovery.add()
         self.undeliverable(self.task_type, result, cause, attempts)
 
     def describe(self, task: Task) -> str:

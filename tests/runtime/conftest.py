@@ -395,6 +395,7 @@ class PipelineHarness:
         start: bool = True,
         client: Any = None,
         poll_timers: TimerService | None = None,
+        on_task_limit: Callable[[str], None] | None = None,
         **config_overrides: Any,
     ) -> WorkerRunner:
         """A ``WorkerRunner`` for ``worker`` (environment ignored, ``config_overrides`` applied), with
@@ -411,6 +412,7 @@ class PipelineHarness:
             undeliverable=self.undeliverable,
             client=client,
             poll_timers=poll_timers,
+            on_task_limit=on_task_limit,
         )
         self._runners.append(runner)
         if start:
