@@ -163,7 +163,7 @@ class AsyncUpdater(UpdaterBehaviour, AsyncioActor):
             except Exception as exc:
                 report = self.send_failed(report, exc, time.perf_counter() - started, sent_v2=use_v2)
             else:
-                self.sent(report, next_task, time.perf_counter() - started, sent_v2=use_v2)
+                self.sent(report, next_task, time.perf_counter() - started)
                 report = None
 
 

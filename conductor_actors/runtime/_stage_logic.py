@@ -175,7 +175,8 @@ class UpdaterLogic:
     def uses_v2(self, report: Report) -> bool:
         return self.use_v2 and not self.draining and not self.paused and report.purpose is Purpose.RESULT
 
-    def on_success(self, report: Report, next_task: Task | None, *, sent_v2: bool = False) -> Settled:
+    def on_success(self, next_task: Task | None) -> Settled:
+        """A result was accepted with ``next_task`` from update-v2 (None: none, or sent over v1)."""
         if next_task is not None and invalid_task_reason(next_task) is not None:
             _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_dict())
             next_task = None

@@ -251,11 +251,11 @@ class UpdaterBehaviour(_Stage):
     def uses_v2(self, report: Report) -> bool:
         return self.w.updater_logic.uses_v2(report)
 
-    def sent(self, report: Report, next_task: Task | None, duration: float, *, sent_v2: bool) -> None:
+    def sent(self, report: Report, next_task: Task | None, duration: float) -> None:
         """The server accepted the result."""
         w = self.w
         w.telemetry.update_sent(duration, None)
-        next_task = w.updater_logic.on_success(report, next_task, sent_v2=sent_v2).next_task
+        next_task = w.updater_logic.on_success(next_task).next_task
         w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
         if report.purpose is Purpose.HANDBACK:
             w.handed_back.add()

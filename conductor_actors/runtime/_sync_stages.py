@@ -77,7 +77,7 @@ class SyncUpdater(UpdaterBehaviour, ThreadActor):
             except Exception as exc:
                 report = self.send_failed(report, exc, time.perf_counter() - started, sent_v2=use_v2)
             else:
-                self.sent(report, next_task, time.perf_counter() - started, sent_v2=use_v2)
+                self.sent(report, next_task, time.perf_counter() - started)
                 report = None
 
 

@@ -188,8 +188,8 @@ def test_while_draining_a_transient_failure_goes_to_the_journal_without_waiting(
 
 def test_a_chained_task_without_ids_is_ignored() -> None:
     logic = UpdaterLogic(SETTINGS)
-    assert logic.on_success(report(), Task.from_dict({"taskType": "echo"})) == Settled(None)
-    assert logic.on_success(report(), task(2)) == Settled(task(2))
+    assert logic.on_success(Task.from_dict({"taskType": "echo"})) == Settled(None)
+    assert logic.on_success(task(2)) == Settled(task(2))
 
 
 def test_ledger_tracks_every_task_until_settled_with_compare_and_set_transitions() -> None:
