@@ -80,8 +80,10 @@ def test_tasks_beyond_the_free_slots_are_handed_back_at_once(
         return [result for method, result, _ in client.sent if method == "update_task"]
 
     # The first poll asked for 2 and got 5: 2 run, 3 go straight back (IN_PROGRESS, callback 0).
-    wait_until(lambda: len(handbacks()) == extra and len(runner.ledger) == thread_count,
-               what="the excess to be handed back")
+    # The execution-started events come from the executor threads, after the ledger took the tasks.
+    wait_until(lambda: len(handbacks()) == extra and len(runner.ledger) == thread_count
+               and len(set(recorder.started_task_ids())) >= thread_count,
+               what="the excess to be handed back and the slots to start running")
     assert [p.tasks_received for p in recorder.of(PollCompleted)] == [thread_count + extra]
     assert all(r.status == TaskResultStatus.IN_PROGRESS and r.callback_after_seconds == 0 for r in handbacks())
     started = set(recorder.started_task_ids())
