@@ -76,6 +76,10 @@ class Actor:
         cell = self._actor_cell
         return cell.timers.schedule(delay, cell.deliver_timer, message)
 
+    def timer_now(self) -> float:
+        """The current time, in seconds, on the clock that ``send_after`` delays count on."""
+        return self._actor_cell.timers.now()
+
     def stop_self(self) -> None:
         """Stop after the current message: ``on_stop`` runs, messages still queued are not handled
         (asks among them get ``ActorDeadError``). In a pool, stops the whole pool."""

@@ -103,6 +103,7 @@ class RecoveryActor(ThreadActor):
         self.lock_timeout = lock_timeout
         self.journal: Journal | None = None
         self._timer: Any = None
+        self._timer_due = 0.0  # when ``_timer`` fires, on the timer clock (``timer_now``)
         self._failures = 0  # consecutive journal failures
 
     def on_start(self) -> None:
@@ -208,9 +209,16 @@ class RecoveryActor(ThreadActor):
     # ---- turns ---------------------------------------------------------------------------------
 
     def _schedule(self, delay: float) -> None:
+        """Have the next turn in ``delay`` seconds, unless one is set to come sooner: results that
+        keep arriving must not push back the delivery of those already due."""
+        delay = max(0.0, delay)
+        due = self.timer_now() + delay
         if self._timer is not None:
+            if self._timer_due <= due:
+                return
             self._timer.cancel()
-        self._timer = self.send_after(max(0.0, delay), _Tick())
+        self._timer = self.send_after(delay, _Tick())
+        self._timer_due = due
 
     def _take_inbox(self) -> None:
         """New results arrived: write them now; the first delivery comes ``retry_backoff_base`` later."""

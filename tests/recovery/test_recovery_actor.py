@@ -180,3 +180,19 @@ def test_recovery_settings_that_cannot_work_are_refused_naming_the_field(field, 
 def test_a_backoff_cap_below_the_base_is_refused():
     with pytest.raises(RecoverySettingsError, match="retry_backoff_cap must be >= retry_backoff_base"):
         RecoverySettings(retry_backoff_base=10.0, retry_backoff_cap=5.0)
+
+
+def test_results_that_keep_arriving_do_not_push_back_a_delivery_already_due(outbox, dev_server):
+    """A second result arriving before the first one's delivery turn does not postpone that turn:
+    it comes ``retry_backoff_base`` after the first result was kept and delivers both (a new entry
+    is due at once; only the first turn after it waits)."""
+    outbox.start()
+    first, second = outbox.running_task(), outbox.running_task()
+    outbox.keep(outbox.result_for(first, answer=1))
+    outbox.advance(SETTINGS.retry_backoff_base * 0.5)
+    outbox.keep(outbox.result_for(second, answer=2))
+    outbox.advance(SETTINGS.retry_backoff_base * 0.25)
+    assert [dev_server.get_task(t)["status"] for t in (first, second)] == ["IN_PROGRESS", "IN_PROGRESS"]
+    outbox.advance(SETTINGS.retry_backoff_base * 0.25)
+    assert [dev_server.get_task(t)["status"] for t in (first, second)] == ["COMPLETED", "COMPLETED"]
+    assert outbox.deliveries() == ["delivered", "delivered"]
