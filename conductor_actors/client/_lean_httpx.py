@@ -12,12 +12,13 @@ from typing import Any
 
 import httpx
 
-from ._http11 import ConnectTimeout, ProtocolError
+from ._http11 import ACCEPT_ENCODING, ConnectTimeout, ProtocolError
 from ._lean_async import ConnectFailed, LeanAsyncPools
 
 __all__ = ["LeanAsyncTransport"]
 
-_SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding"})
+#: Set by the pool, or (Accept-Encoding) replaced by what the lean transport decodes.
+_SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding", b"accept-encoding"})
 
 
 class LeanAsyncTransport(httpx.AsyncBaseTransport):
@@ -33,6 +34,7 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
         timeouts = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
                    if k.lower() not in _SKIPPED_HEADERS]
+        headers.append(("Accept-Encoding", ACCEPT_ENCODING))
         body = await request.aread()
         read_timeout = timeouts.get("read")
         try:

@@ -16,12 +16,13 @@ import requests
 import requests.adapters
 from requests.structures import CaseInsensitiveDict
 
-from ._http11 import ConnectTimeout, ProtocolError, origin_of
+from ._http11 import ACCEPT_ENCODING, ConnectTimeout, ProtocolError, origin_of
 from ._lean_sync import LeanConnectionPool, pool_for_origin
 
 __all__ = ["LeanAdapter"]
 
-_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding"})
+#: Set by the pool, or (Accept-Encoding) replaced by what the lean transport decodes.
+_SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding", "accept-encoding"})
 
 
 class LeanAdapter(requests.adapters.BaseAdapter):
@@ -57,6 +58,7 @@ class LeanAdapter(requests.adapters.BaseAdapter):
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _SKIPPED_HEADERS]
+        headers.append(("Accept-Encoding", ACCEPT_ENCODING))
         body = request.body.encode("utf-8") if isinstance(request.body, str) else request.body
         pool = self._pool(scheme, host, port, verify)
         try:

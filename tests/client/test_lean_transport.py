@@ -14,8 +14,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 import httpx
+import httpx._client
 import pytest
 import requests
+import requests.utils
 from client._scripted import OK, ScriptedServer, answer, reset_after, silence
 
 from conductor_actors.client._http11 import ProtocolError, ResponseReader, encode_request
@@ -142,6 +144,31 @@ def test_keep_alive_reuses_one_connection(serve: Callable[..., ScriptedServer], 
     server = serve([answer(OK) for _ in range(5)])
     assert [exchange.post(server.url) for _ in range(5)] == [(200, b"{}")] * 5
     assert server.connections == 1 and exchange.in_use() == 0
+
+
+def test_the_adapters_ask_for_the_encodings_the_lean_transport_decodes(
+    serve: Callable[..., ScriptedServer], flavour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the session or AsyncClient puts in Accept-Encoding (br and zstd when those
+    decoders are installed), the lean adapters send only gzip and deflate."""
+    monkeypatch.setattr(requests.utils, "DEFAULT_ACCEPT_ENCODING", "gzip, deflate, br, zstd")
+    monkeypatch.setattr(httpx._client, "ACCEPT_ENCODING", "gzip, deflate, br, zstd")
+    heads: list[bytes] = []
+
+    def capture(conn: socket.socket, request: bytes) -> bool:
+        heads.append(request.split(b"\r\n\r\n", 1)[0].lower())
+        conn.sendall(OK)
+        return True
+
+    server = serve([capture])
+    exchange = Exchange(flavour)  # after the patch: the libraries read their default when built
+    try:
+        assert exchange.get(server.url) == (200, b"{}")
+    finally:
+        exchange.close()
+    [head] = heads
+    assert [line for line in head.split(b"\r\n") if line.startswith(b"accept-encoding:")] == [
+        b"accept-encoding: gzip, deflate"], head
 
 
 def test_chunked_and_close_delimited_bodies_arrive_whole(
