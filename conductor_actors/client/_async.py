@@ -153,7 +153,8 @@ class AsyncConductorClient:
             if self._lean is not None:
                 status, body = await self._send_lean(request, token, read_timeout)
             else:
-                status, body = await self._send(request, token, read_timeout)
+                assert self._httpx is not None
+                status, body = await self._httpx.send(request, token, read_timeout)
         finally:
             seconds = time.monotonic() - started
             if self._on_request is not None:
@@ -161,13 +162,8 @@ class AsyncConductorClient:
         log_answer(request, status, body, seconds)
         return status, body
 
-    async def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
-        """One exchange through ``AsyncClient.request`` (httpx's transport or a client passed in)."""
-        assert self._httpx is not None
-        return await self._httpx.send(request, token, read_timeout)
-
     async def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
-        """One exchange straight over the lean transport (same errors as ``_send``)."""
+        """One exchange straight over the lean transport (same errors as ``HttpxExchange.send``)."""
         assert self._lean is not None
         pools, pool, base, defaults = self._lean
         headers = defaults + list(request.headers(token).items())

@@ -52,13 +52,13 @@ class HttpxExchange:
         self._read_timeout = read_timeout
         self._timeouts: dict[float, httpx.Timeout] = {}
 
-    def _timeout(self, long_poll_seconds: float) -> httpx.Timeout:
-        timeout = self._timeouts.get(long_poll_seconds)
+    def _timeout(self, read: float) -> httpx.Timeout:
+        """The timeouts of a call whose whole answer may take ``read`` seconds."""
+        timeout = self._timeouts.get(read)
         if timeout is None:
-            read = self._read_timeout + long_poll_seconds
             timeout = httpx.Timeout(connect=self._connect_timeout, read=read, write=self._read_timeout, pool=read)
             if len(self._timeouts) < 64:  # a handful of distinct long-poll times in practice
-                self._timeouts[long_poll_seconds] = timeout
+                self._timeouts[read] = timeout
         return timeout
 
     async def send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
@@ -66,7 +66,7 @@ class HttpxExchange:
 
         No answer raises the client's transport error (a timeout as ``ConductorTimeoutError``).
         """
-        timeout = self._timeout(request.long_poll_seconds)
+        timeout = self._timeout(read_timeout)
         deadline = AnswerDeadline(read_timeout)
         try:
             try:

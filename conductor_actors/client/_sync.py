@@ -160,7 +160,8 @@ class ConductorClient:
             if self._lean is not None:
                 status, body = self._send_lean(request, token, read_timeout)
             else:
-                status, body = self._send(request, token, read_timeout)
+                assert self._requests is not None
+                status, body = self._requests.send(request, token, read_timeout)
         finally:
             seconds = time.monotonic() - started
             if self._on_request is not None:
@@ -168,13 +169,8 @@ class ConductorClient:
         log_answer(request, status, body, seconds)
         return status, body
 
-    def _send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
-        """One exchange through ``Session.request`` (the requests transport or a session passed in)."""
-        assert self._requests is not None
-        return self._requests.send(request, token, read_timeout)
-
     def _send_lean(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
-        """One exchange straight over the lean pool (same errors as ``_send``)."""
+        """One exchange straight over the lean pool (same errors as ``SessionExchange.send``)."""
         assert self._lean is not None
         pool, base, defaults = self._lean
         headers = defaults + list(request.headers(token).items())
