@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any
 
 from ._env_settings import settings_from_env
 from ._parent_actors import ParentActors, ParentSink
@@ -343,14 +343,9 @@ def _refuse_during_process_bootstrap() -> None:
         "imported, so every worker process would start its own. Put the code that builds and starts the "
         'TaskHandler under `if __name__ == "__main__":`'
     )
-    _print_error(message, file=sys.stderr)
+    # Straight to stderr: the worker process's logging starts only after the bootstrap.
+    print(f"conductor_actors: error: {message}", file=sys.stderr, flush=True)
     raise UnguardedMainError(message)
-
-
-def _print_error(message: str, file: TextIO) -> None:
-    """Tell the user why this worker process ends: its logging is not set up yet (the child's
-    logging starts after the bootstrap), so the line goes straight to ``file``."""
-    print(f"conductor_actors: error: {message}", file=file, flush=True)
 
 
 def _main_script_line() -> str:

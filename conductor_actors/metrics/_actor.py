@@ -86,8 +86,7 @@ class _StateCollector:
 class MetricsActor(ThreadActor):
     """Owns the registry; runs on its own thread. ``ask(_Render())`` returns the exposition text.
 
-    ``inbox`` is where data waits to be merged (the sink's, shared across restarts; by default
-    the actor's own).
+    ``inbox`` is where data waits to be merged: the sink's, shared across restarts (like ``state``).
     """
 
     def __init__(
@@ -95,12 +94,12 @@ class MetricsActor(ThreadActor):
         settings: MetricsSettings,
         state: MetricsState,
         statuses: Callable[[], Sequence[Any]],
-        inbox: deque[Pending] | None = None,
+        inbox: deque[Pending],
     ) -> None:
         self.settings = settings
         self.state = state
         self.statuses = statuses
-        self.inbox: deque[Pending] = deque() if inbox is None else inbox
+        self.inbox = inbox
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_StateCollector(self._families))  # type: ignore[arg-type]
         self.file_path = (

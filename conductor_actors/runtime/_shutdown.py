@@ -19,7 +19,7 @@ from ._ledger import TaskState
 from ._messages import Flush, Purpose, Report, StopPolling
 from ._wiring import Wiring, tell_quietly
 
-__all__ = ["GracefulStop", "StopReport", "claim_unfinished", "journal_unsent"]
+__all__ = ["GracefulStop", "StopReport", "journal_unsent"]
 
 _log = logging.getLogger("conductor_actors.runtime")
 
@@ -51,16 +51,16 @@ class GracefulStop:
     """
 
     def __init__(self) -> None:
-        self.grace_until = float("inf")  # monotonic
-        self.flush_limit = float("inf")  # seconds from hand_back_unfinished
+        self._grace_until = float("inf")  # monotonic
+        self._flush_limit = float("inf")  # seconds from hand_back_unfinished
         self._flush_from = float("inf")
         self._began = 0.0
         self._before = (0, 0)  # (handed_back, handed_to_recovery) when the stop began
 
     def hurry(self, grace: float, flush: float) -> None:
         """Running tasks get at most ``grace`` more seconds, results at most ``flush``."""
-        self.grace_until = min(self.grace_until, time.monotonic() + grace)
-        self.flush_limit = min(self.flush_limit, flush)
+        self._grace_until = min(self._grace_until, time.monotonic() + grace)
+        self._flush_limit = min(self._flush_limit, flush)
 
     def begin(self, w: Wiring, grace: float | None, flush: float | None) -> None:
         """Take no more work: polling stops, results go over v1 (no chained task), whatever still
@@ -77,13 +77,13 @@ class GracefulStop:
         tell_quietly(w.poller, StopPolling())
 
     def grace_deadline(self) -> float:
-        return self.grace_until
+        return self._grace_until
 
     def hand_back_unfinished(self, w: Wiring) -> list[Task]:
         """At the grace deadline: hand back every task not started or still running (see
-        ``claim_unfinished``), send every result waiting for a retry now, and start the flush
+        ``_claim_unfinished``), send every result waiting for a retry now, and start the flush
         deadline. Returns the tasks that were still running (abandoned)."""
-        reports, running = claim_unfinished(w)
+        reports, running = _claim_unfinished(w)
         for report in reports:
             tell_quietly(w.updater, report)
         tell_quietly(w.updater, Flush())
@@ -91,7 +91,7 @@ class GracefulStop:
         return running
 
     def flush_deadline(self) -> float:
-        return self._flush_from + self.flush_limit
+        return self._flush_from + self._flush_limit
 
     def report(self, w: Wiring, running: list[Task], clean: bool) -> StopReport:
         """What this stop did (logged); ``clean``: the flush wait saw every task settled."""
@@ -106,7 +106,7 @@ class GracefulStop:
         return report
 
 
-def claim_unfinished(w: Wiring) -> tuple[list[Report], list[Task]]:
+def _claim_unfinished(w: Wiring) -> tuple[list[Report], list[Task]]:
     """At the grace deadline: claim every task not started or still running for a hand-back.
 
     Returns the hand-back reports to send and the tasks that were running (abandoned). Claims are

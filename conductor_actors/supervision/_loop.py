@@ -21,10 +21,10 @@ from ..runtime._control import EventBatch, Exiting, Heartbeat, Pause, Ready, Res
 from ._board import StatusBoard
 from ._child import ChildTarget, SupervisedChild
 from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._settings import STOP_MARGIN, SupervisionSettings
+from ._settings import SupervisionSettings
 from ._status import EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus, describe_exit
 
-__all__ = ["FAST_FLUSH", "STOP_MARGIN", "SupervisionLoop"]
+__all__ = ["FAST_FLUSH", "SupervisionLoop"]
 
 _log = logging.getLogger("conductor_actors.supervision")
 
