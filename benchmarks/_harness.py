@@ -123,6 +123,15 @@ class DevServerProcess:
         except ValueError:
             return text
 
+    def preload(self, workflow: str, task_type: str, count: int) -> None:
+        """Register ``workflow``, one SIMPLE task of ``task_type``, and start ``count`` of it."""
+        self.call("POST", "/api/metadata/workflow", {
+            "name": workflow, "version": 1, "schemaVersion": 2,
+            "tasks": [{"name": task_type, "taskReferenceName": "t", "type": "SIMPLE"}],
+        })
+        for _ in range(count):
+            self.call("POST", f"/api/workflow/{workflow}", {})
+
     def stop(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -256,13 +265,7 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
     server = DevServerProcess()
     tasks = max(1, int(workload.tasks * scale))
     try:
-        server.call("POST", "/api/metadata/workflow", {
-            "name": "bench", "version": 1, "schemaVersion": 2,
-            "tasks": [{"name": workload.task_type, "taskReferenceName": "t", "type": "SIMPLE"}],
-        })
-        if not workload.interval:
-            for _ in range(tasks):
-                server.call("POST", "/api/workflow/bench", {})
+        server.preload("bench", workload.task_type, 0 if workload.interval else tasks)
         server.call("POST", "/__devserver__/stats/reset")
         with tempfile.TemporaryDirectory(prefix="bench-state-") as state_dir:
             metrics_port = free_port() if runtime == "ours_metrics" else None

@@ -49,8 +49,13 @@ class Ceiling:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
     @property
+    def littles_limit(self) -> float:
+        """Most tasks/s ``concurrency`` chains allow when each task takes ``sleep`` seconds."""
+        return self.concurrency / self.sleep
+
+    @property
     def littles_percent(self) -> float:
-        return 100 * self.rate / (self.concurrency / self.sleep)
+        return 100 * self.rate / self.littles_limit
 
 
 async def _drive(url: str, concurrency: int, sleep: float) -> tuple[int, float, list[float], list[float]]:
@@ -86,12 +91,7 @@ def measure(concurrency: int, sleep: float, tasks: int) -> Ceiling:
     """Start a dev server, preload ``tasks`` one-task workflows and run the chains on them."""
     server = DevServerProcess()
     try:
-        server.call("POST", "/api/metadata/workflow", {
-            "name": "ceiling", "version": 1, "schemaVersion": 2,
-            "tasks": [{"name": TASK_TYPE, "taskReferenceName": "t", "type": "SIMPLE"}],
-        })
-        for _ in range(tasks):
-            server.call("POST", "/api/workflow/ceiling", {})
+        server.preload("ceiling", TASK_TYPE, tasks)
         done, seconds, slept, round_trips = asyncio.run(_drive(server.url, concurrency, sleep))
     finally:
         server.stop()
@@ -105,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=8000, help="backlog size (default 8000)")
     options = parser.parse_args(argv)
     ceiling = measure(options.concurrency, options.sleep, options.tasks)
-    limit = options.concurrency / options.sleep
     print(f"tasks done: {ceiling.done} of {ceiling.tasks} in {ceiling.seconds:.2f} s -> {ceiling.rate:,.0f} tasks/s, "
-          f"{ceiling.littles_percent:.0f}% of Little's law ({limit:,.0f} tasks/s)")
+          f"{ceiling.littles_percent:.0f}% of Little's law ({ceiling.littles_limit:,.0f} tasks/s)")
     print(f"asyncio.sleep({options.sleep:g}) took: p50 {1000 * statistics.median(ceiling.slept):.2f} ms, "
           f"p90 {1000 * percentile(ceiling.slept, 0.9):.2f} ms")
     print(f"update-v2 round trip: p50 {1000 * statistics.median(ceiling.round_trips):.2f} ms, "

@@ -57,8 +57,10 @@ def compile_bytecode(official: str | None) -> None:
 
     import conductor_actors
 
-    for directory in (os.path.dirname(conductor_actors.__file__), HERE):
-        if not compileall.compile_dir(directory, quiet=1):
+    # The benchmark's own modules are here and in apps/; one level only, so that the official
+    # SDK's environment under the default work directory is left to its own interpreter below.
+    for directory, levels in ((os.path.dirname(conductor_actors.__file__), None), (HERE, 1)):
+        if not compileall.compile_dir(directory, maxlevels=levels, quiet=1):
             raise RuntimeError(f"could not compile the modules under {directory}")
     if official is not None:
         environment = os.path.dirname(os.path.dirname(official))
