@@ -15,8 +15,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether ``port`` on the loopback interface can be bound right now."""
+    """Whether a server can bind ``port`` on the loopback interface right now: nothing listens
+    there. Bound with ``SO_REUSEADDR``, as the dev server binds, so connections of an earlier server
+    left in TIME_WAIT (up to a minute) do not count."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -10,9 +10,7 @@ import httpx._client
 import pytest
 import requests.utils
 from client._driver import Driver, configuration_for
-from client._scripted import ScriptedServer
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+from client._scripted import OK, ScriptedServer
 
 
 def test_a_lean_request_asks_for_gzip_and_deflate_only(

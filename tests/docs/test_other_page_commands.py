@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from _support.docs_tools import Command, hermetic_env, page_commands, prepare_workdir
 from _support.ports import free_port, port_is_free
+from _support.waiting import wait_until
 
 from conductor_actors import TaskResult, TaskResultStatus
 from conductor_actors.cli import DEFAULT_DEV_SERVER_PORT
@@ -209,11 +210,11 @@ def _wait_ready(lines: queue.Queue[str | None], output: list[str], process: subp
 
 
 def _wait_until(condition: Callable[[], object], what: str, output: list[str]) -> None:
-    deadline = time.monotonic() + START_DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n" + "".join(output))
-        time.sleep(0.05)  # a polling probe of another process's state
+    """``wait_until`` with the command's output so far in the failure."""
+    try:
+        wait_until(condition, what, START_DEADLINE, interval=0.05)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n" + "".join(output)) from None
 
 
 def _polled(server: DevServer) -> bool:

@@ -17,7 +17,7 @@ import threading
 from typing import Any
 
 import pytest
-from _support.fault_apps.harness import WAIT, wait_until
+from _support.fault_apps.harness import WAIT, journal_entries, wait_until
 from _support.fault_apps.outbox_driver import OUTBOX_SETTINGS as SETTINGS
 from _support.fault_apps.outbox_driver import OUTBOX_TASK as TASK
 from _support.fault_apps.outbox_driver import register_outbox_flow
@@ -240,11 +240,7 @@ def test_results_handed_over_while_the_actor_restarts_are_delivered_by_the_fresh
         supervisor.stop_all(WAIT)
         sink.close()
         client.close()
-    journal = Journal(sink.path)
-    try:
-        assert sorted(e.task_id for e in journal.entries("closed")) == sorted(r.task_id for r in results)
-    finally:
-        journal.close()
+    assert sorted(e.task_id for e in journal_entries(tmp_path, "closed")) == sorted(r.task_id for r in results)
     assert messages(caplog, logging.ERROR) == []
 
 

@@ -13,6 +13,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from _support.fake_children import read_records
+from _support.waiting import wait_until
 
 from conductor_actors.supervision import ChildStatus, SupervisionSettings
 from conductor_actors.supervision._status import EXIT_UNGUARDED_MAIN
@@ -40,15 +41,6 @@ def settings(**changes: object) -> SupervisionSettings:
     return replace(FAST, **changes)  # type: ignore[arg-type]
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT) -> None:
-    """Poll ``condition`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
 def wait_for_record(record_dir: Path, key: str, predicate: Callable[[list[str]], bool], what: str) -> list[str]:
     """Wait until the fake child ``key``'s record lines satisfy ``predicate``; returns them."""
     wait_until(lambda: predicate(read_records(record_dir, key)), f"{key}: {what}")
@@ -61,6 +53,9 @@ def started_pids(record_dir: Path, key: str) -> list[int]:
 
 
 def process_gone(pid: int) -> bool:
+    """True once no process ``pid`` exists, reaped included: stricter than ``_support.waiting``'s
+    (where a zombie counts as gone), so a supervisor that forgets to reap its children fails here.
+    For processes the test did not start, use ``_support.waiting.process_gone``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 from _support.cli_apps import FAST_ENV, PAIR_ASYNC_TASK, PAIR_SYNC_TASK, one_task_workflow, start_workflows
 from _support.fake_children import fake_child_main, fake_spec, read_records, well_behaved
-from supervision._helpers import WAIT, process_gone, wait_for_record, wait_until
+from _support.waiting import process_gone, wait_until
+from supervision._helpers import WAIT, wait_for_record
 
 from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
 from conductor_actors.runtime._control import Pause, Ready
