@@ -34,6 +34,8 @@ class MetadataApi:
             "workflow_def_register": self.workflow_def_register,
             "workflow_def_update": self.workflow_def_update,
             "workflow_def_get": self.workflow_def_get,
+            "workflow_defs_list": self.workflow_defs_list,
+            "workflow_def_delete": self.workflow_def_delete,
             "schema_save": self.schema_save,
         }
 
@@ -74,6 +76,20 @@ class MetadataApi:
         """``GET /api/metadata/workflow/{name}?version=``: that version or the latest; 404."""
         version = query_int(request.query, "version", None)
         return json_response(self._metadata.get_workflow_def(params[0], version))
+
+    def workflow_defs_list(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``GET /api/metadata/workflow``: every version of every definition, by name then version."""
+        return json_response(self._metadata.all_workflow_defs())
+
+    def workflow_def_delete(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``DELETE /api/metadata/workflow/{name}/{version}``: 200 empty; 404 when there is none."""
+        name, raw_version = params
+        try:
+            version = int(raw_version)
+        except ValueError:
+            raise ApiError(400, f"version must be an integer, got {raw_version!r}") from None
+        self._metadata.delete_workflow_def(name, version)
+        return EMPTY_OK
 
     def schema_save(self, request: Request, params: tuple[str, ...]) -> Outcome:
         """``POST /api/schema`` with one schema or a list: stored; 200 empty."""

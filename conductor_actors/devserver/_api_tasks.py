@@ -7,6 +7,7 @@ coroutine when it has to wait (a long poll, or the next-task poll inside update-
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from ._errors import ApiError
 from ._http import Outcome, Request, Response
 from ._payloads import EMPTY_OK, NO_CONTENT, json_body, json_response, query_int, query_str, text_response
 from ._queues import QueueKey, TaskQueues, queue_name
+from ._search import iso_time, parse_query, search_page, text_matches
 from ._store import TERMINAL_TASK_STATUSES, Store
 from ._tasks import TaskService
 
@@ -48,6 +50,8 @@ class TaskApi:
             "queue_sizes": self.queue_sizes,
             "queue_all": self.queue_all,
             "poll_data": self.poll_data,
+            "task_search": self.search,
+            "task_update_by_ref": self.update_by_ref,
         }
 
     # -- polls -----------------------------------------------------------------------------
@@ -110,6 +114,55 @@ class TaskApi:
         return self._poll(key, worker_id if isinstance(worker_id, str) else None, 1, self._v2_poll_timeout_ms,
                           batch=False)
 
+    def update_by_ref(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/tasks/{workflowId}/{taskRefName}/{status}?workerid=`` with the output map.
+
+        Applies the result to the workflow's unfinished task with that reference name and answers
+        its id as text; an empty 200 when there is none (like the server). 404 for an unknown workflow.
+        """
+        workflow_id, ref, status = params
+        output = json_body(request, allow_empty=True)
+        if output is not None and not isinstance(output, dict):
+            raise ApiError(400, "The body must be a JSON object (the task's output)")
+        workflow = self._store.workflows.get(workflow_id)
+        if workflow is None:
+            raise ApiError(404, f"No such workflow found by id: {workflow_id}")
+        pending = [task for task in workflow.tasks
+                   if task["referenceTaskName"] == ref and task["status"] not in TERMINAL_TASK_STATUSES]
+        if not pending:
+            return EMPTY_OK
+        task = pending[-1]
+        result: dict[str, Any] = {"taskId": task["taskId"], "workflowInstanceId": workflow_id, "status": status,
+                                  "outputData": output or {}}
+        worker_id = query_str(request.query, "workerid")
+        if worker_id is not None:
+            result["workerId"] = worker_id
+        self._service.update(result)
+        return text_response(task["taskId"])
+
+    def search(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``GET /api/tasks/search?start&size&sort&freeText&query``: ``{totalHits, results}`` of
+        TaskSummary, newest first unless ``sort`` says otherwise."""
+        query = request.query
+        matches = parse_query(query_str(query, "query"), _TASK_FIELDS)
+        free_text = query_str(query, "freeText", "*")
+        found = []
+        workflows = self._store.workflows
+        for task in reversed(list(self._store.tasks.values())):
+            workflow = workflows.get(task["workflowInstanceId"])
+            facts = {"taskId": task["taskId"], "taskType": task["taskType"], "taskDefName": task["taskDefName"],
+                     "referenceTaskName": task["referenceTaskName"], "status": task["status"],
+                     "workflowId": task["workflowInstanceId"], "workflowType": task["workflowType"],
+                     "correlationId": workflow.correlation_id if workflow else None,
+                     "scheduledTime": task["scheduledTime"], "startTime": task["startTime"] or None,
+                     "updateTime": task["updateTime"], "endTime": task["endTime"] or None,
+                     "workerId": task.get("workerId"), "domain": task.get("domain")}
+            if matches(facts) and text_matches(free_text, {**facts, "input": task["inputData"],
+                                                           "output": task["outputData"]}):
+                found.append(_task_summary(task, facts["correlationId"]))
+        return json_response(search_page(found, query_int(query, "start", 0), query_int(query, "size", 100),
+                                         query_str(query, "sort")))
+
     # -- logs and reads --------------------------------------------------------------------
     def log_append(self, request: Request, params: tuple[str, ...]) -> Outcome:
         """``POST /api/tasks/{taskId}/log``: the raw body is the log line; 200 empty."""
@@ -152,6 +205,38 @@ class TaskApi:
         task_type = query_str(request.query, "taskType", required=True)
         entries = [entry for (name, _), entry in self._store.poll_data.items() if name == task_type]
         return json_response(entries)
+
+
+#: Fields a task search query may name.
+_TASK_FIELDS = ("taskId", "taskType", "taskDefName", "referenceTaskName", "status", "workflowId",
+                "workflowType", "correlationId", "scheduledTime", "startTime", "updateTime", "endTime",
+                "workerId", "domain")
+
+
+def _task_summary(task: dict[str, Any], correlation_id: str | None) -> dict[str, Any]:
+    """The server's TaskSummary (times as ISO text, input/output as JSON text; nulls omitted)."""
+    start, end = task["startTime"], task["endTime"]
+    summary: dict[str, Any] = {
+        "workflowId": task["workflowInstanceId"],
+        "workflowType": task["workflowType"],
+        "correlationId": correlation_id,
+        "scheduledTime": iso_time(task["scheduledTime"]),
+        "startTime": iso_time(start),
+        "updateTime": iso_time(task["updateTime"]),
+        "endTime": iso_time(end),
+        "status": task["status"],
+        "reasonForIncompletion": task.get("reasonForIncompletion"),
+        "executionTime": end - start if start and end else 0,
+        "queueWaitTime": task["queueWaitTime"],
+        "taskDefName": task["taskDefName"],
+        "taskType": task["taskType"],
+        "input": json.dumps(task["inputData"], separators=(",", ":")),
+        "output": json.dumps(task["outputData"], separators=(",", ":")),
+        "taskId": task["taskId"],
+        "workflowPriority": task["workflowPriority"],
+        "domain": task.get("domain"),
+    }
+    return {key: value for key, value in summary.items() if value is not None}
 
 
 def _poll_answer(tasks: list[dict[str, Any]], batch: bool) -> Response:

@@ -273,6 +273,18 @@ class Metadata:
             raise ApiError(404, f"No such workflow found by name: {name}, version: {version}")
         return found
 
+    def all_workflow_defs(self) -> list[dict[str, Any]]:
+        """Every stored definition, by name then version."""
+        return [versions[v] for name, versions in sorted(self.workflow_defs.items()) for v in sorted(versions)]
+
+    def delete_workflow_def(self, name: str, version: int) -> None:
+        """Remove one version; 404 naming it when it is not there (running workflows keep their copy)."""
+        versions = self.workflow_defs.get(name)
+        if not versions or versions.pop(version, None) is None:
+            raise ApiError(404, f"No such workflow definition: {name} version: {version}")
+        if not versions:
+            del self.workflow_defs[name]
+
     # -- schemas ---------------------------------------------------------------------------
     def save_schemas(self, body: Any) -> None:
         """Store one schema object or a list of them (keyed by name and version)."""

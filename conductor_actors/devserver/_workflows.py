@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from ._errors import ApiError
 from ._expressions import Lookup, resolve, to_java_string
 from ._metadata import Metadata
 from ._queues import TaskQueues
@@ -104,6 +105,29 @@ class Decider:
             self._advance(workflow, task)
             return
         self._fail(workflow, task, _WORKFLOW_STATUS_FOR_TASK.get(status, "FAILED"))
+
+    def terminate(self, workflow: WorkflowRecord, reason: str | None) -> None:
+        """End a workflow as TERMINATED (its unfinished tasks CANCELED). 409 for a COMPLETED one;
+        a TERMINATED one is left as it is (like the server)."""
+        if workflow.status == "COMPLETED":
+            raise ApiError(409, "Cannot terminate a COMPLETED workflow.")
+        if workflow.status == "TERMINATED":
+            return
+        already_ended = workflow.terminal
+        workflow.status = "TERMINATED"
+        workflow.reason = reason
+        if already_ended:  # FAILED or TIMED_OUT: its tasks are settled and watchers were told
+            workflow.update_time = now_ms()
+            return
+        self._finish(workflow)
+
+    def remove(self, workflow: WorkflowRecord) -> None:
+        """Forget a workflow and its tasks (unfinished tasks leave their queues first)."""
+        for task in workflow.tasks:
+            self._queues.remove(task["taskId"])
+            self._store.tasks.pop(task["taskId"], None)
+            self._store.logs.pop(task["taskId"], None)
+        del self._store.workflows[workflow.workflow_id]
 
     # -- scheduling ------------------------------------------------------------------------
     def _advance(self, workflow: WorkflowRecord, task: dict[str, Any]) -> None:
