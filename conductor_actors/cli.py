@@ -105,9 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m conductor_actors",
         usage=_USAGE,
         allow_abbrev=False,
-        description="Run the Conductor workers (@worker_task functions) found in MODULEs, each in a supervised\n"
-        "process, until SIGTERM or SIGINT. `python -m conductor_actors outbox --help` shows the commands\n"
-        "for the outbox of undelivered results.",
+        description="Run the Conductor workers found in MODULEs (@worker_task functions, and Worker or\n"
+        "WorkerInterface objects held at module level), each in a supervised process, until SIGTERM or\n"
+        "SIGINT. `python -m conductor_actors outbox --help` shows the commands for the outbox of\n"
+        "undelivered results.",
         epilog=_EPILOG,
         formatter_class=_HelpFormatter,
     )
@@ -210,7 +211,8 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except (WorkerConfigError, WorkerRegistrationError, ConfigurationError, ValueError, TypeError) as exc:
             raise UsageError(str(exc).splitlines()[0]) from exc
         if not handler.workers:
-            raise UsageError(f"no @worker_task workers found in {', '.join(options.modules)}")
+            raise UsageError(f"no workers found in {', '.join(options.modules)}: no @worker_task function, "
+                             "and no Worker or WorkerInterface object at module level")
         if options.list:
             _print_workers(handler, sys.stdout)
             return EXIT_OK
@@ -250,11 +252,18 @@ def _configuration(options: argparse.Namespace, server: Any) -> Any:
 
 
 def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
+    """The handler of every worker the modules define: their ``@worker_task`` functions and their
+    module-level worker objects, as ``TaskHandler(workers=[...], scan_for_annotated_workers=True)``
+    runs them. Raises what importing the modules and building the handler raise."""
     from ._env_settings import settings_from_env
     from .handler import TaskHandler
     from .metrics._settings import MetricsSettings
     from .recovery import RecoverySettings
     from .supervision import SupervisionSettings
+    from .worker import WorkerLoader
+
+    loader = WorkerLoader()
+    loader.scan_packages(options.modules, recursive=True)
 
     metrics = None
     if options.metrics_port is not None or options.metrics_dir is not None:
@@ -268,7 +277,7 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
         recovery_overrides["state_dir"] = options.state_dir
     recovery = settings_from_env(RecoverySettings, prefix="CONDUCTOR_ACTORS_RECOVERY_", **recovery_overrides)
     return TaskHandler(
-        configuration=configuration, metrics_settings=metrics, import_modules=options.modules,
+        workers=loader.get_module_level_workers(), configuration=configuration, metrics_settings=metrics,
         scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,
     )
 

@@ -1,10 +1,13 @@
 """Worker discovery: import modules so their ``@worker_task`` decorators register workers.
 
 ``WorkerLoader`` remembers which modules it scanned and hands out only the workers defined in
-them (not the whole process registry). An import error raises ``WorkerDiscoveryError`` naming the
-module, with the original traceback in the message and chained. ``merge_workers`` combines workers
-passed explicitly with scanned ones without duplicates. Runs in the calling thread (imports are
-not meant to run concurrently with other imports of the same modules).
+them (not the whole process registry): the ``@worker_task`` functions (``get_workers``) and the
+worker objects the modules hold at module level (``get_module_level_workers``: ``Worker(...)``
+and ``WorkerInterface`` instances, alone or in a list or tuple), which official-SDK code builds to
+pass as ``TaskHandler(workers=[...])``. An import error raises ``WorkerDiscoveryError`` naming
+the module, with the original traceback in the message and chained. ``merge_workers`` combines
+workers passed explicitly with scanned ones without duplicates. Runs in the calling thread
+(imports are not meant to run concurrently with other imports of the same modules).
 """
 
 from __future__ import annotations
@@ -96,6 +99,25 @@ class WorkerLoader:
         """The registered workers defined in the modules this loader scanned."""
         return registered_workers_from_modules(self._modules.keys())
 
+    def get_module_level_workers(self) -> list[WorkerInterface]:
+        """The worker objects the scanned modules hold at module level, each once, in scan order.
+
+        A module attribute counts when it is a ``WorkerInterface`` (``Worker`` included, and any
+        subclass) or a list or tuple of them (``workers = [Worker(...), MyWorker()]``). Objects a
+        module imported from another module count too: they are the same objects, kept once. A
+        class is not instantiated: only instances run. ``@worker_task`` functions are not listed
+        here (they are in ``get_workers()``).
+        """
+        found: dict[int, WorkerInterface] = {}
+        for name in self._modules:
+            module = sys.modules.get(name)
+            if module is None:
+                continue
+            for value in list(vars(module).values()):
+                for worker in _worker_objects(value):
+                    found.setdefault(id(worker), worker)
+        return list(found.values())
+
     def get_worker_count(self) -> int:
         return len(self.get_workers())
 
@@ -113,6 +135,15 @@ class WorkerLoader:
             if worker.domain:
                 details.append(f"domain={worker.domain}")
             print(f"  {worker.task_definition_name} [{', '.join(details)}] {worker.function_path}", file=out)
+
+
+def _worker_objects(value: object) -> list[WorkerInterface]:
+    """``value`` as worker objects: itself, the items of a list or tuple made only of them, or none."""
+    if isinstance(value, WorkerInterface):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(item, WorkerInterface) for item in value):
+        return list(value)
+    return []
 
 
 def _python_files(directory: Path) -> Iterable[Path]:

@@ -58,7 +58,8 @@ def test_module_without_workers_is_a_usage_error_of_one_line(run_cli: RunCli) ->
     done = run_cli("_support.cli_apps.no_workers")
     assert done.code == EXIT_USAGE, done
     assert done.stderr.strip().splitlines() == [
-        "conductor_actors: error: no @worker_task workers found in _support.cli_apps.no_workers"
+        "conductor_actors: error: no workers found in _support.cli_apps.no_workers: no @worker_task function, "
+        "and no Worker or WorkerInterface object at module level"
     ], done
 
 
