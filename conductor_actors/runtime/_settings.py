@@ -13,6 +13,10 @@ from typing import Any
 __all__ = ["RuntimeSettings", "RuntimeSettingsError"]
 
 
+#: Most threads of the sync flavour's updater pool (result updates in flight at once).
+MAX_UPDATER_CONCURRENCY = 1024
+
+
 class RuntimeSettingsError(ValueError):
     """A runtime setting has a value that cannot work; the message names it."""
 
@@ -36,7 +40,8 @@ class RuntimeSettings:
         relay_interval: how often events and metric deltas are shipped to the parent.
         updater_concurrency: result updates in flight at once (sync flavour: its thread pool size;
             0 = ``min(thread_count, 16)``, so results of tasks that end together are not queued
-            behind each other). The async flavour has no fixed limit beyond the slots.
+            behind each other; at most ``MAX_UPDATER_CONCURRENCY``). The async flavour has no fixed
+            limit beyond the slots.
         cancel_overdue_async_tasks: cancel an ``async def`` task that outlives its
             ``responseTimeoutSeconds`` without lease extension (the server has given it to another
             worker by then).
@@ -74,6 +79,11 @@ class RuntimeSettings:
             if f.name in ("updater_concurrency", "max_tasks"):
                 if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                     raise RuntimeSettingsError(f"{f.name}={value!r}: must be an integer >= 0")
+                if f.name == "updater_concurrency" and value > MAX_UPDATER_CONCURRENCY:
+                    raise RuntimeSettingsError(
+                        f"{f.name}={value!r}: must be at most {MAX_UPDATER_CONCURRENCY}"
+                        " (threads of the sync updater pool)"
+                    )
                 continue
             if f.name == "backoff_jitter":
                 _check_number(f.name, value, minimum=0.0, maximum=1.0)

@@ -29,7 +29,7 @@ from typing import Any
 
 from ._exceptions import WorkerConfigError
 from ._identity import default_worker_id
-from ._properties import PROPERTIES, PROPERTY_NAMES, coerce_property
+from ._properties import PROPERTIES, PROPERTY_NAMES, check_thread_count, coerce_property
 from ._worker import WorkerInterface
 
 __all__ = [
@@ -129,6 +129,11 @@ def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None
             value = coerce_property(prop.name, getattr(worker, prop.name, prop.default), task_name)
             values[prop.name] = value
             sources[prop.name] = _SOURCE_DEFAULT if value == prop.default else _SOURCE_CODE
+    source = sources["thread_count"]
+    check_thread_count(
+        values["thread_count"], bool(getattr(worker, "is_async", False)),
+        "thread_count" if source in (_SOURCE_CODE, _SOURCE_DEFAULT) else source, task_name,
+    )
     return WorkerConfig(task_name, **values, sources=sources)
 
 

@@ -14,7 +14,25 @@ from typing import Any
 
 from ._exceptions import WorkerConfigError
 
-__all__ = ["PROPERTIES", "PROPERTY_NAMES", "WorkerProperty", "coerce_property"]
+__all__ = [
+    "MAX_ASYNC_THREAD_COUNT",
+    "MAX_PROCESSES",
+    "MAX_SYNC_THREAD_COUNT",
+    "PROPERTIES",
+    "PROPERTY_NAMES",
+    "WorkerProperty",
+    "check_thread_count",
+    "coerce_property",
+]
+
+#: Most slots of a ``def`` worker process: each slot is a thread (with its stack and a connection),
+#: and past a few thousand threads a process spends its time switching, if it can start them at all.
+MAX_SYNC_THREAD_COUNT = 4096
+#: Most slots of an ``async def`` worker process: each is a coroutine on one event loop, cheap
+#: enough for tens of thousands, but one loop cannot serve more in any useful time.
+MAX_ASYNC_THREAD_COUNT = 65536
+#: Most worker processes per worker: each is a Python interpreter of its own (tens of MiB).
+MAX_PROCESSES = 256
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -70,7 +88,8 @@ class WorkerProperty:
     """One configurable worker property.
 
     ``aliases`` are extra spellings accepted in environment variable names; ``requirement`` completes
-    the sentence "<name> must ..." in error messages.
+    the sentence "<name> must ..." in error messages, and ``over_maximum`` (when given) replaces it
+    for a value above ``maximum``, so that message names the bound.
     """
 
     name: str
@@ -81,6 +100,7 @@ class WorkerProperty:
     maximum: float | None = None
     exclusive_minimum: bool = False
     aliases: tuple[str, ...] = ()
+    over_maximum: str | None = None
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -100,8 +120,17 @@ class WorkerProperty:
         if value is not _INVALID and value is not None and not self._in_range(value):
             value = _INVALID
         if value is _INVALID:
-            raise WorkerConfigError(f"{source}={raw!r}: {self.name} {self.requirement}")
+            raise WorkerConfigError(f"{source}={raw!r}: {self.name} {self._rule_broken(raw)}")
         return value
+
+    def _rule_broken(self, raw: Any) -> str:
+        if self.over_maximum is not None and self.maximum is not None:
+            try:
+                if self.parse(raw) > self.maximum:
+                    return self.over_maximum
+            except (ValueError, TypeError, OverflowError):
+                pass
+        return self.requirement
 
 
     def _in_range(self, value: float) -> bool:
@@ -133,7 +162,15 @@ PROPERTIES: dict[str, WorkerProperty] = {
             exclusive_minimum=True,
             aliases=("poll_interval", "polling_interval"),
         ),
-        WorkerProperty("thread_count", 1, _parse_int, "must be an integer >= 1", minimum=1),
+        WorkerProperty(
+            "thread_count",
+            1,
+            _parse_int,
+            "must be an integer >= 1",
+            minimum=1,
+            maximum=MAX_ASYNC_THREAD_COUNT,
+            over_maximum=f"must be at most {MAX_ASYNC_THREAD_COUNT} (at most {MAX_SYNC_THREAD_COUNT} for a def worker)",
+        ),
         WorkerProperty("domain", None, _parse_optional_str, "must be a string (empty means no domain)"),
         WorkerProperty("worker_id", None, _parse_optional_str, "must be a string (empty means the default id)"),
         WorkerProperty(
@@ -150,7 +187,10 @@ PROPERTIES: dict[str, WorkerProperty] = {
         _bool("strict_schema", False),
         _bool("register_schema", False),
         _bool("paused", False),
-        WorkerProperty("processes", 1, _parse_int, "must be an integer >= 1", minimum=1),
+        WorkerProperty(
+            "processes", 1, _parse_int, "must be an integer >= 1",
+            minimum=1, maximum=MAX_PROCESSES, over_maximum=f"must be at most {MAX_PROCESSES}",
+        ),
     )
 }
 
@@ -167,3 +207,15 @@ def coerce_property(name: str, raw: Any, worker_name: str) -> Any:
         return PROPERTIES[name].coerce(raw, name)
     except WorkerConfigError as exc:
         raise WorkerConfigError(f"{exc} (worker {worker_name!r})") from None
+
+
+def check_thread_count(value: int, is_async: bool, source: str, worker_name: str) -> None:
+    """Refuse more slots than the worker's flavour can run (the property's own range already
+    caps both flavours at ``MAX_ASYNC_THREAD_COUNT``). ``source`` names the keyword or variable
+    the value came from. Raises ``WorkerConfigError`` naming it, the value and the bound."""
+    if not is_async and value > MAX_SYNC_THREAD_COUNT:
+        raise WorkerConfigError(
+            f"{source}={value!r}: thread_count must be at most {MAX_SYNC_THREAD_COUNT} for a def worker, which"
+            f" runs one thread per slot (an async def worker may have up to {MAX_ASYNC_THREAD_COUNT})"
+            f" (worker {worker_name!r})"
+        )

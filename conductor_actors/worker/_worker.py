@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..client._models import Task, TaskDef, TaskResult
 from ._exceptions import WorkerRegistrationError
 from ._identity import default_worker_id
-from ._properties import PROPERTIES, coerce_property
+from ._properties import PROPERTIES, check_thread_count, coerce_property
 from ._references import (
     FunctionReference,
     check_definition,
@@ -112,6 +112,8 @@ class WorkerInterface(abc.ABC):
         for name, value in values.items():
             if value is not None:
                 setattr(self, name, coerce_property(name, value, self.task_definition_name))
+        if values.get("thread_count") is not None:  # the bound depends on the flavour
+            check_thread_count(self.thread_count, self.is_async, "thread_count", self.task_definition_name)
 
     @abc.abstractmethod
     def execute(self, task: Task) -> Any:
