@@ -25,7 +25,7 @@ from ..worker import ExecutionOutcome, execute_async
 from ._core import overdue_result
 from ._messages import CancelRunning, CancelSends, Execute, Report
 from ._stages import ExecutorBehaviour, LeaseBehaviour, PollerBehaviour, UpdaterBehaviour
-from ._wiring import Wiring, tell_quietly
+from ._wiring import Wiring
 
 __all__ = ["AsyncExecutor", "AsyncLeaseKeeper", "AsyncPoller", "AsyncUpdater"]
 
@@ -74,10 +74,6 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         elif isinstance(message, CancelRunning):
             for coroutine in list(self.running.values()):
                 coroutine.cancel()
-        elif isinstance(message, _WorkerExited):
-            # A SystemExit/KeyboardInterrupt escaped a worker function: this pipeline must stop
-            # like the sync flavour's does; failing this stage hands it to the guardian.
-            raise WorkerFunctionExited(f"the worker function raised {message.error!r}") from message.error
 
     async def _run(self, task: Task) -> None:
         w = self.w
@@ -95,9 +91,6 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
                 return  # the shutdown deadline: the task was handed back before it was cancelled
             self.overdue.discard(task.task_id)
             outcome = self._overdue(task, timeout)
-        except (SystemExit, KeyboardInterrupt) as exc:
-            tell_quietly(self.actor_ref, _WorkerExited(exc))
-            return
         finally:
             if timer is not None:
                 timer.cancel()
@@ -119,17 +112,6 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         result = overdue_result(task, w.worker_id, timeout)
         cause = TimeoutError(result.reason_for_incompletion)
         return ExecutionOutcome(result, True, cause, len(json.dumps(result.output_data)), timeout)
-
-
-class WorkerFunctionExited(RuntimeError):
-    """A worker function raised SystemExit or KeyboardInterrupt: the worker process must be replaced."""
-
-
-class _WorkerExited:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
 
 
 class AsyncUpdater(UpdaterBehaviour, AsyncioActor):

@@ -1,9 +1,10 @@
 """The stage guardian: the owner of every stage actor of one pipeline.
 
-A stage actor only fails on a bug or on a ``SystemExit``/``KeyboardInterrupt`` raised by a worker
-function; a pipeline missing a stage would hold its slots forever while still heartbeating, so a
-failed stage is never left alone: the guardian hands it to ``on_failure`` (a worker process then
-exits with code 1 and the supervisor starts a fresh one).
+A stage actor only fails on a bug of the runtime: whatever a worker function raises, any
+``BaseException`` included, fails its task instead (``worker._execution``). A pipeline missing a
+stage would hold its slots forever while still heartbeating, so a failed stage is never left
+alone: the guardian hands it to ``on_failure`` (a worker process then exits with code 1 and the
+supervisor starts a fresh one).
 """
 
 from __future__ import annotations

@@ -3,13 +3,19 @@
 ``execute_sync`` (in an executor thread) and ``execute_async`` (on the worker's event loop) share
 everything except the call itself: ``_begin`` builds the task context and binds the input,
 ``_complete`` turns the return value or exception into an ``ExecutionOutcome``. Neither does network
-I/O, and neither raises for anything the worker function or the data does: exceptions become
-outcomes. ``KeyboardInterrupt``, ``SystemExit`` and ``asyncio.CancelledError`` propagate (the
-runtime decides what they mean).
+I/O, and neither raises for anything the worker function or the data does: every exception,
+``BaseException`` included (``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit``, a custom
+subclass), becomes a FAILED outcome, so a task's own code cannot end its worker process. The
+runtime's stop signals never surface as exceptions in task code (worker processes handle SIGTERM
+in their main thread and ignore SIGINT), so nothing caught here is a stop request. The one
+exception that propagates is ``asyncio.CancelledError`` while the runtime is cancelling the
+task's coroutine (a shutdown deadline or an overdue task); on Python 3.10, which cannot tell who
+cancelled, every ``CancelledError`` propagates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +81,8 @@ class _Call:
     """One call of the worker: its context and arguments, then what it returned or raised.
 
     Used as ``with call: call.value = ...``: the block runs with the task context current, is
-    timed, and an ``Exception`` it raises is kept in ``error`` instead of propagating.
+    timed, and whatever it raises is kept in ``error`` instead of propagating, except the
+    runtime's own cancellation of the coroutine (see ``_runtime_cancels``).
     """
 
     __slots__ = ("_start", "_token", "args", "context", "duration", "error", "kwargs", "value")
@@ -85,7 +92,7 @@ class _Call:
         self.args = args
         self.kwargs = kwargs
         self.value: Any = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
         self.duration = 0.0
 
     def __enter__(self) -> None:
@@ -97,10 +104,24 @@ class _Call:
     ) -> bool:
         self.duration = time.perf_counter() - self._start
         reset_task_context(self._token)
-        if isinstance(exc, Exception):
-            self.error = exc
-            return True
+        if exc is None or (isinstance(exc, asyncio.CancelledError) and _runtime_cancels()):
+            return False
+        self.error = exc
+        return True
+
+
+def _runtime_cancels() -> bool:
+    """True when the running asyncio task has a cancellation requested (by the runtime: the
+    shutdown deadline or an overdue task), so a ``CancelledError`` is that request, not an error of
+    the task's code. Python 3.10 has no ``Task.cancelling()``: every one counts as a request."""
+    try:
+        current = asyncio.current_task()
+    except RuntimeError:  # no running loop: a sync worker raised CancelledError itself
         return False
+    if current is None:
+        return False
+    cancelling = getattr(current, "cancelling", None)
+    return cancelling is None or bool(cancelling())
 
 
 def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
@@ -109,13 +130,14 @@ def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
 
 def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> _Call | ExecutionOutcome:
     """The context and arguments for the call, or the outcome of input that breaks the contract."""
-    context = TaskContext(task, shutting_down)
+    result = TaskResult(task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=bound.worker_id)
+    context = TaskContext(task, result, shutting_down)
     binder = bound._binder
     if binder is None:
         return _Call(context, [task], {})
     try:
         args, kwargs = binder.bind(task)
-    except Exception as exc:
+    except BaseException as exc:  # converting input runs user code (dataclass __post_init__...)
         return _outcome(contract_violation(task, bound.worker_id, describe_exception(exc), []), 0.0)
     return _Call(context, args, kwargs)
 
@@ -132,7 +154,7 @@ def _complete(bound: BoundWorker, task: Task, call: _Call) -> ExecutionOutcome:
             parts = result_from_error(task, bound.worker_id, call.context, error)
         else:
             parts = result_from_return(task, bound.worker_id, call.context, call.value)
-    except Exception as exc:
+    except BaseException as exc:  # no await in here: nothing the runtime cancels can land
         what = "the exception raised by" if error is not None else "the value returned by"
         reason = f"cannot turn {what} the worker function into a task result: {describe_exception(exc)}"
         parts = contract_violation(task, bound.worker_id, reason, list(call.context.logs))

@@ -57,7 +57,13 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    return describe_exception(exc)[:REASON_LIMIT]
+    """The message, as the official SDK reports an exception; for a ``BaseException`` that is not
+    an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``...) also its type, since the message
+    alone (often empty or a bare exit code) would not say what happened."""
+    text = describe_exception(exc)
+    if not isinstance(exc, Exception) and text != type(exc).__name__:
+        text = f"{type(exc).__name__}: {text}"
+    return text[:REASON_LIMIT]
 
 
 def _as_output(value: Any) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def contract_violation(task: Task, worker_id: str, reason: str, logs: list[TaskE
     return ResultParts(result, True, ValueError(reason), _EMPTY_OUTPUT_SIZE)
 
 
-def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: Exception) -> ResultParts:
+def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: BaseException) -> ResultParts:
     """FAILED (or FAILED_WITH_TERMINAL_ERROR for ``NonRetryableException``) with the traceback."""
     status = (
         TaskResultStatus.FAILED_WITH_TERMINAL_ERROR

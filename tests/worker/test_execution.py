@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,11 +267,45 @@ def test_non_retryable_exception_is_terminal(run_task):
 
 
 @pytest.mark.parametrize(
-    "func, kind", [(raises_keyboard_interrupt, KeyboardInterrupt), (raises_system_exit, SystemExit)]
+    "func, reason", [(raises_keyboard_interrupt, "KeyboardInterrupt"), (raises_system_exit, "SystemExit: 3")]
 )
-def test_interrupts_propagate(run_task, func, kind):
-    with pytest.raises(kind):
-        run_task(func)
+def test_a_base_exception_fails_the_task_instead_of_propagating(run_task, func, reason):
+    """What a task's own code raises never ends its worker process: the reason names the type."""
+    outcome = run_task(func)
+    assert (outcome.result.status, outcome.result.reason_for_incompletion) == (TaskResultStatus.FAILED, reason)
+    assert outcome.failed is True and type(outcome.cause).__name__ == reason.split(":")[0]
+    assert reason.split(":")[0] in outcome.result.logs[-1].log  # the traceback
+
+
+async def raises_cancelled_error() -> dict:
+    raise asyncio.CancelledError("a library gave up")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 cannot tell who cancelled a task")
+def test_a_cancelled_error_the_task_raises_itself_fails_it(task_factory):
+    bound = BoundWorker(Worker("test_task", raises_cancelled_error), "w")
+    outcome = asyncio.run(execute_async(bound, task_factory(), lambda: False))
+    assert outcome.result.status is TaskResultStatus.FAILED
+    assert outcome.result.reason_for_incompletion == "CancelledError: a library gave up"
+
+
+async def waits_forever() -> dict:
+    await asyncio.Event().wait()
+    return {}
+
+
+def test_the_runtime_cancelling_a_task_still_propagates(task_factory):
+    """A cancellation the runtime asked for (shutdown deadline, overdue task) ends the coroutine."""
+    bound = BoundWorker(Worker("test_task", waits_forever), "w")
+
+    async def cancel_it() -> None:
+        running = asyncio.ensure_future(execute_async(bound, task_factory(), lambda: False))
+        await asyncio.sleep(0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(cancel_it())
 
 
 def test_context_logs_and_output_survive_a_failure(run_task):

@@ -4,7 +4,6 @@
   seconds; the process's resident memory grows by that much per task.
 - ``hard_exit_*``: ends the process at once with ``os._exit(HARD_EXIT_CODE)`` (no clean-up, like a
   native crash).
-- ``system_exit_*``: raises ``SystemExit`` (e.g. a library calling ``sys.exit()``).
 
 Each returns (when it returns) ``{"n": n, "pid": <the process that ran it>}``. They run in worker
 processes: executor threads (sync) or the worker's event loop (async).
@@ -50,24 +49,15 @@ async def hard_exit_async(n: int) -> dict[str, Any]:
     os._exit(HARD_EXIT_CODE)
 
 
-def system_exit_sync(n: int) -> dict[str, Any]:
-    raise SystemExit(f"worker function for {n} called sys.exit")
-
-
-async def system_exit_async(n: int) -> dict[str, Any]:
-    raise SystemExit(f"worker function for {n} called sys.exit")
-
-
 _TWINS = {
     "leak": (leak_sync, leak_async),
     "hard_exit": (hard_exit_sync, hard_exit_async),
-    "system_exit": (system_exit_sync, system_exit_async),
 }
 
 
 def misbehaving_worker(kind: str, flavour: str, task_type: str, **options: Any) -> Worker:
-    """A ``Worker`` for ``task_type`` running the ``kind`` twin ("leak", "hard_exit",
-    "system_exit") of ``flavour``; ``options`` are ``Worker`` keywords (default 20 ms poll interval)."""
+    """A ``Worker`` for ``task_type`` running the ``kind`` twin ("leak" or "hard_exit") of
+    ``flavour``; ``options`` are ``Worker`` keywords (default 20 ms poll interval)."""
     sync_function, async_function = _TWINS[kind]
     options.setdefault("poll_interval", 20)
     return Worker(task_type, sync_function if flavour == "sync" else async_function, **options)
