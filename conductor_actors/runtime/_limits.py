@@ -1,13 +1,23 @@
-"""The memory limit of a worker process (the task limit is checked by the executor as tasks finish)."""
+"""When a worker process should be recycled: after ``max_tasks`` tasks, or when its resident
+memory is over ``max_rss_mb``.
+
+Memory is checked after every task (``RecycleCheck.after_task``, called by the executor as each
+task finishes) and on the worker process's heartbeat timer (``memory_over_limit``, for a leak that
+grows while tasks run or while idle). The per-task check is what keeps a fast leak near the limit:
+reading ``/proc/self/statm`` costs a few microseconds, and a timer alone lets a leak of many MiB
+per task run on for a whole interval.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections.abc import Callable
 
 from ._settings import RuntimeSettings
 
-__all__ = ["memory_over_limit", "rss_mib"]
+__all__ = ["RecycleCheck", "memory_over_limit", "rss_mib"]
 
 
 def rss_mib() -> float:
@@ -28,3 +38,35 @@ def memory_over_limit(settings: RuntimeSettings, rss: float) -> str | None:
     if settings.max_rss_mb and rss > settings.max_rss_mb:
         return f"resident memory {rss:.0f} MiB is over max_rss_mb={settings.max_rss_mb:g}"
     return None
+
+
+class RecycleCheck:
+    """The recycling limits checked at each task boundary of one pipeline.
+
+    ``after_task`` runs on whichever executor thread (sync) or on the loop (async) finished a
+    task; it returns the reason to recycle at most once per process (the first limit reached),
+    and None otherwise. ``rss`` reads the resident memory in MiB (injectable for tests). Never
+    raises.
+    """
+
+    def __init__(self, settings: RuntimeSettings, rss: Callable[[], float] = rss_mib) -> None:
+        self._settings = settings
+        self._rss = rss
+        self._lock = threading.Lock()
+        self._reached = False
+
+    def after_task(self, executed: int) -> str | None:
+        """Called once per finished task with the total of executed tasks (this one included)."""
+        settings = self._settings
+        reason: str | None = None
+        if executed == settings.max_tasks:
+            reason = f"executed {executed} tasks (max_tasks={settings.max_tasks})"
+        elif settings.max_rss_mb:
+            reason = memory_over_limit(settings, self._rss())
+        if reason is None:
+            return None
+        with self._lock:  # several executor threads may cross the limit together
+            if self._reached:
+                return None
+            self._reached = True
+        return reason

@@ -49,7 +49,7 @@ class PipelineParts:
         on_stage_failure: called (on the guardian's thread) with the stage name and the exception when
             a stage actor fails; default: logged at CRITICAL.
         on_task_limit: called once (on an executor thread or the loop) when ``settings.max_tasks``
-            tasks have run, with the reason.
+            tasks have run or the memory is over ``settings.max_rss_mb`` after a task, with the reason.
         on_ready: called with the wiring once every stage but the poller runs, just before the
             poller starts (no task can have run yet); it may block briefly.
         poll_timers: the poller's timer service, whose clock its schedule is measured on (tests

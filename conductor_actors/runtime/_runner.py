@@ -45,10 +45,12 @@ class WorkerRunner:
         metrics, forward, forward_types: metric accumulator and event forwarding (worker processes).
         client: a ready client for the transport seam (a ``ConductorClient`` for sync workers, an
             ``AsyncConductorClient`` for async ones).
-        on_stage_failure: called when a pipeline stage fails (a bug, or a worker function raising
-            ``SystemExit``); default: remembered in ``failure`` (the pipeline no longer works).
-        on_task_limit: called once when ``settings.max_tasks`` tasks have run (worker processes
-            recycle themselves then).
+        on_stage_failure: called when a pipeline stage fails (a bug of the runtime: what a worker
+            function raises fails its task); default: remembered in ``failure`` (the pipeline no
+            longer works).
+        on_task_limit: called once when ``settings.max_tasks`` tasks have run or, after a task,
+            the resident memory is over ``settings.max_rss_mb`` (worker processes recycle
+            themselves then).
         on_ready: called with the pipeline's wiring just before the poller starts (worker processes
             announce Ready there, so no task can run before the parent knows the process is up).
         poll_timers: the poller's timer service and clock (tests pass a ``ManualTimerService`` to

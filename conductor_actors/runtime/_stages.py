@@ -185,9 +185,9 @@ class ExecutorBehaviour(_Stage):
     def finish(self, task: Task, outcome: ExecutionOutcome) -> None:
         """Report the outcome (unless the task was handed back meanwhile)."""
         w = self.w
-        executed = w.executed.add()
-        if executed == w.settings.max_tasks and w.on_task_limit is not None:
-            w.on_task_limit(f"executed {executed} tasks (max_tasks={w.settings.max_tasks})")
+        recycle = w.recycling.after_task(w.executed.add())  # max_tasks, and memory after every task
+        if recycle is not None and w.on_task_limit is not None:
+            w.on_task_limit(recycle)
         if w.leases is not None:
             tell_quietly(w.leases, LeaseRelease(task.task_id))  # type: ignore[arg-type]
         w.telemetry.execution_finished(

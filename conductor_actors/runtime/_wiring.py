@@ -18,6 +18,7 @@ from ..actors import ActorDeadError, ActorRef, TimerService
 from ..client._models import Task, TaskResult
 from ..worker import BoundWorker, WorkerConfig
 from ._ledger import TaskLedger
+from ._limits import RecycleCheck
 from ._settings import RuntimeSettings
 from ._stage_logic import UpdaterLogic
 from ._telemetry import Telemetry
@@ -136,9 +137,10 @@ class Wiring:
         self.shutting_down = threading.Event()
         self.updater_logic = UpdaterLogic(settings)
         self.executed = Tally()  # tasks whose function ran (for recycling after max_tasks)
+        self.recycling = RecycleCheck(settings)  # max_tasks and max_rss_mb, checked as each task ends
         self.handed_back = Tally()  # hand-backs the server accepted
         self.handed_to_recovery = Tally()  # results passed to ``undeliverable``
-        self.on_task_limit: Callable[[str], None] | None = None  # called once when max_tasks is reached
+        self.on_task_limit: Callable[[str], None] | None = None  # called once when a recycling limit is reached
         self.poller: ActorRef | None = None
         self.executor: ActorRef | None = None
         self.updater: ActorRef | None = None
