@@ -17,6 +17,7 @@ from ._errors import (
     ConductorTransportError,
     InvalidResponseError,
     NotFoundError,
+    ResponseTooLargeError,
 )
 from ._models import Task, TaskDef, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus
 
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidResponseError",
     "NotFoundError",
+    "ResponseTooLargeError",
     "Task",
     "TaskDef",
     "TaskExecLog",

@@ -29,7 +29,7 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError, lean_headers
+from ._http11 import ProtocolError, lean_headers, trusted_cas
 from ._lean_async import LeanAsyncPools, LeanPool
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._proxies import proxy_for
@@ -100,14 +100,21 @@ class AsyncConductorClient:
         self._httpx: HttpxExchange | None = None
         proxy = proxy_for(self._api_root, system_settings=False) if http_client is None else None
         if http_client is None and transport is None and self.configuration.http_transport == "lean" and proxy is None:
-            pools = LeanAsyncPools(pool_maxsize=pool_size, verify=os.environ.get("SSL_CERT_FILE") or True)
+            cas = trusted_cas(self.configuration.ssl_ca_cert, os.environ)
+            verify, source = cas if cas is not None else (True, "verify")
+            pools = LeanAsyncPools(pool_size, verify, self.configuration.max_response_bytes, source)
             pool, base = pools.pool_for(self._api_root)
             self._lean = (pools, pool, base, lean_headers())
         else:
             from ._httpx_exchange import HttpxExchange, build_http_client
 
-            http = http_client if http_client is not None else build_http_client(pool_size, transport, proxy)
-            self._httpx = HttpxExchange(http, self._api_root, self._connect_timeout, self._read_timeout)
+            http = (
+                http_client if http_client is not None
+                else build_http_client(self.configuration, pool_size, transport, proxy)
+            )
+            self._httpx = HttpxExchange(
+                http, self._api_root, self._connect_timeout, self._read_timeout, self.configuration.max_response_bytes
+            )
         self._on_request = on_request
         self._closed = False
 

@@ -4,7 +4,8 @@
 
     ConductorError                     .retryable: may the same call succeed if tried again?
     ├── ConductorTransportError        no HTTP answer: refused, reset, DNS, TLS (retryable)
-    │   └── ConductorTimeoutError      connect or read timed out (retryable)
+    │   ├── ConductorTimeoutError      connect or read timed out (retryable)
+    │   └── ResponseTooLargeError      the answer's body passed max_response_bytes (retryable)
     ├── ConductorHTTPError             the server answered non-2xx: .status, .message, .body
     │   ├── AuthorizationError         401 / 403 (.error_code e.g. EXPIRED_TOKEN)
     │   └── NotFoundError              404
@@ -28,6 +29,7 @@ __all__ = [
     "ConductorTransportError",
     "InvalidResponseError",
     "NotFoundError",
+    "ResponseTooLargeError",
     "http_error_for",
 ]
 
@@ -66,6 +68,21 @@ class ConductorTransportError(ConductorError):
 
 class ConductorTimeoutError(ConductorTransportError):
     """Connecting or reading the response took longer than the configured timeout."""
+
+
+class ResponseTooLargeError(ConductorTransportError):
+    """The answer's body is larger than ``Configuration.max_response_bytes``: it was not read (or
+    not read further), and the connection was closed.
+
+    ``limit`` is that bound and ``size`` the body's size in bytes as far as it is known: the
+    declared Content-Length when the server announced one over the limit, else how many bytes had
+    arrived (or been decoded) when the limit was passed. Retryable: the next call gets a new answer.
+    """
+
+    def __init__(self, message: str, *, limit: int, size: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.size = size
 
 
 class ConductorHTTPError(ConductorError):

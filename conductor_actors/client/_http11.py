@@ -5,13 +5,21 @@ It speaks exactly what a Conductor server needs: one request at a time per conne
 framed by Content-Length, chunked transfer encoding, or the end of the connection; informational
 (1xx) answers skipped; gzip/deflate bodies decoded. Anything else is a ``ProtocolError`` naming
 what was wrong; a transport that cannot connect in time raises ``ConnectTimeout``.
+
+Every body is read against a limit (``BodyTooLarge``): a declared Content-Length over it fails
+before the body is read, a chunked or close-delimited body as soon as it passes it, and a
+compressed body as soon as its decoded size does. ``BodyCollector`` is that bounded reading and
+decoding on its own, for the standard transports (requests, httpx) too, so every transport keeps
+one buffer per body and decodes the same way.
+
+Also here, because every transport shares them: the ``Host`` header of an origin (IPv6 literals
+in brackets) and which CA certificates TLS trusts (``trusted_cas``, then ``tls_context``).
 """
 
 from __future__ import annotations
 
-import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
@@ -22,26 +30,46 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "BodyCollector",
+    "BodyTooLarge",
     "ConnectTimeout",
     "ProtocolError",
     "ResponseReader",
     "encode_request",
+    "host_header",
     "lean_headers",
     "origin_of",
-    "requests_ca_bundle",
     "tls_context",
+    "trusted_cas",
 ]
 
-#: What the lean transports ask for: exactly the encodings ``ResponseReader`` decodes (the HTTP
+#: What every transport asks for: exactly the encodings ``BodyCollector`` decodes (the HTTP
 #: libraries advertise br or zstd too when their optional decoders are installed).
 ACCEPT_ENCODING = "gzip, deflate"
 
-_MAX_HEAD = 64 * 1024  # bytes of status line + headers we accept
+_MAX_HEAD = 64 * 1024  # bytes of status line + headers (or of chunked trailers) we accept
+_MAX_CHUNK_LINE = 1024  # bytes of one chunk-size line (size and extensions)
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class ProtocolError(Exception):
     """The server's answer is not valid HTTP/1.1 (or is truncated)."""
+
+
+class BodyTooLarge(ProtocolError):
+    """The answer's body is larger than the transport's limit; ``limit`` and ``size`` in bytes.
+
+    ``declared`` is true when the server announced ``size`` (Content-Length) and nothing was read;
+    otherwise ``size`` is how many bytes had arrived (or been decoded) when the limit was passed.
+    """
+
+    def __init__(self, limit: int, size: int, *, declared: bool) -> None:
+        if declared:
+            text = f"the answer declares a body of {size} bytes, over the limit of {limit} bytes"
+        else:
+            text = f"the answer's body passed the limit of {limit} bytes ({size} bytes so far)"
+        super().__init__(text)
+        self.limit, self.size, self.declared = limit, size, declared
 
 
 class ConnectTimeout(TimeoutError):
@@ -60,26 +88,123 @@ def encode_request(
     return head + body if body else head
 
 
+def host_header(scheme: str, host: str, port: int) -> str:
+    """The ``Host`` header of an origin: an IPv6 literal in brackets, the port unless it is the scheme's default."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
+
+
+class BodyCollector:
+    """Collects one response body into one buffer, decoding gzip/deflate, within ``limit`` bytes.
+
+    ``declare(content_length)`` checks an announced length before anything is read; ``add`` takes
+    the raw (encoded) bytes as they arrive; ``finish`` returns the decoded body. Both the raw and
+    the decoded sizes are held to ``limit``: ``BodyTooLarge`` as soon as either passes it (a
+    compressed body is decompressed at most ``limit + 1`` bytes at a time, so a small "zip bomb"
+    never expands in memory). ``deflate`` is accepted with the zlib wrapper (RFC 9110) or raw, as
+    some servers send it. An undecodable or truncated body raises ``ProtocolError``.
+
+    Memory: the decoded body in one ``bytearray`` plus, at ``finish``, its copy as ``bytes``.
+    Not thread-safe; one instance per body.
+    """
+
+    __slots__ = ("_body", "_decoder", "_encoding", "_probe", "_raw", "limit")
+
+    def __init__(self, limit: int, content_encoding: str = "") -> None:
+        encoding = content_encoding.strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise ProtocolError(f"unsupported Content-Encoding {content_encoding!r}")
+        self.limit = limit
+        self._encoding = "" if encoding == "identity" else encoding
+        self._body = bytearray()
+        self._raw = 0
+        self._probe = b""  # deflate: the first bytes, until the zlib header can be told from raw data
+        self._decoder: Any = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS) if self._encoding in ("gzip", "x-gzip") else None
+        )
+
+    def declare(self, content_length: int) -> None:
+        """The server announced the (encoded) body's length: ``BodyTooLarge`` when it is over the limit."""
+        if content_length > self.limit:
+            raise BodyTooLarge(self.limit, content_length, declared=True)
+
+    @property
+    def size(self) -> int:
+        """Decoded bytes collected so far."""
+        return len(self._body)
+
+    def add(self, data: bytes | bytearray | memoryview) -> None:
+        """Take raw body bytes (a copy is kept; ``data`` may be reused by the caller)."""
+        if not data:
+            return
+        self._raw += len(data)
+        if self._raw > self.limit:
+            raise BodyTooLarge(self.limit, self._raw, declared=False)
+        if not self._encoding:
+            self._body += data
+            return
+        if self._decoder is None:  # deflate: wait for two bytes to choose zlib or raw
+            self._probe += bytes(data)
+            if len(self._probe) < 2:
+                return
+            self._decoder = zlib.decompressobj(zlib.MAX_WBITS if _zlib_header(self._probe) else -zlib.MAX_WBITS)
+            data, self._probe = self._probe, b""
+        self._inflate(data)
+
+    def _inflate(self, data: bytes | bytearray | memoryview) -> None:
+        decoder = self._decoder
+        try:
+            while data and not decoder.eof:
+                # One byte more than the room left: getting it means the limit was passed.
+                out = decoder.decompress(data, self.limit - len(self._body) + 1)
+                self._body += out
+                if len(self._body) > self.limit:
+                    raise BodyTooLarge(self.limit, len(self._body), declared=False)
+                data = decoder.unconsumed_tail
+        except zlib.error as exc:
+            raise ProtocolError(f"cannot decode the {self._encoding} body: {exc}") from None
+
+    def finish(self) -> bytes:
+        """The decoded body (the buffer is released). ``ProtocolError`` for a truncated compressed body."""
+        if self._encoding and self._raw:
+            if self._decoder is None:  # fewer than two bytes of deflate data
+                self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._inflate(self._probe)
+            if not self._decoder.eof:
+                raise ProtocolError(f"the {self._encoding} body is truncated")
+        body = bytes(self._body)
+        self._body = bytearray()
+        return body
+
+
+def _zlib_header(first: bytes) -> bool:
+    """Whether two bytes start a zlib stream (RFC 1950: method 8, window <= 32 KiB, check bits)."""
+    cmf, flg = first[0], first[1]
+    return cmf & 0x0F == 8 and cmf >> 4 <= 7 and (cmf << 8 | flg) % 31 == 0
+
+
 class ResponseReader:
     """Parses one response from the bytes ``feed`` receives; ``done`` once it is complete.
 
-    After completion: ``status``, ``reason``, ``headers`` (lower-cased names), ``body`` (decoded),
-    and ``keep_alive`` (whether the connection may carry another request).
+    ``limit`` bounds the body (``BodyTooLarge``, see ``BodyCollector``). After completion:
+    ``status``, ``reason``, ``headers`` (lower-cased names), ``body`` (decoded), and
+    ``keep_alive`` (whether the connection may carry another request).
     """
 
     __slots__ = (
-        "_buffer", "_chunk_left", "_chunks", "_framing", "_head_done", "_length", "_no_body",
-        "body", "done", "headers", "keep_alive", "reason", "received_any", "status",
+        "_buffer", "_chunk_left", "_collector", "_framing", "_head_done", "_left", "_no_body",
+        "body", "done", "headers", "keep_alive", "limit", "reason", "received_any", "status",
     )
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, limit: int) -> None:
         self._no_body = method == "HEAD"
-        self._buffer = bytearray()
+        self.limit = limit
+        self._buffer = bytearray()  # received bytes not parsed yet (the head, chunk framing)
         self._head_done = False
         self._framing = ""  # "length", "chunked", "close"
-        self._length = 0
-        self._chunk_left = -1  # -1: reading a chunk-size line
-        self._chunks: list[bytes] = []
+        self._left = 0  # "length": body bytes still to come
+        self._chunk_left = -1  # -1: a chunk-size line is next (see _parse_chunks)
+        self._collector: BodyCollector | None = None
         self.status = 0
         self.reason = ""
         self.headers: dict[str, str] = {}
@@ -89,9 +214,14 @@ class ResponseReader:
         self.received_any = False
 
     def feed(self, data: bytes) -> bool:
-        """Add received bytes; returns ``done``. Raises ``ProtocolError`` for a malformed answer."""
+        """Add received bytes; returns ``done``. Raises ``ProtocolError`` (``BodyTooLarge``) for a
+        malformed or oversized answer."""
         if data:
             self.received_any = True
+            if self._head_done and self._framing == "close":
+                assert self._collector is not None
+                self._collector.add(data)  # straight to the body: nothing to parse
+                return False
             self._buffer += data
         while not self.done:
             if not self._head_done:
@@ -107,10 +237,8 @@ class ResponseReader:
         if self.done:
             return
         if self._head_done and self._framing == "close":
-            self.body = self._decode(bytes(self._buffer))
-            self._buffer.clear()
             self.keep_alive = False
-            self.done = True
+            self._finish()
             return
         if not self.received_any:
             raise ProtocolError("the server closed the connection without answering")
@@ -145,30 +273,45 @@ class ResponseReader:
         connection = headers.get("connection", "").lower()
         self.keep_alive = parts[0] == "HTTP/1.1" and "close" not in connection
         if self._no_body or status in _NO_BODY_STATUSES:
-            self._finish(b"")
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            self.done = True
+            return True
+        self._collector = BodyCollector(self.limit, headers.get("content-encoding", ""))
+        if "chunked" in headers.get("transfer-encoding", "").lower():
             self._framing = "chunked"
         elif "content-length" in headers:
             try:
-                self._length = int(headers["content-length"])
+                self._left = int(headers["content-length"])
             except ValueError:
                 raise ProtocolError(f"bad Content-Length {headers['content-length']!r}") from None
-            if self._length < 0:
-                raise ProtocolError(f"bad Content-Length {self._length}")
+            if self._left < 0:
+                raise ProtocolError(f"bad Content-Length {self._left}")
+            self._collector.declare(self._left)
             self._framing = "length"
         else:
             self._framing = "close"
             self.keep_alive = False
+            if self._buffer:  # body bytes that came with the head
+                self._collector.add(self._buffer)
+                self._buffer.clear()
         return True
 
     # ---- body ----------------------------------------------------------------------------------
 
     def _parse_body(self) -> bool:
         if self._framing == "length":
-            if len(self._buffer) < self._length:
+            assert self._collector is not None
+            buffer = self._buffer
+            if len(buffer) <= self._left:
+                self._collector.add(buffer)
+                self._left -= len(buffer)
+                buffer.clear()
+            else:  # bytes past the body: kept, never read as another answer
+                self._collector.add(memoryview(buffer)[: self._left])
+                del buffer[: self._left]
+                self._left = 0
+            if self._left:
                 return False
-            self._finish(bytes(self._buffer[: self._length]))
-            del self._buffer[: self._length]
+            self._finish()
             return True
         if self._framing == "chunked":
             return self._parse_chunks()
@@ -176,12 +319,17 @@ class ResponseReader:
 
     def _parse_chunks(self) -> bool:
         """States: ``_chunk_left`` -1 = a size line is next, -2 = trailer lines until an empty one,
-        n >= 0 = n bytes of chunk data (then CRLF) are next."""
+        -3 = the CRLF after a chunk's data, n > 0 = n more bytes of chunk data (taken as they come,
+        so a large chunk is never held twice)."""
         buffer = self._buffer
+        collector = self._collector
+        assert collector is not None
         while True:
             if self._chunk_left == -1:
                 end = buffer.find(b"\r\n")
                 if end < 0:
+                    if len(buffer) > _MAX_CHUNK_LINE:
+                        raise ProtocolError("a chunk-size line is too long")
                     return False
                 size_text = bytes(buffer[:end]).split(b";", 1)[0].strip()
                 del buffer[: end + 2]
@@ -189,41 +337,43 @@ class ResponseReader:
                     size = int(size_text, 16)
                 except ValueError:
                     raise ProtocolError(f"bad chunk size {size_text[:20]!r}") from None
+                if size < 0:
+                    raise ProtocolError(f"bad chunk size {size_text[:20]!r}")
+                if size > collector.limit:
+                    raise BodyTooLarge(collector.limit, size, declared=True)
                 self._chunk_left = size if size > 0 else -2
             elif self._chunk_left == -2:
                 end = buffer.find(b"\r\n")
                 if end < 0:
+                    if len(buffer) > _MAX_HEAD:
+                        raise ProtocolError("the chunked trailers are too long")
                     return False
                 del buffer[: end + 2]
                 if end == 0:  # the empty line after the (usually absent) trailers
-                    self._finish(b"".join(self._chunks))
+                    self._finish()
                     return True
-            else:
-                size = self._chunk_left
-                if len(buffer) < size + 2:
+            elif self._chunk_left == -3:
+                if len(buffer) < 2:
                     return False
-                if buffer[size : size + 2] != b"\r\n":
+                if buffer[:2] != b"\r\n":
                     raise ProtocolError("a chunk does not end with CRLF")
-                self._chunks.append(bytes(buffer[:size]))
-                del buffer[: size + 2]
+                del buffer[:2]
                 self._chunk_left = -1
+            else:
+                if not buffer:
+                    return False
+                take = min(self._chunk_left, len(buffer))
+                collector.add(memoryview(buffer)[:take])
+                del buffer[:take]
+                self._chunk_left -= take
+                if not self._chunk_left:
+                    self._chunk_left = -3
 
-    def _finish(self, body: bytes) -> None:
-        self.body = self._decode(body)
+    def _finish(self) -> None:
+        assert self._collector is not None
+        self.body = self._collector.finish()
+        self._collector = None
         self.done = True
-
-    def _decode(self, body: bytes) -> bytes:
-        encoding = self.headers.get("content-encoding", "").lower()
-        if not body or encoding in ("", "identity"):
-            return body
-        try:
-            if encoding == "gzip":
-                return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-            if encoding == "deflate":
-                return zlib.decompress(body)
-        except zlib.error as exc:
-            raise ProtocolError(f"cannot decode the {encoding} body: {exc}") from None
-        raise ProtocolError(f"unsupported Content-Encoding {encoding!r}")
 
 
 def lean_headers() -> list[tuple[str, str]]:
@@ -237,16 +387,39 @@ def origin_of(url: SplitResult) -> tuple[str, str, int]:
     return scheme, url.hostname or "", url.port or (443 if scheme == "https" else 80)
 
 
-def requests_ca_bundle() -> str | None:
-    """The CA bundle the environment names the way requests reads it (``REQUESTS_CA_BUNDLE``, then
-    ``CURL_CA_BUNDLE``), or None."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+#: Where the CA certificates may be named, in order; the first one set wins (see ``trusted_cas``).
+CA_SOURCES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
-def tls_context(verify: Any) -> ssl.SSLContext:
-    """TLS settings as requests understands ``verify``: True = the CA bundle requests ships (certifi),
-    a string = that CA bundle, False = no certificate checks."""
+def trusted_cas(explicit: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """Which CA certificates TLS trusts, the same for every transport of both flavours.
+
+    The first that is set: ``explicit`` (``Configuration.ssl_ca_cert``), ``REQUESTS_CA_BUNDLE``
+    (or ``CURL_CA_BUNDLE``, which requests reads too), ``SSL_CERT_FILE``, ``SSL_CERT_DIR``.
+    Returns ``(path, where it came from)``, or None for the default bundle (certifi's, as requests
+    and httpx use). The path is a file or (except ``ssl_ca_cert``) a directory of certificates.
+    Pure: reads only ``env``; ``tls_context`` loads the certificates.
+    """
+    if explicit:
+        return explicit, "ssl_ca_cert"
+    for name in CA_SOURCES:
+        value = env.get(name)
+        if value:
+            return value, name
+    return None
+
+
+def tls_context(verify: Any, source: str = "verify") -> ssl.SSLContext:
+    """TLS settings as requests understands ``verify``: True = the default bundle (certifi), a
+    string = that CA bundle file or certificate directory, False = no certificate checks.
+
+    A bundle that cannot be loaded raises ``ConfigurationError`` naming ``source`` and the path.
+    Runs on the caller's thread (it reads files).
+    """
+    import os
     import ssl  # here: a plain-HTTP worker never loads it
+
+    from ._config import ConfigurationError
 
     if verify is False:
         context = ssl.create_default_context()
@@ -254,7 +427,12 @@ def tls_context(verify: Any) -> ssl.SSLContext:
         context.verify_mode = ssl.CERT_NONE
         return context
     if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
+        try:
+            if os.path.isdir(verify):
+                return ssl.create_default_context(capath=verify)
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(f"{source}={verify!r}: cannot load CA certificates ({exc})") from None
     # requests' CA bundle is certifi's (requests.certs re-exports it; requests depends on certifi),
     # read from certifi itself so a TLS connection does not load requests.
     from certifi import where

@@ -5,10 +5,7 @@ from __future__ import annotations
 import select
 import socket
 
-__all__ = ["TRUSTED_IDLE", "socket_dropped"]
-
-#: Seconds an idle keep-alive connection is reused without checking that the server kept it open.
-TRUSTED_IDLE = 1.0
+__all__ = ["socket_dropped"]
 
 
 def socket_dropped(sock: socket.socket) -> bool:

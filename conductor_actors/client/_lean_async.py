@@ -7,9 +7,12 @@ shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODE
 request, timeouts as loop timers; the read timer bounds the whole answer, so a server that drips
 bytes cannot hold a call open). ``AsyncConductorClient`` uses it directly; ``_lean_httpx`` plugs it
 into an ``httpx.AsyncClient`` as a transport. The client uses httpx's own transport when a proxy
-applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``. Like the sync transport, an idempotent
-request on a reused connection that fails before any byte of its answer is sent once more on a
-fresh one (a POST never is).
+applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
+
+A request is never sent twice behind the caller's back (a batch poll leases tasks): an idle
+connection is checked for a close by the server before a request is written on it, and a closed
+one is dropped unused; once written, a request's failure (a timeout, a reset, a broken answer)
+goes to the caller. Every body is read against ``max_body`` (``_http11.BodyTooLarge``).
 
 Runs on the event loop that uses the client; not thread-safe (like ``httpx.AsyncClient``).
 """
@@ -22,16 +25,21 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, origin_of, tls_context
+from ._http11 import (
+    ConnectTimeout,
+    ProtocolError,
+    ResponseReader,
+    encode_request,
+    host_header,
+    origin_of,
+    tls_context,
+)
 from ._keepalive import socket_dropped
 
 if TYPE_CHECKING:
     import ssl
 
 __all__ = ["ConnectFailed", "LeanAsyncPools", "LeanPool"]
-
-#: Methods a transport may send twice without changing the outcome.
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class ConnectFailed(ConnectionError):
@@ -66,8 +74,9 @@ class _Connection(asyncio.Protocol):
         try:
             if reader.feed(data):
                 waiter.set_result(reader)
-        except ProtocolError as exc:
+        except ProtocolError as exc:  # BodyTooLarge among them: the rest of the answer is not read
             waiter.set_exception(exc)
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -79,8 +88,10 @@ class _Connection(asyncio.Protocol):
             except ProtocolError as error:
                 waiter.set_exception(ConnectionResetError(str(error)) if exc is not None else error)
 
-    def exchange(self, data: bytes, method: str, loop: asyncio.AbstractEventLoop) -> asyncio.Future[ResponseReader]:
-        self.reader = ResponseReader(method)
+    def exchange(
+        self, data: bytes, method: str, limit: int, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Future[ResponseReader]:
+        self.reader = ResponseReader(method, limit)
         self.waiter = loop.create_future()
         assert self.transport is not None
         self.transport.write(data)
@@ -102,17 +113,23 @@ class LeanPool:
 
     def __init__(self, host: str, port: int, tls: ssl.SSLContext | None, maxsize: int) -> None:
         self.host, self.port, self.tls, self.maxsize = host, port, tls, maxsize
-        self.host_header = host if port in (80, 443) else f"{host}:{port}"
+        self.host_header = host_header("https" if tls is not None else "http", host, port)
         self.idle: deque[_Connection] = deque()
         self.in_use = 0
 
 
 class LeanAsyncPools:
-    """One keep-alive ``LeanPool`` per origin, and the exchange of one request on one of them."""
+    """One keep-alive ``LeanPool`` per origin, and the exchange of one request on one of them.
 
-    def __init__(self, pool_maxsize: int = 100, verify: Any = True) -> None:
+    ``verify`` as requests understands it (``source`` names where a CA path came from, for the
+    error when it cannot be loaded); ``max_body`` bounds every answer's body.
+    """
+
+    def __init__(self, pool_maxsize: int, verify: Any, max_body: int, source: str = "verify") -> None:
         self.pool_maxsize = pool_maxsize
         self.verify = verify
+        self.max_body = max_body
+        self._source = source
         self._pools: dict[tuple[str, str, int], LeanPool] = {}
 
     def pool_of(self, scheme: str, host: str, port: int) -> LeanPool:
@@ -120,7 +137,7 @@ class LeanAsyncPools:
         key = (scheme, host, port)
         pool = self._pools.get(key)
         if pool is None:
-            tls = tls_context(self.verify) if scheme == "https" else None
+            tls = tls_context(self.verify, self._source) if scheme == "https" else None
             pool = self._pools[key] = LeanPool(host, port, tls, self.pool_maxsize)
         return pool
 
@@ -135,43 +152,35 @@ class LeanAsyncPools:
     ) -> ResponseReader:
         """One exchange on a keep-alive connection of ``pool``.
 
+        Sent once: nothing is repeated after the request was written (see the module).
         Raises ``ConnectTimeout``/``TimeoutError`` (no connection / no answer in time),
-        ``OSError`` or ``ProtocolError`` (connection failed or answer broken).
+        ``OSError`` or ``ProtocolError`` (connection failed or answer broken or too large).
         """
         data = encode_request(method, target, pool.host_header, headers, body or None)
         loop = asyncio.get_running_loop()
-        may_resend = method in _IDEMPOTENT
-        may_reuse = True
-        while True:
-            connection, reused = await self._acquire(pool, loop, connect_timeout, may_reuse)
-            future = connection.exchange(data, method, loop)
-            timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
-            try:
-                reader = await future
-            except (OSError, ProtocolError):
-                self._discard(pool, connection)
-                if may_resend and reused and connection.reader is not None and not connection.reader.received_any:
-                    may_reuse = False  # closed by the server while idle: once more on a fresh connection
-                    continue
-                raise
-            except BaseException:  # timed out or cancelled: the connection is in an unknown state
-                self._discard(pool, connection)
-                raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            self._release(pool, connection if reader.keep_alive and not connection.closed else None)
-            return reader
+        connection = await self._acquire(pool, loop, connect_timeout)
+        future = connection.exchange(data, method, self.max_body, loop)
+        timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
+        try:
+            reader = await future
+        except BaseException:  # failed, timed out or cancelled: the connection is in an unknown state
+            self._discard(pool, connection)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self._release(pool, connection if reader.keep_alive and not connection.closed else None)
+        return reader
 
-    async def _acquire(
-        self, pool: LeanPool, loop: asyncio.AbstractEventLoop, timeout: float | None, may_reuse: bool
-    ) -> tuple[_Connection, bool]:
-        """A connection (an idle one when allowed and healthy) and whether it was reused."""
-        while may_reuse and pool.idle:
+    async def _acquire(self, pool: LeanPool, loop: asyncio.AbstractEventLoop, timeout: float | None) -> _Connection:
+        """An idle connection the server has not closed, else a new one."""
+        while pool.idle:
             connection = pool.idle.pop()
+            # Checked before every reuse: a request written on a connection the server already
+            # closed would fail, and it is not sent again.
             if not connection.closed and not connection.dropped():
                 pool.in_use += 1
-                return connection, True
+                return connection
             connection.abort()
         try:
             _, connection = await asyncio.wait_for(
@@ -186,7 +195,7 @@ class LeanAsyncPools:
         except OSError as exc:
             raise ConnectFailed(f"could not connect to {pool.host}:{pool.port}: {exc}") from exc
         pool.in_use += 1
-        return connection, False
+        return connection
 
     def _discard(self, pool: LeanPool, connection: _Connection) -> None:
         connection.abort()

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from ._config import DEFAULT_MAX_RESPONSE_BYTES
 from ._http11 import ACCEPT_ENCODING, ConnectTimeout, ProtocolError
 from ._lean_async import ConnectFailed, LeanAsyncPools
 
@@ -19,13 +20,15 @@ __all__ = ["LeanAsyncTransport"]
 
 #: Set by the pool, or (Accept-Encoding) replaced by what the lean transport decodes.
 _SKIPPED_HEADERS = frozenset({b"host", b"content-length", b"connection", b"transfer-encoding", b"accept-encoding"})
+#: Answer headers that describe the body as it travelled, not the decoded body handed to httpx.
+_DECODED_AWAY = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class LeanAsyncTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncBaseTransport`` with one keep-alive pool per origin."""
 
-    def __init__(self, pool_maxsize: int = 100, verify: Any = True) -> None:
-        self.pools = LeanAsyncPools(pool_maxsize, verify)
+    def __init__(self, pool_maxsize: int = 100, verify: Any = True, max_body: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+        self.pools = LeanAsyncPools(pool_maxsize, verify, max_body)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -50,8 +53,11 @@ class LeanAsyncTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(str(exc), request=request) from exc
         except (OSError, ProtocolError) as exc:
             raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+        # The body is already decoded and whole: its framing and encoding headers no longer apply
+        # (httpx would decode it a second time).
+        headers = [(k, v) for k, v in reader.headers.items() if k not in _DECODED_AWAY]
         return httpx.Response(
-            reader.status, headers=list(reader.headers.items()), content=reader.body,
+            reader.status, headers=headers, content=reader.body,
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reader.reason.encode("latin-1")},
         )
 

@@ -16,6 +16,7 @@ import requests
 import requests.adapters
 from requests.structures import CaseInsensitiveDict
 
+from ._config import DEFAULT_MAX_RESPONSE_BYTES
 from ._http11 import ACCEPT_ENCODING, ConnectTimeout, ProtocolError, origin_of
 from ._lean_sync import LeanConnectionPool, pool_for_origin
 
@@ -28,9 +29,10 @@ _SKIPPED_HEADERS = frozenset({"host", "content-length", "connection", "transfer-
 class LeanAdapter(requests.adapters.BaseAdapter):
     """A ``requests`` transport adapter over ``LeanConnectionPool`` (one pool per origin)."""
 
-    def __init__(self, pool_maxsize: int = 10) -> None:
+    def __init__(self, pool_maxsize: int = 10, max_body: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         super().__init__()
         self.pool_maxsize = pool_maxsize
+        self.max_body = max_body
         self._pools: dict[tuple[str, str, int, Any], LeanConnectionPool] = {}
         self._lock = threading.Lock()
 
@@ -41,7 +43,9 @@ class LeanAdapter(requests.adapters.BaseAdapter):
             with self._lock:
                 pool = self._pools.get(key)
                 if pool is None:
-                    pool = self._pools[key] = pool_for_origin(scheme, host, port, verify, self.pool_maxsize)
+                    pool = self._pools[key] = pool_for_origin(
+                        scheme, host, port, verify, self.pool_maxsize, self.max_body
+                    )
         return pool
 
     def send(  # type: ignore[override]

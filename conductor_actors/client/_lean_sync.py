@@ -5,17 +5,21 @@ microseconds of CPU, which dominates a worker's cost per task, and importing ``r
 worker process ~70 ms of start-up and ~12 MB. ``LeanConnectionPool`` speaks HTTP/1.1 itself through
 the shared sans-I/O ``_http11`` protocol on plain sockets (TCP_NODELAY, one write per request),
 about a fifth of the cost. It handles what a Conductor server needs (keep-alive, chunked bodies,
-TLS with the same CA bundle as requests). ``ConductorClient`` uses a pool directly; the same pool
-plugs into a ``requests.Session`` as ``LeanAdapter`` (``_lean_requests``). The client uses
-``requests``' own adapter when a proxy applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
+TLS with the CA certificates every transport trusts, ``_http11.trusted_cas``). ``ConductorClient``
+uses a pool directly; the same pool plugs into a ``requests.Session`` as ``LeanAdapter``
+(``_lean_requests``). The client uses ``requests``' own adapter when a proxy applies or when
+``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
 
-An idempotent request (GET, PUT, DELETE...) on a reused keep-alive connection that fails before the
-first byte of its answer is sent once more on a fresh connection: the server closed the idle
-connection as it was reused. A POST is never sent twice by the transport (an update-v2 the server
-did process would have leased us a next task we never heard of); its failure goes to the caller,
-which decides. ``close()`` also aborts connections still carrying a request, so no call outlives
-the client. The read timeout bounds the whole answer, not each ``recv``: a server that drips bytes
-cannot keep a call alive past it.
+A request is never sent twice behind the caller's back: a batch poll leases tasks and an
+update-v2 may lease the next one, so a request that may have reached the server is never
+repeated by the transport. An idle keep-alive connection is checked for a close by the server
+before a request is written on it (a closed one is dropped, unused); only a request whose write
+itself failed on a reused connection, with nothing read, is sent once more on a fresh
+connection (the server cannot have seen it whole). Any other failure, a timeout above all, goes
+to the caller, which decides. ``close()`` also aborts connections still carrying a request, so no
+call outlives the client. The read timeout bounds the whole answer, not each ``recv``: a server
+that drips bytes cannot keep a call alive past it. Every body is read against the pool's
+``max_body`` (``_http11.BodyTooLarge``).
 
 Thread-safe: connections are taken from and returned to the pool under a lock; a connection is used
 by one thread at a time.
@@ -29,8 +33,8 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._http11 import ConnectTimeout, ProtocolError, ResponseReader, encode_request, tls_context
-from ._keepalive import TRUSTED_IDLE, socket_dropped
+from ._http11 import ConnectTimeout, ResponseReader, encode_request, host_header, tls_context
+from ._keepalive import socket_dropped
 
 if TYPE_CHECKING:
     import ssl
@@ -38,21 +42,20 @@ if TYPE_CHECKING:
 __all__ = ["LeanConnectionPool", "pool_for_origin"]
 
 
-class _ClosedWhileIdle(Exception):
-    """A reused connection failed before any byte of the answer: try once on a fresh one."""
-
-
-#: Methods a transport may send twice without changing the outcome.
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+class _NotSent(Exception):
+    """Writing the request on a reused connection failed and nothing was read: the server cannot
+    have seen the whole request, so it may go once more on a fresh connection."""
 
 
 class LeanConnectionPool:
     """Keep-alive connections to one origin; ``request`` sends one request and reads its answer."""
 
-    def __init__(self, host: str, port: int, *, tls: ssl.SSLContext | None, maxsize: int) -> None:
-        self.host, self.port, self.tls, self.maxsize = host, port, tls, maxsize
-        self.host_header = host if port in (80, 443) else f"{host}:{port}"
-        self._idle: deque[tuple[socket.socket, float]] = deque()  # (socket, when it became idle)
+    def __init__(
+        self, host: str, port: int, *, tls: ssl.SSLContext | None, maxsize: int, max_body: int
+    ) -> None:
+        self.host, self.port, self.tls, self.maxsize, self.max_body = host, port, tls, maxsize, max_body
+        self.host_header = host_header("https" if tls is not None else "http", host, port)
+        self._idle: deque[socket.socket] = deque()
         self._lock = threading.Lock()
         self._closed = False
         self._busy: set[socket.socket] = set()  # connections checked out (changed under the lock)
@@ -74,10 +77,10 @@ class LeanConnectionPool:
     def _take_idle(self) -> socket.socket | None:
         with self._lock:
             while self._idle:
-                sock, since = self._idle.pop()
-                # A socket idle for a moment is trusted without a syscall; an older one is checked
-                # for a close by the server (a failure before any answer is retried anyway).
-                if time.monotonic() - since < TRUSTED_IDLE or not socket_dropped(sock):
+                sock = self._idle.pop()
+                # Checked every time, however short the idle time: a request written on a
+                # connection the server already closed fails, and it is not sent again.
+                if not socket_dropped(sock):
                     self._busy.add(sock)
                     return sock
                 sock.close()
@@ -88,7 +91,7 @@ class LeanConnectionPool:
         with self._lock:
             self._busy.discard(sock)
             if healthy and not self._closed and len(self._idle) < self.maxsize:
-                self._idle.append((sock, time.monotonic()))
+                self._idle.append(sock)
                 return
         sock.close()
 
@@ -105,8 +108,8 @@ class LeanConnectionPool:
         sock = self._take_idle()
         if sock is not None:
             try:
-                return self._exchange(sock, data, method, read_timeout, reused=method in _IDEMPOTENT)
-            except _ClosedWhileIdle:
+                return self._exchange(sock, data, method, read_timeout, reused=True)
+            except _NotSent:
                 pass
         sock = self._connect(connect_timeout)
         with self._lock:
@@ -123,12 +126,17 @@ class LeanConnectionPool:
 
         The timeout bounds the whole answer, not each ``recv``: a server that sends a byte now and
         then cannot hold the call open. Raises ``TimeoutError`` at the deadline (the connection is
-        closed, never reused).
+        closed, never reused); ``_NotSent`` when the write failed on a ``reused`` connection.
         """
-        reader = ResponseReader(method)
+        reader = ResponseReader(method, self.max_body)
         try:
             sock.settimeout(read_timeout)
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except ConnectionError as exc:  # reset or broken pipe: the request never arrived whole
+                if reused:
+                    raise _NotSent from exc
+                raise
             deadline = None if read_timeout is None else time.monotonic() + read_timeout
             while True:
                 chunk = sock.recv(65536)
@@ -142,10 +150,8 @@ class LeanConnectionPool:
                     if remaining <= 0:
                         raise TimeoutError(f"the answer did not finish within {read_timeout} s")
                     sock.settimeout(remaining)
-        except BaseException as exc:
+        except BaseException:
             self._give_back(sock, healthy=False)
-            if reused and not reader.received_any and isinstance(exc, (ConnectionError, ProtocolError)):
-                raise _ClosedWhileIdle from exc
             raise
         self._give_back(sock, healthy=reader.keep_alive)
         return reader
@@ -156,7 +162,7 @@ class LeanConnectionPool:
             self._closed = True
             idle, self._idle = list(self._idle), deque()
             busy = list(self._busy)
-        for sock, _ in idle:
+        for sock in idle:
             sock.close()
         for sock in busy:
             try:
@@ -165,6 +171,10 @@ class LeanConnectionPool:
                 pass
 
 
-def pool_for_origin(scheme: str, host: str, port: int, verify: Any, maxsize: int) -> LeanConnectionPool:
-    """A new pool for one origin; ``verify`` as requests understands it (used for https only)."""
-    return LeanConnectionPool(host, port, tls=tls_context(verify) if scheme == "https" else None, maxsize=maxsize)
+def pool_for_origin(
+    scheme: str, host: str, port: int, verify: Any, maxsize: int, max_body: int, source: str = "verify"
+) -> LeanConnectionPool:
+    """A new pool for one origin; ``verify`` as requests understands it (used for https only;
+    ``source`` names where a CA path came from, for the error when it cannot be loaded)."""
+    tls = tls_context(verify, source) if scheme == "https" else None
+    return LeanConnectionPool(host, port, tls=tls, maxsize=maxsize, max_body=max_body)

@@ -18,6 +18,7 @@ thread fetches while the others wait for its token.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +30,7 @@ from . import _protocol as protocol
 from ._auth import NEED_TOKEN, TokenAction, TokenSchedule, call_flow, record_fetch_error
 from ._config import Configuration
 from ._errors import ConductorError
-from ._http11 import ProtocolError, lean_headers, origin_of, requests_ca_bundle
+from ._http11 import ProtocolError, lean_headers, origin_of, trusted_cas
 from ._lean_sync import LeanConnectionPool, pool_for_origin
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 from ._proxies import proxy_for
@@ -52,11 +53,14 @@ __all__ = ["ConductorClient"]
 T = TypeVar("T")
 
 
-def _lean_pool(api_root: str, pool_size: int) -> tuple[LeanConnectionPool, str]:
-    """The lean pool for the server and the API's path prefix; TLS trusts the CA bundle requests would."""
-    parts = urlsplit(api_root)
+def _lean_pool(configuration: Configuration, pool_size: int) -> tuple[LeanConnectionPool, str]:
+    """The lean pool for the server and the API's path prefix; TLS trusts what ``trusted_cas`` says."""
+    parts = urlsplit(configuration.server_api_url)
     scheme, host, port = origin_of(parts)
-    return pool_for_origin(scheme, host, port, requests_ca_bundle() or True, pool_size), parts.path.rstrip("/")
+    cas = trusted_cas(configuration.ssl_ca_cert, os.environ)
+    verify, source = cas if cas is not None else (True, "verify")
+    pool = pool_for_origin(scheme, host, port, verify, pool_size, configuration.max_response_bytes, source)
+    return pool, parts.path.rstrip("/")
 
 
 class ConductorClient:
@@ -102,14 +106,16 @@ class ConductorClient:
         if session is None and self.configuration.http_transport == "lean" and proxy_for(
             self._api_root, system_settings=True
         ) is None:
-            pool, base = _lean_pool(self._api_root, pool_size)
+            pool, base = _lean_pool(self.configuration, pool_size)
             self._lean = (pool, base, lean_headers())
         else:
             from ._requests_exchange import SessionExchange, build_session
 
             if session is None:
-                session = build_session(self._api_root, pool_size, self.configuration.http_transport)
-            self._requests = SessionExchange(session, self._api_root, self._connect_timeout)
+                session = build_session(self.configuration, pool_size)
+            self._requests = SessionExchange(
+                session, self._api_root, self._connect_timeout, self.configuration.max_response_bytes
+            )
         settings = self.configuration.authentication_settings
         self._tokens = (
             TokenSchedule(self.configuration.auth_token_ttl_seconds, clock=clock) if settings is not None else None

@@ -23,8 +23,14 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 from ._config import ConfigurationError
-from ._errors import ConductorTimeoutError, ConductorTransportError, InvalidResponseError, http_error_for
-from ._http11 import ConnectTimeout
+from ._errors import (
+    ConductorTimeoutError,
+    ConductorTransportError,
+    InvalidResponseError,
+    ResponseTooLargeError,
+    http_error_for,
+)
+from ._http11 import BodyTooLarge, ConnectTimeout
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
     "path_segment",
     "query_params",
     "result_body",
+    "too_large_error",
     "transport_error",
     "whole_number",
 ]
@@ -143,7 +150,16 @@ def lean_transport_error(
         return transport_error(request, f"could not connect within {connect_timeout} s", timed_out=True)
     if isinstance(exc, TimeoutError):
         return transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True)
+    if isinstance(exc, BodyTooLarge):
+        return too_large_error(request, exc)
     return transport_error(request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False)
+
+
+def too_large_error(request: HttpRequest, exc: BodyTooLarge) -> ResponseTooLargeError:
+    """The error for an answer whose body passed ``max_response_bytes``: names the limit and the size."""
+    return ResponseTooLargeError(
+        f"{request.method} {request.path}: {exc} (max_response_bytes={exc.limit})", limit=exc.limit, size=exc.size
+    )
 
 
 def log_answer(request: HttpRequest, status: int, body: bytes, seconds: float) -> None:

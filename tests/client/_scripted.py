@@ -8,6 +8,7 @@ Scripts run on the server's connection threads.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -20,23 +21,30 @@ OK_EMPTY_LIST = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-L
 class ScriptedServer:
     """Accepts connections on loopback; each request is answered by the next script in line."""
 
-    def __init__(self, scripts: list[Script]) -> None:
+    def __init__(self, scripts: list[Script], host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.scripts = list(scripts)
         self.connections = 0
         self.requests = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.heads: list[bytes] = []  # each request's head, as it arrived
+        self.host, self.tls = host, tls
+        self.listener = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
         self.port = self.listener.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     @property
+    def origin(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/tasks/update-v2"
+        return f"{self.origin}/api/tasks/update-v2"
 
     @property
     def api_url(self) -> str:
         """The API root, for a client's ``Configuration``."""
-        return f"http://127.0.0.1:{self.port}/api"
+        return f"{self.origin}/api"
 
     def _serve(self) -> None:
         while True:
@@ -48,23 +56,36 @@ class ScriptedServer:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
-        buffer = b""
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return  # the client refused the certificate
         with conn:
-            while self.scripts:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, rest = buffer.partition(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length")), 0)
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                buffer = rest[length:]
-                self.requests += 1
-                if not self.scripts.pop(0)(conn, head + b"\r\n\r\n" + rest[:length]):
+            try:
+                self._answer(conn)
+            except OSError:
+                return  # the client went away
+
+    def _answer(self, conn: socket.socket) -> None:
+        buffer = b""
+        while self.scripts:
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
                     return
+                buffer += data
+            head, _, rest = buffer.partition(b"\r\n\r\n")
+            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length")), 0)
+            while len(rest) < length:
+                rest += conn.recv(65536)
+            buffer = rest[length:]
+            self.requests += 1
+            self.heads.append(head)
+            if not self.scripts.pop(0)(conn, head + b"\r\n\r\n" + rest[:length]):
+                return
 
     def close(self) -> None:
         self.listener.close()

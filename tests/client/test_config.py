@@ -7,6 +7,7 @@ machine's own variables never leak in.
 from __future__ import annotations
 
 import pickle
+import re
 
 import pytest
 
@@ -45,8 +46,34 @@ def test_base_url_gets_api_appended(base_url: str, expected: str) -> None:
 
 
 def test_the_environment_url_is_used_as_given_when_nothing_is_passed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONDUCTOR_SERVER_URL", " https://conductor.example.com/api/ ")
+    monkeypatch.setenv("CONDUCTOR_SERVER_URL", "https://conductor.example.com/api/")
     assert Configuration().server_api_url == "https://conductor.example.com/api"
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://conductor:8080/api\n", "whitespace ('\\n' at position 25)"),  # a secret file's last line
+        (" http://conductor:8080/api", "whitespace (' ' at position 0)"),
+        ("http://conductor:8080/my api", "whitespace (' ' at position 24)"),
+        ("http://conduc\ttor:8080/api", "whitespace ('\\t' at position 13)"),
+        ("http://conductor:8080/api\x00", "a control character ('\\x00' at position 25)"),
+        ("http://conductor:8080/a\x7fpi", "a control character ('\\x7f' at position 23)"),
+    ],
+)
+def test_a_url_with_whitespace_or_a_control_character_is_a_configuration_error(
+    url: str, problem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sent as is, such a URL makes a malformed request line; it is refused where it is configured."""
+    for given in ({"server_api_url": url}, {"base_url": url}):
+        with pytest.raises(ConfigurationError, match=re.escape(problem)) as caught:
+            Configuration(**given, env={})
+        assert str(caught.value).startswith(f"{next(iter(given))}=")
+    if "\x00" in url:
+        return  # no environment variable can hold a NUL
+    monkeypatch.setenv("CONDUCTOR_SERVER_URL", url)
+    with pytest.raises(ConfigurationError, match="^CONDUCTOR_SERVER_URL=.*" + re.escape(problem)):
+        Configuration()
 
 
 def test_explicit_urls_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,10 @@ from conductor_actors.client._lean_httpx import LeanAsyncTransport
 from conductor_actors.client._lean_requests import LeanAdapter
 
 
+#: A body limit far above every answer of these tests.
+LIMIT = 1 << 20
+
+
 def feed_bytewise(reader: ResponseReader, data: bytes) -> bool:
     done = False
     for i in range(len(data)):
@@ -51,18 +55,18 @@ def test_request_bytes_carry_host_headers_length_and_body() -> None:
     ],
 )
 def test_parser_frames_bodies_even_when_bytes_arrive_one_by_one(raw: bytes, body: bytes, keep_alive: bool) -> None:
-    reader = ResponseReader("GET")
+    reader = ResponseReader("GET", LIMIT)
     assert feed_bytewise(reader, raw) is True
     assert reader.body == body and reader.keep_alive is keep_alive
 
 
 def test_parser_reads_to_the_end_of_the_connection_and_decodes_gzip() -> None:
-    reader = ResponseReader("GET")
+    reader = ResponseReader("GET", LIMIT)
     assert reader.feed(b"HTTP/1.0 200 OK\r\n\r\nuntil the end") is False
     reader.eof()
     assert reader.body == b"until the end" and reader.keep_alive is False
     packed = gzip.compress(b'{"a":1}')
-    reader = ResponseReader("GET")
+    reader = ResponseReader("GET", LIMIT)
     reader.feed(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed)
     assert reader.body == b'{"a":1}'
 
@@ -79,13 +83,13 @@ def test_parser_reads_to_the_end_of_the_connection_and_decodes_gzip() -> None:
 )
 def test_parser_names_what_is_wrong_with_a_broken_answer(raw: bytes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
-        ResponseReader("GET").feed(raw)
+        ResponseReader("GET", LIMIT).feed(raw)
 
 
 def test_parser_tells_a_truncated_answer_from_no_answer() -> None:
     with pytest.raises(ProtocolError, match="without answering"):
-        ResponseReader("GET").eof()
-    reader = ResponseReader("GET")
+        ResponseReader("GET", LIMIT).eof()
+    reader = ResponseReader("GET", LIMIT)
     reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
     with pytest.raises(ProtocolError, match="middle of its answer"):
         reader.eof()
