@@ -6,14 +6,15 @@ validate identically. Raises ``ApiError`` for error answers. Runs on the loop th
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
-from ._http import Outcome, Request
+from ._http import Outcome, Request, Response
 from ._metadata import Metadata
-from ._payloads import EMPTY_OK, json_body, json_response, query_bool, query_int, query_str, text_response
+from ._payloads import EMPTY_OK, NO_CONTENT, json_body, json_response, query_bool, query_int, query_str, text_response
 from ._search import iso_time, parse_query, search_page, text_matches
 from ._store import Store, WorkflowRecord
 from ._workflows import Decider
@@ -26,10 +27,11 @@ Handler = Callable[[Request, "tuple[str, ...]"], Outcome]
 class WorkflowApi:
     """The ``/api/workflow`` endpoints."""
 
-    def __init__(self, store: Store, metadata: Metadata, decider: Decider) -> None:
+    def __init__(self, store: Store, metadata: Metadata, decider: Decider, loop: asyncio.AbstractEventLoop) -> None:
         self._store = store
         self._metadata = metadata
         self._decider = decider
+        self._loop = loop
 
     def handlers(self) -> dict[str, Handler]:
         """Endpoint name -> handler."""
@@ -44,6 +46,15 @@ class WorkflowApi:
             "workflow_correlated": self.correlated,
             "workflow_correlated_batch": self.correlated_batch,
             "workflow_search": self.search,
+            "workflow_pause": self.pause,
+            "workflow_resume": self.resume,
+            "workflow_restart": self.restart,
+            "workflow_retry": self.retry,
+            "workflow_rerun": self.rerun,
+            "workflow_skip_task": self.skip_task,
+            "workflow_reset_callbacks": self.reset_callbacks,
+            "workflow_variables": self.variables,
+            "workflow_execute": self.execute,
         }
 
     def start(self, name: Any, version: Any, workflow_input: Any, correlation_id: Any, priority: Any,
@@ -190,6 +201,130 @@ class WorkflowApi:
                 found.append(workflow_summary(workflow))
         return json_response(search_page(found, query_int(query, "start", 0), query_int(query, "size", 100),
                                          query_str(query, "sort")))
+
+
+    def pause(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``PUT /api/workflow/{id}/pause``: PAUSED (nothing new is scheduled); 200 empty; 409 if ended."""
+        self._decider.pause(self._find(params[0]))
+        return EMPTY_OK
+
+    def resume(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``PUT /api/workflow/{id}/resume``: RUNNING again and decided; 200 empty; 409 if not PAUSED."""
+        self._decider.resume(self._find(params[0]))
+        return EMPTY_OK
+
+    def restart(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/{id}/restart?useLatestDefinitions=false``: from the start; 204."""
+        latest = query_bool(request.query, "useLatestDefinitions", False)
+        self._decider.restart(self._find(params[0]), latest)
+        return NO_CONTENT
+
+    def retry(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/{id}/retry[?resumeSubworkflowTasks=]``: the failed tasks again; 204."""
+        query_bool(request.query, "resumeSubworkflowTasks", False)
+        self._decider.retry(self._find(params[0]))
+        return NO_CONTENT
+
+    def rerun(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/{id}/rerun`` with a RerunWorkflowRequest: text/plain workflow id."""
+        workflow = self._find(params[0])
+        body = json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, "RerunWorkflowRequest must be a JSON object")
+        problems = []
+        for key in ("workflowInput", "taskInput"):
+            if body.get(key) is not None and not isinstance(body[key], dict):
+                problems.append((key, "must be a JSON object", body[key]))
+        for key in ("reRunFromTaskId", "correlationId"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                problems.append((key, "must be a string", body[key]))
+        if problems:
+            raise ValidationFailure(problems)
+        self._decider.rerun(workflow, body)
+        return text_response(workflow.workflow_id)
+
+    def skip_task(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``PUT /api/workflow/{id}/skiptask/{ref}`` with an optional SkipTaskRequest; 200 empty."""
+        body = json_body(request, allow_empty=True) or {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "SkipTaskRequest must be a JSON object")
+        self._decider.skip(self._find(params[0]), params[1], body)
+        return EMPTY_OK
+
+    def reset_callbacks(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/{id}/resetcallbacks``: queued worker tasks become pollable now; 204."""
+        workflow = self._find(params[0])
+        if workflow.terminal:
+            raise ApiError(409, f"Workflow is in terminal state. Status = {workflow.status}")
+        self._decider.reset_callbacks(workflow)
+        return NO_CONTENT
+
+    def variables(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/{id}/variables`` with a map (the official Python client's
+        ``update_variables``): merged into the variables; answers the Workflow."""
+        workflow = self._find(params[0])
+        body = json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, "Variables must be a JSON object")
+        self._decider.set_variables(workflow, body)
+        return json_response(workflow.to_json(True))
+
+    def execute(self, request: Request, params: tuple[str, ...]) -> Outcome:
+        """``POST /api/workflow/execute/{name}/{version}?requestId&waitUntilTaskRef&waitForSeconds``
+        with a StartWorkflowRequest: start it and answer a WorkflowRun once it ends, once the task
+        ``waitUntilTaskRef`` is scheduled, or after ``waitForSeconds`` (10) seconds, whichever is first."""
+        query = request.query
+        body = json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, "StartWorkflowRequest must be a JSON object")
+        try:
+            version = int(params[1])
+        except ValueError:
+            raise ApiError(400, f"version must be an integer, got {params[1]!r}") from None
+        wait_for = query_int(query, "waitForSeconds", 10)
+        if wait_for < 0:
+            raise ApiError(400, f"waitForSeconds must not be negative, got {wait_for}")
+        until_ref = query_str(query, "waitUntilTaskRef") or None
+        workflow = self.start(params[0], version, body.get("input"), body.get("correlationId"),
+                              body.get("priority"), body.get("taskToDomain"))
+        request_id = query_str(query, "requestId")
+        if self._run_ready(workflow, until_ref) or wait_for == 0:
+            return json_response(_workflow_run(workflow, request_id))
+        return self._execute_later(workflow, until_ref, float(wait_for), request_id)
+
+    @staticmethod
+    def _run_ready(workflow: WorkflowRecord, until_ref: str | None) -> bool:
+        return workflow.terminal or (until_ref is not None and until_ref in workflow.by_ref)
+
+    async def _execute_later(self, workflow: WorkflowRecord, until_ref: str | None, wait_for: float,
+                             request_id: str | None) -> Response:
+        ready: asyncio.Future[None] = self._loop.create_future()
+
+        def changed(record: WorkflowRecord) -> None:
+            if record is workflow and self._run_ready(workflow, until_ref) and not ready.done():
+                ready.set_result(None)
+
+        self._decider.change_listeners.append(changed)
+        try:
+            await asyncio.wait_for(ready, wait_for)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._decider.change_listeners.remove(changed)
+        return json_response(_workflow_run(workflow, request_id))
+
+
+def _workflow_run(workflow: WorkflowRecord, request_id: str | None) -> dict[str, Any]:
+    """The WorkflowRun answer of the execute endpoint."""
+    run: dict[str, Any] = {
+        "workflowId": workflow.workflow_id, "correlationId": workflow.correlation_id,
+        "input": workflow.input, "output": workflow.output, "status": workflow.status,
+        "tasks": list(workflow.tasks), "variables": workflow.variables, "priority": workflow.priority,
+        "createTime": workflow.create_time, "updateTime": workflow.update_time,
+    }
+    if request_id is not None:
+        run["requestId"] = request_id
+    return {key: value for key, value in run.items() if value is not None}
 
 
 #: Fields a workflow search query may name.

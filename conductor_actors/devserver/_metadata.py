@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
+from ._evaluators import missing_engine
 from ._store import now_ms
 
 __all__ = ["TASK_DEF_DEFAULTS", "Metadata"]
@@ -105,7 +106,7 @@ def validate_task_def(task_def: Any, path: str) -> Problems:
 
 
 def validate_workflow_def(workflow_def: Any, path: str) -> Problems:
-    """Everything wrong with one WorkflowDef JSON for this server (SIMPLE tasks only)."""
+    """Everything wrong with one WorkflowDef JSON for this server (unsupported task types included)."""
     if not isinstance(workflow_def, dict):
         return [(path, "must be a JSON object", workflow_def)]
     problems: Problems = []
@@ -122,29 +123,154 @@ def validate_workflow_def(workflow_def: Any, path: str) -> Problems:
     if not isinstance(tasks, list) or not tasks:
         problems.append((f"{path}.tasks", "WorkflowTask list cannot be empty", tasks))
         return problems
-    seen: set[str] = set()
+    _check_task_list(problems, f"{path}.tasks", tasks, set(), in_loop=False)
+    return problems
+
+
+#: Task types the dev server runs (SIMPLE by workers, the others itself).
+SUPPORTED_TASK_TYPES = frozenset({
+    "SIMPLE", "DYNAMIC", "SWITCH", "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "DO_WHILE",
+    "SUB_WORKFLOW", "TERMINATE", "SET_VARIABLE", "WAIT", "HUMAN", "INLINE", "HTTP", "JSON_JQ_TRANSFORM",
+})
+_TERMINATION_STATUSES = ("COMPLETED", "FAILED", "TERMINATED")
+
+
+def _needs(problems: Problems, where: str, kind: str, value: Any) -> None:
+    """A problem naming the optional extra when the engine for ``kind`` is not installed."""
+    missing = missing_engine(kind)
+    if missing is not None:
+        problems.append((where, missing, value))
+
+
+def _check_task_list(problems: Problems, path: str, tasks: Any, seen: set[str], *, in_loop: bool) -> None:
+    if not isinstance(tasks, list):
+        problems.append((path, "must be a list of WorkflowTasks", tasks))
+        return
     for index, task in enumerate(tasks):
-        where = f"{path}.tasks[{index}]"
+        where = f"{path}[{index}]"
         if not isinstance(task, dict):
             problems.append((where, "must be a JSON object", task))
             continue
-        _check_name(problems, f"{where}.name", task.get("name"), "WorkflowTask name")
-        ref = task.get("taskReferenceName")
-        _check_name(problems, f"{where}.taskReferenceName", ref, "WorkflowTask taskReferenceName name")
-        if isinstance(ref, str):
-            if ref in seen:
-                message = f"taskReferenceName: {ref} should be unique across tasks for a given workflowDefinition"
-                problems.append((f"{where}.taskReferenceName", message, ref))
-            seen.add(ref)
-        task_type = task.get("type", "SIMPLE")
-        if task_type != "SIMPLE":
-            problems.append((f"{where}.type", f"task type {task_type!r} is not supported by the dev server "
-                             "(it runs SIMPLE tasks in sequence only)", task_type))
-        _check_type(problems, f"{where}.inputParameters", task.get("inputParameters"), dict, "a JSON object")
-        _check_number(problems, f"{where}.retryCount", task.get("retryCount"), 0, integer=True)
-        _check_type(problems, f"{where}.optional", task.get("optional"), bool, "a boolean")
-        _check_number(problems, f"{where}.startDelay", task.get("startDelay"), 0)
-    return problems
+        _check_task(problems, where, task, seen, in_loop=in_loop,
+                    following=tasks[index + 1] if index + 1 < len(tasks) else None)
+
+
+def _check_task(problems: Problems, where: str, task: dict[str, Any], seen: set[str], *, in_loop: bool,
+                following: Any) -> None:
+    _check_name(problems, f"{where}.name", task.get("name"), "WorkflowTask name")
+    ref = task.get("taskReferenceName")
+    _check_name(problems, f"{where}.taskReferenceName", ref, "WorkflowTask taskReferenceName name")
+    if isinstance(ref, str):
+        if ref in seen:
+            message = f"taskReferenceName: {ref} should be unique across tasks for a given workflowDefinition"
+            problems.append((f"{where}.taskReferenceName", message, ref))
+        seen.add(ref)
+    _check_type(problems, f"{where}.inputParameters", task.get("inputParameters"), dict, "a JSON object")
+    _check_number(problems, f"{where}.retryCount", task.get("retryCount"), 0, integer=True)
+    _check_type(problems, f"{where}.optional", task.get("optional"), bool, "a boolean")
+    _check_number(problems, f"{where}.startDelay", task.get("startDelay"), 0)
+    task_type = task.get("type", "SIMPLE")
+    if task_type not in SUPPORTED_TASK_TYPES:
+        problems.append((f"{where}.type", f"task type {task_type!r} is not supported by the dev server; it runs "
+                         f"{', '.join(sorted(SUPPORTED_TASK_TYPES))}", task_type))
+        return
+    given = task.get("inputParameters")
+    inputs: dict[str, Any] = given if isinstance(given, dict) else {}
+    if task_type == "SWITCH":
+        evaluator = task.get("evaluatorType", "value-param")
+        if evaluator not in ("value-param", "javascript", "graaljs"):
+            problems.append((f"{where}.evaluatorType", "must be value-param, javascript or graaljs", evaluator))
+        elif evaluator != "value-param":
+            _needs(problems, f"{where}.evaluatorType", "javascript", evaluator)
+        _check_name(problems, f"{where}.expression", task.get("expression"), "SWITCH expression")
+    if task_type == "DECISION":
+        if task.get("caseExpression"):
+            _needs(problems, f"{where}.caseExpression", "javascript", task.get("caseExpression"))
+        elif not task.get("caseValueParam"):
+            problems.append((f"{where}.caseValueParam", "DECISION needs caseValueParam or caseExpression", None))
+    if task_type in ("SWITCH", "DECISION"):
+        cases = task.get("decisionCases")
+        if not isinstance(cases, dict):
+            problems.append((f"{where}.decisionCases", "must be a JSON object of case -> task list", cases))
+        else:
+            for case, case_tasks in cases.items():
+                _check_task_list(problems, f"{where}.decisionCases.{case}", case_tasks, seen, in_loop=in_loop)
+        if task.get("defaultCase") is not None:
+            _check_task_list(problems, f"{where}.defaultCase", task.get("defaultCase"), seen, in_loop=in_loop)
+    if task_type in ("FORK_JOIN", "FORK_JOIN_DYNAMIC") and (
+            not isinstance(following, dict) or following.get("type") != "JOIN"):
+        problems.append((where, f"{task_type} must be followed by a JOIN task", task_type))
+    if task_type == "FORK_JOIN":
+        branches = task.get("forkTasks")
+        if not isinstance(branches, list) or not branches:
+            problems.append((f"{where}.forkTasks", "FORK_JOIN needs a non-empty list of task lists", branches))
+        else:
+            for number, branch in enumerate(branches):
+                _check_task_list(problems, f"{where}.forkTasks[{number}]", branch, seen, in_loop=in_loop)
+    if task_type == "JOIN":
+        join_on = task.get("joinOn", [])
+        if not isinstance(join_on, list) or not all(isinstance(item, str) for item in join_on):
+            problems.append((f"{where}.joinOn", "must be a list of task reference names", join_on))
+    if task_type == "DO_WHILE":
+        if in_loop:
+            problems.append((where, "a DO_WHILE inside another DO_WHILE is not supported by the dev server", ref))
+        _check_name(problems, f"{where}.loopCondition", task.get("loopCondition"), "DO_WHILE loopCondition")
+        _needs(problems, f"{where}.loopCondition", "javascript", task.get("loopCondition"))
+        body = task.get("loopOver")
+        if not isinstance(body, list) or not body:
+            problems.append((f"{where}.loopOver", "DO_WHILE needs a non-empty loopOver task list", body))
+        else:
+            _check_task_list(problems, f"{where}.loopOver", body, seen, in_loop=True)
+    if task_type == "SUB_WORKFLOW":
+        param = task.get("subWorkflowParam")
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str) or not param["name"]:
+            problems.append((f"{where}.subWorkflowParam", "SUB_WORKFLOW needs subWorkflowParam.name", param))
+        elif param.get("workflowDefinition") is not None:
+            problems.append((f"{where}.subWorkflowParam.workflowDefinition", "an inline sub-workflow definition "
+                             "is not supported by the dev server; register it and name it", None))
+    if task_type == "DYNAMIC":
+        _check_name(problems, f"{where}.dynamicTaskNameParam", task.get("dynamicTaskNameParam"),
+                    "DYNAMIC dynamicTaskNameParam")
+    if task_type == "FORK_JOIN_DYNAMIC":
+        _check_name(problems, f"{where}.dynamicForkTasksParam", task.get("dynamicForkTasksParam"),
+                    "FORK_JOIN_DYNAMIC dynamicForkTasksParam")
+        _check_name(problems, f"{where}.dynamicForkTasksInputParamName",
+                    task.get("dynamicForkTasksInputParamName"), "FORK_JOIN_DYNAMIC dynamicForkTasksInputParamName")
+    if task_type == "TERMINATE":
+        status = inputs.get("terminationStatus")
+        if not (isinstance(status, str) and (status in _TERMINATION_STATUSES or status.startswith("${"))):
+            problems.append((f"{where}.inputParameters.terminationStatus",
+                             "TERMINATE needs terminationStatus COMPLETED, FAILED or TERMINATED", status))
+    if task_type == "INLINE":
+        evaluator = inputs.get("evaluatorType")
+        if evaluator not in ("value-param", "javascript", "graaljs"):
+            problems.append((f"{where}.inputParameters.evaluatorType",
+                             "INLINE needs evaluatorType value-param, javascript or graaljs", evaluator))
+        elif evaluator != "value-param":
+            _needs(problems, f"{where}.inputParameters.evaluatorType", "javascript", evaluator)
+        _check_name(problems, f"{where}.inputParameters.expression", inputs.get("expression"), "INLINE expression")
+    if task_type == "JSON_JQ_TRANSFORM":
+        _check_name(problems, f"{where}.inputParameters.queryExpression", inputs.get("queryExpression"),
+                    "JSON_JQ_TRANSFORM queryExpression")
+        _needs(problems, f"{where}.inputParameters.queryExpression", "jq", inputs.get("queryExpression"))
+    if task_type == "HTTP":
+        spec = inputs.get("http_request", inputs)
+        if not isinstance(spec, dict) or not spec.get("uri"):
+            problems.append((f"{where}.inputParameters.http_request", "HTTP needs http_request.uri", spec))
+
+
+def _normalise_task_list(tasks: list[dict[str, Any]]) -> None:
+    for task in tasks:
+        task.setdefault("type", "SIMPLE")
+        task.setdefault("inputParameters", {})
+        task.setdefault("optional", False)
+        task.setdefault("startDelay", 0)
+        for case in (task.get("decisionCases") or {}).values():
+            _normalise_task_list(case)
+        _normalise_task_list(task.get("defaultCase") or [])
+        for branch in task.get("forkTasks") or []:
+            _normalise_task_list(branch)
+        _normalise_task_list(task.get("loopOver") or [])
 
 
 def _normalise_workflow_def(workflow_def: dict[str, Any]) -> dict[str, Any]:
@@ -157,11 +283,7 @@ def _normalise_workflow_def(workflow_def: dict[str, Any]) -> dict[str, Any]:
     stored.setdefault("timeoutSeconds", 0)
     stored.setdefault("restartable", True)
     stored.setdefault("enforceSchema", True)
-    for task in stored["tasks"]:
-        task.setdefault("type", "SIMPLE")
-        task.setdefault("inputParameters", {})
-        task.setdefault("optional", False)
-        task.setdefault("startDelay", 0)
+    _normalise_task_list(stored["tasks"])
     return stored
 
 

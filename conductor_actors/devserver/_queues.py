@@ -1,7 +1,8 @@
 """Task queues of the dev server, keyed by (task type, domain).
 
 Each queue is FIFO. An entry pushed with a delay sits in the queue (it counts in the size) but
-becomes pollable only when its loop timer fires. A task id is in at most one queue at a time:
+becomes pollable only when its timer on the server clock fires (advancing the clock releases it).
+A task id is in at most one queue at a time:
 pushing it again replaces its old entry (the server's "postpone"). Long-poll waiters park on a
 future per queue and are woken one per entry that becomes ready.
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Iterator
+
+from ._clock import ServerClock, Timer
 
 __all__ = ["QueueKey", "TaskQueues", "queue_name"]
 
@@ -32,14 +35,15 @@ class _Entry:
     def __init__(self, task_id: str, key: QueueKey) -> None:
         self.task_id = task_id
         self.key = key
-        self.handle: asyncio.TimerHandle | None = None
+        self.handle: Timer | None = None
 
 
 class TaskQueues:
     """All task queues plus their long-poll waiters (loop thread only)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: ServerClock) -> None:
         self._loop = loop
+        self._clock = clock
         self._members: dict[str, _Entry] = {}
         self._ready: dict[QueueKey, deque[_Entry]] = {}
         self._sizes: dict[QueueKey, int] = {}
@@ -52,7 +56,7 @@ class TaskQueues:
         self._members[task_id] = entry
         self._sizes[key] = self._sizes.get(key, 0) + 1
         if delay_seconds > 0:
-            entry.handle = self._loop.call_later(delay_seconds, self._make_ready, entry)
+            entry.handle = self._clock.call_later(delay_seconds, self._make_ready, entry)
         else:
             self._make_ready(entry)
 

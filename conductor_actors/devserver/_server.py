@@ -23,6 +23,7 @@ from ._api_tasks import MAX_POLL_TIMEOUT_MS, TaskApi
 from ._api_workflows import WorkflowApi
 from ._app import DevServerApp
 from ._auth import TokenAuthority
+from ._clock import ServerClock
 from ._errors import ApiError, encode_json
 from ._faults import FaultInjector, RequestCounters
 from ._http import HttpProtocol
@@ -88,12 +89,14 @@ class DevServer:
         self._lock = threading.RLock()
         self._closed = False
         self._watches: list[_Watch] = []
-        self._store = Store()
+        self._clock = ServerClock(self._loop)
+        self._store = Store(self._clock)
         self._metadata = Metadata()
-        self._queues = TaskQueues(self._loop)
-        self._decider = Decider(self._store, self._metadata, self._queues, self._workflow_ended)
+        self._queues = TaskQueues(self._loop, self._clock)
+        self._decider = Decider(self._store, self._metadata, self._queues, self._clock, self._loop,
+                                self._workflow_ended)
         self._tasks = TaskService(self._store, self._queues, self._decider, self._loop)
-        self._workflows = WorkflowApi(self._store, self._metadata, self._decider)
+        self._workflows = WorkflowApi(self._store, self._metadata, self._decider, self._loop)
         handlers = {
             **TaskApi(self._store, self._queues, self._tasks, update_v2_poll_timeout_ms).handlers(),
             **MetadataApi(self._metadata).handlers(),
@@ -251,6 +254,28 @@ class DevServer:
         """Like ``_call`` for a JSON result: encoded on the loop, decoded here (a private copy)."""
         return json.loads(self._call(lambda: encode_json(function(*args))))
 
+    # -- the server clock ------------------------------------------------------------------
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock forward by ``seconds`` and run everything that became due.
+
+        WAIT durations, retry delays, ``callbackAfterSeconds``, ``startDelay`` and response
+        timeouts all run on this clock, so a test of a workflow with a one-hour WAIT calls
+        ``advance_clock(3600)`` instead of waiting. The clock never goes back. Raises
+        ``ValueError`` for a negative or non-numeric ``seconds``.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+
+        def advance() -> None:
+            self._clock.advance(float(seconds))
+            self._tasks.sweep()
+
+        self._call(advance)
+
+    def clock_time(self) -> float:
+        """The server clock, in seconds since the epoch (wall time plus every advance so far)."""
+        return self._call(self._clock.time)
+
     # -- stats -----------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         """Requests received per endpoint name (0 when unused) plus ``total``."""
@@ -359,6 +384,7 @@ class DevServer:
         """Decider callback (loop thread): count the workflow down in every watch that has it."""
         for watch in self._watches:
             if workflow.workflow_id in watch.ids:
+                watch.ids.discard(workflow.workflow_id)  # a retried workflow may end again
                 watch.remaining -= 1
                 if watch.remaining == 0:
                     watch.done.set()

@@ -8,7 +8,10 @@ Workflow JSON. Loop thread only.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._clock import ServerClock
 
 __all__ = [
     "TERMINAL_TASK_STATUSES",
@@ -30,7 +33,7 @@ PollKey = tuple[str, str | None]
 
 
 def now_ms() -> int:
-    """Epoch milliseconds, the unit of every time field on the wire."""
+    """Epoch milliseconds of the wall clock (for what the server clock does not govern, e.g. metadata)."""
     return int(time.time() * 1000)
 
 
@@ -39,6 +42,7 @@ class WorkflowRecord:
 
     __slots__ = (
         "by_ref",
+        "chosen",
         "correlation_id",
         "create_time",
         "definition",
@@ -46,10 +50,15 @@ class WorkflowRecord:
         "failed_names",
         "failed_refs",
         "input",
+        "last_retried_time",
+        "nodes",
         "output",
+        "parent_task_id",
+        "parent_workflow_id",
         "priority",
+        "reached_end",
         "reason",
-        "ref_index",
+        "skipped_refs",
         "status",
         "task_to_domain",
         "tasks",
@@ -59,10 +68,19 @@ class WorkflowRecord:
     )
 
     def __init__(self, workflow_id: str, definition: dict[str, Any], workflow_input: dict[str, Any],
-                 correlation_id: str | None, priority: int, task_to_domain: dict[str, str]) -> None:
+                 correlation_id: str | None, priority: int, task_to_domain: dict[str, str], created_ms: int) -> None:
         self.workflow_id = workflow_id
         self.definition = definition
-        self.ref_index = {t["taskReferenceName"]: i for i, t in enumerate(definition["tasks"])}
+        #: Reference name -> where the WorkflowTask sits in the definition (filled by the decider).
+        self.nodes: dict[str, Any] = {}
+        #: SWITCH/DECISION task id -> the task list of the case it chose.
+        self.chosen: dict[str, list[dict[str, Any]]] = {}
+        #: References skipped ahead of time (``skiptask``) that scheduling has not reached yet.
+        self.skipped_refs: set[str] = set()
+        self.reached_end = False
+        self.parent_workflow_id: str | None = None
+        self.parent_task_id: str | None = None
+        self.last_retried_time = 0
         self.input = workflow_input
         self.correlation_id = correlation_id
         self.priority = priority
@@ -71,8 +89,8 @@ class WorkflowRecord:
         self.reason: str | None = None
         self.failed_refs: list[str] = []
         self.failed_names: list[str] = []
-        self.create_time = now_ms()
-        self.update_time = self.create_time
+        self.create_time = created_ms
+        self.update_time = created_ms
         self.end_time = 0
         self.output: dict[str, Any] = {}
         self.variables: dict[str, Any] = {}
@@ -92,8 +110,8 @@ class WorkflowRecord:
             "output": self.output,
             "status": self.status,
             "workflowId": self.workflow_id,
-            "parentWorkflowId": None,
-            "parentWorkflowTaskId": None,
+            "parentWorkflowId": self.parent_workflow_id,
+            "parentWorkflowTaskId": self.parent_task_id,
             "workflowType": definition["name"],
             "version": definition["version"],
             "correlationId": self.correlation_id,
@@ -117,7 +135,7 @@ class WorkflowRecord:
             "startTime": self.create_time,
             "updateTime": self.update_time,
             "endTime": self.end_time,
-            "lastRetriedTime": 0,
+            "lastRetriedTime": self.last_retried_time,
             "input": self.input,
             "output": self.output,
             "variables": self.variables,
@@ -130,6 +148,9 @@ class WorkflowRecord:
             body["correlationId"] = self.correlation_id
         if self.reason is not None:
             body["reasonForIncompletion"] = self.reason
+        if self.parent_workflow_id is not None:
+            body["parentWorkflowId"] = self.parent_workflow_id
+            body["parentWorkflowTaskId"] = self.parent_task_id
         return body
 
     def status_json(self, include_output: bool, include_variables: bool) -> dict[str, Any]:
@@ -170,9 +191,10 @@ def task_expression_document(task: dict[str, Any]) -> dict[str, Any]:
 
 
 class Store:
-    """Tasks, logs, workflows and poll data (loop thread only)."""
+    """Tasks, logs, workflows and poll data (loop thread only), stamped with the server clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: ServerClock) -> None:
+        self.clock = clock
         self.tasks: dict[str, dict[str, Any]] = {}
         self.logs: dict[str, list[dict[str, Any]]] = {}
         self.workflows: dict[str, WorkflowRecord] = {}
@@ -180,12 +202,13 @@ class Store:
 
     def append_log(self, task_id: str, text: str, created_time: int | None = None) -> None:
         """Add one log line to a task (its existence is not checked, like the server)."""
-        entry = {"log": text, "taskId": task_id, "createdTime": created_time if created_time is not None else now_ms()}
+        created = created_time if created_time is not None else self.clock.now_ms()
+        entry = {"log": text, "taskId": task_id, "createdTime": created}
         self.logs.setdefault(task_id, []).append(entry)
 
     def record_poll(self, task_type: str, domain: str | None, worker_id: str | None) -> None:
         """Remember who polled which queue and when (drives domain selection and poll data)."""
-        entry: dict[str, Any] = {"queueName": task_type, "lastPollTime": now_ms()}
+        entry: dict[str, Any] = {"queueName": task_type, "lastPollTime": self.clock.now_ms()}
         if domain is not None:
             entry["domain"] = domain
         if worker_id is not None:
@@ -195,4 +218,4 @@ class Store:
     def polled_recently(self, task_type: str, domain: str, within_ms: int) -> bool:
         """Whether ``(task_type, domain)`` saw a poll in the last ``within_ms`` milliseconds."""
         entry = self.poll_data.get((task_type, domain))
-        return entry is not None and now_ms() - entry["lastPollTime"] <= within_ms
+        return entry is not None and self.clock.now_ms() - entry["lastPollTime"] <= within_ms

@@ -10,7 +10,10 @@
   server's :class:`TerminalConflicts` (``GET /__devserver__/conflicts``): a result reported twice
   with different contents is a bug tests want to see.
 * Response timeouts: each hand-out of a task with ``responseTimeoutSeconds > 0`` puts a deadline in
-  a heap; :meth:`TaskService.sweep` (run every ``sweep_interval``) times out the due ones.
+  a heap; :meth:`TaskService.sweep` (run every ``sweep_interval`` and after the server clock is
+  advanced) times out the due ones. Times are read from the server clock.
+* System tasks that wait for an update (HUMAN, WAIT without a time) take updates like worker
+  tasks, but an IN_PROGRESS update keeps them IN_PROGRESS instead of queueing them.
 
 Runs on the server's event loop thread only.
 """
@@ -20,13 +23,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from typing import Any
 
 from ._errors import ApiError, ValidationFailure
 from ._queues import QueueKey, TaskQueues
-from ._store import TERMINAL_TASK_STATUSES, Store, now_ms
-from ._workflows import Decider
+from ._store import TERMINAL_TASK_STATUSES, Store
+from ._workflows import WORKER_TASK_TYPES, Decider
 
 __all__ = ["RESULT_STATUSES", "TaskService", "TerminalConflicts"]
 
@@ -54,7 +56,7 @@ class TerminalConflicts:
     def __init__(self) -> None:
         self._by_task: dict[str, dict[str, Any]] = {}
 
-    def check(self, task: dict[str, Any], result: dict[str, Any]) -> None:
+    def check(self, task: dict[str, Any], result: dict[str, Any], now_ms: int) -> None:
         """Record ``result`` (a terminal TaskResult) if it differs from the finished ``task``."""
         status, output = result.get("status"), result.get("outputData") or {}
         if status == task["status"] and output == task["outputData"]:
@@ -71,7 +73,7 @@ class TerminalConflicts:
         record["count"] += 1
         if len(record["updates"]) < CONFLICTS_KEPT_PER_TASK:
             record["updates"].append({"status": status, "outputData": output, "workerId": result.get("workerId"),
-                                      "receivedTime": now_ms()})
+                                      "receivedTime": now_ms})
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every task with conflicting updates, in the order the first conflict arrived."""
@@ -89,6 +91,7 @@ class TaskService:
         self._queues = queues
         self._decider = decider
         self._loop = loop
+        self._clock = store.clock
         self._deadlines: list[tuple[float, int, str, int]] = []
         self._sequence = itertools.count()
         self.conflicts = TerminalConflicts()  # shown by the admin API
@@ -119,7 +122,7 @@ class TaskService:
         ids = self._queues.pop(key, count)
         if not ids:
             return []
-        now = now_ms()
+        now = self._clock.now_ms()
         now_s = now / 1000.0
         tasks = self._store.tasks
         handed: list[dict[str, Any]] = []
@@ -186,10 +189,10 @@ class TaskService:
                                 f"not to {workflow_id}")
         if workflow.terminal or task["status"] in TERMINAL_TASK_STATUSES:
             if task["status"] in TERMINAL_TASK_STATUSES and status != "IN_PROGRESS":
-                self.conflicts.check(task, result)
+                self.conflicts.check(task, result, self._clock.now_ms())
             self._queues.remove(task_id)
             return task
-        now = now_ms()
+        now = self._clock.now_ms()
         task["outputData"] = result.get("outputData") or {}
         reason = result.get("reasonForIncompletion")
         if reason is None:
@@ -207,6 +210,9 @@ class TaskService:
         for entry in (result.get("logs") or ())[:LOGS_PER_UPDATE]:
             created = entry.get("createdTime")
             self._store.append_log(task_id, entry["log"], created if isinstance(created, int) else now)
+        if status == "IN_PROGRESS" and task["workflowTask"]["type"] not in WORKER_TASK_TYPES:
+            task["status"] = "IN_PROGRESS"  # HUMAN, WAIT, ...: nothing polls them
+            return task
         if status == "IN_PROGRESS":
             task["status"] = "SCHEDULED"
             self._queues.push((task["taskType"], task.get("domain")), task_id, callback)
@@ -222,7 +228,7 @@ class TaskService:
         if task is None:
             raise ApiError(404, f"No such task found by id: {task_id}")
         if task["status"] not in TERMINAL_TASK_STATUSES:
-            task["updateTime"] = now_ms()
+            task["updateTime"] = self._clock.now_ms()
 
     # -- response timeouts -----------------------------------------------------------------
     def sweep(self) -> None:
@@ -230,7 +236,7 @@ class TaskService:
         heap = self._deadlines
         if not heap:
             return
-        now = time.time()
+        now = self._clock.time()
         tasks = self._store.tasks
         while heap and heap[0][0] <= now:
             _, _, task_id, poll_count = heapq.heappop(heap)
@@ -248,7 +254,7 @@ class TaskService:
         workflow = self._store.workflows[task["workflowInstanceId"]]
         if workflow.terminal:
             return
-        now = now_ms()
+        now = self._clock.now_ms()
         task["status"] = "TIMED_OUT"
         task["reasonForIncompletion"] = (
             f"responseTimeout: {_seconds_text(timeout)} exceeded for the taskId: {task['taskId']} "
