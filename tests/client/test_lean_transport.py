@@ -24,7 +24,6 @@ from conductor_actors.client._http11 import ProtocolError, ResponseReader, encod
 from conductor_actors.client._lean_httpx import LeanAsyncTransport
 from conductor_actors.client._lean_requests import LeanAdapter
 
-
 #: A body limit far above every answer of these tests.
 LIMIT = 1 << 20
 
