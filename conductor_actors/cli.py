@@ -267,7 +267,9 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
 
     metrics = None
     if options.metrics_port is not None or options.metrics_dir is not None:
-        metrics = MetricsSettings(http_port=options.metrics_port, directory=options.metrics_dir)
+        metrics = MetricsSettings(
+            http_port=options.metrics_port, directory=options.metrics_dir, file_name="metrics.prom"
+        )
     overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
     supervision = settings_from_env(SupervisionSettings, **overrides)
     recovery_overrides: dict[str, Any] = {}

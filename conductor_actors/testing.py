@@ -80,7 +80,7 @@ def _prepare(target: Any, input: dict[str, Any] | None, task_fields: dict[str, A
         "input_data": dict(input or {}),
         "poll_count": 1,
     }
-    unknown = set(task_fields) - set(Task.__dataclass_fields__)
+    unknown = set(task_fields) - set(Task.swagger_types)
     if unknown:
         raise TypeError(f"unknown Task field(s): {', '.join(sorted(unknown))}")
     fields.update(task_fields)

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     with DevServer() as server:
-        server.register_task_def(TaskDef(name="charge_payment", retry_count=2, retry_delay_seconds=1).to_dict())
+        server.register_task_def(TaskDef(name="charge_payment", retry_count=2, retry_delay_seconds=1).to_wire())
         server.register_workflow(WORKFLOW)
         print(f"dev server at {server.url}")
         with TaskHandler(

@@ -1,23 +1,29 @@
-"""Wire models of the Conductor task-worker protocol.
+"""Models of the Conductor task-worker protocol, shaped like the official SDK's.
 
-Attributes are snake_case; on the wire every field uses the server's camelCase name, derived
-mechanically (``task_id`` <-> ``taskId``). Parsing is tolerant: unknown fields from the server are
-kept in ``extra`` (so a definition read and written back loses nothing) and a value of an
-unexpected kind is kept as it arrived rather than failing the whole document. ``status`` of a
-``Task`` stays a plain string for the same reason: a status the runtime does not know must not make
-the rest of a batch disappear.
+Each model behaves as the official ``conductor-python`` model of the same name: keyword (or
+positional, in the official order) constructor arguments that all default to ``None``; snake_case
+properties backed by ``_<name>`` attributes; the class attributes ``swagger_types`` and
+``attribute_map``; ``to_dict()`` with snake_case keys (nested models converted, ``None`` kept);
+``to_str()``/``repr`` as a pretty-printed dict; equality by attribute values. ``TaskResult.status``
+turns a status name into ``TaskResultStatus``; ``Task.status`` and ``TaskResult.status`` reject a
+status the server does not know (``ValueError``).
 
-Pure data, no I/O; safe to use from any thread or event loop. Every model pickles (children receive
-them over pipes).
+The wire form is separate: ``to_wire()`` gives the server's JSON object (camelCase keys, ``None``
+left out), ``from_dict()`` reads one (camelCase or snake_case keys). Reading is tolerant: unknown
+fields are kept in ``extra`` (so a definition read and written back loses nothing), a value of an
+unexpected kind is kept as it arrived, and a ``Task`` status the runtime does not know is kept as a
+plain string rather than failing a whole batch.
+
+Pure data, no I/O; safe to use from any thread or event loop. Every model pickles (worker
+processes receive them over pipes).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
+import pprint
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 __all__ = [
@@ -30,7 +36,7 @@ __all__ = [
     "to_camel",
 ]
 
-_M = TypeVar("_M", bound="_WireModel")
+_M = TypeVar("_M", bound="_Model")
 
 
 def to_camel(snake: str) -> str:
@@ -40,16 +46,15 @@ def to_camel(snake: str) -> str:
 
 
 class TaskResultStatus(str, enum.Enum):
-    """Statuses a worker may report for a task (the server accepts exactly these)."""
+    """Statuses a worker may report for a task (the official SDK's four)."""
 
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     FAILED_WITH_TERMINAL_ERROR = "FAILED_WITH_TERMINAL_ERROR"
     IN_PROGRESS = "IN_PROGRESS"
-    CANCELED = "CANCELED"
 
     def __str__(self) -> str:
-        return self.value
+        return self.name
 
 
 class TaskStatus(str, enum.Enum):
@@ -69,80 +74,159 @@ class TaskStatus(str, enum.Enum):
         return self.value
 
 
-class _WireModel:
-    """Mixin: JSON <-> dataclass with camelCase names; unknown keys go to ``extra``."""
+def _plain_property(name: str) -> property:
+    private = "_" + name
 
-    #: Per-class cache (each subclass gets its own entry in its ``__dict__``).
-    _wire_cache: ClassVar[tuple[dict[str, str], dict[str, str]]]
+    def getter(self: Any) -> Any:
+        return getattr(self, private)
 
-    @classmethod
-    def _wire_names(cls) -> tuple[dict[str, str], dict[str, str]]:
-        """Attribute -> JSON name and the reverse, computed once per class."""
-        cached: tuple[dict[str, str], dict[str, str]] | None = cls.__dict__.get("_wire_cache")
-        if cached is None:
-            to_wire = {
-                f.name: to_camel(f.name) for f in dataclasses.fields(cls) if f.name != "extra"  # type: ignore[arg-type]
-            }
-            cached = (to_wire, {v: k for k, v in to_wire.items()})
-            cls._wire_cache = cached
-        return cached
+    def setter(self: Any, value: Any) -> None:
+        setattr(self, private, value)
+
+    return property(getter, setter, doc=f"The {name} of this model.")
+
+
+class _Model:
+    """Base of the models: properties from ``swagger_types``, official ``to_dict``/``to_str``/
+    equality, and the wire form (``to_wire``/``from_dict``)."""
+
+    swagger_types: ClassVar[dict[str, str]] = {}
+    attribute_map: ClassVar[dict[str, str]] = {}
+    #: Values of the backing attributes before the constructor sets anything (default: None).
+    _initial: ClassVar[dict[str, Any]] = {}
+    #: Fields the wire parser fills in when the server left them out.
+    _wire_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls.swagger_types:
+            if name not in cls.__dict__:
+                setattr(cls, name, _plain_property(name))
+        cls._from_wire = {**{v: k for k, v in cls.attribute_map.items()}, **{k: k for k in cls.swagger_types}}
+
+    _from_wire: ClassVar[dict[str, str]]
+
+    def _init(self, values: dict[str, Any]) -> None:
+        """Set every backing attribute to its initial value, then each given non-None value through
+        its property (so validation applies, as in the official constructors)."""
+        for name in self.swagger_types:
+            setattr(self, "_" + name, self._initial.get(name))
+        self.discriminator = None
+        self._extra: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is not None:
+                setattr(self, name, value)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Fields the server sent that this model does not know (sent back by ``to_wire``)."""
+        return self._extra
+
+    # -- official SDK behaviour ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's properties as a dict with snake_case keys (official SDK shape): nested
+        models become dicts, ``None`` values are kept."""
+        result: dict[str, Any] = {}
+        for name in self.swagger_types:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                result[name] = [item.to_dict() if hasattr(item, "to_dict") else item for item in value]
+            elif hasattr(value, "to_dict"):
+                result[name] = value.to_dict()
+            elif isinstance(value, dict):
+                result[name] = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in value.items()}
+            else:
+                result[name] = value
+        return result
+
+    def to_str(self) -> str:
+        """``to_dict()`` pretty-printed."""
+        return pprint.pformat(self.to_dict())
+
+    def __repr__(self) -> str:
+        return self.to_str()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, type(self)) or not isinstance(self, type(other)):
+            return False
+        return self.__dict__ == other.__dict__
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- wire form -------------------------------------------------------------------------------
 
     @classmethod
     def from_dict(cls: type[_M], data: Mapping[str, Any]) -> _M:
-        """Build the model from the server's JSON object; unknown keys are kept in ``extra``.
+        """Build the model from the server's JSON object (camelCase keys; snake_case accepted).
 
-        Raises ``TypeError`` if ``data`` is not a mapping.
+        Unknown keys are kept in ``extra``; values are not validated (a status the runtime does not
+        know stays as it arrived). Raises ``TypeError`` if ``data`` is not a mapping.
         """
         if not isinstance(data, Mapping):
             raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
-        _, from_wire = cls._wire_names()
-        known: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
+        obj = cls()
         for key, value in data.items():
-            name = from_wire.get(key)
+            name = cls._from_wire.get(key) if isinstance(key, str) else None
             if name is None:
-                extra[key] = value
+                obj._extra[key] = value
             elif value is not None:
-                known[name] = value
-        obj = cls(**known)
-        if extra:
-            obj.extra.update(extra)  # type: ignore[attr-defined]
+                setattr(obj, "_" + name, value)
+        for name, default in cls._wire_defaults.items():
+            if getattr(obj, "_" + name) is None:
+                setattr(obj, "_" + name, default() if callable(default) else default)
         obj._normalise()
         return obj
 
     def _normalise(self) -> None:
         """Hook for subclasses to coerce fields after parsing (never raises)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The server's JSON object: camelCase keys, ``None`` values omitted, extras kept."""
-        to_wire, _ = self._wire_names()
-        out: dict[str, Any] = dict(self.extra)  # type: ignore[attr-defined]
-        for name, wire in to_wire.items():
+    def to_wire(self) -> dict[str, Any]:
+        """The server's JSON object: camelCase keys, ``None`` values left out, extras kept."""
+        out: dict[str, Any] = dict(self._extra)
+        for name in self.swagger_types:
             value = getattr(self, name)
             if value is None:
                 continue
-            out[wire] = _jsonable(value)
+            out[self.attribute_map.get(name, to_camel(name))] = _wire_value(value)
         return out
 
 
-def _jsonable(value: Any) -> Any:
+def _wire_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, _WireModel):
-        return value.to_dict()
+    if isinstance(value, _Model):
+        return value.to_wire()
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [_wire_value(v) for v in value]
     return value
 
 
-@dataclass(eq=True)
-class TaskExecLog(_WireModel):
+def _mapping(names: list[str], **special: str) -> dict[str, str]:
+    return {name: special.get(name, to_camel(name)) for name in names}
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+_EXEC_LOG_FIELDS = ["log", "task_id", "created_time"]
+
+
+class TaskExecLog(_Model):
     """One task log line; ``created_time`` is epoch milliseconds."""
 
-    log: str | None = None
-    task_id: str | None = None
-    created_time: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    swagger_types: ClassVar[dict[str, str]] = {"log": "str", "task_id": "str", "created_time": "int"}
+    attribute_map: ClassVar[dict[str, str]] = _mapping(_EXEC_LOG_FIELDS)
+
+    log: str | None
+    task_id: str | None
+    created_time: int | None
+
+    def __init__(self, log: str | None = None, task_id: str | None = None, created_time: int | None = None) -> None:
+        self._init({"log": log, "task_id": task_id, "created_time": created_time})
 
     @classmethod
     def now(cls, log: str, task_id: str | None = None) -> TaskExecLog:
@@ -150,58 +234,312 @@ class TaskExecLog(_WireModel):
         return cls(log=log, task_id=task_id, created_time=int(time.time() * 1000))
 
 
-@dataclass(eq=True)
-class Task(_WireModel):
-    """A task as the server hands it to a worker (``GET /tasks/poll/...``).
+# --------------------------------------------------------------------------------------------------
 
-    ``status`` is the server's string; ``input_data`` is whatever JSON the server sent (normally an
-    object). Missing ids stay ``None``: the runtime checks them before executing.
+_RESULT_TYPES: dict[str, str] = {
+    "workflow_instance_id": "str",
+    "task_id": "str",
+    "reason_for_incompletion": "str",
+    "callback_after_seconds": "int",
+    "worker_id": "str",
+    "status": "str",
+    "output_data": "dict(str, object)",
+    "logs": "list[TaskExecLog]",
+    "external_output_payload_storage_path": "str",
+    "sub_workflow_id": "str",
+    "extend_lease": "bool",
+}
+
+
+class TaskResult(_Model):
+    """What a worker reports for a task (``POST /tasks`` and ``/tasks/update-v2``).
+
+    ``status`` accepts a ``TaskResultStatus`` or its name and always holds the enum member; any
+    other value raises ``ValueError``. ``reason_for_incompletion`` is cut to the server's 500
+    characters on the wire.
     """
 
-    task_type: str | None = None
-    status: str | None = None
-    input_data: Any = field(default_factory=dict)
-    reference_task_name: str | None = None
-    retry_count: int = 0
-    seq: int | None = None
-    correlation_id: str | None = None
-    poll_count: int = 0
-    task_def_name: str | None = None
-    scheduled_time: int | None = None
-    start_time: int | None = None
-    end_time: int | None = None
-    update_time: int | None = None
-    start_delay_in_seconds: int | None = None
-    retried_task_id: str | None = None
-    retried: bool | None = None
-    executed: bool | None = None
-    callback_from_worker: bool | None = None
-    response_timeout_seconds: int | None = None
-    workflow_instance_id: str | None = None
-    workflow_type: str | None = None
-    task_id: str | None = None
-    reason_for_incompletion: str | None = None
-    callback_after_seconds: int | None = None
-    worker_id: str | None = None
-    output_data: Any = field(default_factory=dict)
-    workflow_task: dict[str, Any] | None = None
-    domain: str | None = None
-    rate_limit_per_frequency: int | None = None
-    rate_limit_frequency_in_seconds: int | None = None
-    external_input_payload_storage_path: str | None = None
-    external_output_payload_storage_path: str | None = None
-    workflow_priority: int | None = None
-    execution_name_space: str | None = None
-    isolation_group_id: str | None = None
-    iteration: int | None = None
-    sub_workflow_id: str | None = None
-    subworkflow_changed: bool | None = None
-    queue_wait_time: int | None = None
-    task_definition: dict[str, Any] | None = None
-    loop_over_task: bool | None = None
-    first_start_time: int | None = None
-    parent_task_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    swagger_types: ClassVar[dict[str, str]] = _RESULT_TYPES
+    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_RESULT_TYPES))
+    _initial: ClassVar[dict[str, Any]] = {"extend_lease": False}
+
+    workflow_instance_id: str | None
+    task_id: str | None
+    reason_for_incompletion: str | None
+    callback_after_seconds: int | None
+    worker_id: str | None
+    output_data: Any
+    logs: list[TaskExecLog] | None
+    external_output_payload_storage_path: str | None
+    sub_workflow_id: str | None
+    extend_lease: bool
+
+    #: The server truncates ``reasonForIncompletion`` to this many characters.
+    REASON_LIMIT: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        workflow_instance_id: str | None = None,
+        task_id: str | None = None,
+        reason_for_incompletion: str | None = None,
+        callback_after_seconds: int | None = None,
+        worker_id: str | None = None,
+        status: TaskResultStatus | str | None = None,
+        output_data: Any = None,
+        logs: list[TaskExecLog] | None = None,
+        external_output_payload_storage_path: str | None = None,
+        sub_workflow_id: str | None = None,
+        extend_lease: bool = False,
+    ) -> None:
+        self._init({
+            "workflow_instance_id": workflow_instance_id,
+            "task_id": task_id,
+            "reason_for_incompletion": reason_for_incompletion,
+            "callback_after_seconds": callback_after_seconds,
+            "worker_id": worker_id,
+            "status": status,
+            "output_data": output_data,
+            "logs": logs,
+            "external_output_payload_storage_path": external_output_payload_storage_path,
+            "sub_workflow_id": sub_workflow_id,
+            "extend_lease": extend_lease,
+        })
+
+    @property
+    def status(self) -> TaskResultStatus | None:
+        """The status as a ``TaskResultStatus`` (assign the enum or its name)."""
+        return self._status  # type: ignore[no-any-return]
+
+    @status.setter
+    def status(self, status: TaskResultStatus | str) -> None:
+        allowed = [member.name for member in TaskResultStatus]
+        if status not in allowed:
+            raise ValueError(f"Invalid value for `status` ({status}), must be one of {allowed}")
+        self._status = TaskResultStatus[str(status)]
+
+    def _normalise(self) -> None:
+        status = self._status
+        if isinstance(status, str) and status in TaskResultStatus.__members__:
+            self._status = TaskResultStatus[status]
+        if isinstance(self.logs, list):
+            self.logs = [TaskExecLog.from_dict(entry) if isinstance(entry, Mapping) else entry for entry in self.logs]
+
+    def add_output_data(self, key: str, value: Any) -> TaskResult:
+        """Set one key of the output (creating the output dict if needed); returns ``self``."""
+        if self.output_data is None:
+            self.output_data = {}
+        self.output_data[key] = value
+        return self
+
+    def log(self, log: str) -> TaskResult:
+        """Append a task log line (stamped now, in milliseconds); returns ``self``."""
+        if self.logs is None:
+            self.logs = []
+        self.logs.append(TaskExecLog.now(log, self.task_id))
+        return self
+
+    @staticmethod
+    def complete() -> TaskResult:
+        """A new result with status COMPLETED."""
+        return TaskResult.new_task_result("COMPLETED")
+
+    @staticmethod
+    def failed(failure_reason: str | None = None) -> TaskResult:
+        """A new result with status FAILED and ``failure_reason`` as its reason."""
+        result = TaskResult.new_task_result("FAILED")
+        result.reason_for_incompletion = failure_reason
+        return result
+
+    @staticmethod
+    def in_progress() -> TaskResult:
+        """A new result with status IN_PROGRESS."""
+        return TaskResult.new_task_result("IN_PROGRESS")
+
+    @staticmethod
+    def new_task_result(status: TaskResultStatus | str) -> TaskResult:
+        """A new result with ``status`` (a ``TaskResultStatus`` or its name)."""
+        result = TaskResult()
+        result.status = status
+        return result
+
+    def to_wire(self) -> dict[str, Any]:
+        out = super().to_wire()
+        reason = out.get("reasonForIncompletion")
+        if isinstance(reason, str) and len(reason) > self.REASON_LIMIT:
+            out["reasonForIncompletion"] = reason[: self.REASON_LIMIT]
+        if not out.get("logs"):
+            out.pop("logs", None)
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+
+_TASK_TYPES: dict[str, str] = {
+    "task_type": "str",
+    "status": "str",
+    "input_data": "dict(str, object)",
+    "reference_task_name": "str",
+    "retry_count": "int",
+    "seq": "int",
+    "correlation_id": "str",
+    "poll_count": "int",
+    "task_def_name": "str",
+    "scheduled_time": "int",
+    "start_time": "int",
+    "end_time": "int",
+    "update_time": "int",
+    "start_delay_in_seconds": "int",
+    "retried_task_id": "str",
+    "retried": "bool",
+    "executed": "bool",
+    "callback_from_worker": "bool",
+    "response_timeout_seconds": "int",
+    "workflow_instance_id": "str",
+    "workflow_type": "str",
+    "task_id": "str",
+    "reason_for_incompletion": "str",
+    "callback_after_seconds": "int",
+    "worker_id": "str",
+    "output_data": "dict(str, object)",
+    "workflow_task": "WorkflowTask",
+    "domain": "str",
+    "rate_limit_per_frequency": "int",
+    "rate_limit_frequency_in_seconds": "int",
+    "external_input_payload_storage_path": "str",
+    "external_output_payload_storage_path": "str",
+    "workflow_priority": "int",
+    "execution_name_space": "str",
+    "isolation_group_id": "str",
+    "iteration": "int",
+    "sub_workflow_id": "str",
+    "subworkflow_changed": "bool",
+    "parent_task_id": "str",
+    "first_start_time": "int",
+    "runtime_metadata": "dict(str, str)",
+    "loop_over_task": "bool",
+    "task_definition": "TaskDef",
+    "queue_wait_time": "int",
+}
+
+
+class Task(_Model):
+    """A task as the server hands it to a worker (``GET /tasks/poll/...``).
+
+    ``status`` is the server's string (assigning one the server does not define raises
+    ``ValueError``); ``input_data`` is whatever JSON the server sent (normally an object). Missing
+    ids stay ``None``: the runtime checks them before executing.
+    """
+
+    swagger_types: ClassVar[dict[str, str]] = _TASK_TYPES
+    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_TASK_TYPES))
+    _wire_defaults: ClassVar[dict[str, Any]] = {"retry_count": 0, "poll_count": 0, "input_data": dict}
+
+    task_type: str | None
+    input_data: Any
+    reference_task_name: str | None
+    retry_count: int | None
+    seq: int | None
+    correlation_id: str | None
+    poll_count: int | None
+    task_def_name: str | None
+    scheduled_time: int | None
+    start_time: int | None
+    end_time: int | None
+    update_time: int | None
+    start_delay_in_seconds: int | None
+    retried_task_id: str | None
+    retried: bool | None
+    executed: bool | None
+    callback_from_worker: bool | None
+    response_timeout_seconds: int | None
+    workflow_instance_id: str | None
+    workflow_type: str | None
+    task_id: str | None
+    reason_for_incompletion: str | None
+    callback_after_seconds: int | None
+    worker_id: str | None
+    output_data: Any
+    workflow_task: Any
+    domain: str | None
+    rate_limit_per_frequency: int | None
+    rate_limit_frequency_in_seconds: int | None
+    external_input_payload_storage_path: str | None
+    external_output_payload_storage_path: str | None
+    workflow_priority: int | None
+    execution_name_space: str | None
+    isolation_group_id: str | None
+    iteration: int | None
+    sub_workflow_id: str | None
+    subworkflow_changed: bool | None
+    parent_task_id: str | None
+    first_start_time: int | None
+    runtime_metadata: Any
+    loop_over_task: bool | None
+    task_definition: Any
+    queue_wait_time: int | None
+
+    def __init__(
+        self,
+        task_type: str | None = None,
+        status: str | None = None,
+        input_data: Any = None,
+        reference_task_name: str | None = None,
+        retry_count: int | None = None,
+        seq: int | None = None,
+        correlation_id: str | None = None,
+        poll_count: int | None = None,
+        task_def_name: str | None = None,
+        scheduled_time: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+        update_time: int | None = None,
+        start_delay_in_seconds: int | None = None,
+        retried_task_id: str | None = None,
+        retried: bool | None = None,
+        executed: bool | None = None,
+        callback_from_worker: bool | None = None,
+        response_timeout_seconds: int | None = None,
+        workflow_instance_id: str | None = None,
+        workflow_type: str | None = None,
+        task_id: str | None = None,
+        reason_for_incompletion: str | None = None,
+        callback_after_seconds: int | None = None,
+        worker_id: str | None = None,
+        output_data: Any = None,
+        workflow_task: Any = None,
+        domain: str | None = None,
+        rate_limit_per_frequency: int | None = None,
+        rate_limit_frequency_in_seconds: int | None = None,
+        external_input_payload_storage_path: str | None = None,
+        external_output_payload_storage_path: str | None = None,
+        workflow_priority: int | None = None,
+        execution_name_space: str | None = None,
+        isolation_group_id: str | None = None,
+        iteration: int | None = None,
+        sub_workflow_id: str | None = None,
+        subworkflow_changed: bool | None = None,
+        loop_over_task: bool | None = None,
+        task_definition: Any = None,
+        queue_wait_time: int | None = None,
+        parent_task_id: str | None = None,
+        first_start_time: int | None = None,
+        runtime_metadata: Any = None,
+    ) -> None:
+        values = dict(locals())
+        del values["self"]
+        self._init(values)
+
+    @property
+    def status(self) -> str | None:
+        """The server's status string (one of ``TaskStatus``)."""
+        return self._status  # type: ignore[no-any-return]
+
+    @status.setter
+    def status(self, status: str) -> None:
+        allowed = [member.value for member in TaskStatus]
+        if status not in allowed:
+            raise ValueError(f"Invalid value for `status` ({status}), must be one of {allowed}")
+        self._status = status
 
     def _normalise(self) -> None:
         self.retry_count = _as_int(self.retry_count, 0)
@@ -209,23 +547,36 @@ class Task(_WireModel):
         if self.response_timeout_seconds is not None:
             self.response_timeout_seconds = _as_int(self.response_timeout_seconds, None)
 
+    def to_task_result(self, status: TaskResultStatus | str = TaskResultStatus.COMPLETED) -> TaskResult:
+        """A ``TaskResult`` addressed to this task (its ids and ``worker_id``) with ``status``."""
+        return TaskResult(
+            task_id=self.task_id,
+            workflow_instance_id=self.workflow_instance_id,
+            worker_id=self.worker_id,
+            status=status,
+        )
+
     def to_result(
         self,
         status: TaskResultStatus = TaskResultStatus.COMPLETED,
         output_data: dict[str, Any] | None = None,
         worker_id: str | None = None,
     ) -> TaskResult:
-        """A ``TaskResult`` addressed to this task."""
+        """A ``TaskResult`` addressed to this task from ``worker_id`` with ``output_data`` (``{}``
+        when None) and an empty log list: the form the runtime builds results in."""
         return TaskResult(
             task_id=self.task_id,
             workflow_instance_id=self.workflow_instance_id,
             worker_id=worker_id,
             status=status,
             output_data={} if output_data is None else output_data,
+            logs=[],
         )
 
 
 def _as_int(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
     if isinstance(value, bool):
         return default
     if isinstance(value, int):
@@ -240,94 +591,114 @@ def _as_int(value: Any, default: Any) -> Any:
     return default
 
 
-@dataclass(eq=True)
-class TaskResult(_WireModel):
-    """What a worker reports for a task (``POST /tasks`` and ``/tasks/update-v2``).
+# --------------------------------------------------------------------------------------------------
 
-    ``reason_for_incompletion`` is cut to the server's 500 characters when serialised.
-    """
-
-    task_id: str | None = None
-    workflow_instance_id: str | None = None
-    worker_id: str | None = None
-    status: TaskResultStatus | None = None
-    output_data: dict[str, Any] = field(default_factory=dict)
-    reason_for_incompletion: str | None = None
-    callback_after_seconds: int | None = None
-    logs: list[TaskExecLog] = field(default_factory=list)
-    extend_lease: bool = False
-    external_output_payload_storage_path: str | None = None
-    sub_workflow_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    #: The server truncates ``reasonForIncompletion`` to this many characters.
-    REASON_LIMIT: ClassVar[int] = 500
-
-    def __post_init__(self) -> None:
-        if isinstance(self.status, str) and not isinstance(self.status, TaskResultStatus):
-            self.status = TaskResultStatus(self.status)
-
-    def _normalise(self) -> None:
-        self.logs = [
-            TaskExecLog.from_dict(entry) if isinstance(entry, Mapping) else entry for entry in self.logs
-        ]
-
-    def add_output_data(self, key: str, value: Any) -> None:
-        """Set one key of the output (official SDK name)."""
-        self.output_data[key] = value
-
-    def log(self, message: str) -> None:
-        """Append a task log line stamped now (milliseconds)."""
-        self.logs.append(TaskExecLog.now(message, self.task_id))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        reason = out.get("reasonForIncompletion")
-        if isinstance(reason, str) and len(reason) > self.REASON_LIMIT:
-            out["reasonForIncompletion"] = reason[: self.REASON_LIMIT]
-        if not out.get("logs"):
-            out.pop("logs", None)
-        return out
+_TASK_DEF_TYPES: dict[str, str] = {
+    "owner_app": "str",
+    "create_time": "int",
+    "update_time": "int",
+    "created_by": "str",
+    "updated_by": "str",
+    "name": "str",
+    "description": "str",
+    "retry_count": "int",
+    "timeout_seconds": "int",
+    "input_keys": "list[str]",
+    "output_keys": "list[str]",
+    "timeout_policy": "str",
+    "retry_logic": "str",
+    "retry_delay_seconds": "int",
+    "response_timeout_seconds": "int",
+    "concurrent_exec_limit": "int",
+    "input_template": "dict(str, object)",
+    "rate_limit_per_frequency": "int",
+    "rate_limit_frequency_in_seconds": "int",
+    "isolation_group_id": "str",
+    "execution_name_space": "str",
+    "owner_email": "str",
+    "poll_timeout_seconds": "int",
+    "backoff_scale_factor": "int",
+    "input_schema": "SchemaDef",
+    "output_schema": "SchemaDef",
+    "enforce_schema": "bool",
+    "base_type": "str",
+    "total_timeout_seconds": "int",
+    "runtime_metadata": "list[str]",
+}
 
 
-@dataclass(eq=True)
-class TaskDef(_WireModel):
-    """A task definition, with the server's defaults (``TaskDef.java``).
+class TaskDef(_Model):
+    """A task definition. Fields left ``None`` are not sent, so the server applies its own
+    defaults (``retryCount`` 3, ``responseTimeoutSeconds`` 3600, ...), as with the official SDK."""
 
-    Fields the server leaves null (``concurrentExecLimit``, the rate limits, ``pollTimeoutSeconds``...)
-    stay ``None`` and are left out of the JSON, so the server applies its own meaning of "unset".
-    """
+    swagger_types: ClassVar[dict[str, str]] = _TASK_DEF_TYPES
+    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_TASK_DEF_TYPES))
+    _initial: ClassVar[dict[str, Any]] = {"enforce_schema": False}
 
-    name: str | None = None
-    description: str | None = None
-    retry_count: int = 3
-    timeout_seconds: int = 0
-    input_keys: list[str] = field(default_factory=list)
-    output_keys: list[str] = field(default_factory=list)
-    timeout_policy: str = "TIME_OUT_WF"
-    retry_logic: str = "FIXED"
-    retry_delay_seconds: int = 60
-    response_timeout_seconds: int = 3600
-    concurrent_exec_limit: int | None = None
-    input_template: dict[str, Any] = field(default_factory=dict)
-    rate_limit_per_frequency: int | None = None
-    rate_limit_frequency_in_seconds: int | None = None
-    isolation_group_id: str | None = None
-    execution_name_space: str | None = None
-    owner_email: str | None = None
-    poll_timeout_seconds: int | None = None
-    backoff_scale_factor: int = 1
-    max_retry_delay_seconds: int = 0
-    backoff_jitter_ms: int = 0
-    total_timeout_seconds: int = 0
-    base_type: str | None = None
-    input_schema: dict[str, Any] | None = None
-    output_schema: dict[str, Any] | None = None
-    enforce_schema: bool = False
-    task_status_listener_enabled: bool = True
-    owner_app: str | None = None
-    create_time: int | None = None
-    update_time: int | None = None
-    created_by: str | None = None
-    updated_by: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    owner_app: str | None
+    create_time: int | None
+    update_time: int | None
+    created_by: str | None
+    updated_by: str | None
+    name: str | None
+    description: str | None
+    retry_count: int | None
+    timeout_seconds: int | None
+    input_keys: list[str] | None
+    output_keys: list[str] | None
+    timeout_policy: str | None
+    retry_logic: str | None
+    retry_delay_seconds: int | None
+    response_timeout_seconds: int | None
+    concurrent_exec_limit: int | None
+    input_template: dict[str, Any] | None
+    rate_limit_per_frequency: int | None
+    rate_limit_frequency_in_seconds: int | None
+    isolation_group_id: str | None
+    execution_name_space: str | None
+    owner_email: str | None
+    poll_timeout_seconds: int | None
+    backoff_scale_factor: int | None
+    input_schema: Any
+    output_schema: Any
+    enforce_schema: bool
+    base_type: str | None
+    total_timeout_seconds: int | None
+    runtime_metadata: Any
+
+    def __init__(
+        self,
+        owner_app: str | None = None,
+        create_time: int | None = None,
+        update_time: int | None = None,
+        created_by: str | None = None,
+        updated_by: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        retry_count: int | None = None,
+        timeout_seconds: int | None = None,
+        input_keys: list[str] | None = None,
+        output_keys: list[str] | None = None,
+        timeout_policy: str | None = None,
+        retry_logic: str | None = None,
+        retry_delay_seconds: int | None = None,
+        response_timeout_seconds: int | None = None,
+        concurrent_exec_limit: int | None = None,
+        input_template: dict[str, Any] | None = None,
+        rate_limit_per_frequency: int | None = None,
+        rate_limit_frequency_in_seconds: int | None = None,
+        isolation_group_id: str | None = None,
+        execution_name_space: str | None = None,
+        owner_email: str | None = None,
+        poll_timeout_seconds: int | None = None,
+        backoff_scale_factor: int | None = None,
+        input_schema: Any = None,
+        output_schema: Any = None,
+        enforce_schema: bool = False,
+        base_type: str | None = None,
+        total_timeout_seconds: int | None = None,
+        runtime_metadata: Any = None,
+    ) -> None:
+        values = dict(locals())
+        del values["self"]
+        self._init(values)

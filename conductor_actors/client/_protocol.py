@@ -176,7 +176,7 @@ def _task_def_dict(task_def: TaskDef) -> dict[str, Any]:
         raise ValueError(f"expected a TaskDef, got {type(task_def).__name__}")
     if not task_def.name:
         raise ValueError("a TaskDef needs a name")
-    return task_def.to_dict()
+    return task_def.to_wire()
 
 
 def register_task_defs(defs: Sequence[TaskDef]) -> Call[None]:

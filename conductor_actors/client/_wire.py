@@ -250,7 +250,7 @@ def result_body(result: TaskResult) -> bytes:
     ]
     if missing:
         raise ValueError(f"TaskResult for task {result.task_id!r} has no {', '.join(missing)}")
-    return json_body(f"TaskResult for task {result.task_id!r}", result.to_dict())
+    return json_body(f"TaskResult for task {result.task_id!r}", result.to_wire())
 
 
 # ----------------------------------------------------------------------------------------------

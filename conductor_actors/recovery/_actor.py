@@ -68,7 +68,7 @@ def _report_lost(messages: Iterable[UndeliveredResult], why: str) -> None:
         _log.error(
             "the result of %s task %s (workflow %s) was never written to the outbox journal (%s); it is "
             "lost unless delivered by hand: %s", message.task_type, result.task_id, result.workflow_instance_id,
-            why, result.to_dict(),
+            why, result.to_wire(),
         )
 
 

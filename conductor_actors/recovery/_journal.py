@@ -148,7 +148,7 @@ class Journal:
                 "INSERT INTO outbox (task_id, workflow_id, task_type, result, created_at, next_attempt_at, "
                 "last_error) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (result.task_id or "", result.workflow_instance_id or "", task_type,
-                 json.dumps(result.to_dict()), now, now, error),
+                 json.dumps(result.to_wire()), now, now, error),
             )
             return int(cursor.lastrowid or 0)
 

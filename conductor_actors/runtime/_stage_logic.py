@@ -106,7 +106,7 @@ class PollerLogic:
             if reason is not None:
                 _log.warning(
                     "skipping a polled %s task the runtime cannot execute (%s): %r",
-                    task.task_type or "?", reason, {k: v for k, v in task.to_dict().items() if k != "inputData"},
+                    task.task_type or "?", reason, {k: v for k, v in task.to_wire().items() if k != "inputData"},
                 )
                 continue
             accepted.append(task)
@@ -178,7 +178,7 @@ class UpdaterLogic:
     def on_success(self, next_task: Task | None) -> Settled:
         """A result was accepted with ``next_task`` from update-v2 (None: none, or sent over v1)."""
         if next_task is not None and invalid_task_reason(next_task) is not None:
-            _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_dict())
+            _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_wire())
             next_task = None
         return Settled(next_task)
 

@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from ._exceptions import WorkerConfigError
 from ._identity import default_worker_id
@@ -113,9 +113,83 @@ class WorkerConfig:
         return _oneline(self.task_definition_name, self, pid)
 
 
-def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig:
-    """The effective configuration of ``worker``: environment (``env``, default ``os.environ``)
-    over code. Raises ``WorkerConfigError`` naming the variable (or keyword) and the bad value."""
+#: The official SDK's property names, in the order its ``resolve_worker_config`` returns them.
+_OFFICIAL_PROPERTIES = {
+    "poll_interval": "poll_interval_millis",
+    "domain": "domain",
+    "worker_id": "worker_id",
+    "thread_count": "thread_count",
+    "register_task_def": "register_task_def",
+    "poll_timeout": "poll_timeout",
+    "lease_extend_enabled": "lease_extend_enabled",
+    "paused": "paused",
+    "overwrite_task_def": "overwrite_task_def",
+    "strict_schema": "strict_schema",
+    "register_schema": "register_schema",
+}
+#: What the official resolver returns for a property that neither code nor environment sets.
+_OFFICIAL_FALLBACKS = {"overwrite_task_def": True, "strict_schema": False, "register_schema": False}
+
+
+@overload
+def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig: ...
+
+
+@overload
+def resolve_worker_config(
+    worker: str,
+    poll_interval: float | None = None,
+    domain: str | None = None,
+    worker_id: str | None = None,
+    thread_count: int | None = None,
+    register_task_def: bool | None = None,
+    poll_timeout: int | None = None,
+    lease_extend_enabled: bool | None = None,
+    paused: bool | None = None,
+    overwrite_task_def: bool | None = None,
+    strict_schema: bool | None = None,
+    register_schema: bool | None = None,
+) -> dict[str, Any]: ...
+
+
+def resolve_worker_config(worker: WorkerInterface | str, *args: Any, **kwargs: Any) -> WorkerConfig | dict[str, Any]:
+    """The effective configuration of a worker: environment over code.
+
+    ``resolve_worker_config(worker, env=None)`` takes the worker object and returns a
+    ``WorkerConfig`` whose ``sources`` say where each value came from (``env`` defaults to
+    ``os.environ``). ``resolve_worker_config(task_name, poll_interval=None, domain=None, ...)`` is
+    the official SDK's form: the task name and the code values, returning a dict of the official
+    property names (``poll_interval`` in ms; a property set nowhere stays as given, ``None``, except
+    ``overwrite_task_def`` True, ``strict_schema`` and ``register_schema`` False). Both raise
+    ``WorkerConfigError`` naming the variable (or keyword) and a value that does not parse.
+    """
+    if isinstance(worker, str):
+        return _resolve_official(worker, *args, **kwargs)
+    return _resolve(worker, *args, **kwargs)
+
+
+def _resolve_official(task_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    names = list(_OFFICIAL_PROPERTIES)
+    if len(args) > len(names):
+        raise TypeError(f"resolve_worker_config() takes at most {len(names) + 1} positional arguments")
+    code = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in _OFFICIAL_PROPERTIES or key in code:
+            raise TypeError(f"resolve_worker_config() got an unexpected or repeated argument {key!r}")
+        code[key] = value
+    resolved: dict[str, Any] = {}
+    for official, prop in _OFFICIAL_PROPERTIES.items():
+        hit = _lookup(os.environ, task_name, prop)
+        if hit is not None:
+            resolved[official] = hit[1]
+        elif code.get(official) is not None:
+            resolved[official] = code[official]
+        else:
+            resolved[official] = _OFFICIAL_FALLBACKS.get(official)
+    return resolved
+
+
+def _resolve(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig:
     environ: Mapping[str, str] = os.environ if env is None else env
     task_name = worker.get_task_definition_name()
     values: dict[str, Any] = {}
@@ -126,7 +200,8 @@ def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None
             variable, values[prop.name] = hit
             sources[prop.name] = variable
         else:
-            value = coerce_property(prop.name, getattr(worker, prop.name, prop.default), task_name)
+            raw = worker._code_worker_id() if prop.name == "worker_id" else getattr(worker, prop.name, prop.default)
+            value = coerce_property(prop.name, raw, task_name)
             values[prop.name] = value
             sources[prop.name] = _SOURCE_DEFAULT if value == prop.default else _SOURCE_CODE
     source = sources["thread_count"]
@@ -201,13 +276,44 @@ def _oneline(name: str, config: WorkerConfig, pid: int | None) -> str:
     return f"Conductor Worker[{', '.join(parts)}]"
 
 
-def get_worker_config_oneline(name: str, config: WorkerConfig, pid: int | None = None) -> str:
-    """The one-line startup summary of worker ``name`` (official SDK format)."""
-    return _oneline(name, config, pid)
+#: ``(official config key, label, unit)`` of the one-line summary, in the official order.
+_ONELINE_KEYS = (
+    ("poll_interval", "poll_interval", "ms"),
+    ("domain", "domain", ""),
+    ("thread_count", "thread_count", ""),
+    ("poll_timeout", "poll_timeout", "ms"),
+    ("lease_extend_enabled", "lease_extend", ""),
+    ("register_task_def", "register_task_def", ""),
+)
 
 
-def get_worker_config_summary(name: str, config: WorkerConfig) -> str:
-    """A multi-line summary: every property with its value and where the value came from."""
+def get_worker_config_oneline(name: str, config: WorkerConfig | Mapping[str, Any], pid: int | None = None) -> str:
+    """The one-line startup summary of worker ``name`` (official SDK format); ``config`` is a
+    ``WorkerConfig`` or the official resolver's dict."""
+    if isinstance(config, WorkerConfig):
+        return _oneline(name, config, pid)
+    parts = [f"name={name}", f"pid={os.getpid() if pid is None else pid}",
+             f"status={'paused' if config.get('paused') else 'active'}"]
+    for key, label, unit in _ONELINE_KEYS:
+        value = config.get(key)
+        if value is not None:
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            parts.append(f"{label}={text}{unit}")
+    return f"Conductor Worker[{', '.join(parts)}]"
+
+
+def get_worker_config_summary(name: str, config: WorkerConfig | Mapping[str, Any]) -> str:
+    """A multi-line summary: every property with its value and where the value came from
+    (``config`` may also be the official resolver's dict, in the official format)."""
+    if not isinstance(config, WorkerConfig):
+        lines = [f"Worker '{name}' configuration:"]
+        for key, value in config.items():
+            if value is None:
+                continue
+            specific, common = f"conductor.worker.{name}.{key}", f"conductor.worker.all.{key}"
+            source = specific if specific in os.environ else common if common in os.environ else None
+            lines.append(f"  {key}: {value} ({'from ' + source if source else 'from code'})")
+        return "\n".join(lines)
     width = max(len(prop) for prop in PROPERTY_NAMES)
     lines = [f"Worker {name!r} configuration:"]
     for prop in PROPERTY_NAMES:

@@ -1,20 +1,32 @@
-"""Making a task's output JSON: dataclasses anywhere become dicts, and what JSON cannot carry is named.
+"""Making a task's output JSON the way the official SDK serialises it, and naming what cannot be.
 
 ``json_output`` is called for every result. The common case (plain JSON values) is encoded once and
-returned as is; only when that fails is the output walked: every dataclass instance, at the top or
-nested in dicts, lists, tuples or other dataclasses, becomes a dict of its fields (tuples become
-lists), then the output is encoded again. Enums are not converted (neither at the top level nor
-nested): ``str``/``int`` enums are JSON already, other enums are reported like any other type.
-A value that is still not JSON raises ``OutputNotJson`` whose message names the offending type (or
-NaN/infinity, circular reference) and its key path, e.g. ``'order.lines[2].when'``.
-Pure functions; any thread.
+returned as is; only when that fails is the output walked and converted, with the official SDK's
+rules (its API client's serialiser), at the top or nested anywhere in dicts, lists and dataclasses:
+
+- a dataclass becomes a dict of its fields; a tuple becomes a list;
+- ``datetime``/``date``/``time``: ISO 8601 text (``isoformat()``); ``timedelta``: ``str()``
+  (``'0:00:05'``);
+- ``UUID`` and ``Decimal``: ``str()`` (``'1.50'``, no precision lost to a float);
+- ``bytes``: UTF-8 text, or base64 when they are not UTF-8;
+- ``set``/``frozenset``: ``str()`` of it (``'{1, 2}'``), as the official SDK sends it;
+- an ``Enum`` member: its value (``str``/``int`` enums are JSON already).
+
+A value that is still not JSON (an arbitrary object, NaN/infinity, a circular reference) raises
+``OutputNotJson`` whose message names the offending type and its key path, e.g.
+``'order.lines[2].when'``. Pure functions; any thread.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import datetime
+import decimal
+import enum
 import json
 import math
+import uuid
 from typing import Any
 
 __all__ = ["OutputNotJson", "json_output", "plain_value"]
@@ -46,7 +58,8 @@ def _is_dataclass_instance(value: Any) -> bool:
 
 
 def plain_value(value: Any, path: str = "") -> Any:
-    """``value`` with every dataclass instance in it turned into a dict (recursively).
+    """``value`` with every dataclass instance in it turned into a dict and every value the
+    official SDK converts (dates, UUIDs, decimals, enums, sets, bytes) converted, recursively.
 
     Dicts, lists and tuples are rebuilt (tuples as lists); any other value is returned as is, so
     a later JSON check names it. ``path`` is the key path of ``value`` for messages. Raises
@@ -55,12 +68,28 @@ def plain_value(value: Any, path: str = "") -> Any:
     return _plain(value, path, set())
 
 
+def _scalar(value: Any) -> Any:
+    """The official SDK's text form of a non-JSON scalar, or ``value`` itself when it has none."""
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (datetime.timedelta, uuid.UUID, decimal.Decimal, set, frozenset)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode("ascii")
+    return value
+
+
 def _plain(value: Any, path: str, active: set[int]) -> Any:
     if value is None or isinstance(value, _SCALARS):
         return value
+    if isinstance(value, enum.Enum):
+        return _plain(value.value, path, active)
     is_dataclass = _is_dataclass_instance(value)
     if not is_dataclass and not isinstance(value, (dict, list, tuple)):
-        return value
+        return _scalar(value)
     if id(value) in active:
         raise OutputNotJson(f"output is not JSON-serialisable: value at {_where(path)} is a circular reference")
     active.add(id(value))

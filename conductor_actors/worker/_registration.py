@@ -25,7 +25,7 @@ from typing import Any
 from ..client._errors import NotFoundError
 from ..client._models import TaskDef
 from ._config import WorkerConfig
-from ._schema import generate_json_schema_from_function, generate_output_json_schema_from_function
+from ._schema import generate_input_json_schema_from_function, generate_output_json_schema_from_function
 from ._worker import Worker, WorkerInterface
 
 __all__ = ["RegistrationReport", "register_task_definition", "register_task_definition_async"]
@@ -95,7 +95,7 @@ def _schemas(worker: Worker, config: WorkerConfig, run: _Run) -> list[tuple[str,
     func, strict, name = worker.execute_function, config.strict_schema, run.task_name
     wanted = []
     for attribute, suffix, generate in (
-        ("input_schema", "input", generate_json_schema_from_function),
+        ("input_schema", "input", generate_input_json_schema_from_function),
         ("output_schema", "output", generate_output_json_schema_from_function),
     ):
         schema_name = f"{name}_{suffix}"

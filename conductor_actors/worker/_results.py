@@ -126,7 +126,7 @@ def result_from_return(task: Task, worker_id: str, context: TaskContext, value: 
         if result.status is None:
             result.status = TaskResultStatus.COMPLETED
         result.output_data = _merge(context.output, _as_output(result.output_data))
-        result.logs = [*context.logs, *result.logs]
+        result.logs = [*context.logs, *(result.logs or [])]
         if result.callback_after_seconds is None:
             result.callback_after_seconds = callback
     else:

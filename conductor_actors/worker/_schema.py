@@ -1,6 +1,7 @@
 """JSON Schema (draft-07) for a worker function's input and output, from its type hints.
 
-The input schema is an object with one property per parameter (parameters annotated ``Task``,
+``generate_json_schema_from_function`` returns ``{"input": ..., "output": ...}`` as the official
+SDK does. The input schema is an object with one property per parameter (parameters annotated ``Task``,
 ``*args`` and ``**kwargs`` are left out); a parameter is required unless it has a default or is
 Optional (a parameter whose default is None is nullable too). The output schema describes the
 task's output as the runtime builds it: a dict or dataclass return is the object itself, any other
@@ -35,7 +36,11 @@ from ._introspection import (
     union_members,
 )
 
-__all__ = ["generate_json_schema_from_function", "generate_output_json_schema_from_function"]
+__all__ = [
+    "generate_input_json_schema_from_function",
+    "generate_json_schema_from_function",
+    "generate_output_json_schema_from_function",
+]
 
 logger = logging.getLogger("conductor_actors.worker")
 
@@ -82,7 +87,8 @@ class _SchemaBuilder:
             return {"type": "array", "items": self.schema(items)} if items is not None else {"type": "array"}
         if tp in _OBJECT_ORIGINS or origin in _OBJECT_ORIGINS:
             value = self.schema(args[1]) if len(args) == 2 else {}
-            return {"type": "object", "additionalProperties": value or True}
+            # a free-form object is just "object", as in the official generator
+            return {"type": "object", "additionalProperties": value} if value else {"type": "object"}
         return {}
 
     def object_schema(self, fields: list[tuple[str, Any, bool]]) -> dict[str, Any]:
@@ -129,6 +135,40 @@ def _inspect(func: Callable[..., Any], schema_name: str) -> tuple[inspect.Signat
 
 
 def generate_json_schema_from_function(
+    func: Callable[..., Any], schema_name: str, strict_schema: bool = False
+) -> dict[str, Any] | None:
+    """``{"input": <schema>, "output": <schema>}`` for ``func`` (the official SDK's shape), or None
+    when ``func`` has no inspectable signature. ``schema_name`` is used in log messages.
+
+    ``output`` describes the return annotation itself, as the official generator does (``-> str``
+    gives ``{"type": "string"}``; from a Union, the first dict or dataclass member is taken), or is
+    None without a return annotation or for ``None``/``TaskResult``/``TaskInProgress``. The schema
+    registered with a task definition describes the task output as the runtime builds it instead
+    (see ``generate_output_json_schema_from_function``).
+    """
+    input_schema = generate_input_json_schema_from_function(func, schema_name, strict_schema)
+    if input_schema is None:
+        return None
+    return {"input": input_schema, "output": _official_output_schema(func, schema_name, strict_schema)}
+
+
+def _official_output_schema(func: Callable[..., Any], schema_name: str, strict_schema: bool) -> dict[str, Any] | None:
+    inspected = _inspect(func, schema_name)
+    if inspected is None or "return" not in inspected[1]:
+        return None
+    tp = inspected[1]["return"]
+    members = union_members(tp)
+    if members is not None:
+        for member in members:
+            if member is dict or typing.get_origin(member) in _OBJECT_ORIGINS or is_dataclass_type(member):
+                tp = member
+                break
+    if tp in (TaskInProgress, TaskResult, NoneType, None):
+        return None
+    return {"$schema": DRAFT_07, **_SchemaBuilder(strict_schema).schema(tp)}
+
+
+def generate_input_json_schema_from_function(
     func: Callable[..., Any], schema_name: str, strict_schema: bool = False
 ) -> dict[str, Any] | None:
     """The draft-07 input schema for ``func`` (``schema_name`` is used in log messages), or None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +71,7 @@ class WorkerInterface(abc.ABC):
     poll_interval_millis: float = 100.0
     thread_count: int = 1
     domain: str | None = None
-    worker_id: str | None = None
+    _worker_id: str | None = None
     poll_timeout: int = 100
     lease_extend_enabled: bool = False
     paused: bool = False
@@ -115,6 +116,23 @@ class WorkerInterface(abc.ABC):
         if values.get("thread_count") is not None:  # the bound depends on the flavour
             check_thread_count(self.thread_count, self.is_async, "thread_count", self.task_definition_name)
 
+    @property
+    def worker_id(self) -> str:
+        """The worker id given in code, else the host name (as in the official SDK). Each worker
+        process reports ``<hostname>-<pid>`` unless an id was given (see ``get_identity``)."""
+        return self._worker_id if self._worker_id is not None else socket.gethostname()
+
+    @worker_id.setter
+    def worker_id(self, value: str | None) -> None:
+        self._worker_id = value
+
+    def _code_worker_id(self) -> str | None:
+        """The worker id set in code (constructor, attribute or class attribute), or None."""
+        if isinstance(inspect.getattr_static(self, "worker_id", None), property):
+            return self._worker_id
+        value: str | None = self.worker_id  # a subclass's plain class attribute
+        return value
+
     @abc.abstractmethod
     def execute(self, task: Task) -> Any:
         """Execute one task (sync or ``async def``); return a TaskResult or an output value."""
@@ -126,8 +144,10 @@ class WorkerInterface(abc.ABC):
 
     @property
     def poll_interval(self) -> float:
-        """Poll interval in milliseconds (official SDK name for ``poll_interval_millis``)."""
-        return self.poll_interval_millis
+        """Poll interval in milliseconds (official SDK name for ``poll_interval_millis``; a whole
+        number of milliseconds is an ``int``, as given to the official SDK)."""
+        millis = self.poll_interval_millis
+        return int(millis) if float(millis).is_integer() else millis
 
     @poll_interval.setter
     def poll_interval(self, millis: float) -> None:
@@ -139,7 +159,7 @@ class WorkerInterface(abc.ABC):
 
     def get_identity(self) -> str:
         """``worker_id`` from code, or the per-process default ``<hostname>-<pid>``."""
-        return self.worker_id or default_worker_id()
+        return self._code_worker_id() or default_worker_id()
 
     def get_polling_interval_in_seconds(self) -> float:
         """The code-level poll interval in seconds."""
@@ -150,8 +170,11 @@ class WorkerInterface(abc.ABC):
         return self.domain
 
     def get_task_result_from_task(self, task: Task) -> TaskResult:
-        """An empty ``TaskResult`` addressed to ``task`` from this worker (official SDK helper)."""
-        return task.to_result(worker_id=self.get_identity())
+        """An empty ``TaskResult`` (no status yet) addressed to ``task`` from this worker (official
+        SDK helper)."""
+        return TaskResult(
+            task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=self.get_identity()
+        )
 
     def check_spawnable(self) -> None:
         """Raise ``WorkerRegistrationError`` (saying how to fix it) unless this worker pickles."""
@@ -168,9 +191,10 @@ class Worker(WorkerInterface):
 
     ``poll_interval`` is in milliseconds (None = 100). The function may be ``def`` or ``async def``
     (or an instance with an async ``__call__``); its parameters are bound by name from the task
-    input. Raises ``WorkerRegistrationError`` when the function could never be re-imported in a
-    child process (lambda, nested function, unpicklable callable) and ``WorkerConfigError`` for an
-    invalid property value.
+    input. Any callable is accepted, so ``Worker(name, fn).execute(task)`` works in-process with a
+    lambda or a nested function too; one that a worker process could not re-import is refused
+    when the worker is started (``check_spawnable``). Raises ``WorkerRegistrationError`` for a
+    callable that is not callable and ``WorkerConfigError`` for an invalid property value.
     """
 
     def __init__(
@@ -192,7 +216,11 @@ class Worker(WorkerInterface):
         processes: int = 1,
     ) -> None:
         self.task_definition_name = _check_task_name(task_definition_name)
-        check_definition(execute_function, task_definition_name)
+        if not callable(execute_function):
+            raise WorkerRegistrationError(
+                f"worker {task_definition_name!r}: execute_function must be callable,"
+                f" got {type(execute_function).__name__}"
+            )
         if task_def_template is not None and not isinstance(task_def_template, TaskDef):
             raise WorkerRegistrationError(
                 f"worker {task_definition_name!r}: task_def must be a TaskDef, got {type(task_def_template).__name__}"
@@ -244,8 +272,10 @@ class Worker(WorkerInterface):
         return execute_sync(self._bound, task, _never).result
 
     def check_spawnable(self) -> None:
-        """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker."""
+        """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker; the
+        message says how to fix it (a lambda or nested function: define it at module level)."""
         func = self.execute_function
+        check_definition(func, self.task_definition_name)
         if is_plain_function(func):
             function_reference(func, self.task_definition_name)
         else:

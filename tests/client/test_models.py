@@ -1,4 +1,5 @@
-"""Wire models: TaskDef carries the server's defaults; Task keeps what the runtime does not know."""
+"""Wire form of the models: a TaskDef sends only what was set (the server fills in its defaults);
+Task keeps what the runtime does not know."""
 
 from __future__ import annotations
 
@@ -32,29 +33,28 @@ SERVER_NULLS = ("pollTimeoutSeconds", "concurrentExecLimit", "rateLimitPerFreque
                 "ownerEmail", "description", "isolationGroupId", "executionNameSpace", "baseType")
 
 
-def test_a_new_task_def_has_the_server_defaults() -> None:
-    sent = TaskDef(name="charge").to_dict()
-    assert sent == {"name": "charge", **SERVER_TASK_DEF_DEFAULTS}
+def test_a_new_task_def_sends_only_what_was_set() -> None:
+    sent = TaskDef(name="charge").to_wire()
+    assert sent == {"name": "charge", "enforceSchema": False}
     assert not set(SERVER_NULLS) & set(sent)
     plain = TaskDef()
-    assert plain.task_status_listener_enabled is True and plain.enforce_schema is False
-    assert (plain.retry_count, plain.retry_delay_seconds, plain.response_timeout_seconds) == (3, 60, 3600)
+    assert plain.enforce_schema is False
+    assert (plain.retry_count, plain.retry_delay_seconds, plain.response_timeout_seconds) == (None, None, None)
 
 
-def test_the_dev_server_fills_in_the_same_defaults_as_the_model() -> None:
-    getter_values = {"rateLimitPerFrequency", "rateLimitFrequencyInSeconds"}  # stored null in the model
-    model = TaskDef(name="x").to_dict()
-    assert {k: v for k, v in TASK_DEF_DEFAULTS.items() if k not in getter_values} == {
-        k: v for k, v in model.items() if k != "name"
+def test_the_dev_server_fills_in_its_defaults_for_what_the_model_leaves_out() -> None:
+    assert {k: v for k, v in SERVER_TASK_DEF_DEFAULTS.items() if k in TASK_DEF_DEFAULTS} == {
+        k: TASK_DEF_DEFAULTS[k] for k in SERVER_TASK_DEF_DEFAULTS if k in TASK_DEF_DEFAULTS
     }
+    assert set(TaskDef(name="x").to_wire()) <= {"name", "enforceSchema"}
 
 
 def test_a_task_def_read_from_the_server_keeps_unknown_fields_when_written_back() -> None:
     read = {"name": "a", "retryCount": 1, "runtimeMetadata": [{"k": "v"}], "somethingNew": {"x": 1}}
     task_def = TaskDef.from_dict(read)
-    assert task_def.extra == {"runtimeMetadata": [{"k": "v"}], "somethingNew": {"x": 1}}
-    assert task_def.to_dict()["runtimeMetadata"] == [{"k": "v"}]
-    assert task_def.to_dict()["somethingNew"] == {"x": 1}
+    assert task_def.extra == {"somethingNew": {"x": 1}}
+    assert task_def.to_wire()["runtimeMetadata"] == [{"k": "v"}]
+    assert task_def.to_wire()["somethingNew"] == {"x": 1}
 
 
 SERVER_TASK = {
@@ -72,7 +72,7 @@ def test_a_task_keeps_unknown_fields_instead_of_failing_or_losing_them() -> None
         "parentTaskReference": "ref-7", "executionMetadata": {"serverSendTime": 1700000000000}, "tags": ["a", "b"],
     }
     # Written out again (e.g. a task handed back or logged), nothing is lost.
-    assert task.to_dict() == {**SERVER_TASK, "outputData": {}}
+    assert task.to_wire() == SERVER_TASK
     # Worker processes receive tasks pickled: the unknown fields travel too.
     assert pickle.loads(pickle.dumps(task)).extra == task.extra
 
@@ -83,11 +83,11 @@ def test_a_task_keeps_values_of_an_unexpected_kind_and_unknown_statuses() -> Non
     assert task.status == "A_STATUS_FROM_THE_FUTURE"
     assert task.input_data == [1, 2] and task.seq == "seven"  # kept as it arrived
     assert (task.poll_count, task.retry_count) == (0, 2)  # counters the runtime reads are made whole numbers
-    assert json.loads(json.dumps(task.to_dict()))["status"] == "A_STATUS_FROM_THE_FUTURE"
+    assert json.loads(json.dumps(task.to_wire()))["status"] == "A_STATUS_FROM_THE_FUTURE"
 
 
 def test_a_result_addressed_from_a_task_with_extras_carries_only_result_fields() -> None:
     result = Task.from_dict(SERVER_TASK).to_result(TaskResultStatus.COMPLETED, {"y": 2}, worker_id="w")
     assert result == TaskResult(task_id="t1", workflow_instance_id="w1", worker_id="w",
-                                status=TaskResultStatus.COMPLETED, output_data={"y": 2})
-    assert "tags" not in result.to_dict()
+                                status=TaskResultStatus.COMPLETED, output_data={"y": 2}, logs=[])
+    assert "tags" not in result.to_wire()

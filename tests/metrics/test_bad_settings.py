@@ -158,11 +158,9 @@ def test_a_read_only_directory_fails_the_start_naming_directory(
         directory.chmod(0o755)
 
 
-def test_without_port_or_directory_the_settings_say_what_is_missing() -> None:
-    with pytest.raises(MetricsSettingsError, match="http_port") as raised:
-        MetricsSettings()
-    assert "directory" in str(raised.value)
-    assert isinstance(raised.value, ValueError)
+def test_without_port_or_directory_the_official_default_directory_is_used() -> None:
+    settings = MetricsSettings()
+    assert settings.directory == f"{Path.home()}/tmp/" and not settings.http_mode
 
 
 @pytest.mark.parametrize("port", [-1, 65536, 8080.0, "8080", True])

@@ -184,7 +184,7 @@ def test_async_none_results_registration_and_listeners_under_the_documented_task
     assert run.lines(rf"PAGERDUTY: CRITICAL: Task update failed after 3 attempts task_id={task_id} "
                      rf"workflow_id={lost}$")
     backups = [json.loads(m.group(1)) for m in run.lines(r"BACKUP DB: (\{.*\})$")]
-    assert [(b["task_id"], b["result"]["status"], b["result"]["taskId"]) for b in backups] == [
+    assert [(b["task_id"], b["result"]["status"], b["result"]["task_id"]) for b in backups] == [
         (task_id, "COMPLETED", task_id)]
     assert "503" in backups[0]["error"]
 

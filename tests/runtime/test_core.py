@@ -183,12 +183,12 @@ def test_handback_requeues_now_and_keeps_the_output_the_task_had() -> None:
     result = handback_result(_task(), "host-1")
     assert result.status is TaskResultStatus.IN_PROGRESS
     assert result.callback_after_seconds == 0
-    assert result.to_dict()["outputData"] == {"seen": 1}
+    assert result.to_wire()["outputData"] == {"seen": 1}
     assert result.worker_id == "host-1"
 
 
 def test_lease_extension_result_is_an_in_progress_extend_lease_update() -> None:
-    body = lease_extension_result(_task(), "host-1").to_dict()
+    body = lease_extension_result(_task(), "host-1").to_wire()
     assert body["extendLease"] is True and body["status"] == "IN_PROGRESS"
     assert (body["taskId"], body["workflowInstanceId"]) == ("t1", "w1")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import pickle
+import socket
 import threading
 from typing import Any
 
@@ -80,7 +81,8 @@ def test_decorator_defaults():
     worker = registered("deco_defaults")
     assert (worker.poll_interval_millis, worker.thread_count) == (100.0, 1)
     assert (worker.poll_timeout, worker.processes) == (100, 1)
-    assert (worker.domain, worker.worker_id, worker.task_def_template) == (None, None, None)
+    assert (worker.domain, worker.task_def_template) == (None, None)
+    assert worker.worker_id == socket.gethostname()  # the official default; each process reports its own id
     assert not worker.register_task_def and worker.overwrite_task_def and not worker.register_schema
     assert not worker.paused
 
@@ -229,9 +231,10 @@ def test_class_based_property_values_are_validated():
 # --- spawn safety --------------------------------------------------------------------------
 
 
-def test_lambdas_are_rejected_with_advice():
+def test_lambdas_are_refused_at_start_with_advice():
+    worker = Worker("lambda_task", lambda x: x)
     with pytest.raises(WorkerRegistrationError) as info:
-        worker_task("lambda_task")(lambda x: x)
+        worker.check_spawnable()
     assert "lambda" in str(info.value) and "`def` at module level" in str(info.value)
 
 
@@ -239,8 +242,9 @@ def test_nested_functions_are_rejected_with_advice():
     def inner(x: int) -> dict:
         return {}
 
+    worker = Worker("nested_task", inner)
     with pytest.raises(WorkerRegistrationError) as info:
-        worker_task("nested_task")(inner)
+        worker.check_spawnable()
     message = str(info.value)
     assert "<locals>" in message and "module level" in message and "functools.wraps" in message
 
@@ -280,9 +284,10 @@ class Unpicklable:
         return {}
 
 
-def test_unpicklable_callable_is_rejected_at_creation():
+def test_unpicklable_callable_is_refused_at_start():
+    worker = Worker("callable_bad", Unpicklable())
     with pytest.raises(WorkerRegistrationError, match="cannot be pickled"):
-        Worker("callable_bad", Unpicklable())
+        worker.check_spawnable()
 
 
 def test_main_module_failures_mention_the_main_guard():
@@ -293,7 +298,7 @@ def test_main_module_failures_mention_the_main_guard():
         worker.check_spawnable()
     assert 'if __name__ == "__main__":' in str(info.value)
     with pytest.raises(WorkerRegistrationError) as info:
-        Worker("main_lambda", namespace["main_lambda"])
+        Worker("main_lambda", namespace["main_lambda"]).check_spawnable()
     assert 'if __name__ == "__main__":' in str(info.value)
 
 
@@ -356,8 +361,10 @@ def test_decorator_below_worker_task_without_wraps_is_rejected(write_module):
         "@worker_task(task_definition_name=\"wrapped_badly\")\n@plain_decorator",
     )
     write_module("decorated_below.py", source)
+    import decorated_below  # noqa: F401
+
     with pytest.raises(WorkerRegistrationError, match="defined inside another function"):
-        import decorated_below  # noqa: F401
+        registered("wrapped_badly").check_spawnable()
 
 
 SPAWNED = """

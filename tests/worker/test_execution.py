@@ -71,8 +71,12 @@ def returns_task_result(x: int) -> TaskResult:
     return result
 
 
-def returns_datetime() -> dict:
-    return {"ok": 1, "nested": {"when": datetime.datetime(2024, 1, 1)}}
+class Opaque:
+    """An object JSON cannot carry (the official SDK would send its attributes or its str())."""
+
+
+def returns_opaque() -> dict:
+    return {"ok": 1, "nested": {"when": Opaque()}}
 
 
 def returns_nan() -> dict:
@@ -139,7 +143,7 @@ def reports_shutdown() -> dict:
 
 
 def bad_set_output() -> dict:
-    get_task_context().set_output({"when": datetime.date(2024, 1, 1)})
+    get_task_context().set_output({"when": Opaque()})
     raise ValueError("boom")
 
 
@@ -186,7 +190,7 @@ def test_task_in_progress(run_task):
     assert outcome.result.callback_after_seconds == 30
     assert outcome.result.output_data == {"step": 5}
     assert outcome.failed is False
-    wire = outcome.result.to_dict()
+    wire = outcome.result.to_wire()
     assert wire["callbackAfterSeconds"] == 30 and wire["status"] == "IN_PROGRESS"
 
 
@@ -213,11 +217,11 @@ def test_returned_task_result_is_addressed_to_this_task_and_worker(run_task):
 
 
 def test_unserialisable_output_fails_terminally_naming_type_and_path(run_task):
-    outcome = run_task(returns_datetime)
+    outcome = run_task(returns_opaque)
     result = outcome.result
     assert result.status is TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
     assert outcome.failed is True
-    assert "datetime" in result.reason_for_incompletion
+    assert "Opaque" in result.reason_for_incompletion
     assert "'nested.when'" in result.reason_for_incompletion
     assert result.output_data == {}
     assert isinstance(outcome.cause, ValueError)
@@ -320,7 +324,7 @@ def test_unserialisable_set_output_is_dropped_with_a_log_on_failure(run_task):
     result = run_task(bad_set_output).result
     assert result.reason_for_incompletion == "boom"
     assert result.output_data == {}
-    assert any("set_output data dropped" in log.log and "date" in log.log for log in result.logs)
+    assert any("set_output data dropped" in log.log and "Opaque" in log.log for log in result.logs)
 
 
 # --- task context ------------------------------------------------------------------------
@@ -362,10 +366,10 @@ def test_context_is_cleared_after_execution(run_task):
 
 
 def test_context_setters_validate(task_factory):
-    ctx = TaskContext(task_factory(), lambda: False)
+    ctx = TaskContext(task_factory(), shutting_down=lambda: False)
     with pytest.raises(ValueError):
         ctx.set_callback_after(-5)
-    with pytest.raises(TypeError, match="set_output expects a dict"):
+    with pytest.raises(ValueError, match="set_output expects a dict"):
         ctx.set_output(["not", "a", "dict"])  # type: ignore[arg-type]
 
 
