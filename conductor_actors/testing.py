@@ -22,6 +22,10 @@ processes, so tests stay fast)::
         workflow = conductor_workers.run_workflow("order_pipeline", {"order_id": "o1"})
         assert workflow["status"] == "COMPLETED"
 
+Time on the dev server is its own clock: WAIT tasks, retry delays, ``callbackAfterSeconds`` and
+response timeouts run on it, and ``conductor_workers.advance_clock(3600)`` (or
+``DevServer.advance_clock``) moves it forward, so a workflow with a one-hour WAIT finishes at once.
+
 The fixtures come from the pytest plugin ``conductor_actors.pytest_plugin``, registered
 automatically when the package is installed; ``InProcessWorkers`` is the same helper for other test
 frameworks.
@@ -179,6 +183,15 @@ class InProcessWorkers:
         workflow_id = self.server.start_workflow(name, input or {})
         self.wait_for_workflows([workflow_id], timeout)
         return self.server.get_workflow(workflow_id)  # type: ignore[no-any-return]
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock forward by ``seconds`` (WAIT tasks, retry delays, callbacks and
+        response timeouts that became due run at once). Needs a server with ``advance_clock``
+        (``DevServer``); raises ``TypeError`` for one without."""
+        advance = getattr(self.server, "advance_clock", None)
+        if advance is None:
+            raise TypeError(f"{type(self.server).__name__} has no clock to advance (use a DevServer)")
+        advance(seconds)
 
     def close(self) -> None:
         """Stop every worker gracefully."""

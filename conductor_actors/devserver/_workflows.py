@@ -50,6 +50,9 @@ __all__ = ["WORKER_TASK_TYPES", "Decider", "parse_wait_duration", "parse_wait_un
 #: A domain counts as active when a worker polled it within this many milliseconds.
 ACTIVE_DOMAIN_WINDOW_MS = 10_000
 
+#: Rounds one decision may take before the workflow is failed as a runaway (see ``_decide``).
+MAX_PASSES_PER_DECISION = 5_000
+
 #: Task types whose tasks go to a queue for workers to poll.
 WORKER_TASK_TYPES = frozenset({"SIMPLE", "DYNAMIC"})
 
@@ -245,7 +248,16 @@ class Decider:
             listener(workflow)
 
     def _decide(self, workflow: WorkflowRecord) -> None:
+        passes = 0
         while not workflow.terminal and workflow.status != "PAUSED":
+            passes += 1
+            if passes > MAX_PASSES_PER_DECISION:
+                # Only system tasks finish without waiting: a loop of them that never ends would
+                # hold the server's thread forever.
+                self._fail_workflow(workflow, f"The dev server stopped deciding this workflow after "
+                                              f"{MAX_PASSES_PER_DECISION} steps that waited for nothing "
+                                              "(a DO_WHILE of system tasks whose loopCondition stays true?)")
+                return
             self._again.discard(workflow.workflow_id)
             progressed = False
             for task in list(workflow.tasks):

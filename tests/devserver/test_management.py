@@ -3,6 +3,7 @@ updates by reference name, and listing/deleting workflow definitions."""
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import quote
 
 from devserver._support import Api, one_task_workflow
@@ -160,3 +161,167 @@ def test_list_and_delete_workflow_definitions(dev_server: DevServer, api: Api) -
     missing = api.delete("/api/metadata/workflow/wf/2")
     assert missing.status == 404 and "wf" in missing.json()["message"]
     assert api.delete("/api/metadata/workflow/wf/two").status == 400
+
+
+def _two_task_workflow(server: DevServer) -> None:
+    server.register_workflow({"name": "two", "version": 1, "tasks": [
+        {"name": "first", "taskReferenceName": "first_ref", "retryCount": 0},
+        {"name": "second", "taskReferenceName": "second_ref", "retryCount": 0,
+         "inputParameters": {"from_first": "${first_ref.output.v}"}},
+    ]})
+
+
+def test_pause_holds_back_the_next_task_until_resume(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("two")
+    first = api.poll_one("first")
+    assert api.put(f"/api/workflow/{workflow_id}/pause").status == 200
+    assert api.get(f"/api/workflow/{workflow_id}/status").json()["status"] == "PAUSED"
+    # The task already handed out can still finish, but nothing new is scheduled while paused.
+    assert api.update(first, outputData={"v": 1}).status == 200
+    assert api.poll("second") == []
+    assert api.put(f"/api/workflow/{workflow_id}/pause").status == 200  # pausing again is harmless
+    assert api.put(f"/api/workflow/{workflow_id}/resume").status == 200
+    assert api.poll_one("second")["inputData"] == {"from_first": 1}
+    not_paused = api.put(f"/api/workflow/{workflow_id}/resume")
+    assert not_paused.status == 409 and "not PAUSED" in not_paused.json()["message"]
+
+
+def test_pause_of_an_ended_workflow_is_409(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    api.delete(f"/api/workflow/{workflow_id}")
+    assert api.put(f"/api/workflow/{workflow_id}/pause").status == 409
+
+
+def test_retry_reschedules_the_failed_task_only(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("two")
+    api.update(api.poll_one("first"), outputData={"v": 5})
+    failed = api.poll_one("second")
+    api.update(failed, "FAILED", reasonForIncompletion="flaky")
+    assert dev_server.get_workflow(workflow_id)["status"] == "FAILED"
+    reply = api.post(f"/api/workflow/{workflow_id}/retry")
+    assert reply.status == 204
+    again = api.poll_one("second")
+    assert again["retryCount"] == 1 and again["retriedTaskId"] == failed["taskId"]
+    assert again["inputData"] == {"from_first": 5}
+    body = dev_server.get_workflow(workflow_id)
+    assert body["status"] == "RUNNING" and "reasonForIncompletion" not in body and body["lastRetriedTime"] > 0
+    api.update(again)
+    assert dev_server.get_workflow(workflow_id)["status"] == "COMPLETED"
+    running = api.post(f"/api/workflow/{workflow_id}/retry")
+    assert running.status == 409 and "no retryable tasks" in running.json()["message"]
+
+
+def test_retry_of_a_running_workflow_is_404_like_the_server(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    reply = api.post(f"/api/workflow/{workflow_id}/retry")
+    assert reply.status == 404 and "still running" in reply.json()["message"]
+
+
+def test_restart_runs_an_ended_workflow_again_from_the_start(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("two")
+    old_first = api.poll_one("first")
+    assert api.post(f"/api/workflow/{workflow_id}/restart").status == 409  # still running
+    api.delete(f"/api/workflow/{workflow_id}")
+    assert api.post(f"/api/workflow/{workflow_id}/restart?useLatestDefinitions=true").status == 204
+    body = dev_server.get_workflow(workflow_id)
+    assert body["status"] == "RUNNING" and [t["referenceTaskName"] for t in body["tasks"]] == ["first_ref"]
+    assert api.get(f"/api/tasks/{old_first['taskId']}").status == 404
+    assert api.poll_one("first")["taskId"] != old_first["taskId"]
+
+
+def test_rerun_from_a_task_with_new_input(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("two")
+    first = api.poll_one("first")
+    api.update(first, outputData={"v": 1})
+    api.update(api.poll_one("second"))
+    assert dev_server.get_workflow(workflow_id)["status"] == "COMPLETED"
+    reply = api.post(f"/api/workflow/{workflow_id}/rerun",
+                     {"reRunFromWorkflowId": workflow_id, "reRunFromTaskId": first["taskId"],
+                      "taskInput": {"forced": True}})
+    assert reply.status == 200 and reply.text == workflow_id
+    rerun = api.poll_one("first")
+    assert rerun["inputData"] == {"forced": True}
+    assert [t["referenceTaskName"] for t in dev_server.get_workflow(workflow_id)["tasks"]] == ["first_ref"]
+    missing = api.post(f"/api/workflow/{workflow_id}/rerun", {"reRunFromTaskId": "nope"})
+    assert missing.status == 400 and missing.json()["message"] == "Task nope not found"
+
+
+def test_rerun_from_the_start_with_new_workflow_input(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    api.update(api.poll_one("echo"))
+    assert api.post(f"/api/workflow/{workflow_id}/rerun", {"workflowInput": {"x": 2}}).status == 200
+    assert api.poll_one("echo")["inputData"] == {"x": 2}
+
+
+def test_skip_a_task_that_has_not_been_scheduled_yet(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("two")
+    reply = api.put(f"/api/workflow/{workflow_id}/skiptask/second_ref", {"taskOutput": {"skipped": True}})
+    assert reply.status == 200
+    assert api.put(f"/api/workflow/{workflow_id}/skiptask/first_ref").status == 409  # already scheduled
+    unknown = api.put(f"/api/workflow/{workflow_id}/skiptask/nope")
+    assert unknown.status == 404 and "does not exist" in unknown.json()["message"]
+    api.update(api.poll_one("first"))
+    assert api.poll("second") == []
+    body = dev_server.get_workflow(workflow_id)
+    assert body["status"] == "COMPLETED"
+    assert sorted((t["referenceTaskName"], t["status"]) for t in body["tasks"]) == [
+        ("first_ref", "COMPLETED"), ("second_ref", "SKIPPED")]
+    assert body["output"] == {"skipped": True}
+
+
+def test_update_variables(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    reply = api.post(f"/api/workflow/{workflow_id}/variables", {"a": 1, "b": [2]})
+    assert reply.status == 200 and reply.json()["variables"] == {"a": 1, "b": [2]}
+    api.post(f"/api/workflow/{workflow_id}/variables", {"a": 3})
+    status = api.get(f"/api/workflow/{workflow_id}/status?includeVariables=true").json()
+    assert status["variables"] == {"a": 3, "b": [2]}
+    assert api.post(f"/api/workflow/{workflow_id}/variables", [1]).status == 400
+
+
+def test_reset_callbacks_makes_a_postponed_task_pollable_now(dev_server: DevServer, api: Api) -> None:
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    api.update(api.poll_one("echo"), "IN_PROGRESS", callbackAfterSeconds=3600)
+    assert api.poll("echo") == []
+    assert api.post(f"/api/workflow/{workflow_id}/resetcallbacks").status == 204
+    assert len(api.poll("echo")) == 1
+
+
+def test_execute_waits_for_the_workflow_to_end(dev_server: DevServer, api: Api) -> None:
+    dev_server.register_workflow({"name": "quick", "version": 1, "tasks": [
+        {"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE", "inputParameters": {"k": "v"}}],
+        "outputParameters": {"k": "${workflow.variables.k}"}})
+    reply = api.post("/api/workflow/execute/quick/1?requestId=r-1", {"name": "quick", "version": 1, "input": {}})
+    assert reply.status == 200
+    run = reply.json()
+    assert run["status"] == "COMPLETED" and run["output"] == {"k": "v"} and run["requestId"] == "r-1"
+
+
+def test_execute_answers_when_the_awaited_task_is_scheduled(dev_server: DevServer, api: Api) -> None:
+    _two_task_workflow(dev_server)
+    worker = Api(dev_server)
+    try:
+        def finish_first() -> None:
+            worker.update(worker.poll_one("first", timeout=5000), outputData={"v": 9})
+
+        thread = threading.Thread(target=finish_first)
+        thread.start()
+        reply = api.post("/api/workflow/execute/two/1?waitUntilTaskRef=second_ref&waitForSeconds=10",
+                         {"name": "two", "version": 1})
+        thread.join()
+    finally:
+        worker.close()
+    run = reply.json()
+    assert run["status"] == "RUNNING"
+    assert [t["referenceTaskName"] for t in run["tasks"]] == ["first_ref", "second_ref"]
+    assert run["tasks"][1]["inputData"] == {"from_first": 9}
