@@ -14,8 +14,16 @@ from typing import Any
 
 import pytest
 from _support.cli_apps import WAIT, one_task_workflow
-from _support.compat_apps import TESTS_DIR, Run, run_env
-from _support.compat_apps.objects import CLASS_TASK, DECORATED_TASK, FUNCTION_TASK, LISTED_TASK, TASKS
+from _support.compat_apps import (
+    CLASS_TASK,
+    DECORATED_TASK,
+    FUNCTION_TASK,
+    LISTED_TASK,
+    OBJECT_TASKS,
+    TESTS_DIR,
+    Run,
+    run_env,
+)
 
 from conductor_actors.cli import EXIT_OK, EXIT_USAGE
 
@@ -41,11 +49,12 @@ def test_the_cli_runs_module_level_worker_objects_and_decorated_functions(
     run = Run(["-m", "conductor_actors", MODULE], run_env(tmp_path, dev_server.url, flavour), tmp_path / "cli.log")
     runs.append(run)
     ids = {task: dev_server.start_workflow(one_task_workflow(dev_server, task, ["n"]), {"n": index + 1})
-           for index, task in enumerate(TASKS)}
+           for index, task in enumerate(OBJECT_TASKS)}
     statuses = dev_server.wait_for_workflows(ids.values(), timeout=WAIT)
     assert set(statuses.values()) == {"COMPLETED"}, (statuses, run.log()[-4000:])
-    outputs = {task: dev_server.get_workflow(ids[task])["tasks"][0]["outputData"] for task in TASKS}
-    assert {task: out["value"] for task, out in outputs.items()} == {task: (i + 1) * 3 for i, task in enumerate(TASKS)}
+    outputs = {task: dev_server.get_workflow(ids[task])["tasks"][0]["outputData"] for task in OBJECT_TASKS}
+    expected = {task: (index + 1) * 3 for index, task in enumerate(OBJECT_TASKS)}
+    assert {task: out["value"] for task, out in outputs.items()} == expected
     assert {out["flavour"] for out in outputs.values()} == {flavour}
     listed = "ListedTripler" if flavour == "sync" else "ListedAsyncTripler"
     assert outputs[FUNCTION_TASK]["by"] == "Worker object"
@@ -65,7 +74,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_list_names_every_worker_the_module_defines(tmp_path: Path) -> None:
     done = _cli(tmp_path, "--list", MODULE)
     assert done.returncode == EXIT_OK, done
-    for task in TASKS:
+    for task in OBJECT_TASKS:
         assert f"Conductor Worker[name={task}," in done.stdout, done.stdout
 
 

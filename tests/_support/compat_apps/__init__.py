@@ -21,7 +21,28 @@ from pathlib import Path
 
 from ..cli_apps import FAST_ENV, FLAVOUR_VARIABLE, WAIT, process_gone
 
-__all__ = ["TESTS_DIR", "Run", "run_env"]
+__all__ = [
+    "CLASS_TASK",
+    "DECORATED_TASK",
+    "FUNCTION_TASK",
+    "GREET_ASYNC_TASK",
+    "GREET_TASK",
+    "LISTED_TASK",
+    "OBJECT_TASKS",
+    "TESTS_DIR",
+    "Run",
+    "run_env",
+]
+
+#: Task types of the programs' workers. Tests take them from here instead of importing a program,
+#: so the test process's worker registry stays clean.
+FUNCTION_TASK = "compat_objects_function"
+CLASS_TASK = "compat_objects_class"
+LISTED_TASK = "compat_objects_listed"
+DECORATED_TASK = "compat_objects_decorated"
+OBJECT_TASKS = (FUNCTION_TASK, CLASS_TASK, LISTED_TASK, DECORATED_TASK)
+GREET_TASK = "compat_greet"
+GREET_ASYNC_TASK = "compat_greet_async"
 
 #: The tests directory: ``_support.compat_apps`` imports from there.
 TESTS_DIR = Path(__file__).resolve().parents[2]

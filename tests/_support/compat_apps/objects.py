@@ -13,12 +13,7 @@ from typing import Any
 from conductor_actors import Task, TaskResult, TaskResultStatus, Worker, WorkerInterface, worker_task
 
 from ..cli_apps import current_flavour
-
-FUNCTION_TASK = "compat_objects_function"
-CLASS_TASK = "compat_objects_class"
-LISTED_TASK = "compat_objects_listed"
-DECORATED_TASK = "compat_objects_decorated"
-TASKS = (FUNCTION_TASK, CLASS_TASK, LISTED_TASK, DECORATED_TASK)
+from . import CLASS_TASK, DECORATED_TASK, FUNCTION_TASK, LISTED_TASK
 
 
 def triple(n: int) -> dict[str, Any]:
