@@ -1,9 +1,12 @@
 """An embedded, in-memory, Conductor-compatible server for local development and tests.
 
-Not for production: it keeps everything in memory, runs SIMPLE tasks in sequence only, and loses
-its state when it stops. It answers what the real Conductor server answers for the task-worker
-endpoints (polls with long-poll, update v1/v2, logs, task definitions, workflow definitions,
-workflow start/get, token auth), and has switches for fault injection and request counters::
+Not for production: it keeps everything in memory and loses its state when it stops. It answers
+what the real Conductor server answers for the task-worker endpoints (polls with long-poll, update
+v1/v2, logs, task definitions, workflow definitions, token auth) and the workflow-management ones
+(start, get, terminate, pause/resume, restart, retry, rerun, skip, remove, search, ...), runs the
+common system task types (SWITCH, FORK_JOIN, DO_WHILE, SUB_WORKFLOW, WAIT, HTTP, INLINE, ...), keeps
+time on a clock tests can advance (``advance_clock``), and has switches for fault injection and
+request counters (see docs/devserver.md)::
 
     from conductor_actors.devserver import DevServer
 

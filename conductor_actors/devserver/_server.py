@@ -291,7 +291,8 @@ class DevServer:
         self._call(self._metadata.register_task_defs, [task_def])
 
     def register_workflow(self, workflow_def: dict[str, Any]) -> None:
-        """Upsert one workflow definition (SIMPLE tasks only). Raises ``ValueError`` when invalid."""
+        """Upsert one workflow definition. Raises ``ValueError`` when it is invalid or uses a task
+        type (or an optional extra) the dev server does not have."""
         self._call(lambda: self._metadata.register_workflow_def(workflow_def, overwrite=True))
 
     def start_workflow(self, name: str, input: dict[str, Any] | None = None, *, version: int | None = None,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import http.server
 import importlib.util
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -377,3 +379,43 @@ def test_unsupported_and_malformed_task_types_are_refused_at_registration(dev_se
         {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "expression": "x",
          "decisionCases": {"a": [simple("t", "same")]}}, simple("u", "same")]})
     assert duplicate.status == 400 and "unique" in duplicate.text
+
+
+_WITHOUT_EXTRAS = r'''
+import json, sys
+sys.modules["py_mini_racer"] = None  # as if the js extra were not installed
+sys.modules["jq"] = None  # as if the jq extra were not installed
+import http.client
+from conductor_actors.devserver import DevServer
+
+definitions = {
+    "js": {"name": "js", "tasks": [{"name": "i", "taskReferenceName": "i", "type": "INLINE",
+            "inputParameters": {"evaluatorType": "javascript", "expression": "1"}}]},
+    "loop": {"name": "loop", "tasks": [{"name": "l", "taskReferenceName": "l", "type": "DO_WHILE",
+              "loopCondition": "false", "loopOver": [{"name": "s", "taskReferenceName": "s"}]}]},
+    "jq": {"name": "jq", "tasks": [{"name": "j", "taskReferenceName": "j", "type": "JSON_JQ_TRANSFORM",
+            "inputParameters": {"queryExpression": "."}}]},
+    "plain": {"name": "plain", "tasks": [{"name": "i", "taskReferenceName": "i", "type": "INLINE",
+               "inputParameters": {"evaluatorType": "value-param", "expression": "x"}}]},
+}
+answers = {}
+with DevServer() as server:
+    for key, definition in definitions.items():
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        connection.request("POST", "/api/metadata/workflow", json.dumps(definition),
+                           {"Content-Type": "application/json"})
+        reply = connection.getresponse()
+        answers[key] = [reply.status, reply.read().decode()]
+        connection.close()
+print(json.dumps(answers))
+'''
+
+
+def test_without_the_extras_definitions_that_need_them_are_refused_naming_the_extra() -> None:
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_EXTRAS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answers["js"][0] == 400 and "conductor-actors[js]" in answers["js"][1]
+    assert answers["loop"][0] == 400 and "conductor-actors[js]" in answers["loop"][1]
+    assert answers["jq"][0] == 400 and "conductor-actors[jq]" in answers["jq"][1]
+    assert answers["plain"][0] == 200
