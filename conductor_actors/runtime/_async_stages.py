@@ -21,7 +21,7 @@ from typing import Any
 
 from ..actors import AsyncioActor
 from ..client._models import Task
-from ..worker import ExecutionOutcome, execute_async
+from ..worker import ExecutionOutcome, execute_async, failed_outcome
 from ._core import overdue_result
 from ._messages import CancelRunning, CancelSends, Execute, Report
 from ._stages import ExecutorBehaviour, LeaseBehaviour, PollerBehaviour, UpdaterBehaviour
@@ -86,11 +86,14 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             timer = asyncio.get_running_loop().call_later(timeout, self._expire, task_id, asyncio.current_task())
         try:
             outcome = await execute_async(w.bound, task, w.shutting_down.is_set)
-        except asyncio.CancelledError:
-            if task.task_id not in self.overdue:
+        except asyncio.CancelledError as exc:
+            if task.task_id in self.overdue:
+                self.overdue.discard(task.task_id)
+                outcome = self._overdue(task, timeout)
+            elif w.shutting_down.is_set():
                 return  # the shutdown deadline: the task was handed back before it was cancelled
-            self.overdue.discard(task.task_id)
-            outcome = self._overdue(task, timeout)
+            else:  # not the runtime's: raised by the task's code (Python 3.10 cannot tell it apart)
+                outcome = failed_outcome(w.bound, task, exc, w.shutting_down.is_set)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -27,7 +27,7 @@ from ._exceptions import (
     WorkerDiscoveryError,
     WorkerRegistrationError,
 )
-from ._execution import BoundWorker, ExecutionOutcome, execute_async, execute_sync
+from ._execution import BoundWorker, ExecutionOutcome, execute_async, execute_sync, failed_outcome
 from ._identity import default_worker_id
 from ._loader import WorkerLoader, auto_discover_workers, merge_workers, scan_for_workers
 from ._registration import RegistrationReport, register_task_definition, register_task_definition_async
@@ -55,6 +55,7 @@ __all__ = [
     "default_worker_id",
     "execute_async",
     "execute_sync",
+    "failed_outcome",
     "generate_json_schema_from_function",
     "generate_output_json_schema_from_function",
     "get_registered_worker_names",

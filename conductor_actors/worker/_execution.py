@@ -34,7 +34,7 @@ from ._results import (
 )
 from ._worker import Worker, WorkerInterface
 
-__all__ = ["BoundWorker", "ExecutionOutcome", "execute_async", "execute_sync"]
+__all__ = ["BoundWorker", "ExecutionOutcome", "execute_async", "execute_sync", "failed_outcome"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,16 @@ async def execute_async(bound: BoundWorker, task: Task, shutting_down: Callable[
         value = bound._target(*call.args, **call.kwargs)
         call.value = await value if bound.is_async else value
     return _complete(bound, task, call)
+
+
+def failed_outcome(
+    bound: BoundWorker, task: Task, exc: BaseException, shutting_down: Callable[[], bool]
+) -> ExecutionOutcome:
+    """The FAILED outcome of ``task`` for ``exc`` that escaped ``execute_async``: a
+    ``CancelledError`` the task's own code raised on Python 3.10, where it cannot be told from the
+    runtime's cancellation there (the caller knows whether it cancelled). Never raises."""
+    try:
+        parts = result_from_error(task, bound.worker_id, TaskContext(task, shutting_down=shutting_down), exc)
+    except BaseException as error:  # str() of the exception is user code
+        parts = contract_violation(task, bound.worker_id, describe_exception(error), [])
+    return _outcome(parts, 0.0)
