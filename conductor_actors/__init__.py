@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         StartWorkflowRequest,
         Workflow,
         WorkflowDef,
+        WorkflowRun,
         WorkflowTask,
     )
     from .client._workflows import (
@@ -170,6 +171,7 @@ __all__ = [
     "WorkflowClient",
     "WorkflowDef",
     "WorkflowExecutor",
+    "WorkflowRun",
     "WorkflowTask",
     "__version__",
     "auto_discover_workers",
@@ -206,6 +208,7 @@ _LAZY = {
     "StartWorkflowRequest": ".client._workflow_models",
     "Workflow": ".client._workflow_models",
     "WorkflowDef": ".client._workflow_models",
+    "WorkflowRun": ".client._workflow_models",
     "WorkflowTask": ".client._workflow_models",
     "AsyncMetadataClient": ".client._workflows",
     "AsyncWorkflowClient": ".client._workflows",

@@ -1,6 +1,6 @@
 """Models of workflow definitions and executions, with the official SDK's names and attributes.
 
-``StartWorkflowRequest``, ``WorkflowDef``, ``WorkflowTask`` and ``Workflow`` behave like the
+``StartWorkflowRequest``, ``WorkflowDef``, ``WorkflowTask``, ``Workflow`` and ``WorkflowRun`` behave like the
 official models a worker-side user touches: snake_case attributes and constructor keywords,
 ``to_dict()`` with snake_case keys, ``repr``/``to_str`` as a pretty-printed dict, equality by value.
 On the wire (``to_wire``/``from_dict``) they use the server's camelCase names; ``None`` values are
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from ._models import Task, TaskDef, _mapping, _Model
 
-__all__ = ["IdempotencyStrategy", "StartWorkflowRequest", "Workflow", "WorkflowDef", "WorkflowTask"]
+__all__ = ["IdempotencyStrategy", "StartWorkflowRequest", "Workflow", "WorkflowDef", "WorkflowRun", "WorkflowTask"]
 
 #: Workflow statuses, as the official ``Workflow`` groups them.
 TERMINAL_STATUSES = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
@@ -258,38 +258,15 @@ _WORKFLOW_TYPES = {
 }
 
 
-class Workflow(_WorkflowModel):
-    """A workflow execution as the server reports it (``GET /workflow/{id}``).
-
-    ``status`` is the server's string (RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED, PAUSED);
-    ``tasks`` are ``Task`` objects (empty when read without tasks).
-    """
-
-    swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_TYPES))
+class _Execution(_WorkflowModel):
+    """What ``Workflow`` and ``WorkflowRun`` share: a status and the tasks of one execution."""
 
     status: str | None
-    workflow_id: str | None
     tasks: list[Task] | None
-    input: dict[str, Any] | None
-    output: dict[str, Any] | None
-    correlation_id: str | None
-    reason_for_incompletion: str | None
-    workflow_definition: WorkflowDef | None
-    workflow_name: str | None
-    workflow_version: int | None
-
-    def __init__(self, **attributes: Any) -> None:
-        unknown = sorted(set(attributes) - set(_WORKFLOW_TYPES))
-        if unknown:
-            raise TypeError(f"Workflow() got unexpected keyword argument(s): {', '.join(unknown)}")
-        self._init(attributes)
 
     def _normalise(self) -> None:
         tasks = self.tasks if isinstance(self.tasks, list) else []
         self.tasks = [Task.from_dict(t) if isinstance(t, Mapping) else t for t in tasks]
-        if isinstance(self.workflow_definition, Mapping):
-            self.workflow_definition = WorkflowDef.from_dict(self.workflow_definition)
 
     def is_completed(self) -> bool:
         """True once the workflow ended: COMPLETED, FAILED, TIMED_OUT or TERMINATED."""
@@ -325,3 +302,62 @@ class Workflow(_WorkflowModel):
                     task_reference_name is not None and task.reference_task_name == task_reference_name):
                 found = task
         return found
+
+
+class Workflow(_Execution):
+    """A workflow execution as the server reports it (``GET /workflow/{id}``).
+
+    ``status`` is the server's string (RUNNING, COMPLETED, FAILED, TIMED_OUT, TERMINATED, PAUSED);
+    ``tasks`` are ``Task`` objects (empty when read without tasks).
+    """
+
+    swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_TYPES
+    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_TYPES))
+
+    workflow_id: str | None
+    input: dict[str, Any] | None
+    output: dict[str, Any] | None
+    correlation_id: str | None
+    reason_for_incompletion: str | None
+    workflow_definition: WorkflowDef | None
+    workflow_name: str | None
+    workflow_version: int | None
+
+    def __init__(self, **attributes: Any) -> None:
+        unknown = sorted(set(attributes) - set(_WORKFLOW_TYPES))
+        if unknown:
+            raise TypeError(f"Workflow() got unexpected keyword argument(s): {', '.join(unknown)}")
+        self._init(attributes)
+
+    def _normalise(self) -> None:
+        super()._normalise()
+        if isinstance(self.workflow_definition, Mapping):
+            self.workflow_definition = WorkflowDef.from_dict(self.workflow_definition)
+
+
+_WORKFLOW_RUN_TYPES = {
+    "correlation_id": "str", "create_time": "int", "created_by": "str", "input": "dict(str, object)",
+    "output": "dict(str, object)", "priority": "int", "request_id": "str", "status": "str", "tasks": "list[Task]",
+    "update_time": "int", "variables": "dict(str, object)", "workflow_id": "str", "reason_for_incompletion": "str",
+}
+
+
+class WorkflowRun(_Execution):
+    """What a synchronous execution answers (``WorkflowExecutor.execute``): the workflow as it was
+    when it ended, when the awaited task was reached, or when the wait ran out (then RUNNING)."""
+
+    swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_RUN_TYPES
+    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_RUN_TYPES))
+
+    workflow_id: str | None
+    request_id: str | None
+    input: dict[str, Any] | None
+    output: dict[str, Any] | None
+    correlation_id: str | None
+    reason_for_incompletion: str | None
+
+    def __init__(self, **attributes: Any) -> None:
+        unknown = sorted(set(attributes) - set(_WORKFLOW_RUN_TYPES))
+        if unknown:
+            raise TypeError(f"WorkflowRun() got unexpected keyword argument(s): {', '.join(unknown)}")
+        self._init(attributes)

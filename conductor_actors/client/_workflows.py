@@ -19,8 +19,10 @@ Sync clients may be shared by threads; an async client belongs to one event loop
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,7 +44,7 @@ from ._wire import (
     query_params,
     whole_number,
 )
-from ._workflow_models import StartWorkflowRequest, Workflow, WorkflowDef
+from ._workflow_models import StartWorkflowRequest, Workflow, WorkflowDef, WorkflowRun
 
 if TYPE_CHECKING:
     from ._async import AsyncConductorClient
@@ -181,6 +183,38 @@ def _call_get_workflow(workflow_id: str, include_tasks: bool | None) -> Call[Wor
     path = "/workflow/" + path_segment("workflow_id", workflow_id)
     query = query_params(("includeTasks", True if include_tasks is None else bool(include_tasks)))
     return Call(HttpRequest("GET", path, query, template="/workflow/{workflowId}"), _parse_workflow_model)
+
+
+def _parse_workflow_run(request: HttpRequest, status: int, body: bytes) -> WorkflowRun:
+    return WorkflowRun.from_dict(parse_workflow(request, status, body))
+
+
+def _call_execute_workflow(request: StartWorkflowRequest, request_id: str | None, wait_until_task_ref: str | None,
+                           wait_for_seconds: int) -> Call[WorkflowRun]:
+    """``POST /workflow/execute/{name}/{version}?requestId&waitUntilTaskRef&waitForSeconds``: the
+    server holds the answer until the workflow ends, the task is reached or the wait runs out."""
+    body = _start_body(request)
+    if request.version is None:
+        raise ValueError("executing a workflow needs StartWorkflowRequest.version")
+    wait = whole_number("wait_for_seconds", wait_for_seconds, 0)
+    path = f"/workflow/execute/{path_segment('name', request.name)}/{request.version}"  # type: ignore[arg-type]
+    query = query_params(
+        ("requestId", optional_text("request_id", request_id)),
+        ("waitUntilTaskRef", optional_text("wait_until_task_ref", wait_until_task_ref)),
+        ("waitForSeconds", wait),
+    )
+    http = json_request("POST", path, f"start request of workflow {request.name!r}", body, query=query)
+    # The server may hold the answer for the whole wait: it adds to the read timeout, like a long poll.
+    return Call(dataclasses.replace(http, long_poll_seconds=float(wait), template="/workflow/execute/{name}/{version}"),
+                _parse_workflow_run)
+
+
+def _execute_request(name: str, version: int, workflow_input: Any, correlation_id: str | None,
+                     domain: str | None) -> StartWorkflowRequest:
+    """The request ``WorkflowExecutor.execute`` sends (a ``domain`` applies to every task)."""
+    return StartWorkflowRequest(name=name, version=version, input=dict(workflow_input or {}),
+                                correlation_id=correlation_id,
+                                task_to_domain={"*": domain} if domain is not None else None)
 
 
 def _call_terminate_workflow(workflow_id: str, reason: str | None, trigger_failure_workflow: bool | None) -> Call[None]:
@@ -394,6 +428,13 @@ class WorkflowClient(_SyncBase):
         """A workflow execution, with its tasks unless ``include_tasks`` is false."""
         return self._call(_call_get_workflow(workflow_id, include_tasks))
 
+    def execute_workflow(self, start_workflow_request: StartWorkflowRequest, request_id: str | None = None,
+                         wait_until_task_ref: str | None = None, wait_for_seconds: int = 30) -> WorkflowRun:
+        """Start a workflow and wait (on the server) until it ends, ``wait_until_task_ref`` is
+        reached or ``wait_for_seconds`` pass; the run is then RUNNING. The request needs a version."""
+        return self._call(_call_execute_workflow(start_workflow_request, request_id, wait_until_task_ref,
+                                                 wait_for_seconds))
+
     def terminate_workflow(self, workflow_id: str, reason: str | None = None,
                            trigger_failure_workflow: bool = False) -> None:
         """Terminate a running workflow (its scheduled tasks are canceled)."""
@@ -429,6 +470,13 @@ class AsyncWorkflowClient(_AsyncBase):
         """A workflow execution, with its tasks unless ``include_tasks`` is false."""
         return await self._call(_call_get_workflow(workflow_id, include_tasks))
 
+    async def execute_workflow(self, start_workflow_request: StartWorkflowRequest, request_id: str | None = None,
+                               wait_until_task_ref: str | None = None, wait_for_seconds: int = 30) -> WorkflowRun:
+        """Start a workflow and wait (on the server) until it ends, ``wait_until_task_ref`` is
+        reached or ``wait_for_seconds`` pass; the run is then RUNNING. The request needs a version."""
+        return await self._call(_call_execute_workflow(start_workflow_request, request_id, wait_until_task_ref,
+                                                       wait_for_seconds))
+
     async def terminate_workflow(self, workflow_id: str, reason: str | None = None,
                                  trigger_failure_workflow: bool = False) -> None:
         """Terminate a running workflow (its scheduled tasks are canceled)."""
@@ -449,8 +497,8 @@ class AsyncWorkflowClient(_AsyncBase):
 
 class WorkflowExecutor(_SyncBase):
     """The official ``WorkflowExecutor`` subset for workers' users: register a workflow, start
-    one or many, read, terminate and remove them. ``metadata_client`` and ``workflow_client``
-    share this executor's connection pool."""
+    one or many, execute one and wait for its end, read, terminate and remove them.
+    ``metadata_client`` and ``workflow_client`` share this executor's connection pool."""
 
     def __init__(self, configuration: Configuration | None = None, *, client: ConductorClient | None = None) -> None:
         super().__init__(configuration, client)
@@ -468,6 +516,26 @@ class WorkflowExecutor(_SyncBase):
     def start_workflows(self, *start_workflow_request: StartWorkflowRequest) -> list[str]:
         """Start each request in turn; returns the ids in order."""
         return [self.start_workflow(request) for request in start_workflow_request]
+
+    def execute_workflow(self, request: StartWorkflowRequest, wait_until_task_ref: str | None = None,
+                         wait_for_seconds: int = 10, request_id: str | None = None) -> WorkflowRun:
+        """Start a workflow and wait for it (see ``WorkflowClient.execute_workflow``); a request
+        without a version runs the latest one."""
+        if request.version is None:  # a copy: the caller's request stays as it was
+            request = copy.copy(request)
+            request.version = self.metadata_client.get_workflow_def(request.name).version  # type: ignore[arg-type]
+        return self.workflow_client.execute_workflow(request, request_id or str(uuid.uuid4()), wait_until_task_ref,
+                                                     wait_for_seconds)
+
+    def execute(self, name: str, version: int | None = None, workflow_input: Any = None,
+                wait_until_task_ref: str | None = None, wait_for_seconds: int = 10, request_id: str | None = None,
+                correlation_id: str | None = None, domain: str | None = None) -> WorkflowRun:
+        """Start workflow ``name`` (``version``, else the latest) with ``workflow_input`` and wait for
+        it: the run ends COMPLETED/FAILED/..., or is RUNNING when ``wait_for_seconds`` ran out first."""
+        if version is None:
+            version = self.metadata_client.get_workflow_def(name).version
+        request = _execute_request(name, version, workflow_input, correlation_id, domain)  # type: ignore[arg-type]
+        return self.execute_workflow(request, wait_until_task_ref, wait_for_seconds, request_id)
 
     def get_workflow(self, workflow_id: str, include_tasks: bool | None = None) -> Workflow:
         """A workflow execution (with its tasks unless ``include_tasks`` is false)."""
@@ -503,6 +571,27 @@ class AsyncWorkflowExecutor(_AsyncBase):
     async def start_workflows(self, *start_workflow_request: StartWorkflowRequest) -> list[str]:
         """Start each request in turn; returns the ids in order."""
         return [await self.start_workflow(request) for request in start_workflow_request]
+
+    async def execute_workflow(self, request: StartWorkflowRequest, wait_until_task_ref: str | None = None,
+                               wait_for_seconds: int = 10, request_id: str | None = None) -> WorkflowRun:
+        """Start a workflow and wait for it (see ``WorkflowClient.execute_workflow``); a request
+        without a version runs the latest one."""
+        if request.version is None:  # a copy: the caller's request stays as it was
+            request = copy.copy(request)
+            request.version = (await self.metadata_client.get_workflow_def(request.name)).version  # type: ignore[arg-type]
+        return await self.workflow_client.execute_workflow(request, request_id or str(uuid.uuid4()),
+                                                           wait_until_task_ref, wait_for_seconds)
+
+    async def execute(self, name: str, version: int | None = None, workflow_input: Any = None,
+                      wait_until_task_ref: str | None = None, wait_for_seconds: int = 10,
+                      request_id: str | None = None, correlation_id: str | None = None,
+                      domain: str | None = None) -> WorkflowRun:
+        """Start workflow ``name`` (``version``, else the latest) with ``workflow_input`` and wait for
+        it: the run ends COMPLETED/FAILED/..., or is RUNNING when ``wait_for_seconds`` ran out first."""
+        if version is None:
+            version = (await self.metadata_client.get_workflow_def(name)).version
+        request = _execute_request(name, version, workflow_input, correlation_id, domain)  # type: ignore[arg-type]
+        return await self.execute_workflow(request, wait_until_task_ref, wait_for_seconds, request_id)
 
     async def get_workflow(self, workflow_id: str, include_tasks: bool | None = None) -> Workflow:
         """A workflow execution (with its tasks unless ``include_tasks`` is false)."""

@@ -1,7 +1,9 @@
 """The official SDK's worker examples, written again with conductor_actors imports, run in real
 processes against the test's dev server (the programs are in ``_support.compat_apps``).
 
-- hello world: a ``def`` and an ``async def`` greeting worker, run with ``python -m conductor_actors``;
+- hello world: a ``def`` and an ``async def`` greeting worker, run with ``python -m conductor_actors``,
+  and its program, which registers the workflow, starts the workers, executes the workflow with the
+  ``WorkflowExecutor`` and waits for its result;
 - the end-to-end example: a script that registers a workflow definition with the metadata client,
   starts it with a ``StartWorkflowRequest``, runs its ``def`` and ``async def`` workers with
   ``with TaskHandler(...) as handler: handler.start_processes(); handler.join_processes()`` until
@@ -56,6 +58,17 @@ def test_hello_world_workers_greet_in_both_flavours(dev_server: Any, tmp_path: P
     assert dev_server.wait_for_workflows([workflow_id], timeout=WAIT) == {workflow_id: "COMPLETED"}
     assert dev_server.get_workflow(workflow_id)["output"] == {"greeting": "Hello, Hello, Orkes (async)"}
     assert run.stop(signal.SIGTERM) == EXIT_OK
+
+
+def test_the_hello_world_program_executes_its_workflow_and_stops(
+        dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
+    """Register, start the workers, execute and wait, print the result, stop: to the end, exit 0."""
+    run = Run(["-m", "_support.compat_apps.hello"], run_env(tmp_path, dev_server.url), tmp_path / "hello-main.log")
+    runs.append(run)
+    assert run.wait() == 0, run.log()[-4000:]
+    lines = run.log().splitlines()
+    assert "workflow result: COMPLETED {'greeting': 'Hello, Hello, World (async)'}" in lines, lines[-40:]
+    assert any(line.startswith("see the workflow execution here: http://127.0.0.1:") for line in lines)
 
 
 def test_the_end_to_end_example_registers_starts_runs_and_reports(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,6 +38,7 @@ from conductor_actors import (
     WorkflowClient,
     WorkflowDef,
     WorkflowExecutor,
+    WorkflowRun,
     WorkflowTask,
 )
 
@@ -315,3 +317,36 @@ def test_list_and_unregister_workflow_definitions(make: Make, dev_server: Any) -
     assert sorted(listed) == [("compat_listed", 1), ("compat_listed", 2)]
     metadata.unregister_workflow_def("compat_listed", 2)
     assert metadata.get_workflow_def("compat_listed").version == 1
+
+
+def test_execute_waits_for_the_end_of_the_workflow(make: Make, dev_server: Any) -> None:
+    """``WorkflowExecutor.execute`` (the official hello world's call) answers when the workflow
+    ended; with nothing to wait for it answers at once, RUNNING."""
+    executor = make("executor", dev_server.url)
+    executor.register_workflow(WorkflowDef(
+        name="compat_execute", version=1, schema_version=2, timeout_seconds=0,
+        tasks=[WorkflowTask(name="compat_execute_task", task_reference_name="only", type="SIMPLE",
+                            input_parameters={"n": "${workflow.input.n}"})],
+        output_parameters={"doubled": "${only.output.doubled}"}), True)
+
+    early = executor.execute("compat_execute", workflow_input={"n": 1}, wait_for_seconds=0)
+    assert isinstance(early, WorkflowRun)
+    assert early.status == "RUNNING" and early.is_running()
+    assert early.current_task is not None and early.current_task.task_def_name == "compat_execute_task"
+    complete_next_task(dev_server.url, "compat_execute_task", {"doubled": 2})
+
+    worker = threading.Thread(target=complete_next_task, args=(dev_server.url, "compat_execute_task", {"doubled": 8}))
+    worker.start()
+    try:
+        run = executor.execute(name="compat_execute", version=1, workflow_input={"n": 4}, wait_for_seconds=20,
+                               correlation_id="exec-1")
+    finally:
+        worker.join(10)
+    assert (run.status, run.output, run.correlation_id) == ("COMPLETED", {"doubled": 8}, "exec-1")
+    assert run.is_completed() and run.is_successful()
+    assert run.get_task(task_reference_name="only").output_data == {"doubled": 8}
+    request = StartWorkflowRequest(name="compat_execute", input={"n": 3})
+    with pytest.raises(ValueError, match="version"):
+        make("workflow", dev_server.url).execute_workflow(request, wait_for_seconds=0)
+    assert executor.execute_workflow(request, wait_for_seconds=0).status == "RUNNING"
+    assert request.version is None  # the executor resolved the latest version on a copy
