@@ -50,6 +50,7 @@ ACCEPT_ENCODING = "gzip, deflate"
 _MAX_HEAD = 64 * 1024  # bytes of status line + headers (or of chunked trailers) we accept
 _MAX_CHUNK_LINE = 1024  # bytes of one chunk-size line (size and extensions)
 _NO_BODY_STATUSES = frozenset({204, 304})
+_INFLATE_STEP = 1024 * 1024  # most bytes decompressed at once (see BodyCollector._inflate)
 
 
 class ProtocolError(Exception):
@@ -152,15 +153,20 @@ class BodyCollector:
         self._inflate(data)
 
     def _inflate(self, data: bytes | bytearray | memoryview) -> None:
+        """Decompress ``data`` into the body, at most ``_INFLATE_STEP`` bytes at a time, so no
+        output larger than that exists beside the body, however well the data compresses."""
         decoder = self._decoder
         try:
-            while data and not decoder.eof:
+            while not decoder.eof:
                 # One byte more than the room left: getting it means the limit was passed.
-                out = decoder.decompress(data, self.limit - len(self._body) + 1)
+                step = min(self.limit - len(self._body) + 1, _INFLATE_STEP)
+                out = decoder.decompress(data, step)
                 self._body += out
                 if len(self._body) > self.limit:
                     raise BodyTooLarge(self.limit, len(self._body), declared=False)
                 data = decoder.unconsumed_tail
+                if not data and len(out) < step:  # all input used and no output held back
+                    break
         except zlib.error as exc:
             raise ProtocolError(f"cannot decode the {self._encoding} body: {exc}") from None
 

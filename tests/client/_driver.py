@@ -90,6 +90,13 @@ class Driver:
 
         return self.run(together())  # type: ignore[no-any-return]
 
+    def exchange(self, request: Any, token: str | None) -> tuple[int, bytes]:
+        """One raw exchange through the client's transport: (status, body), no parsing (reads the
+        client's private ``_exchange``; for the transport tests)."""
+        if self._loop is None:
+            return self.client._exchange(request, token)  # type: ignore[union-attr]
+        return self.run(self.client._exchange(request, token))  # type: ignore[no-any-return]
+
     def raw(self, name: str) -> Callable[..., Any]:
         """The client's own method (a coroutine function for the async client), for ``gather``."""
         return getattr(self.client, name)  # type: ignore[no-any-return]
