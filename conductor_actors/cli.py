@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from ._logging import configure_logging
 from ._version import __version__
 
 __all__ = [
@@ -124,7 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="serve Prometheus /metrics and /health on PORT")
     parser.add_argument("--metrics-dir", metavar="DIR", help="write metrics to DIR/metrics.prom instead")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], help="default INFO")
+                        choices=["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                        help="default INFO; TRACE adds a line per poll")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text (default) or json: one JSON object per line, for log aggregators")
+    parser.add_argument("--log-tasks", action="store_true",
+                        help="log a line per completed task (failed tasks are always logged)")
     parser.add_argument("--shutdown-timeout", type=_positive, metavar="SECONDS",
                         help="grace period for running tasks on SIGTERM (default: $CONDUCTOR_ACTORS_SHUTDOWN_GRACE, "
                         "else 20)")
@@ -168,21 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return outbox_main(args[1:])
     parser = build_parser()
     options = parser.parse_args(args)
-    _configure_logging(options.log_level)
+    configure_logging(options.log_level, options.log_format, log_tasks=options.log_tasks)
     try:
         return _run(options, parser)
     except UsageError as exc:
         print(f"conductor_actors: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s [%(processName)s %(process)d] %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.WARNING))
 
 
 def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -281,6 +278,7 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
     return TaskHandler(
         workers=loader.get_module_level_workers(), configuration=configuration, metrics_settings=metrics,
         scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,
+        log_format=options.log_format, log_tasks=options.log_tasks,
     )
 
 

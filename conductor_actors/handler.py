@@ -22,7 +22,9 @@ from types import TracebackType
 from typing import Any
 
 from ._env_settings import settings_from_env
+from ._logging import LOG_FORMATS
 from ._parent_actors import ParentActors, ParentSink
+from ._startup_check import start_server_check
 from .client._config import Configuration
 from .metrics._settings import MetricsSettings
 from .recovery import RecoverySettings, RecoverySink
@@ -91,6 +93,10 @@ class TaskHandler:
         sinks: built-in parent consumers (metrics, recovery); normally built from the other args.
         log_level: logging level inside the worker processes (default: the level the parent's
             ``conductor_actors`` logger has, INFO when logging is not configured).
+        log_format: ``"text"`` (default) or ``"json"`` (one JSON object per line) for the worker
+            processes' log lines.
+        log_tasks: the worker processes log one line per completed task (default False; failed
+            tasks are always logged).
         env: environment to resolve worker configuration from (default ``os.environ``).
         monitor_processes, restart_on_failure, restart_backoff_seconds, restart_backoff_max_seconds,
         restart_max_attempts, monitor_interval_seconds: the official SDK's names, mapped onto
@@ -116,6 +122,8 @@ class TaskHandler:
         supervision: SupervisionSettings | None = None,
         sinks: Sequence[ParentSink] | None = None,
         log_level: int | str | None = None,
+        log_format: str = "text",
+        log_tasks: bool = False,
         env: Mapping[str, str] | None = None,
         **official_options: Any,
     ) -> None:
@@ -147,6 +155,10 @@ class TaskHandler:
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
         self._log_level = _level(log_level)
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format={log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
+        self._log_format = log_format
+        self._log_tasks = bool(log_tasks)
         self._supervisor: ProcessSupervisor | None = None
         self._started = False
         self._finished = threading.Event()
@@ -206,7 +218,7 @@ class TaskHandler:
                     process_index=index, listeners_payload=self._listeners_payload,
                     forward_event_types=forward, metrics=self.metrics_settings is not None,
                     metric_samples=bool(self.metrics_settings and self.metrics_settings.quantiles),
-                    log_level=self._log_level,
+                    log_level=self._log_level, log_format=self._log_format, log_tasks=self._log_tasks,
                 ))
         return specs
 
@@ -238,6 +250,9 @@ class TaskHandler:
             )
             _log.info("starting %d worker process(es): %s", len(specs), described)
             self._supervisor.start()
+            first = self.configs[id(self.workers[0])]
+            # One request, on its own thread: a wrong URL or refused credentials get one clear line.
+            start_server_check(self.configuration, first.task_definition_name, first.domain)
 
     def join_processes(self, timeout: float | None = None) -> int | None:
         """Wait until every worker process has ended; returns the exit code (None on timeout).

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
+from .._logging import TRACE
 from ._config import ConfigurationError
 from ._errors import (
     ConductorTimeoutError,
@@ -163,10 +164,12 @@ def too_large_error(request: HttpRequest, exc: BodyTooLarge) -> ResponseTooLarge
 
 
 def log_answer(request: HttpRequest, status: int, body: bytes, seconds: float) -> None:
-    """DEBUG line for one exchange (method, path, status, size, time; never headers or bodies)."""
-    if logger.isEnabledFor(logging.DEBUG):
-        logger.debug(
-            "%s %s -> %d (%d bytes, %.1f ms)", request.method, request.path, status, len(body), seconds * 1000.0
+    """DEBUG line for one exchange (method, path, status, size, time; never headers or bodies);
+    a poll's line is at TRACE, below DEBUG, since idle workers poll all the time."""
+    level = TRACE if request.path.startswith("/tasks/poll") else logging.DEBUG
+    if logger.isEnabledFor(level):
+        logger.log(
+            level, "%s %s -> %d (%d bytes, %.1f ms)", request.method, request.path, status, len(body), seconds * 1000.0
         )
 
 

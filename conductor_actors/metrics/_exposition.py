@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ._readiness import ready_report
 from ._settings import MetricsSettingsError
 
 __all__ = [
@@ -131,7 +132,10 @@ def _routes(render: Callable[[], bytes], probe: HealthProbe) -> _Routes:
     def health() -> _Response:
         return _json(*health_report(*probe()))
 
-    return {"/": metrics, "/metrics": metrics, "/health": health}
+    def ready() -> _Response:  # readiness: the polls reach the server (see _readiness)
+        return _json(*ready_report(probe()[1]))
+
+    return {"/": metrics, "/metrics": metrics, "/health": health, "/ready": ready}
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ class MetricsHTTPServer:
         self._loop = _SocketLoop(listener, _routes(render, probe), timeout, max_connections, handler_threads)
         self._thread = threading.Thread(target=self._loop.run, name="metrics-http", daemon=True)
         self._thread.start()
-        _log.info("metrics on http://%s:%d/metrics, health on /health", host, self.port)
+        _log.info("metrics on http://%s:%d/metrics, health on /health, readiness on /ready", host, self.port)
 
     def close(self) -> None:
         """Stop serving and close every connection (from any thread but the server's own)."""

@@ -22,6 +22,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .._logging import configure_logging
 from ..client._models import TaskResult
 from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, ChildSpec
 from ._control import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
@@ -34,7 +35,6 @@ _log = logging.getLogger("conductor_actors.runtime")
 
 #: Grace for running tasks when the parent disappeared (nobody will wait for a long drain).
 ORPHAN_GRACE = 5.0
-_LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s %(process)d] %(name)s: %(message)s"
 
 
 class _StopRequest:
@@ -72,14 +72,7 @@ def _install_signals(stop: _StopRequest) -> None:
 
 
 def _configure_logging(spec: ChildSpec) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-        root.addHandler(handler)
-    root.setLevel(spec.log_level)
-    for noisy in ("httpx", "httpcore", "urllib3"):  # one line per request otherwise
-        logging.getLogger(noisy).setLevel(max(spec.log_level, logging.WARNING))
+    configure_logging(spec.log_level, spec.log_format, log_tasks=spec.log_tasks, worker=spec.key)
 
 
 def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], spec: ChildSpec) -> None:
@@ -171,7 +164,7 @@ def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, s
     def ready(wiring: Any) -> None:
         """Announce Ready (and wait until it is written) before the poller can fetch a task."""
         liveness, ledger = wiring.liveness, wiring.ledger
-        relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger))))
+        relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger)), wiring.polling.report))
         relay.tell(SendNow(Ready(os.getpid(), spec.task_type, flavour, wiring.worker_id)))
         relay.ask("flush", timeout=10)
 

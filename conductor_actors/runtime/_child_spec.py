@@ -49,6 +49,8 @@ class ChildSpec:
         metrics: accumulate metrics and ship them to the parent.
         metric_samples: also ship raw samples for quantile summaries.
         log_level: the logging level for the child's root handler.
+        log_format: ``"text"`` or ``"json"`` (one JSON object per line).
+        log_tasks: log one line per completed task (``conductor_actors.tasks`` at INFO).
     """
 
     key: str
@@ -63,3 +65,5 @@ class ChildSpec:
     metrics: bool = False
     metric_samples: bool = False
     log_level: int = logging.INFO
+    log_format: str = "text"
+    log_tasks: bool = False

@@ -69,6 +69,9 @@ class Heartbeat:
     pid: int
     stage_ages: tuple[tuple[str, float], ...]
     in_flight: int
+    #: For readiness: (seconds since the last successful poll or None, the last poll error or
+    #: None, polling paused); None from a process that does not say.
+    polling: tuple[float | None, str | None, bool] | None = None
 
 
 @dataclass(frozen=True)

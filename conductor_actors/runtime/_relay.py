@@ -39,9 +39,11 @@ class SendNow:
 
 @dataclass(frozen=True)
 class SetProbe:
-    """Use ``probe`` for heartbeats from now on: returns ``(stage ages, tasks in flight)``."""
+    """Use ``probe`` for heartbeats from now on: returns ``(stage ages, tasks in flight)``;
+    ``polling`` returns how polls go (see ``Heartbeat.polling``)."""
 
     probe: Callable[[], tuple[tuple[tuple[str, float], ...], int]]
+    polling: Callable[[], tuple[float | None, str | None, bool]] | None = None
 
 
 class _FlushDue:
@@ -81,6 +83,7 @@ class Relay(ThreadActor):
         self.heartbeat_interval = heartbeat_interval
         self.metrics = metrics
         self.probe: Callable[[], tuple[tuple[tuple[str, float], ...], int]] | None = None
+        self.polling: Callable[[], tuple[float | None, str | None, bool]] | None = None
         self.events: deque[TaskRunnerEvent] = deque(maxlen=MAX_BUFFERED_EVENTS)
         self.dropped = 0
         self.broken = False
@@ -102,7 +105,7 @@ class Relay(ThreadActor):
             self._heartbeat()
             self.send_after(self.heartbeat_interval, _HEARTBEAT)
         elif isinstance(message, SetProbe):
-            self.probe = message.probe
+            self.probe, self.polling = message.probe, message.polling
         elif isinstance(message, SendNow):
             self._flush()
             self._send(message.message)
@@ -128,7 +131,8 @@ class Relay(ThreadActor):
 
     def _heartbeat(self) -> None:
         ages, in_flight = self.probe() if self.probe is not None else ((), 0)
-        self._send(Heartbeat(self.pid, ages, in_flight))
+        polling = self.polling() if self.polling is not None else None
+        self._send(Heartbeat(self.pid, ages, in_flight, polling))
 
     def _send(self, message: Any) -> None:
         if self.broken:

@@ -92,6 +92,7 @@ class PollerBehaviour(_Stage):
             PollSchedule(w.config.poll_interval_seconds, w.settings),
             paused=w.config.paused,
         )
+        w.polling.paused = bool(w.config.paused)
         self.failures = FailureLog()
 
     def on_start(self) -> None:
@@ -112,10 +113,11 @@ class PollerBehaviour(_Stage):
             self._wake()
         elif isinstance(message, Beat):
             self._beat("poller")
+            self.w.task_log.flush()  # the summary of suppressed failure lines is due once per interval
         elif isinstance(message, Pause):
-            logic.paused = True
+            logic.paused = self.w.polling.paused = True
         elif isinstance(message, Resume):
-            logic.paused = False
+            logic.paused = self.w.polling.paused = False
             self._wake()
         elif isinstance(message, StopPolling):
             logic.stopping = True
@@ -131,6 +133,7 @@ class PollerBehaviour(_Stage):
     def polled(self, tasks: list[Task], duration: float) -> None:
         w = self.w
         w.telemetry.poll_completed(duration, len(tasks))
+        w.polling.succeeded()
         streak = self.failures.recovered()
         if streak:
             _log.info("polling for %s works again after %d failed poll(s)", w.task_type, streak)
@@ -152,6 +155,7 @@ class PollerBehaviour(_Stage):
         if not isinstance(exc, ConductorError):  # a client bug must not stop polling
             _log.error("unexpected error while polling for %s", w.task_type, exc_info=exc)
         w.telemetry.poll_failed(duration, exc)
+        w.polling.failed(exc)
         now = w.clock()
         delay = self.logic.on_poll_failed(exc, now)
         if self.failures.failed(now):
@@ -194,6 +198,7 @@ class ExecutorBehaviour(_Stage):
             task, failed=outcome.failed, cause=outcome.cause,
             duration=outcome.duration, output_size=outcome.output_size_bytes,
         )
+        w.task_log.finished(task, outcome)
         if w.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):  # type: ignore[arg-type]
             tell_quietly(w.updater, Report(task, outcome.result))
         else:

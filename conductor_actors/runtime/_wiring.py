@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._logging import TaskLog
 from ..actors import ActorDeadError, ActorRef, TimerService
 from ..client._models import Task, TaskResult
 from ..worker import BoundWorker, WorkerConfig
@@ -23,7 +24,7 @@ from ._settings import RuntimeSettings
 from ._stage_logic import UpdaterLogic
 from ._telemetry import Telemetry
 
-__all__ = ["FailureLog", "Liveness", "UndeliverableSink", "Wiring", "tell_quietly"]
+__all__ = ["FailureLog", "Liveness", "PollHealth", "UndeliverableSink", "Wiring", "tell_quietly"]
 
 _log = logging.getLogger("conductor_actors.runtime")
 
@@ -45,6 +46,31 @@ class Liveness:
         """Seconds since each stage last beat, oldest first."""
         now = self._clock()
         return tuple(sorted(((stage, now - at) for stage, at in list(self._beats.items())), key=lambda p: -p[1]))
+
+
+class PollHealth:
+    """How this worker's polls go, for readiness: when one last succeeded (monotonic seconds, None
+    before the first), the error of the last failed one (None once a poll succeeds again), and
+    whether polling is paused. Written by the poller stage, read by the relay for heartbeats; plain
+    attribute writes, so nothing is sent per poll."""
+
+    __slots__ = ("last_error", "last_success", "paused")
+
+    def __init__(self) -> None:
+        self.last_success: float | None = None
+        self.last_error: str | None = None
+        self.paused = False
+
+    def succeeded(self) -> None:
+        self.last_success, self.last_error = time.monotonic(), None
+
+    def failed(self, exc: BaseException) -> None:
+        self.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+
+    def report(self) -> tuple[float | None, str | None, bool]:
+        """(seconds since the last successful poll or None, the last error, paused)."""
+        at = self.last_success
+        return (None if at is None else time.monotonic() - at), self.last_error, self.paused
 
 
 class FailureLog:
@@ -134,6 +160,8 @@ class Wiring:
         self.worker_id: str = bound.worker_id
         self.ledger = TaskLedger()
         self.liveness = Liveness()
+        self.task_log = TaskLog(self.task_type)  # failure lines (rate limited) and --log-tasks lines
+        self.polling = PollHealth()
         self.shutting_down = threading.Event()
         self.updater_logic = UpdaterLogic(settings)
         self.executed = Tally()  # tasks whose function ran (for recycling after max_tasks)

@@ -53,6 +53,9 @@ class SupervisedChild:
         self.beat_at: float | None = None
         self.stage_ages: tuple[tuple[str, float], ...] = ()
         self.in_flight = 0
+        self.poll_ok_at: float | None = None  # when its last successful poll was, by this clock
+        self.poll_error: str | None = None
+        self.polling_paused = False
         self.exiting_reason: str | None = None
         self.restart_at: float | None = None  # due time of a pending restart
         self.kill_at: float | None = None  # SIGKILL due time while a stop is escalating
@@ -86,6 +89,7 @@ class SupervisedChild:
         self.process, self.conn, self.sentinel, self.pid = process, parent_end, process.sentinel, process.pid
         self.started_at, self.up_at, self.beat_at = now, None, None
         self.stage_ages, self.in_flight = (), 0
+        self.poll_ok_at, self.poll_error, self.polling_paused = None, None, False
         self.exiting_reason, self.kill_at, self.wedged, self.restart_at = None, None, None, None
 
     def send(self, message: object) -> bool:
@@ -150,6 +154,22 @@ class SupervisedChild:
         self.last_exit = exit_label(code)
         return code
 
+    def note_polling(self, report: object, now: float) -> None:
+        """Take ``Heartbeat.polling`` (seconds since the last good poll, last error, paused);
+        anything unreadable leaves what was known (the heartbeat still counts for liveness)."""
+        if report is None:
+            return
+        try:
+            age: Any
+            error: Any
+            paused: Any
+            age, error, paused = report  # type: ignore[misc]
+            self.poll_ok_at = None if age is None else now - max(0.0, float(age))
+            self.poll_error = None if error is None else str(error)
+            self.polling_paused = bool(paused)
+        except (TypeError, ValueError):
+            _log.debug("worker %s sent an unreadable poll report %r; ignored", self.key, report)
+
     def oldest_stage(self) -> tuple[str | None, float]:
         """The stage loop that ran longest ago at the last heartbeat, and its age (None, 0 if none)."""
         if not self.stage_ages:
@@ -173,6 +193,9 @@ class SupervisedChild:
             in_flight=self.in_flight,
             stage_ages=self.stage_ages,
             last_exit=self.last_exit,
+            last_poll_success_age=None if self.poll_ok_at is None else max(0.0, now - self.poll_ok_at),
+            last_poll_error=self.poll_error,
+            polling_paused=self.polling_paused,
         )
 
 

@@ -291,6 +291,7 @@ class SupervisionLoop:
         if isinstance(message, Heartbeat):
             child.beat_at, child.in_flight = now, message.in_flight
             child.stage_ages = _clean_stage_ages(child, message.stage_ages)
+            child.note_polling(getattr(message, "polling", None), now)
             self._board.publish(child.snapshot(now), child.beat_at)
         elif isinstance(message, (EventBatch, UndeliveredResult)):
             status = child.snapshot(now)

@@ -56,6 +56,10 @@ class ChildStatus:
         stage_ages: ``(stage, seconds since that stage loop last ran)`` at the last heartbeat.
         last_exit: how its previous process ended: the exit code, or the signal name
             ("SIGKILL"); None while no process of it has ended.
+        last_poll_success_age: seconds since its current process last completed a poll
+            successfully (as of the last heartbeat); None before the first.
+        last_poll_error: the error of its last poll when that poll failed; None once one succeeds.
+        polling_paused: its polling is paused (it does not poll on purpose).
     """
 
     key: str
@@ -69,6 +73,9 @@ class ChildStatus:
     in_flight: int
     stage_ages: tuple[tuple[str, float], ...]
     last_exit: int | str | None
+    last_poll_success_age: float | None = None
+    last_poll_error: str | None = None
+    polling_paused: bool = False
 
 
 def exit_label(exitcode: int) -> int | str:

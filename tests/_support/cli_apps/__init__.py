@@ -32,6 +32,7 @@ __all__ = [
     "BOOM_IN_CHILD_TASK",
     "CRASH_EXIT_CODE",
     "CRASH_TASK",
+    "FAILING_TASK",
     "FAST_ENV",
     "FLAVOURS",
     "FLAVOUR_VARIABLE",
@@ -76,6 +77,7 @@ PAIR_ASYNC_TASK = "cli_pair_async"
 CRASH_TASK = "cli_crash_loop"
 WEDGE_TASK = "cli_wedge"
 BOOM_IN_CHILD_TASK = "cli_boom_in_child"
+FAILING_TASK = "cli_failing"
 #: The exit code a crash_loop worker process dies with.
 CRASH_EXIT_CODE = 1
 
