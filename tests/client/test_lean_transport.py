@@ -11,6 +11,7 @@ import asyncio
 import gzip
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -20,7 +21,7 @@ import requests
 import requests.utils
 from client._scripted import OK, ScriptedServer, answer, reset_after, silence
 
-from conductor_actors.client._http11 import ProtocolError, ResponseReader, encode_request
+from conductor_actors.client._http11 import BodyTooLarge, ProtocolError, ResponseReader, encode_request, host_header
 from conductor_actors.client._lean_httpx import LeanAsyncTransport
 from conductor_actors.client._lean_requests import LeanAdapter
 
@@ -248,3 +249,73 @@ def test_a_refused_connection_is_a_connect_error(exchange: Exchange) -> None:
         port = probe.getsockname()[1]
     with pytest.raises((requests.ConnectionError, httpx.ConnectError)):
         exchange.post(f"http://127.0.0.1:{port}/api/tasks")
+
+
+# ------------------------------------------------------------------------------------------------
+# Bounded bodies and deflate, in the parser itself.
+
+def test_a_declared_length_over_the_limit_fails_as_soon_as_the_head_is_read() -> None:
+    reader = ResponseReader("GET", 100)
+    with pytest.raises(BodyTooLarge) as caught:
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 101\r\n\r\n")
+    assert (caught.value.limit, caught.value.size, caught.value.declared) == (100, 101, True)
+    assert "declares a body of 101 bytes, over the limit of 100 bytes" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("head", "piece"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"a\r\n0123456789\r\n"),
+        (b"HTTP/1.1 200 OK\r\n\r\n", b"0123456789"),  # ends with the connection
+    ],
+)
+def test_a_streamed_body_fails_as_soon_as_it_passes_the_limit(head: bytes, piece: bytes) -> None:
+    reader = ResponseReader("GET", 100)
+    reader.feed(head)
+    for _ in range(10):
+        reader.feed(piece)  # 100 bytes of body: at the limit, not over it
+    with pytest.raises(BodyTooLarge) as caught:
+        reader.feed(piece)
+    assert caught.value.size > 100 and not caught.value.declared
+
+
+def test_a_chunk_announced_over_the_limit_fails_before_its_data() -> None:
+    with pytest.raises(BodyTooLarge, match="over the limit of 100 bytes"):
+        ResponseReader("GET", 100).feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffff\r\n")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_small_body_that_inflates_past_the_limit_fails_without_being_expanded(encoding: str) -> None:
+    plain = b"0" * (50 * 1024 * 1024)
+    packed = gzip.compress(plain) if encoding == "gzip" else zlib.compress(plain)
+    assert len(packed) < 100 * 1024
+    reader = ResponseReader("GET", 1024 * 1024)
+    with pytest.raises(BodyTooLarge) as caught:
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (
+            encoding.encode(), len(packed)) + packed)
+    assert caught.value.size == 1024 * 1024 + 1  # decoding stopped one byte past the limit
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib-wrapped", "raw"])
+def test_deflate_decodes_wrapped_or_raw_even_one_byte_at_a_time(wbits: int) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    packed = packer.compress(b'{"a":1}') + packer.flush()
+    raw = b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed
+    reader = ResponseReader("GET", LIMIT)
+    assert feed_bytewise(reader, raw) is True
+    assert reader.body == b'{"a":1}'
+
+
+def test_a_truncated_compressed_body_is_a_protocol_error() -> None:
+    packed = gzip.compress(b"x" * 1000)[:-10]
+    reader = ResponseReader("GET", LIMIT)
+    with pytest.raises(ProtocolError, match="the gzip body is truncated"):
+        reader.feed(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(packed) + packed)
+
+
+def test_the_host_header_brackets_ipv6_and_leaves_out_the_default_port() -> None:
+    assert host_header("http", "::1", 8080) == "[::1]:8080"
+    assert host_header("https", "::1", 443) == "[::1]"
+    assert host_header("http", "conductor", 80) == "conductor"
+    assert host_header("http", "conductor", 443) == "conductor:443"  # 443 is https' default, not http's
+    assert host_header("https", "conductor", 80) == "conductor:80"
