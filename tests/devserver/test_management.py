@@ -146,8 +146,10 @@ def test_update_by_reference_name_can_fail_a_task(dev_server: DevServer, api: Ap
     workflow_id = dev_server.start_workflow("wf", {"x": 1})
     assert api.post(f"/api/tasks/{workflow_id}/echo_ref/FAILED_WITH_TERMINAL_ERROR", {}).status == 200
     assert dev_server.get_workflow(workflow_id)["status"] == "FAILED"
-    bad = api.post(f"/api/tasks/{workflow_id}/echo_ref/DONE", {})
-    assert bad.status in (200, 400)  # nothing pending: the status is never looked at
+    pending = dev_server.start_workflow("wf", {"x": 2})
+    bad = api.post(f"/api/tasks/{pending}/echo_ref/DONE", {})
+    assert bad.status == 400 and "DONE" in bad.json()["message"]
+    assert dev_server.get_workflow(pending)["tasks"][0]["status"] == "SCHEDULED"
 
 
 def test_list_and_delete_workflow_definitions(dev_server: DevServer, api: Api) -> None:

@@ -296,6 +296,37 @@ def test_do_while_with_inline_body_runs_without_workers(dev_server: DevServer, a
     assert body["status"] == "COMPLETED" and body["tasks"][0]["iteration"] == 5
 
 
+@needs_js
+def test_a_switch_and_a_fork_inside_a_do_while(dev_server: DevServer, api: Api) -> None:
+    register(api, "nested", [
+        {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
+         "loopCondition": "$.loop['iteration'] < 2",
+         "loopOver": [
+             {"name": "pick", "taskReferenceName": "pick", "type": "SWITCH", "evaluatorType": "javascript",
+              "expression": "$.i % 2 == 1 ? 'odd' : 'even'", "inputParameters": {"i": "${loop.output.iteration}"},
+              "decisionCases": {"odd": [simple("odd")], "even": [simple("even")]}},
+             {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
+              "forkTasks": [[simple("left")], [simple("right")]]},
+             {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["left_ref", "right_ref"]},
+         ]},
+    ])
+    workflow_id = start(api, "nested")
+    complete(api, "odd")
+    complete(api, "left", {"l": 1})
+    complete(api, "right", {"r": 1})
+    complete(api, "even")
+    left = api.poll_one("left")
+    assert left["referenceTaskName"] == "left_ref__2"
+    api.update(left, outputData={"l": 2})
+    complete(api, "right", {"r": 2})
+    body = workflow(api, workflow_id)
+    assert body["status"] == "COMPLETED"
+    joins = [t for t in body["tasks"] if t["referenceTaskName"].startswith("join")]
+    assert [j["referenceTaskName"] for j in joins] == ["join__1", "join__2"]
+    assert joins[1]["outputData"] == {"left_ref": {"l": 2}, "right_ref": {"r": 2}}
+    assert body["tasks"][0]["outputData"]["2"]["pick"] == {"evaluationResult": ["even"]}
+
+
 @needs_jq
 def test_json_jq_transform(dev_server: DevServer, api: Api) -> None:
     register(api, "jq", [{"name": "jq", "taskReferenceName": "jq", "type": "JSON_JQ_TRANSFORM",
