@@ -342,12 +342,17 @@ def test_json_jq_transform(dev_server: DevServer, api: Api) -> None:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    #: Set when the test ends: a /hang request holds its answer until then.
+    release = threading.Event()
+
     def log_message(self, *args: Any) -> None:
         pass
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         received = json.loads(self.rfile.read(length))
+        if self.path.startswith("/hang"):
+            self.release.wait(30)
         status = 200 if self.path.startswith("/ok") else 503
         body = json.dumps({"echo": received, "path": self.path}).encode()
         self.send_response(status)
@@ -362,7 +367,9 @@ def loopback() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    _Handler.release.clear()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    _Handler.release.set()
     server.shutdown()
     server.server_close()
     thread.join()
@@ -397,6 +404,17 @@ def test_http_task_fails_on_an_error_status_and_on_a_refused_connection(dev_serv
     refused = start(api, "http_bad", {"uri": f"http://127.0.0.1:{closed_port}/x"})
     assert dev_server.wait_for_workflows([refused], 10.0) == {refused: "FAILED"}
     assert "Failed to invoke HTTP task" in workflow(api, refused)["tasks"][0]["reasonForIncompletion"]
+
+
+def test_http_task_read_timeout_fails_the_task(dev_server: DevServer, api: Api, loopback: str) -> None:
+    register(api, "http_slow", [{"name": "call", "taskReferenceName": "call", "type": "HTTP",
+                                 "inputParameters": {"http_request": {"uri": "${workflow.input.uri}",
+                                                                      "method": "POST", "body": {},
+                                                                      "readTimeOut": 200}}}])
+    workflow_id = start(api, "http_slow", {"uri": f"{loopback}/hang"})
+    assert dev_server.wait_for_workflows([workflow_id], 10.0) == {workflow_id: "FAILED"}
+    reason = workflow(api, workflow_id)["tasks"][0]["reasonForIncompletion"]
+    assert reason.startswith("Failed to invoke HTTP task due to:") and "timed out" in reason
 
 
 def test_unsupported_and_malformed_task_types_are_refused_at_registration(dev_server: DevServer, api: Api) -> None:
