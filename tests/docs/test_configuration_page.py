@@ -240,6 +240,7 @@ CLIENT_SAMPLES: dict[str, str] = {
     "CONDUCTOR_AUTH_KEY": "docs-key-id",
     "CONDUCTOR_AUTH_SECRET": "docs-key-secret",
     "CONDUCTOR_ACTORS_HTTP_TRANSPORT": "standard",
+    "CONDUCTOR_ACTORS_MAX_RESPONSE_BYTES": "4096",
 }
 
 
