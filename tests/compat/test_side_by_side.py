@@ -4,14 +4,15 @@ metadata client, starts it once with each package's workflow client, runs the wo
 conductor_actors, and reads each workflow back with the other package's client, against the
 test's dev server.
 
-The environment is built once per test session from PyPI (the official SDK) and this checkout (a
-regular, non-editable install). The test skips, saying why, only when the official package cannot
+The environment is built once per test session from PyPI (the official SDK) and a copy of this
+checkout (a regular, non-editable install). The test skips, saying why, only when the official package cannot
 be installed; a failure to install conductor_actors fails it.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.slow
 OFFICIAL_SDK = "conductor-python==2.0.0"
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 600.0
+#: What a copy of the checkout leaves out: environments, history, build output and caches.
+_NOT_SOURCE = (".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".work", ".mypy_cache",
+               ".ruff_cache", ".pytest_cache", "tests")
 
 #: The program: official clients for the workflow, conductor_actors for the workers.
 PROGRAM = '''\
@@ -98,7 +102,10 @@ def both_installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if official.returncode != 0:
         last = (official.stderr.strip().splitlines() or ["no output"])[-1]
         pytest.skip(f"{OFFICIAL_SDK} cannot be installed here: {last}")
-    ours = _pip(python, str(REPO))
+    # From a clean copy of the checkout: an in-tree build would reuse (and leave) a build/ folder.
+    source = venv.parent / "conductor-actors"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
+    ours = _pip(python, str(source))
     assert ours.returncode == 0, f"installing conductor_actors next to {OFFICIAL_SDK} failed:\n{ours.stderr}"
     yield python
 
