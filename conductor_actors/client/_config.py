@@ -8,14 +8,19 @@ Secrets never appear in a ``repr``; the objects pickle (children receive them).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = ["AuthenticationSettings", "Configuration", "ConfigurationError"]
 
 DEFAULT_SERVER_API_URL = "http://localhost:8080/api"
+
+_log = logging.getLogger("conductor_actors.client")
 
 #: Conductor's hard maximum for one task's input payload (10240 KB; larger inputs fail the task).
 _MAX_TASK_PAYLOAD = 10240 * 1024
@@ -158,6 +163,12 @@ class Configuration:
             ``CONDUCTOR_ACTORS_MAX_RESPONSE_BYTES``, else 1000 MiB: a full batch poll of 100 tasks
             at Conductor's 10 MiB input maximum). A larger answer fails the call with
             ``ResponseTooLargeError`` before or while it is read.
+        debug, log_level, register_schema: the official SDK's arguments, accepted with its
+            meaning of the ``debug``/``log_level``/``register_schema`` attributes
+            (``CONDUCTOR_LOG_LEVEL`` and ``CONDUCTOR_REGISTER_SCHEMAS`` are read for them as
+            there); they change nothing in this runtime, so giving one logs a WARNING saying so.
+            The official attributes ``ui_host``, ``logger_format``, ``verify_ssl``, ``proxy``...
+            exist with the official values; ``apply_logging_config()`` works as there.
         env: the environment to read (default ``os.environ``); for tests.
 
     Raises ``ConfigurationError`` for a URL that is not http(s) or holds whitespace or a control
@@ -168,10 +179,13 @@ class Configuration:
     def __init__(
         self,
         base_url: str | None = None,
-        *,
-        server_api_url: str | None = None,
+        debug: bool = False,
         authentication_settings: AuthenticationSettings | None = None,
+        server_api_url: str | None = None,
         auth_token_ttl_min: float = 45.0,
+        register_schema: bool | None = None,
+        log_level: int | str | None = None,
+        *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         http_transport: str | None = None,
@@ -210,6 +224,85 @@ class Configuration:
         self.auth_token_ttl_min = float(auth_token_ttl_min)
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
+        self._official_settings(debug, register_schema, log_level, env)
+
+    # -- the official SDK's other arguments and attributes ----------------------------------------
+
+    #: The official SDK's class-level token slot (this runtime keeps tokens in its clients).
+    AUTH_TOKEN: str | None = None
+    _log_level: int
+
+    def _official_settings(
+        self, debug: bool, register_schema: bool | None, log_level: int | str | None, env: Mapping[str, str]
+    ) -> None:
+        """Accept the official SDK's remaining arguments and attributes with its values; log one
+        WARNING naming those given that change nothing in this runtime."""
+        self.debug = debug
+        level_given = log_level if log_level is not None else env.get("CONDUCTOR_LOG_LEVEL")
+        if isinstance(level_given, int):
+            self._log_level = level_given
+        elif level_given is not None and level_given.strip():
+            named = getattr(logging, level_given.strip().upper(), None)
+            self._log_level = named if isinstance(named, int) else self._log_level
+        if register_schema is None and env.get("CONDUCTOR_REGISTER_SCHEMAS") is not None:
+            register_schema = env["CONDUCTOR_REGISTER_SCHEMAS"].strip().lower() in ("true", "1", "yes", "on")
+        self.register_schema = register_schema
+        self.logger_format = "%(asctime)s %(name)-12s %(levelname)-8s %(message)s"
+        ui_host = env.get("CONDUCTOR_UI_SERVER_URL")
+        self.ui_host = ui_host if ui_host is not None else self.server_api_url.rstrip("/").removesuffix("/api")
+        self.temp_folder_path: str | None = None
+        self.verify_ssl = True
+        self.cert_file: str | None = None
+        self.key_file: str | None = None
+        self.assert_hostname: bool | None = None
+        self.proxy: str | None = None
+        self.safe_chars_for_path_param = ""
+        self.http_connection: Any = None
+        self.token_update_time = 0
+        ttl_msec = self.auth_token_ttl_min * 60 * 1000
+        self.auth_token_ttl_msec: float = int(ttl_msec) if ttl_msec.is_integer() else ttl_msec
+        ignored = [f"debug={debug!r}"] if debug else []
+        if log_level is not None:
+            ignored.append(f"log_level={log_level!r}")
+        if register_schema is not None:
+            ignored.append(f"register_schema={register_schema!r}")
+        if ignored:
+            _log.warning(
+                "Configuration(%s) changes nothing in conductor_actors: set the log level with"
+                " TaskHandler(log_level=...) or --log-level, and register_schema on the worker"
+                " (or CONDUCTOR_REGISTER_SCHEMAS)",
+                ", ".join(ignored),
+            )
+
+    @property
+    def debug(self) -> bool:
+        """The official SDK's debug switch: sets ``log_level`` to DEBUG (True) or INFO (False)."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = value
+        self._log_level = logging.DEBUG if value else logging.INFO
+
+    @property
+    def log_level(self) -> int:
+        """The official SDK's log level (from ``log_level``, ``CONDUCTOR_LOG_LEVEL`` or ``debug``);
+        used only by ``apply_logging_config``."""
+        return self._log_level
+
+    def apply_logging_config(self, log_format: str | None = None, level: int | str | None = None) -> None:
+        """``logging.basicConfig`` with ``logger_format`` and ``log_level`` (official SDK helper)."""
+        logging.basicConfig(format=log_format or self.logger_format, level=self._log_level if level is None else level)
+
+    @staticmethod
+    def get_logging_formatted_name(name: str) -> str:
+        """``[<pid>] <name>`` (official SDK helper)."""
+        return f"[{os.getpid()}] {name}"
+
+    def update_token(self, token: str) -> None:
+        """Record a token and when it was set (official SDK helper; the clients here keep their own)."""
+        self.AUTH_TOKEN = token
+        self.token_update_time = round(time.time() * 1000)
 
     @property
     def host(self) -> str:
