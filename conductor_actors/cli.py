@@ -98,7 +98,8 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 _USAGE = """\
 %(prog)s [OPTIONS] MODULE [MODULE ...]
-       %(prog)s outbox [--state-dir DIR] COMMAND ..."""
+       %(prog)s outbox [--state-dir DIR] COMMAND ...
+       %(prog)s demo [--orders N]"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the Conductor workers found in MODULEs (@worker_task functions, and Worker or\n"
         "WorkerInterface objects held at module level), each in a supervised process, until SIGTERM or\n"
         "SIGINT. `python -m conductor_actors outbox --help` shows the commands for the outbox of\n"
-        "undelivered results.",
+        "undelivered results; `python -m conductor_actors demo` runs the quick start (an order pipeline on\n"
+        "the embedded dev server).",
         epilog=_EPILOG,
         formatter_class=_HelpFormatter,
     )
@@ -172,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._outbox_cli import outbox_main
 
         return outbox_main(args[1:])
+    if args and args[0] == "demo":
+        from ._demo import demo_main
+
+        return demo_main(args[1:])
     parser = build_parser()
     options = parser.parse_args(args)
     configure_logging(options.log_level, options.log_format, log_tasks=options.log_tasks)
