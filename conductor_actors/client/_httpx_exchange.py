@@ -114,6 +114,8 @@ class HttpxExchange:
                 request, f"no complete answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
             ) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
+            if isinstance(exc.__cause__, BodyTooLarge):  # from the lean transport plugged into httpx
+                raise too_large_error(request, exc.__cause__) from exc
             raise transport_error(
                 request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
             ) from exc

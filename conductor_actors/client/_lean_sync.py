@@ -13,13 +13,11 @@ uses a pool directly; the same pool plugs into a ``requests.Session`` as ``LeanA
 A request is never sent twice behind the caller's back: a batch poll leases tasks and an
 update-v2 may lease the next one, so a request that may have reached the server is never
 repeated by the transport. An idle keep-alive connection is checked for a close by the server
-before a request is written on it (a closed one is dropped, unused); only a request whose write
-itself failed on a reused connection, with nothing read, is sent once more on a fresh
-connection (the server cannot have seen it whole). Any other failure, a timeout above all, goes
-to the caller, which decides. ``close()`` also aborts connections still carrying a request, so no
-call outlives the client. The read timeout bounds the whole answer, not each ``recv``: a server
-that drips bytes cannot keep a call alive past it. Every body is read against the pool's
-``max_body`` (``_http11.BodyTooLarge``).
+before a request is written on it (a closed one is dropped, unused); once written, a request's
+failure (a timeout, a reset, a broken answer) goes to the caller, which decides. ``close()``
+also aborts connections still carrying a request, so no call outlives the client. The read
+timeout bounds the whole answer, not each ``recv``: a server that drips bytes cannot keep a call
+alive past it. Every body is read against the pool's ``max_body`` (``_http11.BodyTooLarge``).
 
 Thread-safe: connections are taken from and returned to the pool under a lock; a connection is used
 by one thread at a time.
@@ -40,11 +38,6 @@ if TYPE_CHECKING:
     import ssl
 
 __all__ = ["LeanConnectionPool", "pool_for_origin"]
-
-
-class _NotSent(Exception):
-    """Writing the request on a reused connection failed and nothing was read: the server cannot
-    have seen the whole request, so it may go once more on a fresh connection."""
 
 
 class LeanConnectionPool:
@@ -106,37 +99,26 @@ class LeanConnectionPool:
         """
         data = encode_request(method, target, self.host_header, headers, body)
         sock = self._take_idle()
-        if sock is not None:
-            try:
-                return self._exchange(sock, data, method, read_timeout, reused=True)
-            except _NotSent:
-                pass
-        sock = self._connect(connect_timeout)
-        with self._lock:
-            if self._closed:
-                sock.close()
-                raise ConnectionAbortedError("the client was closed")
-            self._busy.add(sock)
-        return self._exchange(sock, data, method, read_timeout, reused=False)
+        if sock is None:
+            sock = self._connect(connect_timeout)
+            with self._lock:
+                if self._closed:
+                    sock.close()
+                    raise ConnectionAbortedError("the client was closed")
+                self._busy.add(sock)
+        return self._exchange(sock, data, method, read_timeout)
 
-    def _exchange(
-        self, sock: socket.socket, data: bytes, method: str, read_timeout: float | None, *, reused: bool
-    ) -> ResponseReader:
+    def _exchange(self, sock: socket.socket, data: bytes, method: str, read_timeout: float | None) -> ResponseReader:
         """Send ``data`` and read the whole answer within ``read_timeout`` of the request being sent.
 
         The timeout bounds the whole answer, not each ``recv``: a server that sends a byte now and
         then cannot hold the call open. Raises ``TimeoutError`` at the deadline (the connection is
-        closed, never reused); ``_NotSent`` when the write failed on a ``reused`` connection.
+        closed, never reused). Sent once: nothing is repeated after the request was written.
         """
         reader = ResponseReader(method, self.max_body)
         try:
             sock.settimeout(read_timeout)
-            try:
-                sock.sendall(data)
-            except ConnectionError as exc:  # reset or broken pipe: the request never arrived whole
-                if reused:
-                    raise _NotSent from exc
-                raise
+            sock.sendall(data)
             deadline = None if read_timeout is None else time.monotonic() + read_timeout
             while True:
                 chunk = sock.recv(65536)

@@ -115,6 +115,8 @@ class SessionExchange:
                 request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True
             ) from exc
         except requests.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], BodyTooLarge):  # from the lean adapter
+                raise too_large_error(request, exc.args[0]) from exc
             if _read_timed_out(exc):
                 raise transport_error(
                     request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True

@@ -253,3 +253,32 @@ def test_a_large_body_is_held_about_twice_while_it_is_read_and_decoded(
         tracemalloc.stop()
     assert status == 200 and received == body
     assert peak < 2.5 * len(body), f"peak {peak / len(body):.2f}x the body"
+
+
+def test_the_lean_transport_plugged_into_requests_or_httpx_decodes_once_and_keeps_its_limit(
+    flavour: str, http_transport: str, serve: Callable[..., ScriptedServer], make_driver: Callable[..., Driver]
+) -> None:
+    """``LeanAdapter`` in a ``requests.Session`` and ``LeanAsyncTransport`` in an ``httpx.AsyncClient``:
+    a gzip answer arrives decoded once, and a body over their limit is a ``ResponseTooLargeError``."""
+    if http_transport != "lean":
+        pytest.skip("the client is given its transport here")
+    import httpx
+    import requests
+
+    from conductor_actors.client._lean_httpx import LeanAsyncTransport
+    from conductor_actors.client._lean_requests import LeanAdapter
+
+    packed = gzip.compress(json.dumps(WORKFLOW).encode())
+    zipped = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed)
+    server = serve([answer(zipped), answer(ANSWERS["declared"][0])])
+    kwargs: dict[str, object]
+    if flavour == "sync":
+        session = requests.Session()
+        session.mount("http://", LeanAdapter(max_body=LIMIT))
+        kwargs = {"session": session}
+    else:
+        kwargs = {"http_client": httpx.AsyncClient(transport=LeanAsyncTransport(max_body=LIMIT))}
+    client = make_driver(configuration_for(server.api_url), **kwargs)
+    assert client.get_workflow("w1") == WORKFLOW
+    with pytest.raises(ResponseTooLargeError, match=f"max_response_bytes={LIMIT}"):
+        poll(client)
