@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "$CONDUCTOR_ACTORS_STATE_DIR or the per-user state directory)")
     parser.add_argument("--no-recovery", action="store_true",
                         help="do not keep undelivered results in the outbox (they are logged and lost)")
+    parser.add_argument("--reload", action="store_true",
+                        help="restart the worker processes when a source file of the MODULEs changes (development)")
     parser.add_argument("--list", action="store_true",
                         help="print the workers found with their resolved configuration and exit")
     parser.add_argument("--version", action="version", version=f"conductor-actors {__version__}")
@@ -181,6 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(args)
     configure_logging(options.log_level, options.log_format, log_tasks=options.log_tasks)
+    if options.reload and options.modules and not options.list:
+        from ._reload import run_with_reload
+
+        end = args.index("--") if "--" in args else len(args)
+        return run_with_reload([a for i, a in enumerate(args) if not (i < end and a == "--reload")], options.modules)
     try:
         return _run(options, parser)
     except UsageError as exc:
