@@ -33,7 +33,11 @@ def test_the_benchmark_command_runs_a_workload_end_to_end(tmp_path: Path, worklo
     assert len(runs) == 1 and runs[0]["workload"] == workload and runs[0]["runtime"] == runtime
     run = runs[0]
     assert run["completed"] == run["tasks"] > 0
-    assert run["tasks_per_second"] > 0 and run["cpu_ms_per_task"] > 0 and run["peak_rss_mb"] > 10
+    assert run["tasks_per_second"] > 0 and run["peak_rss_mb"] > 10
+    # CPU is read from /proc in clock ticks (10 ms) by a sampler thread: over the few milliseconds a
+    # tiny run's tasks take, a busy machine may show no tick or no sample at all, so 0 is a correct
+    # reading here. The smoke test checks that the figure is measured, not how large it is.
+    assert isinstance(run["cpu_ms_per_task"], (int, float)) and 0 <= run["cpu_ms_per_task"] < float("inf")
     assert run["requests_per_task"]["total"] >= 1.0
     assert f"| {workload} | {label} |" in done.stdout
     ceiling_line = f"- {workload}: "
