@@ -1,7 +1,10 @@
-"""``python -m conductor_actors outbox list|retry|purge``: inspect and act on the outbox journal.
+"""``python -m conductor_actors outbox list|retry|purge|assign``: inspect and act on the outbox journal.
 
 Works on the journal file directly (a running worker tree picks the changes up within its
-``check_interval``). Exit codes: 0 done, 2 usage error or an unreadable journal.
+``check_interval``). Every entry belongs to a server; ``--server-url`` limits ``list``, ``retry``
+and ``purge`` to one server's entries (all of them by default: a tree delivers only its own
+server's entries, so acting on all is safe). ``assign`` gives entries of unknown server (kept by
+an older version) to a server. Exit codes: 0 done, 2 usage error or an unreadable journal.
 """
 
 from __future__ import annotations
@@ -13,9 +16,18 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from .recovery import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, default_state_dir
+from .recovery import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, ServerIdentity, default_state_dir
+from .recovery._identity import normalise_api_root
 
 __all__ = ["outbox_main"]
+
+
+def _api_root(value: str) -> str:
+    """An argparse type: the URL normalised as the outbox records it."""
+    try:
+        return normalise_api_root(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,16 +41,29 @@ def _parser() -> argparse.ArgumentParser:
     # --state-dir is accepted before or after the command (`outbox list --state-dir DIR`).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--state-dir", metavar="DIR", default=argparse.SUPPRESS, help="the state directory")
-    show = commands.add_parser("list", parents=[common],
-                               help="counts and entries (pending and dead; --all adds closed ones)")
+    # --server-url limits a command to the entries of one API root (any key id).
+    scoped = argparse.ArgumentParser(add_help=False)
+    scoped.add_argument("--server-url", metavar="URL", type=_api_root,
+                        help="only the entries of this server (its API root, e.g. http://host:8080/api)")
+    show = commands.add_parser("list", parents=[common, scoped],
+                               help="counts and entries with their servers (pending and dead; --all adds closed ones)")
     show.add_argument("--all", action="store_true", help="also list closed entries (delivered or not needed)")
-    retry = commands.add_parser("retry", parents=[common],
+    retry = commands.add_parser("retry", parents=[common, scoped],
                                 help="put dead entries back in the outbox and make every entry due now")
     retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="only these dead entries (default: all)")
     purge = commands.add_parser(
-        "purge", parents=[common], help="delete closed entries (--dead: delete dead entries too)"
+        "purge", parents=[common, scoped], help="delete closed entries (--dead: delete dead entries too)"
     )
     purge.add_argument("--dead", action="store_true", help="also delete dead entries (their results are lost)")
+    assign = commands.add_parser(
+        "assign", parents=[common],
+        help="give entries of unknown server (or the ids given) to a server, whose worker trees then deliver them",
+    )
+    assign.add_argument("url", type=_api_root, metavar="URL", help="the server's API root, e.g. http://host:8080/api")
+    assign.add_argument("--key-id", metavar="KEY", help="the application key id the server's trees use, if any")
+    assign.add_argument("ids", nargs="*", type=int, metavar="ID",
+                        help="only these pending or dead entries, whatever their server (default: every entry "
+                             "of unknown server)")
     return parser
 
 
@@ -58,16 +83,21 @@ def outbox_main(argv: Sequence[str], out: TextIO | None = None) -> int:
         return 2
     try:
         if options.command == "list":
-            _list(journal, out, include_closed=options.all)
+            _list(journal, out, include_closed=options.all, server_url=options.server_url)
         elif options.command == "retry":
-            revived = journal.revive(options.ids or None)
-            due = journal.retry_now()
-            print(f"{revived} dead entr{'y' if revived == 1 else 'ies'} back in the outbox; "
-                  f"{due} entr{'y' if due == 1 else 'ies'} due for delivery now", file=out)
+            revived = journal.revive(options.ids or None, server=options.server_url)
+            due = journal.retry_now(server=options.server_url)
+            print(f"{revived} dead {_entries(revived)} back in the outbox; {due} {_entries(due)} due for delivery now",
+                  file=out)
+        elif options.command == "assign":
+            server = ServerIdentity(options.url, options.key_id or None)
+            changed = journal.assign(server, options.ids or None)
+            print(f"{changed} {_entries(changed)} now belong to {server.label()}: a worker tree of that server "
+                  f"delivers the pending ones (dead ones after `outbox retry`)", file=out)
         else:
-            closed = journal.purge("closed")
-            dead = journal.purge("dead") if options.dead else 0
-            print(f"deleted {closed} closed and {dead} dead entr{'y' if closed + dead == 1 else 'ies'}", file=out)
+            closed = journal.purge("closed", server=options.server_url)
+            dead = journal.purge("dead", server=options.server_url) if options.dead else 0
+            print(f"deleted {closed} closed and {dead} dead {_entries(closed + dead)}", file=out)
     except JournalError as exc:
         print(f"conductor_actors outbox: error: {exc}", file=sys.stderr)
         return 2
@@ -76,14 +106,18 @@ def outbox_main(argv: Sequence[str], out: TextIO | None = None) -> int:
     return 0
 
 
-def _list(journal: Journal, out: TextIO, *, include_closed: bool) -> None:
-    counts = journal.counts()
-    print(f"outbox {journal.path}: {counts['pending']} pending, {counts['dead']} dead, "
-          f"{counts['closed']} closed", file=out)
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
+
+
+def _list(journal: Journal, out: TextIO, *, include_closed: bool, server_url: str | None) -> None:
+    counts = journal.counts(server=server_url)
+    print(f"outbox {journal.path}{f' (server {server_url})' if server_url else ''}: {counts['pending']} pending, "
+          f"{counts['dead']} dead, {counts['closed']} closed", file=out)
     now = time.time()
     tables = ["pending", "dead"] + (["closed"] if include_closed else [])
     for table in tables:
-        entries = journal.entries(table)
+        entries = journal.entries(table, server=server_url)
         if not entries:
             continue
         print(f"\n{table}:", file=out)
@@ -92,7 +126,8 @@ def _list(journal: Journal, out: TextIO, *, include_closed: bool) -> None:
 
 
 def _describe(entry: JournalEntry, table: str, now: float) -> str:
-    head = (f"#{entry.id} {entry.task_type} task {entry.task_id} (workflow {entry.workflow_id}), "
+    server = entry.server.label() if entry.server is not None else "unknown"
+    head = (f"#{entry.id} {entry.task_type} task {entry.task_id} (workflow {entry.workflow_id}), server {server}, "
             f"age {_age(now - entry.created_at)}, {entry.attempts} attempt(s)")
     if table == "closed":
         return f"{head}: {entry.reason}"

@@ -5,6 +5,7 @@ delivered when the server is back (``RecoveryActor``), inspected with
 from __future__ import annotations
 
 from ._actor import RecoveryActor, RecoverySink
+from ._identity import ServerIdentity
 from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError
 from ._settings import RecoverySettings, RecoverySettingsError, default_state_dir
 
@@ -17,5 +18,6 @@ __all__ = [
     "RecoverySettings",
     "RecoverySettingsError",
     "RecoverySink",
+    "ServerIdentity",
     "default_state_dir",
 ]

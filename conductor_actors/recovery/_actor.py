@@ -7,6 +7,12 @@ finished (timed out and retried, completed by another worker...), is closed with
 instead of being updated. An entry older than ``max_age`` is logged at ERROR and moved to the
 ``dead`` table. On start-up the journal is replayed first: entries survive a SIGKILLed parent.
 
+Entries belong to the server they came from (``ServerIdentity``: API root and key id): the actor
+writes its results with its own server and delivers only that server's entries, and only while
+it holds that server's ``DeliveryLock``, so several worker trees can share a state directory and
+each entry is delivered by one of them. Entries of other servers, and of unknown server (kept by
+an older version), are left alone.
+
 Nothing here raises out of a hook. A journal that cannot be opened or written (locked by an
 ``outbox`` command for longer than the lock timeout, disk full...) leaves the results in the inbox
 and is tried again on a timer (``retry_backoff_base`` doubling, at most ``check_interval``); a
@@ -32,7 +38,17 @@ from ..client._config import Configuration
 from ..client._errors import AuthorizationError, ConductorError, NotFoundError
 from ..client._models import TaskStatus
 from ..runtime._control import UndeliveredResult
-from ._journal import DEFAULT_FILE_NAME, DEFAULT_LOCK_TIMEOUT, Journal, JournalEntry, JournalError
+from ._identity import ServerIdentity
+from ._journal import (
+    DEFAULT_FILE_NAME,
+    DEFAULT_LOCK_TIMEOUT,
+    Journal,
+    JournalEntry,
+    JournalError,
+    exposed_paths,
+    make_private_dir,
+)
+from ._lock import DeliveryLock
 from ._settings import RecoverySettings, RecoverySettingsError
 
 __all__ = ["RecoveryActor", "RecoverySink"]
@@ -77,7 +93,9 @@ class RecoveryActor(ThreadActor):
 
     ``inbox`` is where results wait until they are written (the sink's, shared across restarts;
     by default the actor's own). ``lock_timeout`` bounds how long a journal write waits for
-    another connection's lock. Every hook runs on the actor's thread and none raises.
+    another connection's lock. ``lock`` is the delivery lock of the configuration's server (the
+    sink's, kept across restarts; by default the actor's own, released when it stops). Every hook
+    runs on the actor's thread and none raises.
     """
 
     def __init__(
@@ -91,6 +109,7 @@ class RecoveryActor(ThreadActor):
         clock: Callable[[], float] = time.time,
         inbox: deque[UndeliveredResult] | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock: DeliveryLock | None = None,
     ) -> None:
         self.settings = settings
         self.path = path
@@ -101,6 +120,11 @@ class RecoveryActor(ThreadActor):
         self.inbox: deque[UndeliveredResult] = deque() if inbox is None else inbox
         self._owns_inbox = inbox is None
         self.lock_timeout = lock_timeout
+        self.server = ServerIdentity.of(configuration)
+        self.lock = DeliveryLock(os.path.dirname(path), self.server) if lock is None else lock
+        self._owns_lock = lock is None
+        self._told_waiting = False  # "another tree delivers" was logged
+        self._lock_failed = False
         self.journal: Journal | None = None
         self._timer: Any = None
         self._timer_due = 0.0  # when ``_timer`` fires, on the timer clock (``timer_now``)
@@ -125,10 +149,21 @@ class RecoveryActor(ThreadActor):
         if self._owns_inbox and self.inbox:
             _report_lost(self.inbox, "the outbox stopped")
             self.inbox.clear()
+        self._let_go()
+
+    def on_failure(self, exc: BaseException) -> None:
+        """Crashed: free what this instance holds (the sink's inbox and lock stay for the next)."""
+        self._let_go()
+
+    def _let_go(self) -> None:
         if self.journal is not None:
             self.journal.close()
+            self.journal = None
+        if self._owns_lock:
+            self.lock.release()
         if self.client is not None:
             self.client.close()
+            self.client = None
 
     # ---- the journal ---------------------------------------------------------------------------
 
@@ -139,18 +174,28 @@ class RecoveryActor(ThreadActor):
         journal: Journal | None = None
         try:
             journal = Journal(self.path, clock=self.clock, lock_timeout=self.lock_timeout)
-            counts = journal.counts()
+            counts = journal.counts_by_server()
         except JournalError as exc:
             if journal is not None:
                 journal.close()
             self._journal_failed("open", exc)
             return None
         self.journal = journal
-        if counts["pending"]:
-            _log.warning("replaying %d undelivered result(s) from %s", counts["pending"], self.path)
-        if counts["dead"]:
-            _log.error("%d result(s) in %s are dead (older than the maximum age); see `python -m "
-                       "conductor_actors outbox list`", counts["dead"], self.path)
+        mine = counts.get(self.server, {})
+        if mine.get("dead"):
+            _log.error("%d result(s) of %s in %s are dead (older than the maximum age); see `python -m "
+                       "conductor_actors outbox list`", mine["dead"], self.server, self.path)
+        unknown = counts.get(None, {})
+        if unknown.get("pending") or unknown.get("dead"):
+            _log.warning(
+                "%d result(s) in %s do not say which server they belong to (kept by an older version); they are "
+                "never delivered automatically: `python -m conductor_actors outbox list` shows them and "
+                "`outbox assign URL` gives them to a server", unknown.get("pending", 0) + unknown.get("dead", 0),
+                self.path)
+        others = sum(c["pending"] for server, c in counts.items() if server is not None and server != self.server)
+        if others:
+            _log.info("%d result(s) in %s belong to other servers; they are left to those servers' worker trees",
+                      others, self.path)
         self._publish_sizes()
         return journal
 
@@ -167,7 +212,7 @@ class RecoveryActor(ThreadActor):
             message = self.inbox[0]
             result = message.result
             try:
-                entry_id = journal.add(message.task_type, result, _describe(message.cause))
+                entry_id = journal.add(message.task_type, result, _describe(message.cause), server=self.server)
             except JournalError as exc:
                 self._journal_failed("write to", exc)
                 break
@@ -235,17 +280,54 @@ class RecoveryActor(ThreadActor):
         if journal is None or self.inbox:
             self._schedule(self._journal_retry_delay())
             return
+        if not self._may_deliver(journal):
+            self._schedule(self.settings.check_interval)
+            return
         self._schedule(self._deliver_due(journal))
+
+    def _may_deliver(self, journal: Journal) -> bool:
+        """Whether this actor delivers its server's entries now: it holds that server's delivery
+        lock, or has just taken it (then it says what it replays). Another tree holding it is
+        told once; the lock is tried again at every turn."""
+        was_held = self.lock.held
+        try:
+            held = self.lock.acquire()
+        except OSError as exc:
+            if not self._lock_failed:
+                _log.error("cannot take the outbox delivery lock %s (%s); nothing is delivered until it works, "
+                           "trying again every %.1f s", self.lock.path, exc, self.settings.check_interval)
+            self._lock_failed = True
+            return False
+        if self._lock_failed:
+            _log.warning("the outbox delivery lock %s works again", self.lock.path)
+            self._lock_failed = False
+        if not held:
+            if not self._told_waiting:
+                _log.info("another worker tree delivers the outbox entries of %s (it holds %s); the results this "
+                          "tree keeps are delivered by it, or by this tree once it stops", self.server, self.lock.path)
+                self._told_waiting = True
+            return False
+        if not was_held:
+            try:
+                pending = journal.counts(server=self.server)["pending"]
+            except JournalError:
+                pending = 0  # only the log line needs it; delivery reports the journal's trouble
+            if pending:
+                _log.warning("replaying %d undelivered result(s) of %s from %s", pending, self.server, self.path)
+            elif self._told_waiting:
+                _log.info("this worker tree now delivers the outbox entries of %s", self.server)
+            self._told_waiting = False
+        return True
 
     def _deliver_due(self, journal: Journal) -> float:
         """Deliver up to ``_BATCH`` due entries; returns the delay until the next turn."""
         try:
-            due = journal.due(self.clock(), _BATCH)
+            due = journal.due(self.clock(), _BATCH, server=self.server)
             for entry in due:
                 self._deliver(journal, entry)
             if due:
                 self._publish_sizes()
-            next_due = journal.next_due()
+            next_due = journal.next_due(server=self.server)
         except Exception as exc:  # JournalError, or a row that cannot be read back
             self._journal_failed("use", exc)
             return self._journal_retry_delay()
@@ -344,7 +426,7 @@ class RecoveryActor(ThreadActor):
         if self.record is None or self.journal is None:
             return
         try:
-            counts = self.journal.counts()
+            counts = self.journal.counts(server=self.server)
         except JournalError as exc:
             _log.debug("journal sizes not published: %s", exc)
             return
@@ -374,27 +456,38 @@ class RecoverySink:
         self.record = record
         self.path = os.path.join(settings.journal_dir(env), DEFAULT_FILE_NAME)
         self.ref: ActorRef | None = None
+        #: The delivery lock of the configuration's server, shared by every instance of the actor.
+        self.lock: DeliveryLock | None = None
         #: Results not yet written to the journal; appended here (supervisor thread), taken by the actor.
         self.inbox: deque[UndeliveredResult] = deque()
         self._closed = False
 
     def start(self, supervisor: ActorSupervisor) -> None:
-        """Create the state directory and open the journal here (raises ``RecoverySettingsError``
-        naming the directory when that fails), then start the actor."""
+        """Create the state directory (owner-only) and open the journal here (raises
+        ``RecoverySettingsError`` naming the directory when that fails), warn once when the
+        journal or its directory is open to other users, then start the actor."""
         directory = os.path.dirname(self.path)
         try:
-            os.makedirs(directory, exist_ok=True)
+            make_private_dir(directory)
             Journal(self.path).close()
         except (OSError, JournalError) as exc:
             raise RecoverySettingsError(
                 f"state_dir={directory!r}: cannot keep the outbox journal there ({exc})"
             ) from exc
+        exposed = exposed_paths(self.path)
+        if exposed:
+            _log.warning(
+                "the outbox journal keeps whole task results, but %s can be read or changed by other users; make "
+                "them owner-only (chmod 700 for the directory, chmod 600 for the files)",
+                ", ".join(f"{path} (mode {mode:04o})" for path, mode in exposed))
+        lock = self.lock = DeliveryLock(directory, ServerIdentity.of(self.configuration))
         settings, path, configuration, record, inbox = (
             self.settings, self.path, self.configuration, self.record, self.inbox)
         self.ref = supervisor.start_child(
-            lambda: RecoveryActor(settings, path, configuration, record=record, inbox=inbox), name="recovery"
+            lambda: RecoveryActor(settings, path, configuration, record=record, inbox=inbox, lock=lock),
+            name="recovery",
         )
-        _log.info("outbox journal: %s", path)
+        _log.info("outbox journal: %s (results of %s)", path, lock.server)
 
     def on_batch(self, status: Any, batch: Any) -> None:
         """Events are not recovery's business (results arrive as UndeliveredResult)."""
@@ -420,6 +513,8 @@ class RecoverySink:
     def close(self) -> None:
         """After the actor stopped (it closes its journal): log whatever never reached the journal."""
         self._closed = True
+        if self.lock is not None:
+            self.lock.release()
         if self.inbox:
             _report_lost(list(self.inbox), "the parent stopped first")
             self.inbox.clear()

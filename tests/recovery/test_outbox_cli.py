@@ -1,6 +1,8 @@
-"""``python -m conductor_actors outbox list|retry|purge``: counts, entries and reasons; retry puts
-dead entries back; purge deletes closed entries, and dead ones only with --dead; a missing
-journal is a friendly message; exit codes 0 (done) and 2 (usage error, unreadable journal).
+"""``python -m conductor_actors outbox list|retry|purge|assign``: counts, entries with their servers
+and reasons; retry puts dead entries back; purge deletes closed entries, and dead ones only with
+--dead; --server-url limits those three to one server; assign gives entries of unknown server to
+one; a missing journal is a friendly message; exit codes 0 (done) and 2 (usage error, unreadable
+journal).
 
 Each test fills a journal with the ``Journal`` API, then runs the real command as a subprocess.
 """
@@ -12,13 +14,18 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _support.fault_apps.harness import journal_counts, outbox_command
 
 from conductor_actors import TaskResult, TaskResultStatus
-from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal
+from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, ServerIdentity
 from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
+
+#: The servers of the fixture's entries (as a tree configured with these URLs records them).
+X = ServerIdentity.parse("http://conductor-x:8080/api/")
+Y = ServerIdentity.parse("HTTPS://Conductor-Y/api", key_id="app-key-7")
 
 
 def result(n: int, status: TaskResultStatus = TaskResultStatus.COMPLETED) -> TaskResult:
@@ -28,15 +35,16 @@ def result(n: int, status: TaskResultStatus = TaskResultStatus.COMPLETED) -> Tas
 
 @pytest.fixture
 def journal_dir(tmp_path: Path) -> Path:
-    """A state directory whose journal holds, kept three hours ago: #1 and #2 pending (the second
-    FAILED, with one failed attempt), #3 closed as delivered, #4 closed as unknown, #5 dead."""
+    """A state directory whose journal holds, kept three hours ago: #1 (server X) and #2 (server Y,
+    FAILED, with one failed attempt) pending, #3 (X) closed as delivered, #4 (Y) closed as unknown,
+    #5 dead and of unknown server (as an older version kept it)."""
     created = time.time() - 3 * 3600
     journal = Journal(str(tmp_path / DEFAULT_FILE_NAME), clock=lambda: created)
-    journal.add("charge", result(1), "ConductorHTTPError: HTTP 503")
-    second = journal.add("charge", result(2, TaskResultStatus.FAILED), "ConductorTransportError: refused")
+    journal.add("charge", result(1), "ConductorHTTPError: HTTP 503", server=X)
+    second = journal.add("charge", result(2, TaskResultStatus.FAILED), "ConductorTransportError: refused", server=Y)
     journal.attempted(second, "ConductorTransportError: connection refused", created + 60)
-    journal.close_entry(journal.add("charge", result(3)), "delivered")
-    journal.close_entry(journal.add("ship", result(4)), "unknown task: Task not found for taskId: t4")
+    journal.close_entry(journal.add("charge", result(3), server=X), "delivered")
+    journal.close_entry(journal.add("ship", result(4), server=Y), "unknown task: Task not found for taskId: t4")
     dead = journal.add("ship", result(5))
     journal.bury(dead, "older than max_age (86400 s); last error: ConductorHTTPError: HTTP 502")
     journal.close()
@@ -49,8 +57,9 @@ def outbox(state_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_list_shows_counts_and_the_pending_and_dead_entries_with_their_errors(journal_dir):
     """`outbox list` prints the journal's counts, then every pending and dead entry (id, task type,
-    task and workflow ids, age, attempts, result status, last error); closed entries only with --all,
-    each with the reason it was closed."""
+    task and workflow ids, server, age, attempts, result status, last error); closed entries only
+    with --all, each with the reason it was closed. The server is the normalised API root, with the
+    key id when there is one, or "unknown"."""
     done = outbox(journal_dir, "list")
     assert (done.returncode, done.stderr) == (0, "")
     path = journal_dir / DEFAULT_FILE_NAME
@@ -58,21 +67,85 @@ def test_list_shows_counts_and_the_pending_and_dead_entries_with_their_errors(jo
         f"outbox {path}: 2 pending, 1 dead, 2 closed",
         "",
         "pending:",
-        "  #1 charge task t1 (workflow w1), age 3.0h, 0 attempt(s), result COMPLETED: ConductorHTTPError: HTTP 503",
-        "  #2 charge task t2 (workflow w2), age 3.0h, 1 attempt(s), result FAILED: "
-        "ConductorTransportError: connection refused",
+        "  #1 charge task t1 (workflow w1), server http://conductor-x:8080/api, age 3.0h, 0 attempt(s), "
+        "result COMPLETED: ConductorHTTPError: HTTP 503",
+        "  #2 charge task t2 (workflow w2), server https://conductor-y/api (key app-key-7), age 3.0h, 1 attempt(s), "
+        "result FAILED: ConductorTransportError: connection refused",
         "",
         "dead:",
-        "  #5 ship task t5 (workflow w5), age 3.0h, 0 attempt(s), result COMPLETED: "
+        "  #5 ship task t5 (workflow w5), server unknown, age 3.0h, 0 attempt(s), result COMPLETED: "
         "older than max_age (86400 s); last error: ConductorHTTPError: HTTP 502",
     ]
     everything = outbox(journal_dir, "list", "--all")
     assert everything.returncode == 0
     assert everything.stdout.splitlines()[-3:] == [
         "closed:",
-        "  #3 charge task t3 (workflow w3), age 3.0h, 1 attempt(s): delivered",
-        "  #4 ship task t4 (workflow w4), age 3.0h, 1 attempt(s): unknown task: Task not found for taskId: t4",
+        "  #3 charge task t3 (workflow w3), server http://conductor-x:8080/api, age 3.0h, 1 attempt(s): delivered",
+        "  #4 ship task t4 (workflow w4), server https://conductor-y/api (key app-key-7), age 3.0h, 1 attempt(s): "
+        "unknown task: Task not found for taskId: t4",
     ]
+
+
+def test_list_retry_and_purge_can_be_limited_to_one_server(journal_dir):
+    """With --server-url (written as a user would; compared normalised) `list` shows only that
+    server's entries and counts, `retry` makes only its entries due and revives only its dead
+    ones, and `purge` deletes only its closed and dead entries."""
+    listing = outbox(journal_dir, "list", "--all", "--server-url", "http://CONDUCTOR-X:8080/api/")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0] == (f"outbox {journal_dir / DEFAULT_FILE_NAME} (server http://conductor-x:8080/api): "
+                        "1 pending, 0 dead, 1 closed")
+    assert [line.split(",")[0] for line in lines if line.startswith("  #")] == [
+        "  #1 charge task t1 (workflow w1)", "  #3 charge task t3 (workflow w3)"]
+
+    retried = outbox(journal_dir, "retry", "--server-url", "http://conductor-x:8080/api")
+    assert (retried.returncode, retried.stdout) == (
+        0, "0 dead entries back in the outbox; 1 entry due for delivery now\n")
+    journal = Journal(str(journal_dir / DEFAULT_FILE_NAME))
+    [second] = [e for e in journal.entries("pending") if e.id == 2]
+    journal.close()
+    assert second.next_attempt_at > time.time() - 3 * 3600 + 30  # Y's entry keeps its schedule
+
+    purged = outbox(journal_dir, "purge", "--dead", "--server-url", "https://conductor-y/api")
+    assert (purged.returncode, purged.stdout) == (0, "deleted 1 closed and 0 dead entry\n")
+    assert journal_counts(journal_dir) == {"pending": 2, "closed": 1, "dead": 1}
+
+
+def test_assign_gives_entries_of_unknown_server_to_a_server(journal_dir):
+    """`outbox assign URL` gives every pending and dead entry of unknown server to that server
+    (normalised, with --key-id when given), making the pending ones due now; with ids it gives
+    exactly those entries, whatever their server. Entries of other servers are left alone."""
+    journal = Journal(str(journal_dir / DEFAULT_FILE_NAME))
+    legacy = journal.add("ship", result(6), "HTTP 503")
+    journal.close()
+    done = outbox(journal_dir, "assign", "http://Conductor-Z:80/api", "--key-id", "k-1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("2 entries now belong to http://conductor-z/api (key k-1)")
+    journal = Journal(str(journal_dir / DEFAULT_FILE_NAME))
+    z = ServerIdentity("http://conductor-z/api", "k-1")
+    assert [(e.id, e.server) for e in journal.entries("pending")] == [(1, X), (2, Y), (legacy, z)]
+    assert [(e.id, e.server) for e in journal.entries("dead")] == [(5, z)]
+    assert [e.id for e in journal.due(time.time(), server=z)] == [legacy]
+    journal.close()
+
+    moved = outbox(journal_dir, "assign", "http://conductor-x:8080/api", "2")
+    assert (moved.returncode, moved.stdout.split(":")[0]) == (0, "1 entry now belong to http")
+    assert [e.id for e in journal_entries_of(journal_dir, X)] == [1, 2]
+
+
+def journal_entries_of(state_dir: Path, server: ServerIdentity) -> list[Any]:
+    journal = Journal(str(state_dir / DEFAULT_FILE_NAME))
+    try:
+        return journal.entries("pending", server=server)
+    finally:
+        journal.close()
+
+
+def test_a_url_that_cannot_be_a_server_is_a_usage_error(journal_dir):
+    """--server-url and assign take only http(s) URLs with a host: anything else exits 2 naming it."""
+    for args in (["list", "--server-url", "conductor:8080/api"], ["assign", "ftp://conductor/api"]):
+        done = outbox(journal_dir, *args)
+        assert done.returncode == 2 and "is not an http:// or https:// URL with a host" in done.stderr, done.stderr
 
 
 def test_retry_puts_dead_entries_back_and_makes_every_entry_due_now(journal_dir):

@@ -18,7 +18,7 @@ from _support.fault_apps.outbox_driver import OUTBOX_TASK as TASK
 
 from conductor_actors import Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ActorSupervisor
-from conductor_actors.recovery import Journal, RecoverySettings, RecoverySettingsError, RecoverySink
+from conductor_actors.recovery import Journal, RecoverySettings, RecoverySettingsError, RecoverySink, ServerIdentity
 
 
 def test_a_kept_result_is_journalled_first_and_delivered_after_the_base_delay(outbox, dev_server):
@@ -144,7 +144,8 @@ def test_entries_already_in_the_journal_are_replayed_when_the_actor_starts(outbo
     task_ids = [outbox.running_task() for _ in range(3)]
     earlier = Journal(outbox.path, clock=outbox.clock)
     for n, task_id in enumerate(task_ids):
-        earlier.add(TASK, outbox.result_for(task_id, n=n), "ConductorTransportError: refused")
+        earlier.add(TASK, outbox.result_for(task_id, n=n), "ConductorTransportError: refused",
+                    server=ServerIdentity.of(outbox.configuration))
     earlier.close()
     outbox.start()
     outbox.advance(0)
