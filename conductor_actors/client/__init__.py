@@ -20,6 +20,7 @@ from ._errors import (
     ResponseTooLargeError,
 )
 from ._models import Task, TaskDef, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus
+from ._wire import TaskBatch, UndecodableTask, UndecodableTaskError
 
 if TYPE_CHECKING:
     from ._async import AsyncConductorClient
@@ -40,11 +41,14 @@ __all__ = [
     "NotFoundError",
     "ResponseTooLargeError",
     "Task",
+    "TaskBatch",
     "TaskDef",
     "TaskExecLog",
     "TaskResult",
     "TaskResultStatus",
     "TaskStatus",
+    "UndecodableTask",
+    "UndecodableTaskError",
 ]
 
 _LAZY = {"ConductorClient": "._sync", "AsyncConductorClient": "._async"}

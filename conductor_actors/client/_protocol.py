@@ -23,6 +23,7 @@ from ._wire import (
     TEXT_CONTENT_TYPE,
     Call,
     HttpRequest,
+    TaskBatch,
     ensure_success,
     json_body,
     json_request,
@@ -79,11 +80,12 @@ def batch_poll(
     timeout_ms: int = 100,
     worker_id: str | None = None,
     domain: str | None = None,
-) -> Call[list[Task]]:
+) -> Call[TaskBatch]:
     """``GET /tasks/poll/batch/{type}``: up to ``count`` tasks, waiting up to ``timeout_ms`` on the server.
 
     A list item that is not a JSON object is logged and skipped; a task with a status the runtime
-    does not know is still returned (``Task.status`` is a plain string).
+    does not know is still returned (``Task.status`` is a plain string). A task that cannot be
+    decoded does not cost the others: it is listed in the answer's ``TaskBatch.undecodable``.
     """
     path = "/tasks/poll/batch/" + path_segment("task_type", task_type)
     query = query_params(
@@ -99,7 +101,8 @@ def batch_poll(
 
 
 def poll(task_type: str, *, worker_id: str | None = None, domain: str | None = None) -> Call[Task | None]:
-    """``GET /tasks/poll/{type}``: one task, or ``None`` (204) when the queue is empty."""
+    """``GET /tasks/poll/{type}``: one task, or ``None`` (204) when the queue is empty; a task that
+    cannot be decoded raises ``UndecodableTaskError``."""
     path = "/tasks/poll/" + path_segment("task_type", task_type)
     query = query_params(
         ("workerid", optional_text("worker_id", worker_id)),
@@ -123,7 +126,11 @@ def update_task(result: TaskResult) -> Call[str]:
 
 
 def update_task_v2(result: TaskResult) -> Call[Task | None]:
-    """``POST /tasks/update-v2``: the next task of the same type, or ``None`` (204)."""
+    """``POST /tasks/update-v2``: the next task of the same type, or ``None`` (204).
+
+    A next task that cannot be decoded raises ``UndecodableTaskError`` (not retryable): the result
+    was accepted, and the error carries what could be read of that task.
+    """
     body = result_body(result)
     request = HttpRequest(
         "POST",

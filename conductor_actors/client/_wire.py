@@ -8,6 +8,12 @@
   ``http_error_for`` (``AuthorizationError``, ``NotFoundError``, ``ConductorHTTPError`` with the
   server's message); a 2xx whose body is not JSON, is truncated or has the wrong shape raises
   ``InvalidResponseError``. Never a bare ``KeyError``/``JSONDecodeError``/``TypeError``.
+- Tasks that cannot be decoded: one task in an answer that ``json`` cannot read (nested too deep,
+  invalid UTF-8, an integer over the interpreter's digit limit, broken JSON) does not cost the
+  others. A batch answer is then split into its elements by a small iterative scanner and each is
+  decoded on its own (``TaskBatch.undecodable`` lists the ones that failed); the single task of
+  a poll or update-v2 answer raises ``UndecodableTaskError``. Both carry an ``UndecodableTask``:
+  why it failed and the ids that could still be read.
 - ``transport_error``, ``lean_transport_error`` and ``log_answer`` for the clients' own I/O.
 
 Pure functions and frozen data; safe to use from any thread or event loop.
@@ -17,7 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
@@ -41,6 +49,9 @@ __all__ = [
     "HttpRequest",
     "Parser",
     "RequestObserver",
+    "TaskBatch",
+    "UndecodableTask",
+    "UndecodableTaskError",
     "check_pool_size",
     "ensure_success",
     "json_body",
@@ -276,20 +287,25 @@ def _is_empty(status: int, body: bytes) -> bool:
     return status == 204 or not body.strip()
 
 
-def _decode_json(request: HttpRequest, body: bytes) -> Any:
-    """The body's JSON value; anything else raises ``InvalidResponseError`` saying what it was."""
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
+def _invalid_json(request: HttpRequest, body: bytes, exc: Exception) -> InvalidResponseError:
+    """The error for a body ``json.loads`` refused with ``exc``, saying what the body was."""
+    if isinstance(exc, json.JSONDecodeError):
         if body.lstrip()[:1] == b"<":
             reason = "expected JSON, got an HTML/XML page"
         elif exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
             reason = f"the JSON body ends early (truncated after {len(body)} bytes)"
         else:
             reason = f"the body is not valid JSON ({exc.msg} at char {exc.pos})"
-        raise _invalid(request, reason, body) from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise _invalid(request, f"the body is not readable JSON ({type(exc).__name__})", body) from None
+        return _invalid(request, reason, body)
+    return _invalid(request, f"the body is not readable JSON ({type(exc).__name__})", body)
+
+
+def _decode_json(request: HttpRequest, body: bytes) -> Any:
+    """The body's JSON value; anything else raises ``InvalidResponseError`` saying what it was."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _invalid_json(request, body, exc) from None
 
 
 def _kind(value: Any) -> str:
@@ -313,7 +329,11 @@ def _json_objects(request: HttpRequest, status: int, body: bytes, what: str) -> 
     """The objects of a JSON list (204 or an empty body = none); non-object items are logged and skipped."""
     if _is_empty(status, body):
         return []
-    value = _decode_json(request, body)
+    return _objects_in(request, _decode_json(request, body), body, what)
+
+
+def _objects_in(request: HttpRequest, value: Any, body: bytes, what: str) -> list[dict[str, Any]]:
+    """The objects of the decoded list ``value``; non-object items are logged and skipped."""
     if not isinstance(value, list):
         raise _invalid(request, f"expected a list of {what} objects, got {_kind(value)}", body)
     items = []
@@ -321,11 +341,15 @@ def _json_objects(request: HttpRequest, status: int, body: bytes, what: str) -> 
         if isinstance(item, dict):
             items.append(item)
         else:
-            logger.warning(
-                "%s %s: skipping item %d of the answer: expected a %s object, got %s",
-                request.method, request.path, index, what, _kind(item),
-            )
+            _skip_item(request, index, what, item)
     return items
+
+
+def _skip_item(request: HttpRequest, index: int, what: str, item: Any) -> None:
+    logger.warning(
+        "%s %s: skipping item %d of the answer: expected a %s object, got %s",
+        request.method, request.path, index, what, _kind(item),
+    )
 
 
 def _bare_id(request: HttpRequest, status: int, body: bytes, what: str) -> str:
@@ -340,6 +364,282 @@ def _bare_id(request: HttpRequest, status: int, body: bytes, what: str) -> str:
     if not text or any(ch.isspace() for ch in text) or text[0] in "{[<":
         raise _invalid(request, f"expected the {what} as bare text", body)
     return text
+
+
+# ----------------------------------------------------------------------------------------------
+# Tasks that cannot be decoded
+
+
+@dataclass(frozen=True)
+class UndecodableTask:
+    """A task in a server answer that could not be decoded, and what could still be read of it.
+
+    ``reason`` says what was wrong (``invalid UTF-8 at byte 812 of the answer``). ``task_id``,
+    ``workflow_instance_id`` and ``task_type`` are the string values of the task object's own
+    top-level keys when they could be read, else None. ``position`` is the task's index in a batch
+    answer (None for the one task of a single answer), ``size`` the length of its JSON text in
+    bytes. It never holds the task's input.
+    """
+
+    reason: str
+    task_id: str | None = None
+    workflow_instance_id: str | None = None
+    task_type: str | None = None
+    position: int | None = None
+    size: int = 0
+
+    @property
+    def addressable(self) -> bool:
+        """True when both ids could be read, so a result can be sent for the task."""
+        return bool(self.task_id) and bool(self.workflow_instance_id)
+
+    def describe(self) -> str:
+        """What is known of the task, for messages: ids (or that they could not be read), type,
+        place in the answer and size."""
+        known = [
+            f"{name} {value!r}" if value else f"{name} unreadable"
+            for name, value in (("taskId", self.task_id), ("workflowInstanceId", self.workflow_instance_id))
+        ]
+        if self.task_type:
+            known.append(f"taskType {self.task_type!r}")
+        where = "" if self.position is None else f"item {self.position} of the answer, "
+        return f"{', '.join(known)} ({where}{self.size} bytes)"
+
+
+class TaskBatch(list[Task]):
+    """The tasks of a batch-poll answer: a plain list of the ``Task`` objects that could be decoded,
+    plus ``undecodable``, the tasks of the same answer that could not (in answer order; usually
+    empty). The server leased all of them to the poller."""
+
+    __slots__ = ("undecodable",)
+
+    def __init__(self, tasks: Iterable[Task] = (), undecodable: Iterable[UndecodableTask] = ()) -> None:
+        super().__init__(tasks)
+        self.undecodable: tuple[UndecodableTask, ...] = tuple(undecodable)
+
+
+class UndecodableTaskError(InvalidResponseError):
+    """The one task of a poll or update-v2 answer could not be decoded; ``task`` says why and holds
+    the ids that could be read. Not retryable: the server leased that task with this answer and
+    does not send it again (after update-v2, the result that was sent has been accepted)."""
+
+    retryable = False
+
+    def __init__(self, request: HttpRequest, task: UndecodableTask, body: bytes) -> None:
+        super().__init__(
+            f"the task in the answer could not be decoded: {task.reason}; {task.describe()}",
+            body=body[:4096].decode("utf-8", "replace"), method=request.method, path=request.path,
+        )
+        self.task = task
+
+
+#: One token of the structure scan: a whole JSON string (escapes included), a quote opening a
+#: string that never closes, or a structural character. What lies between tokens (numbers,
+#: literals, blanks) is skipped. The scan works on bytes: every byte it looks for is ASCII, which
+#: never occurs inside a multi-byte UTF-8 sequence, so invalid UTF-8 cannot mislead it.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["\[\]{}:,]', re.DOTALL)
+_DIGITS = re.compile(rb"[0-9]+")
+_BLANK = b" \t\r\n"
+_UTF8_BOM = b"\xef\xbb\xbf"
+_QUOTE, _COLON, _COMMA = ord('"'), ord(":"), ord(",")
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+#: Keys whose string value is read from a task that cannot be decoded -> ``UndecodableTask`` field.
+_ID_KEYS = {"taskId": "task_id", "workflowInstanceId": "workflow_instance_id", "taskType": "task_type"}
+#: Longest JSON string (bytes) read as a key or an id; ids are short, a huge value is not decoded.
+_ID_LIMIT = 1024
+
+
+def _skip_blank(body: bytes, position: int, end: int | None = None) -> int:
+    """The first position from ``position`` (before ``end``) that is not JSON whitespace."""
+    stop = len(body) if end is None else end
+    while position < stop and body[position] in _BLANK:
+        position += 1
+    return position
+
+
+def _trimmed(body: bytes, start: int, end: int, depth: int) -> tuple[int, int, int]:
+    """``(start, end, depth)`` with the whitespace around ``body[start:end]`` left out."""
+    start = _skip_blank(body, start, end)
+    while end > start and body[end - 1] in _BLANK:
+        end -= 1
+    return start, end, depth
+
+
+def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
+    """Where each element of the JSON array ``body`` lies: ``(start, end, depth)`` in order, without
+    the whitespace around it, ``depth`` being how many brackets nest in the element (an object of
+    scalars: 1). None when
+    ``body`` is not one complete array (another value, a string or bracket that never closes,
+    anything but whitespace after it).
+
+    Iterative, so any depth is fine, and linear in the body's size. Brackets are counted, not
+    paired: a mismatch shows when the element is decoded.
+    """
+    start = _skip_blank(body, len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0)
+    if body[start:start + 1] != b"[":
+        return None
+    elements: list[tuple[int, int, int]] = []
+    depth = deepest = 0
+    element_start = start + 1
+    for token in _TOKEN.finditer(body, start):
+        at = token.start()
+        char = body[at]
+        if char == _QUOTE:
+            if token.end() - at == 1:
+                return None  # a string that never closes: the answer ends early
+        elif char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                if elements or _skip_blank(body, element_start, at) < at:  # "[]" has no element
+                    elements.append(_trimmed(body, element_start, at, deepest - 1))
+                return elements if _skip_blank(body, token.end()) == len(body) else None
+        elif char == _COMMA and depth == 1:
+            elements.append(_trimmed(body, element_start, at, deepest - 1))
+            element_start, deepest = token.end(), 1
+    return None  # the array never closes: the answer ends early
+
+
+def _whole_object(body: bytes) -> tuple[int, int, int] | None:
+    """``(start, end, depth)`` of the one JSON object ``body`` holds; None when it holds anything
+    else or the object never closes (the same scan as ``_split_array``)."""
+    start = _skip_blank(body, len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0)
+    if body[start:start + 1] != b"{":
+        return None
+    depth = deepest = 0
+    for token in _TOKEN.finditer(body, start):
+        at = token.start()
+        char = body[at]
+        if char == _QUOTE:
+            if token.end() - at == 1:
+                return None
+        elif char in _OPENERS:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                end = token.end()
+                return (start, end, deepest) if _skip_blank(body, end) == len(body) else None
+    return None
+
+
+def _json_text(body: bytes, start: int, end: int) -> str | None:
+    """The JSON string token ``body[start:end]`` as text: None when it is too long to be an id,
+    empty, not valid, or holds a lone surrogate (it could not be sent back)."""
+    if end - start > _ID_LIMIT:
+        return None
+    try:
+        text = json.loads(body[start:end])
+        if not isinstance(text, str) or not text:
+            return None
+        text.encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeDecodeError/UnicodeEncodeError are ValueErrors
+        return None
+    return text
+
+
+def _readable_ids(body: bytes, start: int, end: int) -> dict[str, str]:
+    """The string values of ``taskId``, ``workflowInstanceId`` and ``taskType`` among the top-level
+    keys of the JSON object in ``body[start:end]`` that can be read, by ``UndecodableTask`` field.
+
+    A tolerant scan: keys nested deeper (inside ``inputData``) are not the task's, a value that is
+    not a readable string is left out, and nothing after a string that never closes is trusted.
+    """
+    found: dict[str, str] = {}
+    depth = 0
+    key: str | None = None  # the last top-level string while it may be a key
+    value_of: str | None = None  # the field whose value comes next
+    value_from = start
+    for token in _TOKEN.finditer(body, start, end):
+        at = token.start()
+        char = body[at]
+        if char == _QUOTE:
+            if token.end() - at == 1:
+                break
+            if depth != 1:
+                continue
+            if value_of is not None:
+                if _skip_blank(body, value_from, at) == at:
+                    text = _json_text(body, at, token.end())
+                    if text is not None:
+                        found[value_of] = text
+                value_of = None
+            else:
+                key = _json_text(body, at, token.end())
+        elif char == _COLON:
+            value_of = _ID_KEYS.get(key) if depth == 1 and key is not None else None
+            value_from = token.end()
+            key = None
+        else:
+            if char in _OPENERS:
+                depth += 1
+            elif char in _CLOSERS:
+                depth -= 1
+            key = value_of = None
+    return found
+
+
+def _longest_integer(body: bytes, start: int, end: int) -> int:
+    """The most digits in a row in ``body[start:end]`` outside JSON strings."""
+    longest = 0
+    position = start
+    for token in _TOKEN.finditer(body, start, end):
+        for run in _DIGITS.finditer(body, position, token.start()):
+            longest = max(longest, run.end() - run.start())
+        position = token.end()
+    for run in _DIGITS.finditer(body, position, end):
+        longest = max(longest, run.end() - run.start())
+    return longest
+
+
+def _undecodable_reason(exc: Exception, body: bytes, start: int, end: int, depth: int, offset: int) -> str:
+    """Why ``json`` refused the task in ``body[start:end]`` with ``exc``; ``offset`` is where the
+    text it was decoding began in ``body`` and ``depth`` the nesting the scan counted."""
+    if isinstance(exc, RecursionError):
+        return f"JSON nested {depth} levels deep, deeper than the decoder can follow"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {offset + exc.start} of the answer"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg} at char {exc.pos} of its text)"
+    digit_limit = getattr(sys, "get_int_max_str_digits", None)  # Python 3.10.7 and later
+    limit = digit_limit() if digit_limit is not None else 0
+    digits = _longest_integer(body, start, end)
+    if limit and digits > limit:
+        return f"an integer with {digits} digits, more than the {limit} the decoder accepts"
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _undecodable(
+    body: bytes, start: int, end: int, reason: str, position: int | None
+) -> UndecodableTask:
+    ids = _readable_ids(body, start, end)
+    return UndecodableTask(reason, **ids, position=position, size=end - start)
+
+
+def _salvage_tasks(request: HttpRequest, body: bytes) -> TaskBatch | None:
+    """The tasks of a batch answer that ``json`` refused as a whole, decoded one element at a
+    time; None when the body is not one complete JSON array."""
+    elements = _split_array(body)
+    if elements is None:
+        return None
+    tasks: list[Task] = []
+    undecodable: list[UndecodableTask] = []
+    for position, (start, end, depth) in enumerate(elements):
+        try:
+            item = json.loads(body[start:end])
+        except (ValueError, RecursionError) as exc:
+            reason = _undecodable_reason(exc, body, start, end, depth, start)
+            undecodable.append(_undecodable(body, start, end, reason, position))
+            continue
+        if isinstance(item, dict):
+            tasks.append(Task.from_dict(item))
+        else:
+            _skip_item(request, position, "task", item)
+    return TaskBatch(tasks, undecodable)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,10 +658,20 @@ def parse_task(request: HttpRequest, status: int, body: bytes) -> Task:
 
 
 def parse_optional_task(request: HttpRequest, status: int, body: bytes) -> Task | None:
+    """The one task of a poll or update-v2 answer, or None; ``UndecodableTaskError`` when the answer
+    is one JSON object that cannot be decoded (a body that is not even that: ``InvalidResponseError``)."""
     ensure_success(request, status, body)
     if _is_empty(status, body):
         return None
-    value = _decode_json(request, body)
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        extent = _whole_object(body)
+        if extent is None:
+            raise _invalid_json(request, body, exc) from None
+        start, end, depth = extent
+        reason = _undecodable_reason(exc, body, start, end, depth, 0)
+        raise UndecodableTaskError(request, _undecodable(body, start, end, reason, None), body) from None
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -369,9 +679,21 @@ def parse_optional_task(request: HttpRequest, status: int, body: bytes) -> Task 
     return Task.from_dict(value)
 
 
-def parse_tasks(request: HttpRequest, status: int, body: bytes) -> list[Task]:
+def parse_tasks(request: HttpRequest, status: int, body: bytes) -> TaskBatch:
+    """The tasks of a batch answer. When ``json`` cannot decode the body as a whole, a body that is
+    one complete array is decoded element by element: the tasks that decode are returned, the
+    others are listed in ``undecodable``; any other body raises ``InvalidResponseError``."""
     ensure_success(request, status, body)
-    return [Task.from_dict(item) for item in _json_objects(request, status, body, "task")]
+    if _is_empty(status, body):
+        return TaskBatch()
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        salvaged = _salvage_tasks(request, body)
+        if salvaged is None:
+            raise _invalid_json(request, body, exc) from None
+        return salvaged
+    return TaskBatch(Task.from_dict(item) for item in _objects_in(request, value, body, "task"))
 
 
 def parse_logs(request: HttpRequest, status: int, body: bytes) -> list[TaskExecLog]:

@@ -8,7 +8,8 @@ these functions and only do the I/O.
 - ``decide_update_failure``: what to do when sending a result failed (retry later, fall back to the
   v1 endpoint, or give up).
 - ``lease_interval``: when a running task's lease must be extended.
-- ``handback_result`` / ``lease_extension_result``: the special results the runtime sends itself.
+- ``handback_result`` / ``lease_extension_result`` / ``undecodable_result``: the special results
+  the runtime sends itself.
 - ``valid_task``: whether a polled task can be executed at all.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from ..client._errors import AuthorizationError, ConductorError, ConductorHTTPError, NotFoundError
 from ..client._models import Task, TaskResult, TaskResultStatus
+from ..client._wire import UndecodableTask
 from ._settings import RuntimeSettings
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "lease_extension_result",
     "lease_interval",
     "overdue_result",
+    "undecodable_result",
     "v2_unsupported",
 ]
 
@@ -231,4 +234,19 @@ def overdue_result(task: Task, worker_id: str, timeout: float) -> TaskResult:
             f"cancelled by the worker: ran longer than responseTimeoutSeconds ({timeout:g} s) "
             "without lease extension"
         ),
+    )
+
+
+def undecodable_result(task: UndecodableTask, worker_id: str) -> TaskResult:
+    """FAILED_WITH_TERMINAL_ERROR for a task that arrived but could not be decoded (its ids could).
+
+    Terminal: the same undecodable data would reach any worker on every retry, so retrying cannot
+    help; the reason tells the workflow's owner what was wrong with it.
+    """
+    return TaskResult(
+        task_id=task.task_id,
+        workflow_instance_id=task.workflow_instance_id,
+        worker_id=worker_id,
+        status=TaskResultStatus.FAILED_WITH_TERMINAL_ERROR,
+        reason_for_incompletion=f"the task could not be decoded: {task.reason}",
     )

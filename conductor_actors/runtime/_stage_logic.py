@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..client._models import Task
+from ..client._wire import UndecodableTask
 from ._core import PollSchedule, UpdateFailureAction, decide_update_failure, invalid_task_reason
 from ._messages import Purpose, Report
 from ._settings import RuntimeSettings
@@ -48,10 +49,12 @@ _TickDecision = PollNow | WaitFor | None
 @dataclass(frozen=True, slots=True)
 class Polled:
     """What a poll brought. ``run`` fits the free slots; ``excess`` came from a server that ignored
-    ``count`` and must be handed back at once. Every task of both holds a slot until settled."""
+    ``count`` and must be handed back at once; ``failing`` could not be decoded but its ids could,
+    so it is failed on the server. Every task of the three holds a slot until settled."""
 
     run: tuple[Task, ...]
     excess: tuple[Task, ...] = ()
+    failing: tuple[UndecodableTask, ...] = ()
 
 
 class PollerLogic:
@@ -95,11 +98,19 @@ class PollerLogic:
         self.schedule.poll_started(now)
         return PollNow(self.free)
 
-    def on_polled(self, tasks: Sequence[Task], now: float) -> Polled:
+    def on_polled(
+        self, tasks: Sequence[Task], now: float, undecodable: Sequence[UndecodableTask] = ()
+    ) -> Polled:
         """The poll answered: the tasks to run and, from a server that returned more than the free
         slots, the excess to hand back. Each valid task takes a slot (``free`` goes below 0 while an
-        excess is out), so no poll is sent until the hand-backs settled too."""
+        excess is out), so no poll is sent until the hand-backs settled too.
+
+        Of the ``undecodable`` tasks of the answer, those whose ids could be read take a slot first
+        and are to be failed (handing one back would only bring it back as broken); the others are
+        logged at ERROR with what could be read of them: nothing can be sent for them.
+        """
         self.polling = False
+        failing = tuple(_addressable(undecodable, "a polled"))
         accepted: list[Task] = []
         for task in tasks:
             reason = invalid_task_reason(task)
@@ -110,10 +121,10 @@ class PollerLogic:
                 )
                 continue
             accepted.append(task)
-        room = max(0, self.free)
-        self.free -= len(accepted)
-        self.schedule.poll_succeeded(len(accepted), now)
-        return Polled(tuple(accepted[:room]), tuple(accepted[room:]))
+        room = max(0, self.free - len(failing))
+        self.free -= len(accepted) + len(failing)
+        self.schedule.poll_succeeded(len(accepted) + len(failing), now)
+        return Polled(tuple(accepted[:room]), tuple(accepted[room:]), failing)
 
     def on_poll_failed(self, error: BaseException, now: float) -> float:
         """The poll failed: returns the backoff it causes (the shell logs and schedules)."""
@@ -124,11 +135,28 @@ class PollerLogic:
         self.free = min(self.capacity, self.free + count)
 
 
+def _addressable(tasks: Sequence[UndecodableTask], source: str) -> list[UndecodableTask]:
+    """The undecodable ``tasks`` whose ids were read; each other one is logged at ERROR."""
+    addressable = []
+    for task in tasks:
+        if task.addressable:
+            addressable.append(task)
+        else:
+            _log.error(
+                "%s task could not be decoded (%s) and its ids cannot be read, so it cannot be failed: %s; "
+                "it stays IN_PROGRESS on the server until its response timeout",
+                source, task.reason, task.describe(),
+            )
+    return addressable
+
+
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """The result was accepted; ``next_task`` (update-v2) keeps the slot, else the slot is freed."""
+    """The result was accepted; ``next_task`` (update-v2) keeps the slot, or ``failing`` (a chained
+    task that could not be decoded, to be failed) does; with neither, the slot is freed."""
 
     next_task: Task | None
+    failing: UndecodableTask | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +203,15 @@ class UpdaterLogic:
     def uses_v2(self, report: Report) -> bool:
         return self.use_v2 and not self.draining and not self.paused and report.purpose is Purpose.RESULT
 
-    def on_success(self, next_task: Task | None) -> Settled:
-        """A result was accepted with ``next_task`` from update-v2 (None: none, or sent over v1)."""
+    def on_success(self, next_task: Task | UndecodableTask | None) -> Settled:
+        """A result was accepted with ``next_task`` from update-v2 (None: none, or sent over v1).
+
+        A next task that could not be decoded keeps the slot to be failed when its ids were read;
+        otherwise it is logged at ERROR with what could be read, and the slot is freed.
+        """
+        if isinstance(next_task, UndecodableTask):
+            failing = _addressable((next_task,), "the update-v2 answer's")
+            return Settled(None, failing[0] if failing else None)
         if next_task is not None and invalid_task_reason(next_task) is not None:
             _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_wire())
             next_task = None

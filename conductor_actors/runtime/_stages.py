@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 from ..actors import TimerHandle
 from ..client._errors import ConductorError
 from ..client._models import Task, TaskResult
+from ..client._wire import TaskBatch, UndecodableTask, UndecodableTaskError
 from ..worker import ExecutionOutcome
-from ._core import PollSchedule, handback_result, lease_extension_result, lease_interval
+from ._core import PollSchedule, handback_result, lease_extension_result, lease_interval, undecodable_result
 from ._ledger import TaskState
 from ._messages import (
     Beat,
@@ -42,7 +43,15 @@ from ._wiring import FailureLog, Wiring, tell_quietly
 if TYPE_CHECKING:
     from ..actors import ActorRef
 
-__all__ = ["ExecutorBehaviour", "LeaseBehaviour", "PollerBehaviour", "RetryDue", "UpdaterBehaviour", "hand_back"]
+__all__ = [
+    "ExecutorBehaviour",
+    "LeaseBehaviour",
+    "PollerBehaviour",
+    "RetryDue",
+    "UpdaterBehaviour",
+    "fail_undecodable",
+    "hand_back",
+]
 
 _log = logging.getLogger("conductor_actors.runtime")
 TICK = PollTick()
@@ -55,6 +64,21 @@ def hand_back(w: Wiring, task: Task) -> None:
     settles. The ledger claim makes sure one task is handed back once, whoever notices first."""
     if w.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING):  # type: ignore[arg-type]
         tell_quietly(w.updater, Report(task, handback_result(task, w.worker_id), Purpose.HANDBACK))
+
+
+def fail_undecodable(w: Wiring, bad: UndecodableTask) -> None:
+    """A task arrived (by a poll or chained by update-v2) and holds a slot, but could not be
+    decoded; its ids could. Report it FAILED_WITH_TERMINAL_ERROR through the updater like any
+    result: retried, kept in the outbox when it cannot be delivered, and the slot freed once settled.
+    Also while stopping: handing it back would only bring it back as broken."""
+    task = Task(task_id=bad.task_id, workflow_instance_id=bad.workflow_instance_id, task_type=bad.task_type)
+    result = undecodable_result(bad, w.worker_id)
+    _log.error(
+        "%s could not be decoded (%s); failing it with FAILED_WITH_TERMINAL_ERROR", w.describe(task), bad.reason
+    )
+    w.ledger.received(task)
+    w.ledger.transition(bad.task_id, TaskState.RECEIVED, TaskState.REPORTING, result)  # type: ignore[arg-type]
+    tell_quietly(w.updater, Report(task, result))
 
 
 def _dispatch(w: Wiring, task: Task) -> None:
@@ -137,7 +161,8 @@ class PollerBehaviour(_Stage):
         streak = self.failures.recovered()
         if streak:
             _log.info("polling for %s works again after %d failed poll(s)", w.task_type, streak)
-        polled = self.logic.on_polled(tasks, w.clock())
+        undecodable = tasks.undecodable if isinstance(tasks, TaskBatch) else ()
+        polled = self.logic.on_polled(tasks, w.clock(), undecodable)
         if polled.excess:
             _log.warning(
                 "the server returned %d %s tasks for %d free slots; handing %d back at once",
@@ -148,6 +173,8 @@ class PollerBehaviour(_Stage):
         for task in polled.excess:
             w.ledger.received(task)
             hand_back(w, task)
+        for bad in polled.failing:
+            fail_undecodable(w, bad)
         self._wake()
 
     def poll_failed(self, exc: BaseException, duration: float) -> None:
@@ -256,22 +283,28 @@ class UpdaterBehaviour(_Stage):
     def uses_v2(self, report: Report) -> bool:
         return self.w.updater_logic.uses_v2(report)
 
-    def sent(self, report: Report, next_task: Task | None, duration: float) -> None:
-        """The server accepted the result."""
+    def sent(self, report: Report, next_task: Task | UndecodableTask | None, duration: float) -> None:
+        """The server accepted the result; update-v2 chained ``next_task`` (possibly one that could
+        not be decoded)."""
         w = self.w
         w.telemetry.update_sent(duration, None)
-        next_task = w.updater_logic.on_success(next_task).next_task
+        settled = w.updater_logic.on_success(next_task)
         w.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
         if report.purpose is Purpose.HANDBACK:
             w.handed_back.add()
             w.telemetry.handed_back()
-        if next_task is None:
+        if settled.failing is not None:
+            fail_undecodable(w, settled.failing)  # it keeps the slot until its failure settles
+        elif settled.next_task is not None:
+            _dispatch(w, settled.next_task)  # the chained task keeps the slot
+        else:
             tell_quietly(w.poller, SlotsFreed(1))
-            return
-        _dispatch(w, next_task)  # the chained task keeps the slot
 
     def send_failed(self, report: Report, exc: BaseException, duration: float, *, sent_v2: bool) -> Report | None:
         """Sending failed; returns a report to re-send at once (over v1), or None."""
+        if sent_v2 and isinstance(exc, UndecodableTaskError):
+            self.sent(report, exc.task, duration)  # accepted; only the chained task is broken
+            return None
         w = self.w
         w.telemetry.update_sent(duration, exc)
         if not isinstance(exc, ConductorError):
