@@ -1,5 +1,6 @@
-"""The lean transports ask only for the encodings they decode, whatever the HTTP libraries would
-advertise (``requests`` and ``httpx`` add br and zstd when their optional decoders are installed)."""
+"""Every transport asks only for the encodings the clients decode (gzip and deflate, in
+``_http11.BodyCollector``), whatever the HTTP libraries would advertise (``requests`` and ``httpx``
+add br and zstd when their optional decoders are installed)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,9 @@ from client._driver import Driver, configuration_for
 from client._scripted import OK, ScriptedServer
 
 
-def test_a_lean_request_asks_for_gzip_and_deflate_only(
-    http_transport: str, serve: Callable[..., ScriptedServer], make_driver: Callable[..., Driver],
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_request_asks_for_gzip_and_deflate_only(
+    serve: Callable[..., ScriptedServer], make_driver: Callable[..., Driver], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if http_transport != "lean":
-        pytest.skip("the libraries' own transports decode what they advertise")
     # As installed brotli and zstandard packages make the libraries advertise.
     monkeypatch.setattr(requests.utils, "DEFAULT_ACCEPT_ENCODING", "gzip, deflate, br, zstd")
     monkeypatch.setattr(httpx._client, "ACCEPT_ENCODING", "gzip, deflate, br, zstd")
