@@ -81,5 +81,15 @@ class MetricsSettings:
                 raise MetricsSettingsError(f"{name}={value!r}: must be a positive number of seconds")
 
     @property
+    def metrics_directory(self) -> str | None:
+        """Where file mode writes (the official SDK's name; no subdirectory here)."""
+        return self.directory
+
+    @property
+    def is_canonical(self) -> bool:
+        """True: the canonical metric names are the only set (the official SDK's name)."""
+        return True
+
+    @property
     def http_mode(self) -> bool:
         return self.http_port is not None

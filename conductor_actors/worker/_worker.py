@@ -157,6 +157,26 @@ class WorkerInterface(abc.ABC):
         """The task type this worker polls for."""
         return _check_task_name(getattr(self, "task_definition_name", None))
 
+    #: The official SDK's round-robin index over a list of task names (one name per worker here).
+    next_task_index = 0
+
+    @property
+    def task_definition_names(self) -> list[str]:
+        """The task types this worker polls for, as a list (official SDK name; always one here)."""
+        return [self.get_task_definition_name()]
+
+    @property
+    def task_definition_name_cache(self) -> str:
+        """The task type of the next poll (official SDK name)."""
+        return self.get_task_definition_name()
+
+    def compute_task_definition_name(self) -> str:
+        """The task type of the next poll (official SDK name)."""
+        return self.get_task_definition_name()
+
+    def clear_task_definition_name_cache(self) -> None:  # noqa: B027 - deliberately a no-op, not abstract
+        """Nothing to clear: a worker polls one task type (official SDK name)."""
+
     def get_identity(self) -> str:
         """``worker_id`` from code, or the per-process default ``<hostname>-<pid>``."""
         return self._code_worker_id() or default_worker_id()
@@ -216,18 +236,13 @@ class Worker(WorkerInterface):
         processes: int = 1,
     ) -> None:
         self.task_definition_name = _check_task_name(task_definition_name)
-        if not callable(execute_function):
-            raise WorkerRegistrationError(
-                f"worker {task_definition_name!r}: execute_function must be callable,"
-                f" got {type(execute_function).__name__}"
-            )
         if task_def_template is not None and not isinstance(task_def_template, TaskDef):
             raise WorkerRegistrationError(
                 f"worker {task_definition_name!r}: task_def must be a TaskDef, got {type(task_def_template).__name__}"
             )
+        self._bound: BoundWorker | None = None
         self.execute_function = execute_function
         self.task_def_template = task_def_template
-        self._bound: BoundWorker | None = None
         self._set_properties(
             poll_interval_millis=PROPERTIES["poll_interval_millis"].default if poll_interval is None else poll_interval,
             domain=domain,
@@ -242,6 +257,21 @@ class Worker(WorkerInterface):
             register_schema=register_schema,
             processes=processes,
         )
+
+    @property
+    def execute_function(self) -> Callable[..., Any]:
+        """The function this worker runs; assigning another one takes effect at the next task."""
+        return self._execute_function
+
+    @execute_function.setter
+    def execute_function(self, function: Callable[..., Any]) -> None:
+        if not callable(function):
+            raise WorkerRegistrationError(
+                f"worker {self.task_definition_name!r}: execute_function must be callable,"
+                f" got {type(function).__name__}"
+            )
+        self._execute_function = function
+        self._bound = None  # the input-binding plan belongs to the previous function
 
     @property
     def is_async(self) -> bool:
@@ -284,15 +314,15 @@ class Worker(WorkerInterface):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_bound"] = None
-        func = state["execute_function"]
+        func = state["_execute_function"]
         if is_plain_function(func):
-            state["execute_function"] = function_reference(func, self.task_definition_name)
+            state["_execute_function"] = function_reference(func, self.task_definition_name)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        func = state["execute_function"]
+        func = state["_execute_function"]
         if isinstance(func, FunctionReference):
-            state["execute_function"] = func.resolve()
+            state["_execute_function"] = func.resolve()
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
