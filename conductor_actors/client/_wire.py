@@ -689,11 +689,15 @@ def parse_tasks(request: HttpRequest, status: int, body: bytes) -> TaskBatch:
     try:
         value = json.loads(body)
     except (ValueError, RecursionError) as exc:
-        salvaged = _salvage_tasks(request, body)
-        if salvaged is None:
-            raise _invalid_json(request, body, exc) from None
-        return salvaged
-    return TaskBatch(Task.from_dict(item) for item in _objects_in(request, value, body, "task"))
+        error = _invalid_json(request, body, exc)
+    else:
+        return TaskBatch(Task.from_dict(item) for item in _objects_in(request, value, body, "task"))
+    # Outside the except block, so the failed attempt's traceback (holding the body decoded to
+    # text) is freed before the elements are decoded.
+    salvaged = _salvage_tasks(request, body)
+    if salvaged is None:
+        raise error
+    return salvaged
 
 
 def parse_logs(request: HttpRequest, status: int, body: bytes) -> list[TaskExecLog]:
