@@ -297,7 +297,25 @@ def _invalid_json(request: HttpRequest, body: bytes, exc: Exception) -> InvalidR
         else:
             reason = f"the body is not valid JSON ({exc.msg} at char {exc.pos})"
         return _invalid(request, reason, body)
-    return _invalid(request, f"the body is not readable JSON ({type(exc).__name__})", body)
+    if isinstance(exc, UnicodeDecodeError):
+        detail = _bad_bytes(exc, _text_start(body))
+    elif isinstance(exc, RecursionError):
+        detail = "nested deeper than the decoder can follow"
+    else:  # e.g. an integer with more digits than the interpreter converts
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+    return _invalid(request, f"the body is not readable JSON ({detail})", body)
+
+
+def _text_start(body: bytes) -> int:
+    """Where ``json`` starts decoding ``body`` as text: after a UTF-8 byte order mark, if any."""
+    return len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0
+
+
+def _bad_bytes(exc: UnicodeDecodeError, offset: int) -> str:
+    """Where the text of an answer is not valid in the encoding ``json`` read it with (UTF-8, unless
+    its first bytes looked like UTF-16 or UTF-32); ``offset``: where the decoded text began."""
+    encoding = exc.encoding.upper().replace("_", "-").removesuffix("-SIG")
+    return f"invalid {encoding} at byte {offset + exc.start} of the answer"
 
 
 def _decode_json(request: HttpRequest, body: bytes) -> Any:
@@ -476,7 +494,7 @@ def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
     Iterative, so any depth is fine, and linear in the body's size. Brackets are counted, not
     paired: a mismatch shows when the element is decoded.
     """
-    start = _skip_blank(body, len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0)
+    start = _skip_blank(body, _text_start(body))
     if body[start:start + 1] != b"[":
         return None
     elements: list[tuple[int, int, int]] = []
@@ -506,7 +524,7 @@ def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
 def _whole_object(body: bytes) -> tuple[int, int, int] | None:
     """``(start, end, depth)`` of the one JSON object ``body`` holds; None when it holds anything
     else or the object never closes (the same scan as ``_split_array``)."""
-    start = _skip_blank(body, len(_UTF8_BOM) if body.startswith(_UTF8_BOM) else 0)
+    start = _skip_blank(body, _text_start(body))
     if body[start:start + 1] != b"{":
         return None
     depth = deepest = 0
@@ -602,7 +620,7 @@ def _undecodable_reason(exc: Exception, body: bytes, start: int, end: int, depth
     if isinstance(exc, RecursionError):
         return f"JSON nested {depth} levels deep, deeper than the decoder can follow"
     if isinstance(exc, UnicodeDecodeError):
-        return f"invalid UTF-8 at byte {offset + exc.start} of the answer"
+        return _bad_bytes(exc, offset)
     if isinstance(exc, json.JSONDecodeError):
         return f"not valid JSON ({exc.msg} at char {exc.pos} of its text)"
     digit_limit = getattr(sys, "get_int_max_str_digits", None)  # Python 3.10.7 and later
@@ -670,7 +688,7 @@ def parse_optional_task(request: HttpRequest, status: int, body: bytes) -> Task 
         if extent is None:
             raise _invalid_json(request, body, exc) from None
         start, end, depth = extent
-        reason = _undecodable_reason(exc, body, start, end, depth, 0)
+        reason = _undecodable_reason(exc, body, start, end, depth, _text_start(body))
         raise UndecodableTaskError(request, _undecodable(body, start, end, reason, None), body) from None
     if value is None:
         return None

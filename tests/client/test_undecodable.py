@@ -248,15 +248,17 @@ def test_a_decodable_item_that_is_not_an_object_is_skipped_as_before(caplog: pyt
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'[{"taskId": "t1", "inputData": {"s": "\xff', "ends early"),  # truncated: never closed
+        (b'[{"taskId": "t1", "inputData": {"s": "abc', "ends early"),  # truncated: never closed
         (b"<html><body>[]</body></html>", "HTML"),
-        (b'{"taskId": "t1", "inputData": {"s": "\xff"}}', "expected a list of task objects"),
-        (b'"\xff"', "not readable JSON"),
+        (b'{"taskId": "t1", "inputData": {"s": "\xff"}}', r"not readable JSON \(invalid UTF-8 at byte 37 of"),
+        (b'{"taskId": "t1", "x": ' + deeply_nested(10_000) + b"}", "nested deeper than the decoder can follow"),
+        (b'"\xff"', r"not readable JSON \(invalid UTF-8 at byte 1 of the answer\)"),
+        (b"\xff\xfe\xfa", r"invalid UTF-16-LE at byte 2"),  # json reads a UTF-16 byte order mark
     ],
-    ids=["truncated", "html", "object", "string"],
+    ids=["truncated", "html", "object", "deep_object", "string", "utf16"],
 )
 def test_a_batch_body_that_is_not_an_array_fails_the_poll_as_before(body: bytes, message: str) -> None:
-    with pytest.raises(InvalidResponseError) as caught:
+    with pytest.raises(InvalidResponseError, match=message) as caught:
         parse_tasks(BATCH, 200, body)
     assert not isinstance(caught.value, UndecodableTaskError)
     assert caught.value.retryable
@@ -282,6 +284,14 @@ def test_the_one_task_of_an_update_v2_answer_that_cannot_be_decoded_raises_with_
     assert reason in bad.reason
     assert "POST /tasks/update-v2" in str(error) and reason in str(error) and "'t5'" in str(error)
     assert pickle.loads(pickle.dumps(error)).task == bad
+
+
+def test_the_invalid_byte_of_a_single_answer_is_counted_from_the_start_of_the_body() -> None:
+    body = b"\xef\xbb\xbf" + task_json(5, b'{"s": "caf\xe9"}')  # after a UTF-8 byte order mark
+    with pytest.raises(UndecodableTaskError) as caught:
+        parse_optional_task(UPDATE_V2, 200, body)
+    offset = body.index(b"\xe9")
+    assert caught.value.task.reason == f"invalid UTF-8 at byte {offset} of the answer"
 
 
 @pytest.mark.parametrize(
