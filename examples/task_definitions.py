@@ -98,10 +98,10 @@ def main() -> int:
                                                   ("output", task_def.output_schema)) if v}
                 print(f"  {name}: description={task_def.description!r}, retryCount={task_def.retry_count}, "
                       f"schemas={links or 'none'}")
-        schema = generate_json_schema_from_function(process_order, "process_order_input") or {}
+        schema = (generate_json_schema_from_function(process_order, "process_order") or {}).get("input") or {}
         print("process_order_input, as generated from the type hints:")
         print("  " + json.dumps(schema, indent=2).replace("\n", "\n  "))
-        strict = generate_json_schema_from_function(validate_order, "validate_order_input", strict_schema=True) or {}
+        strict = (generate_json_schema_from_function(validate_order, "validate_order", strict_schema=True) or {})["input"]
         print(f"validate_order_input: additionalProperties={json.dumps(strict['additionalProperties'])}")
 
         for workflow_id in (good, bad):
