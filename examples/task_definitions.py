@@ -101,7 +101,8 @@ def main() -> int:
         schema = (generate_json_schema_from_function(process_order, "process_order") or {}).get("input") or {}
         print("process_order_input, as generated from the type hints:")
         print("  " + json.dumps(schema, indent=2).replace("\n", "\n  "))
-        strict = (generate_json_schema_from_function(validate_order, "validate_order", strict_schema=True) or {})["input"]
+        strict_schemas = generate_json_schema_from_function(validate_order, "validate_order", strict_schema=True)
+        strict = (strict_schemas or {})["input"]
         print(f"validate_order_input: additionalProperties={json.dumps(strict['additionalProperties'])}")
 
         for workflow_id in (good, bad):
