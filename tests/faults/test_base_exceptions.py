@@ -7,7 +7,6 @@ Ctrl-C), SIGTERM stops it gracefully. Real worker processes under a ``TaskHandle
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from typing import Any
@@ -16,9 +15,8 @@ import pytest
 from _support.fault_apps.harness import wait_until
 from _support.fault_apps.raising import RAISED, raising_worker
 
-from conductor_actors import Task, TaskHandler, TaskResultStatus
+from conductor_actors import TaskHandler
 from conductor_actors.runtime._child_spec import EXIT_OK
-from conductor_actors.worker import BoundWorker, failed_outcome
 
 TASK = "fault_raise"
 KINDS = list(RAISED)
@@ -89,13 +87,3 @@ def test_the_runtime_signals_still_stop_a_worker_process(start_tree, dev_server,
     stopped = wait_until(lambda: (s := _worker_status(tree)).last_exit is not None and s, "the worker process to stop")
     assert stopped.last_exit == EXIT_OK
 
-
-def test_a_cancelled_error_that_escaped_execution_fails_its_task() -> None:
-    """On Python 3.10 an async task's own ``CancelledError`` escapes ``execute_async`` (it cannot
-    be told from the runtime's); the executor, which knows it did not cancel, fails the task."""
-    task = Task(task_id="t-1", workflow_instance_id="wf-1", task_def_name=TASK, status="IN_PROGRESS", input_data={})
-    bound = BoundWorker(raising_worker("async", TASK), "w")
-    outcome = failed_outcome(bound, task, asyncio.CancelledError("the library gave up"), lambda: False)
-    assert outcome.failed and outcome.result.status is TaskResultStatus.FAILED
-    assert outcome.result.reason_for_incompletion == "CancelledError: the library gave up"
-    assert (outcome.result.task_id, outcome.result.workflow_instance_id) == ("t-1", "wf-1")

@@ -3,22 +3,21 @@
 Memory is checked after every task as well as on the heartbeat timer, so the resident memory a
 process reports when it recycles is at most the limit plus what one task leaked (plus what the
 tasks running beside it leaked): the check is per task, so this does not depend on the machine's
-speed. The real-process test feeds a leak of ``LEAK_MIB`` MiB per task with no pause (the report:
-200 MiB limit, recycled only at 1,227 MiB) and reads the resident memory from the reason the
-supervisor logs; the unit tests drive ``RecycleCheck`` with an injected memory reading.
+speed. Real worker processes get a leak of ``LEAK_MIB`` MiB per task with no pause (the report:
+200 MiB limit, recycled only at 1,227 MiB), with the default heartbeat interval, and the test
+reads the resident memory from the reason the supervisor logs. ``RecycleCheck`` itself is
+tested in ``runtime/test_recycle_check.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 
 from _support.fault_apps.harness import WAIT, compute_workflow, fast_runtime, start_computations, wait_until
 from _support.fault_apps.misbehaving import LEAK_MIB, misbehaving_worker
 
 from conductor_actors import RuntimeSettings
-from conductor_actors.runtime._limits import RecycleCheck
 from conductor_actors.supervision import ChildStatus
 
 LEAK_TASK = "fault_fast_leak"
@@ -34,8 +33,9 @@ def test_a_fast_leak_is_recycled_within_half_the_limit_again(start_tree, dev_ser
     caplog.set_level(logging.INFO, logger="conductor_actors.supervision")
     assert LEAK_RUNS * LEAK_MIB > 4 * MAX_RSS_MB
     leaks = compute_workflow(dev_server, LEAK_TASK)
+    heartbeat = RuntimeSettings().heartbeat_interval  # the timer check runs this often, as in production
     tree = start_tree([misbehaving_worker("leak", flavour, LEAK_TASK)],
-                      runtime_settings=fast_runtime(max_rss_mb=MAX_RSS_MB))
+                      runtime_settings=fast_runtime(max_rss_mb=MAX_RSS_MB, heartbeat_interval=heartbeat))
     started = start_computations(dev_server, leaks, range(LEAK_RUNS))  # queued before a poll takes them
 
     def recycled() -> list[tuple[int, int]]:
@@ -53,36 +53,3 @@ def test_a_fast_leak_is_recycled_within_half_the_limit_again(start_tree, dev_ser
     status: ChildStatus = wait_until(lambda: (s := tree.status()[0]).state == "up" and s, "a fresh process")
     assert status.restarts == len(every) >= 2
 
-
-def test_memory_is_checked_after_every_task() -> None:
-    readings = iter([150.0, 190.0, 201.0, 250.0])
-    check = RecycleCheck(RuntimeSettings(max_rss_mb=200), rss=lambda: next(readings))
-    assert [check.after_task(n) for n in (1, 2)] == [None, None]
-    assert check.after_task(3) == "resident memory 201 MiB is over max_rss_mb=200"
-    assert check.after_task(4) is None  # reported once: the process is already stopping
-
-
-def test_no_memory_limit_reads_no_memory() -> None:
-    def never() -> float:
-        raise AssertionError("read the memory without a limit")
-
-    check = RecycleCheck(RuntimeSettings(max_tasks=3), rss=never)
-    assert [check.after_task(n) for n in (1, 2, 3, 4)] == [None, None, "executed 3 tasks (max_tasks=3)", None]
-
-
-def test_the_limit_is_reported_once_when_many_threads_cross_it_together() -> None:
-    check = RecycleCheck(RuntimeSettings(max_rss_mb=10), rss=lambda: 11.0)
-    reasons: list[str | None] = []
-    go = threading.Barrier(8)
-
-    def finish(n: int) -> None:
-        go.wait()
-        reasons.append(check.after_task(n))
-
-    threads = [threading.Thread(target=finish, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [r for r in reasons if r is not None] == ["resident memory 11 MiB is over max_rss_mb=10"]
-    assert len(reasons) == 8
