@@ -303,6 +303,8 @@ def _start_dev_server(port: int) -> Any:
     except OSError as exc:
         raise UsageError(f"{_DEV_SERVER}: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from exc
     _log.info("embedded dev server at %s (for local development and tests, not production)", server.url)
+    _log.info("dev server web UI at %s (workflows and their tasks; start, terminate, retry, restart)",
+              server.ui_url)
     return server
 
 

@@ -78,6 +78,7 @@ def main(argv: Sequence[str] | None = None, *, stderr: TextIO | None = None) -> 
             return 2
         _log.info("Conductor dev server listening on %s (auth %s) - for local development and tests, "
                   "not production", server.url, "on" if args.auth_key else "off")
+        _log.info("Web UI at %s (workflows, their tasks, start, terminate, retry, restart)", server.ui_url)
         stop.wait()
         _log.info("Conductor dev server stopping")
         server.close()

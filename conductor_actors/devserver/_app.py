@@ -1,9 +1,11 @@
 """The dev server application: routing, request counters, faults, auth, then the handler.
 
-Order for every ``/api`` request: count it (``total`` and its endpoint name), apply faults
-(delay, then status/drop/garbage - so a failed update changes nothing), check the token when auth
-is on, run the handler. Admin requests (``/__devserver__/...``) skip all of that. Handler errors
-(``ApiError``) become the server's error body; anything unexpected is logged and answered 500.
+Order for every ``/api`` request: count it (``total`` and its endpoint name), apply faults (delay,
+then status/drop/garbage - so a failed update changes nothing), check the token when auth is on,
+run the handler. Handler errors (``ApiError``) become the server's error body; anything unexpected
+is logged and answered 500. Other paths are the admin endpoints (``/__devserver__/...``) or the web
+page's static files (``StaticFiles``); those are never counted, faulted or checked for a token (the
+page asks for key and secret when the API answers it 401).
 
 Runs on the loop thread.
 """
@@ -24,6 +26,7 @@ from ._payloads import json_body, json_response
 from ._routes import Router
 from ._store import Store, now_ms
 from ._tasks import TerminalConflicts
+from ._ui import StaticFiles
 
 __all__ = ["DevServerApp"]
 
@@ -45,6 +48,7 @@ class DevServerApp:
         self._faults = faults
         self._auth = auth
         self._admin = AdminApi(counters, faults, store, conflicts)
+        self._static = StaticFiles()
         self._router: Router[Handler] = Router({**handlers, "token": self._token})
 
     def error(self, status: int, message: str) -> Response:
@@ -57,6 +61,11 @@ class DevServerApp:
         if segments and segments[0] == ADMIN_PREFIX:
             try:
                 return self._admin.handle(request, segments[1:])
+            except ApiError as exc:
+                return _error_response(exc)
+        if not segments or segments[0] != "api":
+            try:
+                return self._static.handle(request, segments)
             except ApiError as exc:
                 return _error_response(exc)
         counters = self._counters

@@ -72,15 +72,18 @@ class Request:
 
 
 class Response:
-    """An answer: status, body bytes, content type; ``close`` ends the connection after it is sent."""
+    """An answer: status, body bytes, content type, extra header lines (name, value); ``close`` ends
+    the connection after it is sent."""
 
-    __slots__ = ("body", "close", "content_type", "status")
+    __slots__ = ("body", "close", "content_type", "headers", "status")
 
-    def __init__(self, status: int, body: bytes = b"", content_type: str | None = JSON_TYPE, *, close: bool = False):
+    def __init__(self, status: int, body: bytes = b"", content_type: str | None = JSON_TYPE, *, close: bool = False,
+                 headers: tuple[tuple[str, str], ...] = ()):
         self.status = status
         self.body = body
         self.content_type = content_type if body else None
         self.close = close
+        self.headers = headers
 
 
 class Drop:
@@ -135,6 +138,9 @@ def _serialize(response: Response, close: bool, http10: bool = False) -> bytes:
     if status == 204 or status == 304 or status < 200:
         return line + conn + b"\r\n"
     body = response.body
+    if response.headers:
+        conn = b"".join(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
+                        for name, value in response.headers) + conn
     if response.content_type:
         head = b"%sContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n" % (
             line, response.content_type.encode("latin-1"), len(body), conn)

@@ -122,6 +122,11 @@ class DevServer:
         """The API base URL, ``http://host:port/api``."""
         return self.base_url + "/api"
 
+    @property
+    def ui_url(self) -> str:
+        """The web page's address, ``http://host:port/`` (workflows, their tasks, start/terminate/retry)."""
+        return self.base_url + "/"
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> DevServer:
         """Bind and serve in the background thread; returns self. No-op when already listening.

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import random
 import re
 import uuid
@@ -46,6 +47,9 @@ from ._queues import TaskQueues
 from ._store import TERMINAL_TASK_STATUSES, Store, WorkflowRecord, task_expression_document
 
 __all__ = ["WORKER_TASK_TYPES", "Decider", "parse_wait_duration", "parse_wait_until", "retry_delay_seconds"]
+
+#: One INFO line per workflow start (or restart, retry, rerun) and end, for people watching the server.
+_log = logging.getLogger("conductor_actors.devserver.workflows")
 
 #: A domain counts as active when a worker polled it within this many milliseconds.
 ACTIVE_DOMAIN_WINDOW_MS = 10_000
@@ -211,6 +215,7 @@ class Decider:
             workflow.parent_workflow_id, workflow.parent_task_id = parent
         _index(definition["tasks"], None, "root", workflow.nodes)
         self._store.workflows[workflow.workflow_id] = workflow
+        _log_begin(workflow, "started")
         self._begin(workflow)
         return workflow
 
@@ -806,6 +811,8 @@ class Decider:
                     self.terminate(child, f"Parent workflow has been terminated with status {workflow.status}")
         workflow.end_time = now
         workflow.update_time = now
+        _log.info("Workflow %s (%s v%s) %s after %s", workflow.workflow_id, workflow.definition["name"],
+                  workflow.definition["version"], workflow.status, _duration(now - workflow.create_time))
         self._on_terminal(workflow)
         self._child_ended(workflow)
         for listener in list(self.change_listeners):
@@ -875,6 +882,7 @@ class Decider:
             raise ApiError(404, f"Workflow: {workflow.workflow_id} is non-restartable")
         self._reset(workflow, definition)
         workflow.create_time = self._clock.now_ms()
+        _log_begin(workflow, "restarted")
         self._begin(workflow)
 
     def _reset(self, workflow: WorkflowRecord, definition: dict[str, Any]) -> None:
@@ -918,6 +926,7 @@ class Decider:
                                 "workflow execution again.")
         self._reopen(workflow)
         workflow.last_retried_time = self._clock.now_ms()
+        _log_begin(workflow, "retried")
         for task in reopened:
             task["status"] = "IN_PROGRESS"
             task["endTime"] = 0
@@ -946,6 +955,7 @@ class Decider:
             workflow.input = workflow_input
         if task_id is None:
             self._reset(workflow, workflow.definition)
+            _log_begin(workflow, "rerun from the start")
             self._begin(workflow)
             return
         found = next((t for t in workflow.tasks if t["taskId"] == task_id), None)
@@ -963,6 +973,7 @@ class Decider:
         workflow.reached_end = False
         workflow.output = {}
         self._reopen(workflow)
+        _log_begin(workflow, f"rerun from task {found['referenceTaskName']}")
         node = self._node(workflow, found)
         self._deciding.add(workflow.workflow_id)
         try:
@@ -1007,3 +1018,21 @@ class Decider:
         """Merge ``variables`` into the workflow's variables."""
         workflow.variables.update(copy.deepcopy(variables))
         workflow.update_time = self._clock.now_ms()
+
+
+def _log_begin(workflow: WorkflowRecord, how: str) -> None:
+    """The INFO line of a workflow that starts running (again); a child names its parent."""
+    parent = f", child of {workflow.parent_workflow_id}" if workflow.parent_workflow_id else ""
+    _log.info("Workflow %s (%s v%s) %s%s", workflow.workflow_id, workflow.definition["name"],
+              workflow.definition["version"], how, parent)
+
+
+def _duration(millis: int) -> str:
+    """A duration for people: tenths of a second below a minute, then whole seconds or minutes."""
+    seconds = max(millis, 0) / 1000.0
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        whole = round(seconds)
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{seconds / 3600:.1f} h"
