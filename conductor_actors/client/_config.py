@@ -306,8 +306,15 @@ class Configuration:
 
     @property
     def host(self) -> str:
-        """The API root including ``/api`` (the official SDK's name for it)."""
+        """The API root including ``/api`` (the official SDK's name for it; assignable as there).
+
+        Assigning raises ``ConfigurationError`` for a value that is not an http(s) URL.
+        """
         return self.server_api_url
+
+    @host.setter
+    def host(self, url: str) -> None:
+        self.server_api_url = _api_root(url, "host")
 
     @property
     def auth_token_ttl_seconds(self) -> float:

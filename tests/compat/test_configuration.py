@@ -54,6 +54,14 @@ def test_the_official_attributes_exist_with_the_official_values() -> None:
     assert Configuration.get_logging_formatted_name("x").endswith("] x")
 
 
+def test_host_can_be_assigned_as_in_the_official_sdk() -> None:
+    config = Configuration(env={})
+    config.host = "https://conductor.example/api"
+    assert (config.host, config.server_api_url) == ("https://conductor.example/api",) * 2
+    with pytest.raises(ValueError, match="host="):
+        config.host = "conductor.example/api"
+
+
 def test_the_log_level_and_schema_variables_are_read_as_in_the_official_sdk() -> None:
     config = Configuration(env={"CONDUCTOR_LOG_LEVEL": "error", "CONDUCTOR_REGISTER_SCHEMAS": "yes"})
     assert (config.log_level, config.register_schema) == (logging.ERROR, True)
