@@ -214,9 +214,9 @@ def test_probes_and_scraping_use_the_metrics_port() -> None:
     annotations = of_kind("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
                            "prometheus.io/path": "/metrics"}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe, path in (("startupProbe", "/health"), ("readinessProbe", "/ready"), ("livenessProbe", "/health")):
         get = container()[probe]["httpGet"]
-        assert get["path"] == "/health" and ports.get(get["port"], get["port"]) == port, probe
+        assert get["path"] == path and ports.get(get["port"], get["port"]) == port, probe
 
 
 def test_probe_timings_fit_the_supervisor() -> None:

@@ -24,6 +24,8 @@ SCRIPT_TIMEOUT = 60.0
 #: Example scripts whose own tests live elsewhere.
 TESTED_ELSEWHERE = {
     "update_failure_journal.py": "tests/handler/test_example_journal.py",
+    "alerting_actor.py": "tests/examples/test_actor_examples.py",
+    "redelivering_actor.py": "tests/examples/test_actor_examples.py",
 }
 
 
@@ -173,4 +175,17 @@ def test_example_script_runs_and_prints_its_results(script: Script, tmp_path: Pa
     lines = done.stdout.splitlines()
     missing = [pattern for pattern in script.expected if not any(re.fullmatch(pattern, line) for line in lines)]
     assert not missing, f"lines not printed: {missing}\n--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}"
-    assert "Traceback" not in done.stderr, done.stderr
+    assert "Traceback" not in without_task_failures(done.stderr), done.stderr
+
+
+def without_task_failures(stderr: str) -> str:
+    """``stderr`` without the lines the worker processes log for a failed task (the failure line of
+    ``conductor_actors.tasks`` and its traceback): an example whose worker raises on purpose logs
+    them, and only a traceback of anything else means the script itself went wrong."""
+    kept, skipping = [], False
+    for line in stderr.splitlines():
+        if re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line):  # a new log line ends the one before
+            skipping = " conductor_actors.tasks: " in line
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
