@@ -85,6 +85,14 @@ class TaskContext:
         self._task_result = task_result
         self._shutting_down = shutting_down
 
+    @staticmethod
+    def get() -> TaskContext:
+        """The context of the task running in this thread or coroutine (``get_task_context()``).
+
+        Raises ``TaskContextError`` when called outside a running task.
+        """
+        return get_task_context()
+
     @property
     def task(self) -> Task:
         """The task being executed."""

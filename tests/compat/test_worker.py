@@ -122,7 +122,7 @@ def reads_its_result(a: int) -> dict:
     context.add_log("working")
     context.set_callback_after(3)
     result = context.get_task_result()
-    assert result is context.task_result
+    assert result is context.task_result and TaskContext.get() is context
     return {"result_task": result.task_id, "logs": [entry.log for entry in result.logs],
             "callback": result.callback_after_seconds, "status": result.status}
 
