@@ -13,9 +13,11 @@ import abc
 import inspect
 import socket
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from ..client._models import Task, TaskDef, TaskResult
+from ._context import TaskInProgress
 from ._exceptions import WorkerRegistrationError
 from ._identity import default_worker_id
 from ._properties import PROPERTIES, check_thread_count, coerce_property
@@ -286,20 +288,29 @@ class Worker(WorkerInterface):
         qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
         return f"{module}.{qualname}"
 
-    def execute(self, task: Task) -> TaskResult | Awaitable[TaskResult]:
-        """Run the function for ``task`` in the calling thread and return the ``TaskResult``.
+    def execute(self, task: Task) -> TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]:
+        """Run the function for ``task`` in the calling thread, as the official ``Worker.execute``.
 
-        Official SDK compatibility; the runtime uses ``execute_sync``/``execute_async`` instead.
-        For an async function this returns an awaitable of the ``TaskResult``. Never raises for
-        what the function or the data does (failures become FAILED results).
+        Returns the ``TaskResult``, or the ``TaskInProgress`` the function returned, as is (the
+        official SDK's contract); for an async function an awaitable of either. The runtime uses
+        ``execute_sync``/``execute_async`` instead. Never raises for what the function or the data
+        does (failures become FAILED results).
         """
-        from ._execution import BoundWorker, execute_async, execute_sync
+        from ._execution import BoundWorker, execute_sync
 
         if self._bound is None:
-            self._bound = BoundWorker(self, self.get_identity())
+            bound = BoundWorker(self, self.get_identity())
+            bound._target = _recording(bound._target, bound.is_async)
+            self._bound = bound
         if self.is_async:
-            return _result_of(execute_async(self._bound, task, _never))
-        return execute_sync(self._bound, task, _never).result
+            return _execute_async(self._bound, task)
+        box: list[Any] = []
+        token = _returned.set(box)
+        try:
+            result = execute_sync(self._bound, task, _never).result
+        finally:
+            _returned.reset(token)
+        return box[0] if box and isinstance(box[0], TaskInProgress) else result
 
     def check_spawnable(self) -> None:
         """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker; the
@@ -336,5 +347,38 @@ def _never() -> bool:
     return False
 
 
-async def _result_of(outcome: Awaitable[Any]) -> TaskResult:
-    return (await outcome).result  # type: ignore[no-any-return]
+#: What the function returned during ``Worker.execute`` (set only there), so that a returned
+#: ``TaskInProgress`` can be given back as is.
+_returned: ContextVar[list[Any] | None] = ContextVar("conductor_actors_worker_returned", default=None)
+
+
+def _recording(target: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """``target``, recording its return value in ``_returned`` when ``Worker.execute`` asked."""
+    if is_async:
+
+        async def record_async(*args: Any, **kwargs: Any) -> Any:
+            value = await target(*args, **kwargs)
+            box = _returned.get()
+            if box is not None:
+                box.append(value)
+            return value
+
+        return record_async
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        value = target(*args, **kwargs)
+        box = _returned.get()
+        if box is not None:
+            box.append(value)
+        return value
+
+    return record
+
+
+async def _execute_async(bound: BoundWorker, task: Task) -> TaskResult | TaskInProgress:
+    from ._execution import execute_async
+
+    box: list[Any] = []
+    _returned.set(box)  # this coroutine's own context: nothing to reset
+    result = (await execute_async(bound, task, _never)).result
+    return box[0] if box and isinstance(box[0], TaskInProgress) else result

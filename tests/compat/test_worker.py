@@ -5,6 +5,7 @@ result, ``TaskInProgress`` and the official ``resolve_worker_config`` form."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from typing import Any
@@ -58,6 +59,34 @@ def test_poll_interval_is_given_back_as_given() -> None:
     assert Worker("compat_poll", add).poll_interval == 100
     assert isinstance(Worker("compat_poll", add).poll_interval, int)
     assert Worker("compat_poll", add, poll_interval=250.5).poll_interval == 250.5
+
+
+def keeps_going(a: int) -> TaskInProgress:
+    return TaskInProgress(callback_after_seconds=30, output={"step": a})
+
+
+async def keeps_going_async(a: int) -> TaskInProgress:
+    return keeps_going(a)
+
+
+def test_execute_gives_back_a_returned_task_in_progress_as_is() -> None:
+    returned = Worker("compat_tip", keeps_going).execute(a_task(a=2))
+    assert isinstance(returned, TaskInProgress)
+    assert (returned.callback_after_seconds, returned.output) == (30, {"step": 2})
+    returned = asyncio.run(Worker("compat_tip_async", keeps_going_async).execute(a_task(a=3)))
+    assert isinstance(returned, TaskInProgress) and returned.output == {"step": 3}
+    # the runtime itself turns it into an IN_PROGRESS result
+    result = run_task(keeps_going, {"a": 4})
+    assert (result.status, result.callback_after_seconds, result.output_data) == (
+        TaskResultStatus.IN_PROGRESS, 30, {"step": 4})
+
+
+def test_assigning_execute_function_takes_effect() -> None:
+    worker = Worker("compat_swap", add)
+    assert worker.execute(a_task(a=1)).output_data == {"sum": 3}
+    worker.execute_function = keeps_going
+    assert worker.execute_function is keeps_going
+    assert isinstance(worker.execute(a_task(a=1)), TaskInProgress)
 
 
 def test_get_task_result_from_task_has_no_status_yet() -> None:
