@@ -190,15 +190,16 @@ class Conductor:
         return dict(task)
 
 
-def build_scene(server: DevServer) -> dict[str, str]:
-    """Workflows in every state the page shows: completed (a task retried once), failed, running."""
+def build_scene(server: DevServer, note: str = HOSTILE) -> dict[str, str]:
+    """Workflows in every state the page shows: completed (a task retried once), failed, running.
+    ``note`` is part of the completed workflow's input."""
     server.register_task_def({"name": "charge_payment", "retryCount": 2, "retryDelaySeconds": 0,
                               "retryLogic": "FIXED", "timeoutSeconds": 60, "responseTimeoutSeconds": 30})
     server.register_workflow(ORDER_PIPELINE)
     server.register_workflow(APPROVAL)
     conductor = Conductor(server)
     try:
-        done = server.start_workflow("order_pipeline", {"order_id": "A-100", "amount": 42.5, "note": HOSTILE},
+        done = server.start_workflow("order_pipeline", {"order_id": "A-100", "amount": 42.5, "note": note},
                                      correlation_id="customer-7")
         conductor.work("validate_order", "validator-1", "COMPLETED", {"order_id": "A-100", "amount": 42.5},
                        seconds=0.04)
@@ -346,10 +347,29 @@ def test_a_running_workflow_is_terminated_then_restarted_from_the_page(
     assert dev_server.workflow_statuses([scene["failed"]]) == {scene["failed"]: "RUNNING"}
 
 
+def test_a_server_with_auth_asks_for_key_and_secret_once(browser: Browser) -> None:
+    with DevServer(auth_key="dev-key", auth_secret="dev-secret") as server:
+        server.register_workflow(APPROVAL)
+        waiting = server.start_workflow("refund_approval", {"order_id": "A-300"})
+        browser.open(server.ui_url)
+        browser.wait("return document.querySelector('#login .error')?.textContent", "the token form")
+        browser.type("#login-key", "dev-key")
+        browser.type("#login-secret", "wrong")
+        browser.click("#login button")
+        browser.wait("return document.querySelector('#login .error').textContent.startsWith('401')",
+                     "the refusal of a wrong secret")
+        browser.type("#login-secret", "dev-secret")
+        browser.click("#login button")
+        assert browser.wait(f"const ids = ({_ROW_IDS}); return ids.length === 1 && ids",
+                            "the list with the token") == [waiting]
+        browser.js("sessionStorage.clear()")
+
+
 def write_screenshots(folder: Path) -> None:
-    """The screenshots of docs/devserver.md: the list and a workflow, desktop and narrow."""
+    """The screenshots of docs/devserver.md: the list and a workflow, desktop and narrow (made
+    smaller with ``pngquant`` when it is installed)."""
     with tempfile.TemporaryDirectory() as profile, DevServer() as server:
-        ids = build_scene(server)
+        ids = build_scene(server, note="leave at the door")
         browser = _start_browser(profile)
         try:
             for width, height, suffix in ((1280, 860, "desktop"), (390, 1100, "narrow")):
@@ -365,6 +385,11 @@ def write_screenshots(folder: Path) -> None:
                 browser.screenshot(folder / f"devserver-ui-workflow-{suffix}.png")
         finally:
             browser.close()
+    squeeze = shutil.which("pngquant")  # 256 colours: a quarter of the size, same look for a page
+    if squeeze is not None:
+        for png in folder.glob("devserver-ui-*.png"):
+            subprocess.run([squeeze, "--force", "--skip-if-larger", "--quality=70-95", "--strip",
+                            "--output", str(png), "--", str(png)], check=False)
 
 
 if __name__ == "__main__":

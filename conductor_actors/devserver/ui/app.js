@@ -1,6 +1,6 @@
 // The dev server's page: a list of workflows, one workflow with its tasks, and a form that starts
 // one. It talks to the server's own API under api/ like any client. Everything shown is built with
-// createElement and text nodes (never innerHTML): workflow inputs and outputs are user data.
+// createElement and text nodes, never parsed as HTML: workflow inputs and outputs are user data.
 "use strict";
 
 (function () {

@@ -1,0 +1,177 @@
+"""The dev server's web page on the server side: the static files and their headers, paths that must
+not reach other files, the workflow log lines, and the address the command lines announce."""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+from devserver._support import WAIT, Api, one_task_workflow, wait_until
+
+import conductor_actors
+from conductor_actors.devserver import DevServer
+
+ROOT = Path(conductor_actors.__file__).resolve().parent.parent
+UI_FOLDER = resources.files("conductor_actors.devserver").joinpath("ui")
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-cache",
+}
+
+
+@pytest.fixture
+def http(dev_server: DevServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=dev_server.base_url, timeout=WAIT) as client:
+        yield client
+
+
+@pytest.mark.parametrize(("path", "file", "content_type"), [
+    ("/", "index.html", "text/html; charset=utf-8"),
+    ("/ui/index.html", "index.html", "text/html; charset=utf-8"),
+    ("/ui/app.js", "app.js", "text/javascript; charset=utf-8"),
+    ("/ui/style.css", "style.css", "text/css; charset=utf-8"),
+    ("/ui/favicon.svg", "favicon.svg", "image/svg+xml"),
+])
+def test_the_page_and_its_files_are_served_with_their_types_and_headers(
+        http: httpx.Client, dev_server: DevServer, path: str, file: str, content_type: str) -> None:
+    reply = http.get(path)
+    assert reply.status_code == 200
+    assert reply.content == UI_FOLDER.joinpath(file).read_bytes()
+    assert reply.headers["content-type"] == content_type
+    for name, value in SECURITY_HEADERS.items():
+        assert reply.headers[name] == value
+    policy = reply.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert dev_server.stats()["total"] == 0  # the page is not an API request: not counted, never faulted
+
+
+def test_the_page_loads_only_its_own_files() -> None:
+    page = UI_FOLDER.joinpath("index.html").read_text("utf-8")
+    script = UI_FOLDER.joinpath("app.js").read_text("utf-8")
+    assert re.findall(r'(?:src|href)="([^"#]+)"', page) == ["ui/favicon.svg", "ui/style.css", "ui/app.js"]
+    assert "<script>" not in page and "style=" not in page  # the policy forbids inline code
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
+    assert "http://" not in script and "https://" not in script  # works offline: nothing from elsewhere
+
+
+@pytest.mark.parametrize("path", [
+    "/ui/../_server.py",
+    "/ui/..%2F_server.py",
+    "/ui/%2e%2e/_server.py",
+    "/ui/%2e%2e%2f%2e%2e%2fsetup.cfg",
+    "/ui/../../../etc/passwd",
+    "/ui//etc/passwd",
+    "/ui/",
+    "/ui",
+    "/ui/app.js/",
+    "/ui/app.js/x",
+    "/ui/App.js",
+    "/ui/app.js%00.html",
+    "/ui/.",
+    "/_server.py",
+    "/index.html",
+    "/ui/__init__.py",
+    "/conductor_actors/devserver/_server.py",
+])
+def test_no_path_reaches_another_file(api: Api, path: str) -> None:
+    reply = api.get(path)  # http.client sends the path as it is (no dot segments removed)
+    assert reply.status == 404, path
+    assert b"No static resource" in reply.body
+
+
+def test_other_methods_on_the_page_are_refused_and_the_api_is_unchanged(http: httpx.Client, api: Api) -> None:
+    assert http.post("/").status_code == 405
+    assert http.delete("/ui/app.js").status_code == 405
+    missing = http.get("/api/nothing/here")
+    assert missing.status_code == 404 and missing.json()["message"] == "No static resource api/nothing/here."
+    assert http.get("/api/metadata/workflow").json() == []
+
+
+def test_ui_url_is_the_root_of_the_server(dev_server: DevServer) -> None:
+    assert dev_server.ui_url == dev_server.url.removesuffix("api")
+
+
+def test_one_info_line_per_workflow_start_and_end(dev_server: DevServer, api: Api,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="conductor_actors.devserver.workflows")
+    one_task_workflow(dev_server)
+    workflow_id = dev_server.start_workflow("wf", {"x": 1})
+    task = api.poll_one("echo")
+    dev_server.advance_clock(95.4)
+    assert api.update(task).status == 200
+    dev_server.wait_for_workflows([workflow_id], timeout=WAIT)
+    dev_server.advance_clock(0.25)
+    assert api.post(f"/api/workflow/{workflow_id}/restart").status == 204
+    assert api.delete(f"/api/workflow/{workflow_id}?reason=enough").status == 200
+    wait_until(lambda: len(caplog.records) == 4, "four workflow lines")
+    lines = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert lines == [
+        ("INFO", f"Workflow {workflow_id} (wf v1) started"),
+        ("INFO", f"Workflow {workflow_id} (wf v1) COMPLETED after 1 min 35 s"),
+        ("INFO", f"Workflow {workflow_id} (wf v1) restarted"),
+        ("INFO", f"Workflow {workflow_id} (wf v1) TERMINATED after 0.0 s"),
+    ]
+
+
+def test_the_command_line_server_names_the_page(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "conductor_actors.devserver", "--port", "0"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        first, second = proc.stderr.readline(), proc.stderr.readline()
+        api_url = re.search(r"listening on (http://\S+)/api", first)
+        assert api_url, first
+        assert f"Web UI at {api_url.group(1)}/ " in second, second
+        reply = httpx.get(api_url.group(1) + "/", timeout=WAIT)
+        assert reply.status_code == 200 and "Conductor dev server" in reply.text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=WAIT)
+
+
+def test_the_workers_command_with_dev_server_names_the_page() -> None:
+    tests = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), tests, os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-m", "conductor_actors", "--dev-server=0", "_support.cli_apps.sleepy"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        def page_line() -> re.Match[str] | None:
+            while not lines.empty():
+                seen.append(lines.get())
+                found = re.search(r"dev server web UI at (http://127\.0\.0\.1:\d+/) ", seen[-1])
+                if found:
+                    return found
+            return None
+
+        found = wait_until(page_line, "the web page's address in the log")
+        announced = (re.search(r"embedded dev server at (\S+)/api", line) for line in seen)
+        api_url = next(match.group(1) for match in announced if match)
+        assert found.group(1) == api_url + "/"
+        assert httpx.get(found.group(1), timeout=WAIT).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)  # the pump thread drains the output
