@@ -230,6 +230,8 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             return handler.run()
         except (MetricsSettingsError, RecoverySettingsError) as exc:
             raise UsageError(str(exc)) from exc
+        except WorkerRegistrationError as exc:  # a worker a worker process cannot re-create
+            raise UsageError(str(exc).splitlines()[0]) from exc
     finally:
         if server is not None:
             server.close()

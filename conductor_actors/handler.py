@@ -2,8 +2,10 @@
 
 Keyword names follow the official SDK so that moving over is an import change. Differences on
 purpose: the context manager starts the workers (``start_processes()`` inside the block is a no-op
-then), starting with zero workers is an error, ``join_processes()`` before a start is an error,
-starting one while multiprocessing re-imports the main script for a worker process (a script
+then), starting with zero workers is an error, ``join_processes()`` before a start is an error, a
+worker whose function a worker process cannot re-create (a lambda, a nested function) is refused
+when started (not when built, so ``Worker(...).execute(task)`` still works in-process), starting
+one while multiprocessing re-imports the main script for a worker process (a script
 without the ``if __name__ == "__main__":`` guard) is an error that names the fix, and the restart
 knobs of the official SDK map onto the supervisor's policy (see ``_compat_supervision``).
 """
@@ -102,9 +104,11 @@ class TaskHandler:
         restart_max_attempts, monitor_interval_seconds: the official SDK's names, mapped onto
             ``supervision`` when given.
 
-    Raises ``WorkerConfigError`` (bad environment values), ``WorkerRegistrationError`` (a worker
-    that cannot run in a child process), ``WorkerDiscoveryError`` (a module that fails to import)
-    and ``TypeError``/``ValueError`` for bad arguments, at construction.
+    Raises ``WorkerConfigError`` (bad environment values), ``WorkerRegistrationError`` (two
+    different workers for one task name and domain, or a scanned ``@worker_task`` function that
+    cannot run in a child process), ``WorkerDiscoveryError`` (a module that fails to import) and
+    ``TypeError``/``ValueError`` for bad arguments, at construction. A worker passed in
+    ``workers`` that cannot run in a child process is refused by ``start_processes``.
     """
 
     def __init__(
@@ -143,7 +147,8 @@ class TaskHandler:
         if import_modules:
             loader.scan_packages(list(import_modules), recursive=True)
         scanned = get_registered_workers() if scan_for_annotated_workers else []
-        self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned)
+        # Checked at start, not here: a handler holding a lambda worker can still be built.
+        self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned, check=False)
         self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
@@ -203,11 +208,16 @@ class TaskHandler:
     # ----------------------------------------------------------------------------------------------
 
     def child_specs(self) -> list[ChildSpec]:
-        """One spec per worker process (a worker with ``processes=N`` gets N)."""
+        """One spec per worker process (a worker with ``processes=N`` gets N).
+
+        Raises ``WorkerRegistrationError``, naming the fix, for a worker a child process cannot
+        re-create (a lambda or nested function: define it at module level).
+        """
         specs: list[ChildSpec] = []
         forward = self._parent.forward_event_types()
         for worker in self.workers:
             config = self.configs[id(worker)]
+            worker.check_spawnable()  # a clear message instead of a PicklingError
             payload = pickle.dumps(worker)
             base = config.task_definition_name + (f"[domain={config.domain}]" if config.domain else "")
             for index in range(config.processes):
@@ -225,8 +235,10 @@ class TaskHandler:
     def start_processes(self) -> None:
         """Start the parent's actors, then one process per worker process spec. Idempotent.
 
-        Raises ``TaskHandlerError`` when there is no worker to run, and ``UnguardedMainError``
-        when called while multiprocessing re-imports the main script to start a worker process.
+        Raises ``TaskHandlerError`` when there is no worker to run, ``WorkerRegistrationError``
+        (naming the fix) for a worker whose function a worker process cannot re-create, before
+        anything starts, and ``UnguardedMainError`` when called while multiprocessing re-imports
+        the main script to start a worker process.
         """
         _refuse_during_process_bootstrap()
         with self._lock:

@@ -179,12 +179,15 @@ def auto_discover_workers(
     return loader
 
 
-def merge_workers(explicit: Iterable[WorkerInterface], scanned: Iterable[WorkerInterface]) -> list[WorkerInterface]:
+def merge_workers(
+    explicit: Iterable[WorkerInterface], scanned: Iterable[WorkerInterface], *, check: bool = True
+) -> list[WorkerInterface]:
     """One worker per (task name, domain): explicit workers first and winning over scanned ones.
 
-    Every returned worker is checked to run in a child process. Raises
-    ``WorkerRegistrationError`` for two different explicit workers with the same task name and
-    domain, or for a worker that cannot be re-created in a child process.
+    With ``check`` (the default) every returned worker is checked to run in a child process
+    (``TaskHandler`` checks at start instead). Raises ``WorkerRegistrationError`` for two
+    different explicit workers with the same task name and domain, or for a checked worker that
+    cannot be re-created in a child process.
     """
     chosen: dict[tuple[str, str | None], WorkerInterface] = {}
     for worker in explicit:
@@ -198,6 +201,7 @@ def merge_workers(explicit: Iterable[WorkerInterface], scanned: Iterable[WorkerI
         chosen[key] = worker
     for worker in scanned:
         chosen.setdefault((worker.get_task_definition_name(), worker.domain), worker)
-    for worker in chosen.values():
-        worker.check_spawnable()
+    if check:
+        for worker in chosen.values():
+            worker.check_spawnable()
     return list(chosen.values())

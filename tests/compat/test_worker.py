@@ -17,7 +17,6 @@ from conductor_actors import (
     ConductorClient,
     Configuration,
     Task,
-    TaskHandler,
     TaskResult,
     TaskResultStatus,
     Worker,
@@ -95,7 +94,7 @@ def test_get_task_result_from_task_has_no_status_yet() -> None:
     assert result.status is None
 
 
-def test_a_lambda_or_nested_function_executes_in_process_and_is_refused_when_started(dev_server: Any) -> None:
+def test_a_lambda_or_nested_function_executes_in_process_and_is_refused_when_started() -> None:
     def nested(a: int) -> dict:
         return {"nested": a * 10}
 
@@ -103,14 +102,9 @@ def test_a_lambda_or_nested_function_executes_in_process_and_is_refused_when_sta
     assert (result.status, result.output_data) == (TaskResultStatus.COMPLETED, {"doubled": 8})
     result = Worker("compat_nested", nested).execute(a_task(a=4))
     assert (result.status, result.output_data) == (TaskResultStatus.COMPLETED, {"nested": 40})
-    # handed to the TaskHandler, which would start it in a worker process: refused, naming the fix
-    with pytest.raises(WorkerRegistrationError) as raised:
-        TaskHandler(
-            workers=[Worker("compat_lambda_start", lambda a: {"a": a})],
-            configuration=Configuration(server_api_url=dev_server.url, env={}),
-            scan_for_annotated_workers=False,
-        )
-    assert "lambda" in str(raised.value) and "`def` at module level" in str(raised.value)
+    # starting them in worker processes is refused, naming the fix (test_handler_start.py)
+    with pytest.raises(WorkerRegistrationError, match="`def` at module level"):
+        Worker("compat_lambda", lambda a: {"doubled": a * 2}).check_spawnable()
     with pytest.raises(WorkerRegistrationError, match="defined inside another function"):
         Worker("compat_nested", nested).check_spawnable()
 
