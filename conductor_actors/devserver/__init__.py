@@ -5,8 +5,9 @@ what the real Conductor server answers for the task-worker endpoints (polls with
 v1/v2, logs, task definitions, workflow definitions, token auth) and the workflow-management ones
 (start, get, terminate, pause/resume, restart, retry, rerun, skip, remove, search, ...), runs the
 common system task types (SWITCH, FORK_JOIN, DO_WHILE, SUB_WORKFLOW, WAIT, HTTP, INLINE, ...), keeps
-time on a clock tests can advance (``advance_clock``), and has switches for fault injection and
-request counters (see docs/devserver.md)::
+time on a clock tests can advance (``advance_clock``), serves a web page at ``/`` to watch and steer
+workflows (``DevServer.ui_url``), and has switches for fault injection and request counters (see
+docs/devserver.md)::
 
     from conductor_actors.devserver import DevServer
 

@@ -26,9 +26,10 @@ _log = logging.getLogger("conductor_actors.devserver")
 _DESCRIPTION = (
     "Run the embedded Conductor-compatible dev server: in-memory task queues, polls with long-poll, "
     "task updates (v1 and v2), task and workflow definitions, workflows with the common system task "
-    "types, the workflow-management endpoints, optional token auth and fault injection. It is for local "
-    "development and tests, not production: everything lives in memory and is lost when it stops, and "
-    "it is not a distributed engine (see docs/devserver.md)."
+    "types, the workflow-management endpoints, a web page at / to watch and steer workflows, optional "
+    "token auth and fault injection. It is for local development and tests, not production: "
+    "everything lives in memory and is lost when it stops, and it is not a distributed engine (see "
+    "docs/devserver.md)."
 )
 
 

@@ -299,6 +299,11 @@ def test_the_list_finds_a_completed_workflow_and_its_task_outputs(
 def test_a_workflow_starts_from_the_page_and_bad_json_is_an_error_on_it(
         browser: Browser, dev_server: DevServer, scene: dict[str, str]) -> None:
     browser.open(dev_server.ui_url)
+    browser.wait("return document.querySelectorAll('#start-definition option').length === 2", "the definitions")
+    # A definition registered while the page is open joins the choices.
+    dev_server.register_workflow({**APPROVAL, "version": 2})
+    browser.wait("return [...document.querySelectorAll('#start-definition option')].map(o => o.textContent)"
+                 ".join() === 'order_pipeline v1,refund_approval v2,refund_approval v1'", "the new version listed")
     browser.click("#start-definition option[value='[\"refund_approval\",1]']")
     browser.type("#start-input", '{"order_id": "A-200",')
     browser.click("#start-button")
@@ -317,8 +322,8 @@ def test_a_workflow_starts_from_the_page_and_bad_json_is_an_error_on_it(
     started = browser.wait("return location.hash.startsWith('#/workflow/') && "
                            "document.querySelector('#workflow-view')?.dataset.workflowId", "the new workflow's view")
     workflow = dev_server.get_workflow(started)
-    assert (workflow["workflowName"], workflow["input"], workflow["correlationId"]) == (
-        "refund_approval", {"order_id": "A-200", "reason": "damaged"}, "customer-9")
+    assert (workflow["workflowName"], workflow["workflowVersion"], workflow["input"], workflow["correlationId"]) == (
+        "refund_approval", 1, {"order_id": "A-200", "reason": "damaged"}, "customer-9")
     browser.wait("return document.querySelector('#task-list .ref')?.textContent === 'approve'", "its first task")
 
 

@@ -170,6 +170,17 @@
     run();
   }
 
+  // Only the answer to a view's newest request is shown: an answer still on its way when a filter
+  // changed or a button acted must not overwrite the later one. Resolves to null for an older one.
+  function newestOnly() {
+    let issued = 0;
+    return async (request) => {
+      const ticket = ++issued;
+      const value = await request;
+      return ticket === issued ? { value } : null;
+    };
+  }
+
   // -- the workflow list ---------------------------------------------------------------------------
   function listFilters() {
     const query = new URLSearchParams(location.hash.split("?")[1] || "");
@@ -198,11 +209,16 @@
         .map((title) => h("th", { scope: "col" }, title)))),
       rows);
 
+    const newest = newestOnly();
+    const startForm = renderStartForm(names);
     const refresh = async () => {
       const params = new URLSearchParams({ start: "0", size: String(PAGE_SIZE) });
       const query = searchQuery(listFilters());
       if (query) params.set("query", query);
-      const page = await api("GET", "/workflow/search?" + params.toString());
+      const [answer] = await Promise.all([newest(api("GET", "/workflow/search?" + params.toString())),
+        startForm.reload()]);
+      if (answer === null) return;
+      const page = answer.value;
       rows.replaceChildren(...page.results.map(workflowRow));
       if (!page.results.length) {
         rows.append(h("tr", { class: "empty" }, h("td", { colspan: 6 }, "No workflows match.")));
@@ -227,7 +243,6 @@
     statusSelect.addEventListener("change", applyFilters);
     nameInput.addEventListener("change", applyFilters);
 
-    const startPanel = renderStartForm(names);
     main.replaceChildren(
       h("section", { class: "panel", id: "workflow-list" },
         h("h2", {}, "Workflows"),
@@ -235,7 +250,7 @@
           h("label", {}, "Status ", statusSelect), h("label", {}, "Name ", nameInput), names,
           h("button", { type: "submit" }, "Filter")),
         summary, h("div", { class: "scroll" }, table)),
-      startPanel);
+      startForm.panel);
     keepFresh(refresh);
   }
 
@@ -251,6 +266,7 @@
   }
 
   // -- starting a workflow -------------------------------------------------------------------------
+  // The form, and reload() that lists the definitions again when they changed (keeping the choice).
   function renderStartForm(names) {
     const definition = h("select", { id: "start-definition" });
     const correlation = h("input", { id: "start-correlation", placeholder: "optional", autocomplete: "off" });
@@ -258,17 +274,22 @@
     const error = h("p", { class: "error", id: "start-error", role: "alert", hidden: true });
     const fail = (message) => { error.textContent = message; error.hidden = false; };
 
-    const load = async () => {
+    let listed = null;
+    const reload = async () => {
       const definitions = await api("GET", "/metadata/workflow");
       definitions.sort((a, b) => a.name.localeCompare(b.name) || b.version - a.version);
-      definition.replaceChildren(...definitions.map((d) => h("option",
-        { value: JSON.stringify([d.name, d.version]) }, `${d.name} v${d.version}`)));
+      const values = definitions.map((d) => JSON.stringify([d.name, d.version]));
+      if (JSON.stringify(values) === listed) return;
+      listed = JSON.stringify(values);
+      const chosen = definition.value;
+      definition.replaceChildren(...definitions.map((d, i) => h("option", { value: values[i] },
+        `${d.name} v${d.version}`)));
+      if (values.includes(chosen)) definition.value = chosen;
       names.replaceChildren(...[...new Set(definitions.map((d) => d.name))].map((n) => h("option", { value: n })));
       if (!definitions.length) {
         definition.append(h("option", { value: "" }, "no workflow definitions registered"));
       }
     };
-    load().catch((failure) => fail("Cannot list the definitions: " + failure.message));
 
     const form = h("form", { id: "start-form", onsubmit: async (event) => {
       event.preventDefault();
@@ -297,7 +318,8 @@
     h("label", {}, "Correlation id", correlation),
     h("label", { class: "wide" }, "Input (a JSON object)", input),
     h("div", { class: "wide" }, h("button", { type: "submit", id: "start-button" }, "Start workflow"), error));
-    return h("section", { class: "panel", id: "start-panel" }, h("h2", {}, "Start a workflow"), form);
+    return { panel: h("section", { class: "panel", id: "start-panel" }, h("h2", {}, "Start a workflow"), form),
+      reload };
   }
 
   // -- one workflow --------------------------------------------------------------------------------
@@ -328,8 +350,11 @@
       restart: h("button", { id: "restart", onclick: () => act("Restart", "POST", path + "/restart") }, "Restart"),
     };
 
+    const newest = newestOnly();
     const refresh = async () => {
-      const workflow = await api("GET", path + "?includeTasks=true");
+      const answer = await newest(api("GET", path + "?includeTasks=true"));
+      if (answer === null) return;
+      const workflow = answer.value;
       const text = JSON.stringify(workflow);
       if (text !== shown) {
         shown = text;
