@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -105,6 +106,22 @@ def test_ui_url_is_the_root_of_the_server(dev_server: DevServer) -> None:
     assert dev_server.ui_url == dev_server.url.removesuffix("api")
 
 
+def _took(workflow: dict[str, Any]) -> str:
+    """How the log line says the run time of ``workflow`` (its own start and end on the server clock):
+    tenths of a second below a minute, minutes and seconds below an hour, then tenths of an hour."""
+    seconds = (workflow["endTime"] - workflow["startTime"]) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{round(seconds) // 60} min {round(seconds) % 60} s"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _workflow_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(record.levelname, record.getMessage()) for record in caplog.records
+            if record.name == "conductor_actors.devserver.workflows"]
+
+
 def test_one_info_line_per_workflow_start_and_end(dev_server: DevServer, api: Api,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="conductor_actors.devserver.workflows")
@@ -114,16 +131,62 @@ def test_one_info_line_per_workflow_start_and_end(dev_server: DevServer, api: Ap
     dev_server.advance_clock(95.4)
     assert api.update(task).status == 200
     dev_server.wait_for_workflows([workflow_id], timeout=WAIT)
-    dev_server.advance_clock(0.25)
+    completed = dev_server.get_workflow(workflow_id)
     assert api.post(f"/api/workflow/{workflow_id}/restart").status == 204
     assert api.delete(f"/api/workflow/{workflow_id}?reason=enough").status == 200
-    wait_until(lambda: len(caplog.records) == 4, "four workflow lines")
-    lines = [(record.levelname, record.getMessage()) for record in caplog.records]
-    assert lines == [
+    terminated = dev_server.get_workflow(workflow_id)
+    assert _took(completed).startswith("1 min ")
+    assert _workflow_lines(caplog) == [
         ("INFO", f"Workflow {workflow_id} (wf v1) started"),
-        ("INFO", f"Workflow {workflow_id} (wf v1) COMPLETED after 1 min 35 s"),
+        ("INFO", f"Workflow {workflow_id} (wf v1) COMPLETED after {_took(completed)}"),
         ("INFO", f"Workflow {workflow_id} (wf v1) restarted"),
-        ("INFO", f"Workflow {workflow_id} (wf v1) TERMINATED after 0.0 s"),
+        ("INFO", f"Workflow {workflow_id} (wf v1) TERMINATED after {_took(terminated)}"),
+    ]
+
+
+def test_long_runs_are_logged_in_hours_and_retries_and_reruns_say_so(dev_server: DevServer, api: Api,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="conductor_actors.devserver.workflows")
+    dev_server.register_workflow({"name": "nap", "version": 2, "tasks": [
+        {"name": "wait", "taskReferenceName": "wait", "type": "WAIT", "inputParameters": {"duration": "2 hours"}}]})
+    one_task_workflow(dev_server)
+    napping = dev_server.start_workflow("nap")
+    dev_server.advance_clock(7200)
+    failing = dev_server.start_workflow("wf", {"x": 1})
+    api.update(api.poll_one("echo"), "FAILED_WITH_TERMINAL_ERROR")
+    assert dev_server.wait_for_workflows([napping, failing], timeout=WAIT) == {napping: "COMPLETED",
+                                                                               failing: "FAILED"}
+    failed = dev_server.get_workflow(failing)
+    assert api.post(f"/api/workflow/{failing}/retry").status == 204
+    assert api.post(f"/api/workflow/{failing}/rerun", {}).status == 200
+    assert _workflow_lines(caplog) == [
+        ("INFO", f"Workflow {napping} (nap v2) started"),
+        ("INFO", f"Workflow {napping} (nap v2) COMPLETED after 2.0 h"),
+        ("INFO", f"Workflow {failing} (wf v1) started"),
+        ("INFO", f"Workflow {failing} (wf v1) FAILED after {_took(failed)}"),
+        ("INFO", f"Workflow {failing} (wf v1) retried"),
+        ("INFO", f"Workflow {failing} (wf v1) rerun from the start"),
+    ]
+
+
+def test_a_child_workflow_s_start_line_names_its_parent(dev_server: DevServer,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="conductor_actors.devserver.workflows")
+    dev_server.register_workflow({"name": "child", "version": 1, "tasks": [
+        {"name": "mark", "taskReferenceName": "mark", "type": "SET_VARIABLE", "inputParameters": {"done": True}}]})
+    dev_server.register_workflow({"name": "parent", "version": 3, "tasks": [
+        {"name": "run_child", "taskReferenceName": "run_child", "type": "SUB_WORKFLOW",
+         "subWorkflowParam": {"name": "child", "version": 1}}]})
+    parent_id = dev_server.start_workflow("parent")
+    dev_server.wait_for_workflows([parent_id], timeout=WAIT)
+    parent = dev_server.get_workflow(parent_id)
+    child = dev_server.get_workflow(parent["tasks"][0]["subWorkflowId"])
+    child_id = child["workflowId"]
+    assert _workflow_lines(caplog) == [
+        ("INFO", f"Workflow {parent_id} (parent v3) started"),
+        ("INFO", f"Workflow {child_id} (child v1) started, child of {parent_id}"),
+        ("INFO", f"Workflow {child_id} (child v1) COMPLETED after {_took(child)}"),
+        ("INFO", f"Workflow {parent_id} (parent v3) COMPLETED after {_took(parent)}"),
     ]
 
 

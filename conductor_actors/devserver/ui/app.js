@@ -462,8 +462,14 @@
     const main = document.getElementById("main");
     const path = location.hash.replace(/^#/, "").split("?")[0];
     const match = /^\/workflow\/(.+)$/.exec(path);
-    if (match) {
-      renderWorkflow(main, decodeURIComponent(match[1]));
+    let workflowId = null;
+    try {
+      workflowId = match ? decodeURIComponent(match[1]) : null;
+    } catch (malformed) {
+      showBanner("That address does not name a workflow: " + path);
+    }
+    if (workflowId !== null) {
+      renderWorkflow(main, workflowId);
     } else {
       openTasks.clear();
       renderList(main);
