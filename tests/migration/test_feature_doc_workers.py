@@ -190,7 +190,9 @@ def test_async_none_results_registration_and_listeners_under_the_documented_task
 
     assert run.stop(signal.SIGINT) == 0
     assert run.lines(r"stopped by Ctrl-C")
-    assert len(run.lines(r"conductor_actors\.runtime: worker \S+ stopped: StopReport\(.*clean=True")) == 6, run.log()
+    clean = (r"conductor_actors\.runtime: worker \S+ stopped in \d+\.\d\d s: \d+ task\(s\) handed back, "
+             r"0 abandoned at the deadline, 0 result\(s\) to recovery$")
+    assert len(run.lines(clean)) == 6, run.log()
 
 
 def test_environment_overrides_and_the_rollback_worker(dev_server: Any, launch: Launch) -> None:
