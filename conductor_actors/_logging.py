@@ -264,10 +264,12 @@ class TaskLog:
 
 def _classify(outcome: Any) -> _Failure | None:
     """How a task's outcome is logged: None for a success (or IN_PROGRESS)."""
-    from .worker._exceptions import NonRetryableException  # loaded by then; not at import (cycle)
-
     result = outcome.result
     status = getattr(result.status, "value", result.status)
+    if not outcome.failed and status not in ("FAILED", "FAILED_WITH_TERMINAL_ERROR"):
+        return None  # the common case, before any formatting
+    from .worker._exceptions import NonRetryableException  # loaded by then; not at import (cycle)
+
     reason = " ".join(str(result.reason_for_incompletion or "").split())
     if outcome.failed:
         cause = outcome.cause
@@ -280,10 +282,8 @@ def _classify(outcome: Any) -> _Failure | None:
                             f"failed terminally: the input or output breaks the worker's contract: {reason}", None)
         name = type(cause).__name__ if cause is not None else "Error"
         return _Failure(logging.ERROR, name, f"failed: {name}: {reason}", cause)
-    if status in ("FAILED", "FAILED_WITH_TERMINAL_ERROR"):
-        return _Failure(logging.WARNING, f"returned {status}",
-                        f"returned {status}" + (f": {reason}" if reason else ""), None)
-    return None
+    text = f"returned {status}" + (f": {reason}" if reason else "")
+    return _Failure(logging.WARNING, f"returned {status}", text, None)
 
 
 def _attempt(task: Any) -> int:

@@ -219,3 +219,29 @@ def test_json_formatter_fields() -> None:
     entry = json.loads(JsonFormatter("charge#2").format(record))
     assert entry["message"] == "task t1 failed" and entry["worker"] == "charge#2" and entry["level"] == "ERROR"
     assert (entry["task_id"], entry["workflow_id"]) == ("t1", "w1") and "ValueError: boom" in entry["traceback"]
+
+
+def test_chosen_failures_are_warnings_and_successes_are_silent(lines: Any) -> None:
+    """Input that breaks the contract and a returned FAILED result: WARNING without a traceback; a
+    completed task writes nothing while the logger is above INFO, and one line at INFO."""
+    logger, handler = lines
+    log = TaskLog("charge", logger=logger)
+    task = _task(1)
+    violation = TaskResult(task_id="t1", status=TaskResultStatus.FAILED_WITH_TERMINAL_ERROR,
+                           reason_for_incompletion="missing argument 'amount'")
+    log.finished(task, ExecutionOutcome(violation, True, ValueError("missing argument 'amount'"), 2, 0.0))
+    returned = TaskResult(task_id="t1", status=TaskResultStatus.FAILED, reason_for_incompletion="card expired")
+    log.finished(task, ExecutionOutcome(returned, False, None, 2, 0.001))
+    assert handler.messages() == [
+        "task t1 of type charge (workflow w1, attempt 1) failed terminally: the input or output breaks the "
+        "worker's contract: missing argument 'amount'",
+        "task t1 of type charge (workflow w1, attempt 1) returned FAILED: card expired",
+    ]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in handler.records)
+    done = TaskResult(task_id="t1", status=TaskResultStatus.COMPLETED)
+    logger.setLevel(logging.WARNING)
+    log.finished(task, ExecutionOutcome(done, False, None, 2, 0.0123))
+    assert len(handler.records) == 2
+    logger.setLevel(logging.INFO)
+    log.finished(task, ExecutionOutcome(done, False, None, 2, 0.0123))
+    assert handler.messages()[2] == "task t1 of type charge completed in 12 ms"
