@@ -10,9 +10,11 @@ credentials; no answer: the host), and the workers keep retrying.
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -109,3 +111,76 @@ def test_unreachable_host_is_named_at_start(cli: StartCli) -> None:
     assert line.startswith(f"cannot reach the Conductor server at {url}: "), line
     assert line.endswith("; the workers keep retrying"), line
     _not_ready_with_error(port, "connect")
+
+
+# -- the pieces, without a worker tree --------------------------------------------------------------
+
+
+def _status(**fields: Any) -> Any:
+    from conductor_actors.supervision import ChildStatus
+
+    base = {"key": "charge", "task_type": "charge", "pid": 7, "state": "up", "alive": True, "restarts": 0,
+            "consecutive_crashes": 0, "last_heartbeat_age": 0.1, "in_flight": 0, "stage_ages": (),
+            "last_exit": None}
+    return ChildStatus(**{**base, **fields})
+
+
+def test_readiness_rules() -> None:
+    """Ready: a good poll and no failure since, or failures for at most the window, or paused.
+    Not ready: not up, no good poll yet, failing longer than the window, or no process at all."""
+    from conductor_actors.metrics._readiness import READY_WINDOW, ready_report
+
+    good = _status(last_poll_success_age=0.5)
+    busy = _status(key="busy", last_poll_success_age=600.0)  # all slots busy: no poll since, none failed
+    blip = _status(key="blip", last_poll_success_age=READY_WINDOW - 1, last_poll_error="timed out")
+    paused = _status(key="paused", polling_paused=True)
+    assert ready_report([good, busy, blip, paused])[0] == 200
+    failing = _status(key="failing", last_poll_success_age=READY_WINDOW + 1, last_poll_error="HTTP 503")
+    never = _status(key="never", last_poll_error="HTTP 401")
+    starting = _status(key="starting", state="starting", alive=True)
+    code, body = ready_report([good, failing, never, starting])
+    reasons = {w["key"]: w.get("reason") for w in body["workers"]}
+    assert code == 503 and body["status"] == "not ready"
+    assert reasons == {"charge": None, "failing": f"polls have failed for {READY_WINDOW + 1:.0f} s: HTTP 503",
+                       "never": "no poll has succeeded yet: HTTP 401",
+                       "starting": "the worker process is starting"}
+    assert ready_report([]) == (503, {"status": "not ready", "workers": [], "reason": "no worker process is running"})
+
+
+class _Forbidding(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = b'{"message": "access denied", "error": "ACCESS_DENIED"}'
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET  # the token request with credentials
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_start_up_check_names_a_403() -> None:
+    """A server that answers 403 (a key without permission): the line says the credentials were
+    refused, naming the URL; without credentials, that they are required."""
+    from conductor_actors import AuthenticationSettings, Configuration
+    from conductor_actors._startup_check import check_server
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidding)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/api"
+    try:
+        bare = check_server(Configuration(server_api_url=url, env={}), "charge")
+        assert bare is not None and bare.startswith(f"the Conductor server at {url} requires credentials (403)"), bare
+        keyed = Configuration(server_api_url=url, authentication_settings=AuthenticationSettings("key", "s3cr3t-value"))
+        refused = check_server(keyed, "charge")
+        assert refused is not None and refused.startswith(
+            f"the Conductor server at {url} refused the credentials (403): check CONDUCTOR_AUTH_KEY"), refused
+        assert "s3cr3t-value" not in refused
+    finally:
+        server.shutdown()
+        server.server_close()
