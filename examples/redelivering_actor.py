@@ -40,6 +40,8 @@ from conductor_actors import (
 )
 from conductor_actors.devserver import DevServer
 
+_log = logging.getLogger("my_app.redelivery")
+
 TASK = "ship_parcel"
 WORKFLOW = {
     "name": "redelivery_demo",
@@ -64,8 +66,9 @@ class SqliteRedelivery(ThreadActor):
     """Stores each undelivered result in the SQLite file ``path`` and delivers it again later.
 
     Every hook runs on the actor's thread. A result is deleted from the store only once the server
-    accepted it (or said the task no longer exists), so nothing is lost if the actor, or the whole
-    process, stops in between. Failed attempts wait ``base`` seconds, doubling up to ``cap``.
+    accepted it, or refused it in a way no retry changes (the task no longer exists, a 4xx other
+    than 401/403/429: logged at ERROR), so nothing is lost if the actor, or the whole process,
+    stops in between. Failed attempts wait ``base`` seconds, doubling up to ``cap``.
     """
 
     subscriptions = (TaskUpdateFailure,)
@@ -105,12 +108,15 @@ class SqliteRedelivery(ThreadActor):
             try:
                 self.client.update_task(TaskResult.from_dict(json.loads(text)))
             except ConductorError as exc:
-                if getattr(exc, "status", None) == 404:  # the task is gone: nothing left to deliver
+                status = getattr(exc, "status", None)
+                if status == 404 or not (exc.retryable or status in (401, 403)):
+                    # The task is gone, or the server refuses this result for good (a retry cannot
+                    # change that; a key being fixed can): say so and stop trying.
+                    _log.error("giving up the result of task %s: %s", task_id, exc)
                     self.forget(task_id)
                     continue
                 self.delay = min(self.cap, self.delay * 2)
-                logging.getLogger("my_app.redelivery").info("server not back (%s); next try in %.1f s", exc,
-                                                            self.delay)
+                _log.info("server not back (%s); next try in %.1f s", exc, self.delay)
                 self.schedule(self.delay)
                 return
             self.forget(task_id)
