@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         for entry in entries:
             result = entry["result"]
             print(f"  task {entry['task_id']} (workflow {entry['workflow_instance_id']}): {result['status']} "
-                  f"with output {result['outputData']}, {entry['attempts']} attempts; {entry['cause']}")
+                  f"with output {result['output_data']}, {entry['attempts']} attempts; {entry['cause']}")
 
         outage.remove()
         with ConductorClient(Configuration(server_api_url=server.url)) as client:

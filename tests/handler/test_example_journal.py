@@ -30,9 +30,9 @@ def test_update_failure_journal_example_records_every_failure_and_replays_them(t
         assert entry["task_type"] == "shout" and entry["attempts"] == 3
         assert "503" in entry["cause"]
         assert result["status"] == "COMPLETED"
-        assert (result["taskId"], result["workflowInstanceId"]) == (entry["task_id"], entry["workflow_instance_id"])
-        assert result["workerId"] == entry["worker_id"]
-    assert sorted(e["result"]["outputData"]["loud"] for e in entries) == [f"HELLO {n}!" for n in range(4)]
+        assert (result["task_id"], result["workflow_instance_id"]) == (entry["task_id"], entry["workflow_instance_id"])
+        assert result["worker_id"] == entry["worker_id"]
+    assert sorted(e["result"]["output_data"]["loud"] for e in entries) == [f"HELLO {n}!" for n in range(4)]
     assert f"recorded 4 update failure(s) in {journal}" in done.stdout
     assert all(e["task_id"] in done.stdout for e in entries)
     assert "replayed 4 result(s) from the journal; 4/4 workflows completed" in done.stdout

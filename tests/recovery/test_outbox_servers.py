@@ -136,9 +136,11 @@ lock = DeliveryLock(sys.argv[1], ServerIdentity.parse("http://conductor:8080/api
 assert lock.acquire()
 child = os.fork()
 if child == 0:
+    # The child names itself: by then its fork hook has run (the parent could otherwise be
+    # killed before the child was ever scheduled, while it still held the inherited descriptor).
+    print(os.getpid(), flush=True)
     sys.stdin.read()
     os._exit(0)
-print(child, flush=True)
 sys.stdin.read()
 """
 
