@@ -32,8 +32,16 @@ from ._identity import default_worker_id
 from ._loader import WorkerLoader, auto_discover_workers, merge_workers, scan_for_workers
 from ._registration import RegistrationReport, register_task_definition, register_task_definition_async
 from ._registry import get_registered_worker_names, get_registered_workers
+from ._schema import _generate_input_schema as _generate_input_schema
+from ._schema import _generate_output_schema as _generate_output_schema
+from ._schema import _type_to_json_schema as _type_to_json_schema
 from ._schema import generate_json_schema_from_function, generate_output_json_schema_from_function
-from ._worker import Worker, WorkerInterface
+from ._worker import (
+    Worker,
+    WorkerInterface,
+    is_callable_input_parameter_a_task,
+    is_callable_return_value_of_type,
+)
 
 __all__ = [
     "BoundWorker",
@@ -63,6 +71,8 @@ __all__ = [
     "get_task_context",
     "get_worker_config_oneline",
     "get_worker_config_summary",
+    "is_callable_input_parameter_a_task",
+    "is_callable_return_value_of_type",
     "merge_workers",
     "register_task_definition",
     "register_task_definition_async",

@@ -1,8 +1,10 @@
 """The process-wide registry of decorated worker functions, keyed by (task name, domain).
 
 Filled by ``@worker_task`` while modules are imported (any thread; guarded by a lock). Registering
-the same key again from the same module and qualified name (a module reload) replaces the entry;
-from a different function it is an error.
+the same key again replaces the entry, as in the official SDK, when it comes from the same module
+and qualified name (a module reload) or when either function is defined inside another function
+(a test that decorates a function in its body: such a worker never runs in a worker process).
+Two module-level functions claiming one key is an error: one of them would silently never run.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ _registry: dict[tuple[str, str | None], Worker] = {}
 def register_worker(worker: Worker) -> None:
     """Add ``worker`` to the registry.
 
-    Raises ``WorkerRegistrationError`` when another function already registered the same task name
-    and domain.
+    Raises ``WorkerRegistrationError`` when another module-level function already registered the
+    same task name and domain.
     """
     key = (worker.task_definition_name, worker.domain)
     with _lock:
         existing = _registry.get(key)
-        if existing is not None and existing.function_path != worker.function_path:
+        if (
+            existing is not None
+            and existing.function_path != worker.function_path
+            and not _is_local(existing)
+            and not _is_local(worker)
+        ):
             domain = f" in domain {worker.domain!r}" if worker.domain else ""
             raise WorkerRegistrationError(
                 f"task {worker.task_definition_name!r}{domain} is already registered by"
@@ -41,6 +48,10 @@ def register_worker(worker: Worker) -> None:
                 " Give one of them another task_definition_name or a different domain."
             )
         _registry[key] = worker
+
+
+def _is_local(worker: Worker) -> bool:
+    return "<locals>" in worker.function_path
 
 
 def get_registered_workers() -> list[Worker]:

@@ -85,9 +85,22 @@ def _merge(context_output: dict[str, Any], output: Any) -> Any:
     return {**context_output, **output}
 
 
+def _addressed(task: Task, status: TaskResultStatus, output: Any, worker_id: str) -> TaskResult:
+    """A result for ``task`` built from its ``task_id`` and ``workflow_instance_id`` only, so a
+    task-like object (a test double of the official ``Task``) works as the model does."""
+    return TaskResult(
+        task_id=task.task_id,
+        workflow_instance_id=task.workflow_instance_id,
+        worker_id=worker_id,
+        status=status,
+        output_data={} if output is None else output,
+        logs=[],
+    )
+
+
 def contract_violation(task: Task, worker_id: str, reason: str, logs: list[TaskExecLog]) -> ResultParts:
     """FAILED_WITH_TERMINAL_ERROR for input or output that breaks the worker's contract."""
-    result = task.to_result(TaskResultStatus.FAILED_WITH_TERMINAL_ERROR, {}, worker_id)
+    result = _addressed(task, TaskResultStatus.FAILED_WITH_TERMINAL_ERROR, {}, worker_id)
     result.reason_for_incompletion = reason[:REASON_LIMIT]
     result.logs = logs
     return ResultParts(result, True, ValueError(reason), _EMPTY_OUTPUT_SIZE)
@@ -108,7 +121,7 @@ def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: Bas
     except OutputNotJson as not_json:
         logs.append(TaskExecLog.now(f"set_output data dropped: {str(not_json)[:REASON_LIMIT]}", task.task_id))
         output, size = {}, _EMPTY_OUTPUT_SIZE
-    result = task.to_result(status, output, worker_id)
+    result = _addressed(task, status, output, worker_id)
     result.reason_for_incompletion = _reason(exc)
     result.logs = logs
     result.callback_after_seconds = context.callback_after_seconds
@@ -149,7 +162,7 @@ def result_from_return(task: Task, worker_id: str, context: TaskContext, value: 
         else:
             status = TaskResultStatus.COMPLETED
             output = _as_output(value)
-        result = task.to_result(status, _merge(context.output, output), worker_id)
+        result = _addressed(task, status, _merge(context.output, output), worker_id)
         result.logs = context.logs
         result.callback_after_seconds = callback
     try:

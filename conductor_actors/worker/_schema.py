@@ -221,3 +221,101 @@ def generate_output_json_schema_from_function(
     else:
         body = builder.object_schema([("result", tp, False)])
     return {"$schema": DRAFT_07, **body}
+
+
+# The official generator's private helpers, under their official names and signatures, for code
+# and tests written against it. They keep its all-or-nothing rule: None for an annotation it cannot
+# describe (a Union of several types, a tuple, a plain class, a dataclass with such a field), and
+# the whole input schema is None when one parameter is unannotated or cannot be described. The
+# generator above describes those instead (see generate_json_schema_from_function).
+_OFFICIAL_SIMPLE: dict[Any, dict[str, Any]] = {**_SIMPLE, dict: {"type": "object"}, list: {"type": "array"}}
+
+
+def _type_to_json_schema(type_hint: Any, strict_schema: bool = False) -> dict[str, Any] | None:
+    """The official generator's schema for one annotation, or None where it gives up."""
+    origin = typing.get_origin(type_hint)
+    members = union_members(type_hint)
+    if members is not None:
+        kept = [m for m in members if m is not NoneType]
+        if len(kept) != 1:
+            return None
+        inner = _type_to_json_schema(kept[0], strict_schema)
+        if inner is None or inner == {}:
+            return inner
+        return {"anyOf": [inner, {"type": "null"}]}
+    if origin is list:
+        args = typing.get_args(type_hint)
+        items = _type_to_json_schema(args[0], strict_schema) if args else None
+        return {"type": "array", "items": items} if items else {"type": "array"}
+    if origin is dict:
+        args = typing.get_args(type_hint)
+        value = _type_to_json_schema(args[1], strict_schema) if len(args) == 2 and args[0] is str else None
+        return {"type": "object", "additionalProperties": value} if value else {"type": "object"}
+    try:
+        simple = _OFFICIAL_SIMPLE.get(type_hint)
+    except TypeError:  # an unhashable annotation describes nothing known
+        return None
+    if simple is not None:
+        return dict(simple)
+    if is_dataclass_type(type_hint):
+        hints = resolve_type_hints(type_hint)
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for f in dataclasses.fields(type_hint):
+            field_schema = _type_to_json_schema(hints.get(f.name, f.type), strict_schema)
+            if field_schema is None:
+                return None
+            properties[f.name] = field_schema
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                required.append(f.name)
+        schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": not strict_schema}
+        if required:
+            schema["required"] = required
+        return schema
+    if type_hint is Any:
+        return {}
+    return None
+
+
+def _generate_input_schema(
+    sig: inspect.Signature, schema_name: str, strict_schema: bool = False
+) -> dict[str, Any] | None:
+    """The official generator's input schema for ``sig`` (``schema_name`` is unused there too):
+    None as soon as one parameter is unannotated or cannot be described."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, param in sig.parameters.items():
+        if param.annotation is inspect.Parameter.empty:
+            return None
+        param_schema = _type_to_json_schema(param.annotation, strict_schema)
+        if param_schema is None:
+            return None
+        properties[name] = param_schema
+        if param.default is inspect.Parameter.empty and not split_optional(param.annotation)[1]:
+            required.append(name)
+    schema: dict[str, Any] = {
+        "$schema": DRAFT_07,
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": not strict_schema,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _generate_output_schema(
+    return_annotation: Any, schema_name: str, strict_schema: bool = False
+) -> dict[str, Any] | None:
+    """The official generator's output schema for a return annotation: the first dict or dataclass
+    member of a Union, None without an annotation or where it gives up."""
+    if return_annotation is inspect.Signature.empty:
+        return None
+    members = union_members(return_annotation)
+    if members is not None:
+        for member in members:
+            if member is dict or typing.get_origin(member) is dict or is_dataclass_type(member):
+                return_annotation = member
+                break
+    body = _type_to_json_schema(return_annotation, strict_schema)
+    return None if body is None else {"$schema": DRAFT_07, **body}

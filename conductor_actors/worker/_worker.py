@@ -20,6 +20,7 @@ from ..client._models import Task, TaskDef, TaskResult
 from ._context import TaskInProgress
 from ._exceptions import WorkerRegistrationError
 from ._identity import default_worker_id
+from ._introspection import callable_signature, hint_target, resolve_type_hints
 from ._properties import PROPERTIES, check_thread_count, coerce_property
 from ._references import (
     FunctionReference,
@@ -34,7 +35,13 @@ if TYPE_CHECKING:
 
     from ._execution import BoundWorker
 
-__all__ = ["Worker", "WorkerInterface", "is_async_callable"]
+__all__ = [
+    "Worker",
+    "WorkerInterface",
+    "is_async_callable",
+    "is_callable_input_parameter_a_task",
+    "is_callable_return_value_of_type",
+]
 
 
 def is_async_callable(obj: object) -> bool:
@@ -45,6 +52,23 @@ def is_async_callable(obj: object) -> bool:
     if inspect.isfunction(obj) or not callable(obj):
         return False
     return inspect.iscoroutinefunction(type(obj).__call__)  # type: ignore[operator]
+
+
+def is_callable_input_parameter_a_task(callable: Callable[..., Any], object_type: Any) -> bool:
+    """The official SDK's predicate: True when ``callable`` takes exactly one parameter and it is
+    annotated ``object_type``, ``object`` or not at all. It answers the official binding rule; here
+    only a parameter annotated ``Task`` receives the task (see ``Worker.execute``). Raises
+    ``TypeError``/``ValueError`` for a callable without an inspectable signature."""
+    parameters = list(inspect.signature(callable).parameters.values())
+    if len(parameters) != 1:
+        return False
+    annotation = parameters[0].annotation
+    return annotation == object_type or annotation is inspect.Parameter.empty or annotation is object
+
+
+def is_callable_return_value_of_type(callable: Callable[..., Any], object_type: Any) -> bool:
+    """The official SDK's predicate: True when ``callable``'s return annotation is ``object_type``."""
+    return bool(inspect.signature(callable).return_annotation == object_type)
 
 
 def _check_task_name(name: object) -> str:
@@ -281,6 +305,16 @@ class Worker(WorkerInterface):
         return is_async_callable(self.execute_function)
 
     @property
+    def _is_execute_function_input_parameter_a_task(self) -> bool:
+        # the official Worker's flag, as this runtime binds: a parameter annotated Task gets the task
+        return _takes_task(self.execute_function)
+
+    @property
+    def _is_execute_function_return_value_a_task_result(self) -> bool:
+        # the official Worker's flag: the return annotation is TaskResult
+        return _returns_task_result(self.execute_function)
+
+    @property
     def function_path(self) -> str:
         """``module.qualname`` of the function (for logs and summaries)."""
         func = self.execute_function
@@ -341,6 +375,22 @@ class Worker(WorkerInterface):
             f"Worker(task_definition_name={self.task_definition_name!r}, function={self.function_path},"
             f" domain={self.domain!r})"
         )
+
+
+def _takes_task(func: Callable[..., Any]) -> bool:
+    try:
+        hints = resolve_type_hints(hint_target(func))
+        names = callable_signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return any(hints.get(name) is Task for name in names)
+
+
+def _returns_task_result(func: Callable[..., Any]) -> bool:
+    try:
+        return resolve_type_hints(hint_target(func)).get("return") is TaskResult
+    except (TypeError, ValueError):
+        return False
 
 
 def _never() -> bool:

@@ -1,0 +1,240 @@
+"""Official-SDK behaviours that its own unit tests lean on: ``Worker.execute`` given a task-like
+object (a test double of ``Task`` that has only the attributes the test set), the official
+predicates ``is_callable_input_parameter_a_task`` / ``is_callable_return_value_of_type`` and the
+``Worker`` flags named after them, the official schema generator's helpers
+(``_type_to_json_schema``, ``_generate_input_schema``, ``_generate_output_schema``) under their
+official names, and decorating one task name again from a function defined inside a test.
+
+The typing spellings (``Optional``, ``List``, ``Union``...) are the ones official worker code uses."""
+
+# ruff: noqa: UP006, UP007, UP035, UP045
+
+
+import dataclasses
+import inspect
+from collections.abc import Iterator
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from unittest.mock import MagicMock
+
+import pytest
+
+from conductor_actors import Task, TaskResult, TaskResultStatus, Worker, worker_task
+from conductor_actors.worker import (
+    TaskInProgress,
+    WorkerRegistrationError,
+    _generate_input_schema,
+    _generate_output_schema,
+    _registry,
+    _type_to_json_schema,
+    get_registered_workers,
+    is_callable_input_parameter_a_task,
+    is_callable_return_value_of_type,
+)
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_registry() -> Iterator[None]:
+    saved = dict(_registry._registry)
+    yield
+    _registry._registry.clear()
+    _registry._registry.update(saved)
+
+
+def greet(name: str, times: int = 1) -> dict:
+    return {"greeting": " ".join([f"hello {name}"] * times)}
+
+
+def fail_for_good(name: str) -> dict:
+    raise ValueError(f"no {name}")
+
+
+# --- Worker.execute with a task-like object ----------------------------------------------------
+
+
+def task_double(**input_data: Any) -> MagicMock:
+    """What the official tests pass: a mock with the spec of Task and only a few attributes set."""
+    task = MagicMock(spec=Task)
+    task.task_id = "t-1"
+    task.workflow_instance_id = "wf-1"
+    task.task_def_name = "greet"
+    task.input_data = input_data
+    return task
+
+
+def test_execute_builds_its_result_from_the_task_attributes_of_a_test_double() -> None:
+    result = Worker("greet", greet).execute(task_double(name="ada", times=2))
+
+    assert isinstance(result, TaskResult)
+    assert (result.task_id, result.workflow_instance_id) == ("t-1", "wf-1")
+    assert result.status == TaskResultStatus.COMPLETED
+    assert result.output_data == {"greeting": "hello ada hello ada"}
+
+
+def test_a_failure_with_a_test_double_is_a_failed_result_with_the_reason() -> None:
+    result = Worker("fail", fail_for_good).execute(task_double(name="luck"))
+
+    assert isinstance(result, TaskResult)
+    assert result.status == TaskResultStatus.FAILED
+    assert result.reason_for_incompletion == "no luck"
+    assert result.task_id == "t-1"
+
+
+# --- the official predicates and Worker flags --------------------------------------------------
+
+
+def takes_task(task: Task) -> dict:
+    return {}
+
+
+def takes_anything(thing):  # type: ignore[no-untyped-def]
+    return {}
+
+
+def returns_result(name: str) -> TaskResult:
+    return TaskResult()
+
+
+@pytest.mark.parametrize(
+    ("func", "expected"),
+    [(takes_task, True), (takes_anything, True), (greet, False), (returns_result, False), (lambda: 1, False)],
+)
+def test_is_callable_input_parameter_a_task_answers_as_the_official_helper(
+    func: Callable[..., Any], expected: bool
+) -> None:
+    assert is_callable_input_parameter_a_task(func, Task) is expected
+
+
+def test_is_callable_return_value_of_type_compares_the_return_annotation() -> None:
+    assert is_callable_return_value_of_type(returns_result, TaskResult) is True
+    assert is_callable_return_value_of_type(greet, TaskResult) is False
+    assert is_callable_return_value_of_type(takes_anything, TaskResult) is False
+
+
+def test_the_worker_flags_follow_the_function_assigned() -> None:
+    worker = Worker("flags", greet)
+    assert worker._is_execute_function_input_parameter_a_task is False
+    assert worker._is_execute_function_return_value_a_task_result is False
+
+    worker.execute_function = takes_task
+    assert worker._is_execute_function_input_parameter_a_task is True
+
+    worker.execute_function = returns_result
+    assert worker._is_execute_function_input_parameter_a_task is False
+    assert worker._is_execute_function_return_value_a_task_result is True
+
+
+# --- the official schema helpers -----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Address:
+    street: str
+    zip_code: Optional[str] = None
+    tags: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class HasCallback:
+    name: str
+    callback: Callable[[], None]
+
+
+class Plain:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [
+        (str, {"type": "string"}),
+        (dict, {"type": "object"}),
+        (list, {"type": "array"}),
+        (type(None), {"type": "null"}),
+        (Any, {}),
+        (Optional[int], {"anyOf": [{"type": "integer"}, {"type": "null"}]}),
+        (Optional[Any], {}),
+        (List[int], {"type": "array", "items": {"type": "integer"}}),
+        (Dict[str, bool], {"type": "object", "additionalProperties": {"type": "boolean"}}),
+        (Dict[int, bool], {"type": "object"}),
+        (
+            Address,
+            {
+                "type": "object",
+                "properties": {
+                    "street": {"type": "string"},
+                    "zip_code": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                },
+                "additionalProperties": True,
+                "required": ["street"],
+            },
+        ),
+        # where the official generator gives up
+        (Union[int, str], None),
+        (Union[dict, TaskInProgress], None),
+        (Tuple[str, int], None),
+        (complex, None),
+        (Plain, None),
+        (HasCallback, None),
+    ],
+)
+def test_type_to_json_schema_gives_the_official_answer(annotation: Any, expected: Any) -> None:
+    assert _type_to_json_schema(annotation) == expected
+
+
+def test_type_to_json_schema_strict_closes_dataclasses() -> None:
+    assert _type_to_json_schema(Address, strict_schema=True)["additionalProperties"] is False  # type: ignore[index]
+
+
+def order(item: str, quantity: int = 1, note: Optional[str] = None) -> dict:
+    return {}
+
+
+def untyped(item, quantity: int):  # type: ignore[no-untyped-def]
+    return {}
+
+
+def test_generate_input_schema_is_the_official_all_or_nothing_schema() -> None:
+    assert _generate_input_schema(inspect.signature(order), "order") == {
+        "$schema": DRAFT_07,
+        "type": "object",
+        "properties": {
+            "item": {"type": "string"},
+            "quantity": {"type": "integer"},
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "additionalProperties": True,
+        "required": ["item"],
+    }
+    assert _generate_input_schema(inspect.signature(untyped), "untyped") is None
+
+
+def test_generate_output_schema_takes_the_dict_member_of_a_union() -> None:
+    assert _generate_output_schema(Union[dict, TaskInProgress], "x") == {"$schema": DRAFT_07, "type": "object"}
+    assert _generate_output_schema(str, "x") == {"$schema": DRAFT_07, "type": "string"}
+    assert _generate_output_schema(inspect.Signature.empty, "x") is None
+    assert _generate_output_schema(Plain, "x") is None
+
+
+# --- decorating one task name again ---------------------------------------------------------------
+
+
+def test_a_function_decorated_inside_a_test_replaces_an_earlier_one_of_the_same_name() -> None:
+    @worker_task(task_definition_name="parity_same_name")
+    def first(a: int) -> dict:
+        return {"first": a}
+
+    @worker_task(task_definition_name="parity_same_name")
+    def second(a: int) -> dict:
+        return {"second": a}
+
+    (worker,) = [w for w in get_registered_workers() if w.task_definition_name == "parity_same_name"]
+    assert worker.execute_function is second
+
+
+def test_two_module_level_functions_claiming_one_task_name_is_still_an_error() -> None:
+    worker_task(task_definition_name="parity_taken")(greet)
+    with pytest.raises(WorkerRegistrationError, match="already registered by"):
+        worker_task(task_definition_name="parity_taken")(fail_for_good)
