@@ -17,7 +17,7 @@ from ._payloads import EMPTY_OK, NO_CONTENT, json_body, json_response, query_int
 from ._queues import QueueKey, TaskQueues, queue_name
 from ._search import iso_time, parse_query, search_page, text_matches
 from ._store import TERMINAL_TASK_STATUSES, Store
-from ._tasks import TaskService
+from ._tasks import RESULT_STATUSES, TaskService
 
 __all__ = ["MAX_POLL_TIMEOUT_MS", "SINGLE_POLL_TIMEOUT_MS", "TaskApi"]
 
@@ -121,6 +121,9 @@ class TaskApi:
         its id as text; an empty 200 when there is none (like the server). 404 for an unknown workflow.
         """
         workflow_id, ref, status = params
+        if status not in RESULT_STATUSES:  # checked first, as the server's path binding does
+            raise ApiError(400, f"Invalid TaskResult status {status!r}; expected one of "
+                                f"{', '.join(sorted(RESULT_STATUSES))}")
         output = json_body(request, allow_empty=True)
         if output is not None and not isinstance(output, dict):
             raise ApiError(400, "The body must be a JSON object (the task's output)")

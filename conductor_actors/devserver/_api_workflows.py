@@ -58,8 +58,11 @@ class WorkflowApi:
         }
 
     def start(self, name: Any, version: Any, workflow_input: Any, correlation_id: Any, priority: Any,
-              task_to_domain: Any) -> WorkflowRecord:
-        """Validate, find the definition (latest when ``version`` is None) and start the workflow."""
+              task_to_domain: Any, definition: dict[str, Any] | None = None) -> WorkflowRecord:
+        """Validate, find the definition (latest when ``version`` is None; ``definition`` when the
+        request carried one) and start the workflow."""
+        if definition is not None:
+            name, version = definition["name"], definition["version"]
         problems = []
         if not isinstance(name, str) or not name:
             problems.append(("name", "Workflow name cannot be null or empty", name))
@@ -83,7 +86,8 @@ class WorkflowApi:
             problems.append(("taskToDomain", "must be a JSON object of strings", task_to_domain))
         if problems:
             raise ValidationFailure(problems)
-        definition = self._metadata.find_workflow_def(name, version)
+        if definition is None:
+            definition = self._metadata.find_workflow_def(name, version)
         if definition is None:
             shown = "null" if version is None else version
             raise ApiError(404, f"No such workflow defined. name={name}, version={shown}")
@@ -105,12 +109,15 @@ class WorkflowApi:
         body = json_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "StartWorkflowRequest must be a JSON object")
-        if body.get("workflowDef") is not None:
-            raise ApiError(400, "StartWorkflowRequest.workflowDef is not supported by the dev server; "
-                                "register the definition and start it by name")
         workflow = self.start(body.get("name"), body.get("version"), body.get("input"), body.get("correlationId"),
-                              body.get("priority"), body.get("taskToDomain"))
+                              body.get("priority"), body.get("taskToDomain"), self._inline_definition(body))
         return text_response(workflow.workflow_id)
+
+    def _inline_definition(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The request's own ``workflowDef`` (run as sent, not registered, as the server does), or None."""
+        if body.get("workflowDef") is None:
+            return None
+        return self._metadata.inline_workflow_def(body["workflowDef"])
 
     def _find(self, workflow_id: str) -> WorkflowRecord:
         workflow = self._store.workflows.get(workflow_id)
@@ -286,7 +293,7 @@ class WorkflowApi:
             raise ApiError(400, f"waitForSeconds must not be negative, got {wait_for}")
         until_ref = query_str(query, "waitUntilTaskRef") or None
         workflow = self.start(params[0], version, body.get("input"), body.get("correlationId"),
-                              body.get("priority"), body.get("taskToDomain"))
+                              body.get("priority"), body.get("taskToDomain"), self._inline_definition(body))
         request_id = query_str(query, "requestId")
         if self._run_ready(workflow, until_ref) or wait_for == 0:
             return json_response(_workflow_run(workflow, request_id))

@@ -357,6 +357,18 @@ class Metadata:
         stored["createTime"] = now_ms()
         versions[stored["version"]] = stored
 
+    @staticmethod
+    def inline_workflow_def(workflow_def: Any) -> dict[str, Any]:
+        """A definition sent with a StartWorkflowRequest (``workflowDef``), as the official SDK's
+        ``ConductorWorkflow.start_workflow_with_input``/``execute`` send it: validated like a
+        registration (400 naming every problem) and normalised, but not stored."""
+        problems = validate_workflow_def(workflow_def, "startWorkflowRequest.workflowDef")
+        if problems:
+            raise ValidationFailure(problems)
+        stored = _normalise_workflow_def(workflow_def)
+        stored["createTime"] = now_ms()
+        return stored
+
     def update_workflow_defs(self, workflow_defs: Any) -> dict[str, Any]:
         """PUT semantics: validate the whole list, upsert each; the server's bulk response."""
         if not isinstance(workflow_defs, list) or not workflow_defs:

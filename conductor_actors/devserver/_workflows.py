@@ -59,6 +59,9 @@ MAX_PASSES_PER_DECISION = 5_000
 
 #: Task types whose tasks go to a queue for workers to poll.
 WORKER_TASK_TYPES = frozenset({"SIMPLE", "DYNAMIC"})
+#: What a FORK_JOIN_DYNAMIC may fork: worker tasks and the system tasks without task lists of their own.
+DYNAMIC_FORK_TYPES = WORKER_TASK_TYPES | {"INLINE", "SET_VARIABLE", "HTTP", "JSON_JQ_TRANSFORM", "WAIT", "HUMAN",
+                                          "SUB_WORKFLOW"}
 
 _RETRIABLE = frozenset({"FAILED", "TIMED_OUT"})
 _SUCCESSFUL = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
@@ -586,6 +589,13 @@ class Decider:
                 f"Input '{tasks_param}' must be a list of tasks with name and taskReferenceName, and "
                 f"'{inputs_param}' a map of reference name to input; got {to_java_string(forked)}"))
             return
+        refused = sorted({str(t.get("type")) for t in forked if t.get("type", "SIMPLE") not in DYNAMIC_FORK_TYPES})
+        if refused:
+            # Never silently turned into worker tasks that no worker would ever poll.
+            self._finish_task(task, "FAILED_WITH_TERMINAL_ERROR", reason=(
+                f"Input '{tasks_param}' lists task type(s) {', '.join(refused)} that the dev server cannot fork; "
+                f"it forks {', '.join(sorted(DYNAMIC_FORK_TYPES))}"))
+            return
         node = self._node(workflow, task)
         iteration = task["iteration"] if task["loopOverTask"] else 0
         refs = []
@@ -594,13 +604,15 @@ class Decider:
                              "forkedTaskDefs": forked}
         for entry in forked:
             wt = {"type": "SIMPLE", "inputParameters": {}, "optional": False, "startDelay": 0, **copy.deepcopy(entry)}
-            if wt["type"] not in WORKER_TASK_TYPES:
-                wt["type"] = "SIMPLE"
             reference = wt["taskReferenceName"]
             refs.append(reference)
             workflow.nodes[reference] = _Node(wt, [wt], 0, node, "dynamic")
             given = inputs.get(reference)
-            self._schedule(workflow, wt, iteration, input_data=copy.deepcopy(given) if isinstance(given, dict) else {})
+            input_data = copy.deepcopy(given) if isinstance(given, dict) else {}
+            if wt["type"] not in WORKER_TASK_TYPES and isinstance(wt["inputParameters"], dict):
+                # A system task's own settings (expression, http_request...) sit in its inputParameters.
+                input_data = {**resolve(wt["inputParameters"], self._lookup(workflow)), **input_data}
+            self._schedule(workflow, wt, iteration, input_data=input_data)
 
     def _join_on(self, workflow: WorkflowRecord, join: dict[str, Any]) -> list[str]:
         node = self._node(workflow, join)

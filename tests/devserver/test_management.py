@@ -150,6 +150,11 @@ def test_update_by_reference_name_can_fail_a_task(dev_server: DevServer, api: Ap
     bad = api.post(f"/api/tasks/{pending}/echo_ref/DONE", {})
     assert bad.status == 400 and "DONE" in bad.json()["message"]
     assert dev_server.get_workflow(pending)["tasks"][0]["status"] == "SCHEDULED"
+    # The status is checked before the task is looked for: a typo is an error even when nothing
+    # (or no workflow) is pending, not an empty 200 that looks like success.
+    for target in (workflow_id, "nope"):
+        typo = api.post(f"/api/tasks/{target}/echo_ref/COMPLETE", {})
+        assert typo.status == 400 and "COMPLETE" in typo.json()["message"]
 
 
 def test_list_and_delete_workflow_definitions(dev_server: DevServer, api: Api) -> None:

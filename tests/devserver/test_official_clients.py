@@ -10,10 +10,14 @@ cannot be installed.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +118,103 @@ print("SEEN " + json.dumps(seen), flush=True)
 '''
 
 
+#: The official SDK's workflow-as-code classes, as its README shows them: ``ConductorWorkflow`` sends
+#: its definition with the start request (never registered) and each task type has its class.
+#: HTTP_URL is a loopback server of the test's; prints one JSON object of what it saw.
+DSL_PROGRAM = '''\
+import json
+import sys
+
+from conductor.client.configuration.configuration import Configuration
+from conductor.client.orkes_clients import OrkesClients
+from conductor.client.workflow.conductor_workflow import ConductorWorkflow
+from conductor.client.workflow.task.do_while_task import LoopTask
+from conductor.client.workflow.task.dynamic_fork_task import DynamicForkTask
+from conductor.client.workflow.task.dynamic_task import DynamicTask
+from conductor.client.workflow.task.fork_task import ForkTask
+from conductor.client.workflow.task.http_task import HttpTask
+from conductor.client.workflow.task.human_task import HumanTask
+from conductor.client.workflow.task.inline import InlineTask
+from conductor.client.workflow.task.join_task import JoinTask
+from conductor.client.workflow.task.json_jq_task import JsonJQTask
+from conductor.client.workflow.task.set_variable_task import SetVariableTask
+from conductor.client.workflow.task.sub_workflow_task import SubWorkflowTask
+from conductor.client.workflow.task.switch_task import SwitchTask
+from conductor.client.workflow.task.terminate_task import TerminateTask, WorkflowStatus
+from conductor.client.workflow.task.wait_task import WaitForDurationTask
+
+clients = OrkesClients(Configuration())
+executor, workflows, tasks = clients.get_workflow_executor(), clients.get_workflow_client(), clients.get_task_client()
+seen = {}
+
+
+def flow(name, *steps, output=None):
+    workflow = ConductorWorkflow(executor=executor, name=name, version=1)
+    for step in steps:
+        workflow.add(step)
+    if output is not None:
+        workflow.output_parameters(output)
+    return workflow
+
+
+def inline(ref, script, **bindings):
+    return InlineTask(ref, "(function () { return " + script + "; })();", bindings=bindings)
+
+
+def variable(ref, **values):
+    task = SetVariableTask(ref)
+    task.input_parameters.update(values)
+    return task
+
+
+route = SwitchTask("route", "${workflow.input.kind}")
+route.switch_case("a", [variable("picked_a", picked="a")]).default_case([variable("picked_other", picked="other")])
+by_js = SwitchTask("by_js", "$.n > 1 ? 'big' : 'small'", use_javascript=True)
+by_js.input_parameters.update({"n": "${workflow.input.n}"})
+by_js.switch_case("big", [variable("big", size="big")])
+run = flow("dsl_switch", route, by_js, output={"picked": "${workflow.variables.picked}",
+                                               "size": "${workflow.variables.size}"}).execute({"kind": "a", "n": 2})
+seen["switch"] = [run.status, run.output]
+
+fork = ForkTask("fork", [[inline("left", "$.a + 1", a="${workflow.input.a}")],
+                         [inline("right", "$.a * 2", a="${workflow.input.a}")]], join_on=["left", "right"])
+loop = LoopTask("loop", 3, [inline("body", "1")])
+jq = JsonJQTask("jq", ".a + .b")
+jq.input_parameters.update({"a": "${left.output.result}", "b": "${right.output.result}"})
+call = HttpTask("call", {"uri": sys.argv[1], "method": "GET"})
+run = flow("dsl_mixed", fork, loop, jq, call,
+           output={"sum": "${jq.output.result}", "iterations": "${loop.output.iteration}",
+                   "status": "${call.output.response.statusCode}", "body": "${call.output.response.body}"}
+           ).execute({"a": 3})
+seen["mixed"] = [run.status, run.output]
+
+child = flow("dsl_child", variable("in_child", child=True), output={"from_child": "yes"})
+child.register(overwrite=True)
+ending = flow("dsl_end", SubWorkflowTask("sub", "dsl_child", 1),
+              TerminateTask("stop", WorkflowStatus.COMPLETED, "done early"), variable("never", never=True))
+run = ending.execute({})
+seen["sub_and_terminate"] = [run.status, [t.reference_task_name for t in run.tasks], run.output]
+
+spread = DynamicForkTask("spread", join_task=JoinTask("spread_join"))
+spread.input_parameters.update({
+    "dynamicTasks": [{"name": "d1", "taskReferenceName": "d1", "type": "INLINE",
+                      "inputParameters": {"evaluatorType": "javascript", "expression": "$.v * 10", "v": 4}}],
+    "dynamicTasksInputs": {"d1": {"v": 4}}})
+pick = DynamicTask("${workflow.input.worker}", "pick")
+approve = HumanTask("approve")
+later = flow("dsl_later", spread, pick, approve, WaitForDurationTask("nap", 3600),
+             output={"spread": "${spread_join.output}", "picked": "${pick.output.result.r}",
+                     "approved": "${approve.output.result.ok}"})  # the client sends the output as {"result": ...}
+workflow_id = later.start_workflow_with_input({"worker": "some_worker"}, correlation_id="dsl")
+tasks.update_task_by_ref_name(workflow_id, "pick", "COMPLETED", {"r": 7})
+tasks.update_task_by_ref_name(workflow_id, "approve", "COMPLETED", {"ok": True})
+state = workflows.get_workflow(workflow_id, include_tasks=True)
+seen["later"] = [state.status, [(t.reference_task_name, t.task_type, t.status) for t in state.tasks]]
+seen["later_id"] = workflow_id
+print("SEEN " + json.dumps(seen), flush=True)
+'''
+
+
 def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
                           capture_output=True, text=True, timeout=INSTALL_TIMEOUT, stdin=subprocess.DEVNULL,
@@ -156,3 +257,66 @@ def test_the_official_clients_drive_the_management_endpoints(official_python: Pa
     assert seen["executed"] == ["COMPLETED", {"v": 1}]
     assert seen["removed"] == 404
     assert seen["after_delete"] == ["sdk_two"]
+
+
+def test_the_official_workflow_as_code_classes_run_every_task_type(official_python: Path, dev_server: DevServer,
+                                                                   tmp_path: Path) -> None:
+    pytest.importorskip("py_mini_racer", reason="JavaScript needs the js extra: pip install 'conductor-actors[js]'")
+    pytest.importorskip("jq", reason="JSON_JQ_TRANSFORM needs the jq extra: pip install 'conductor-actors[jq]'")
+    program = tmp_path / "official_dsl.py"
+    program.write_text(DSL_PROGRAM)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONDUCTOR_")}
+    env["CONDUCTOR_SERVER_URL"] = dev_server.url
+    with _loopback_json_server({"hello": "world"}) as url:
+        done = subprocess.run([str(official_python), str(program), url], capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT, env=env, cwd=str(tmp_path), stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("SEEN "))
+    seen: dict[str, Any] = json.loads(line[len("SEEN "):])
+    assert seen["switch"] == ["COMPLETED", {"picked": "a", "size": "big"}]
+    assert seen["mixed"] == ["COMPLETED", {"sum": 10, "iterations": 3, "status": 200, "body": {"hello": "world"}}]
+    status, refs, output = seen["sub_and_terminate"]
+    assert status == "COMPLETED" and refs == ["sub", "stop"] and output == {}
+    status, steps = seen["later"]
+    assert status == "RUNNING"
+    assert [step[0] for step in steps] == ["spread", "d1", "spread_join", "pick", "approve", "nap"], steps
+    assert steps[-1] == ["nap", "WAIT", "IN_PROGRESS"]
+    # The hour of the WAIT passes on the server clock; the definition was never registered.
+    dev_server.advance_clock(3600)
+    workflow_id = seen["later_id"]
+    assert dev_server.wait_for_workflows([workflow_id], timeout=30) == {workflow_id: "COMPLETED"}
+    output = dev_server.get_workflow(workflow_id)["output"]
+    assert output == {"spread": {"d1": {"result": 40}}, "picked": 7, "approved": True}
+    assert "dsl_later" not in [d["name"] for d in json.loads(_get(dev_server.url + "/metadata/workflow"))]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=RUN_TIMEOUT) as reply:
+        return str(reply.read().decode())
+
+
+@contextlib.contextmanager
+def _loopback_json_server(body: Any) -> Iterator[str]:
+    """A loopback HTTP server answering every GET with ``body`` as JSON; yields its URL."""
+    payload = json.dumps(body).encode()
+
+    class _Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hello"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

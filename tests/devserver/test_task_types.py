@@ -134,6 +134,38 @@ def test_fork_join_dynamic_forks_the_listed_tasks(dev_server: DevServer, api: Ap
     assert join["outputData"] == {"p1": {"double": 2}, "p2": {"double": 4}}
 
 
+def test_fork_join_dynamic_runs_system_tasks_and_refuses_what_it_cannot_fork(dev_server: DevServer,
+                                                                           api: Api) -> None:
+    """A forked SET_VARIABLE or SUB_WORKFLOW runs on the server (its settings from its own
+    inputParameters); a type it cannot fork fails the fork, naming it, instead of becoming a worker
+    task that nobody polls."""
+    register(api, "kid", [{"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE",
+                           "inputParameters": {"k": 1}}], outputParameters={"from_kid": "${workflow.input.v}"})
+    register(api, "dyn_system", [
+        {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC",
+         "dynamicForkTasksParam": "tasks", "dynamicForkTasksInputParamName": "inputs",
+         "inputParameters": {"tasks": "${workflow.input.tasks}", "inputs": "${workflow.input.inputs}"}},
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+    ])
+    workflow_id = start(api, "dyn_system", {
+        "tasks": [{"name": "vars", "taskReferenceName": "vars", "type": "SET_VARIABLE",
+                   "inputParameters": {"seen": True}},
+                  {"name": "child", "taskReferenceName": "child", "type": "SUB_WORKFLOW",
+                   "subWorkflowParam": {"name": "kid", "version": 1}}],
+        "inputs": {"child": {"v": 5}},
+    })
+    body = workflow(api, workflow_id)
+    assert body["status"] == "COMPLETED", body
+    assert body["variables"] == {"seen": True}
+    join = next(t for t in body["tasks"] if t["referenceTaskName"] == "join")
+    assert join["outputData"]["child"]["from_kid"] == 5
+    refused_id = start(api, "dyn_system", {
+        "tasks": [{"name": "e", "taskReferenceName": "e", "type": "EVENT"}], "inputs": {}})
+    refused = workflow(api, refused_id)
+    assert refused["status"] == "FAILED" and dev_server.queue_size("e") == 0
+    assert "EVENT" in refused["tasks"][0]["reasonForIncompletion"]
+
+
 def test_sub_workflow_completes_its_task_with_the_childs_output(dev_server: DevServer, api: Api) -> None:
     register(api, "child", [simple("inner", inputParameters={"v": "${workflow.input.v}"})],
              outputParameters={"result": "${inner_ref.output.r}"})

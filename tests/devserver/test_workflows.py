@@ -108,6 +108,35 @@ def test_start_with_a_request_body(dev_server: DevServer, api: Api) -> None:
     assert api.post("/api/workflow", {"name": "wf", "workflowDef": {}}).status == 400
 
 
+def test_start_with_the_definition_in_the_request(dev_server: DevServer, api: Api) -> None:
+    """The official SDK's ``ConductorWorkflow.start_workflow_with_input`` and ``execute`` send the
+    definition with the request: it runs as sent, without being registered, like the server does."""
+    inline = {"name": "adhoc", "version": 3, "tasks": [
+        {"name": "echo", "taskReferenceName": "echo_ref", "type": "SIMPLE",
+         "inputParameters": {"x": "${workflow.input.x}"}}],
+        "outputParameters": {"y": "${echo_ref.output.y}"}}
+    reply = api.post("/api/workflow", {"name": "adhoc", "version": 3, "input": {"x": 1}, "workflowDef": inline})
+    assert reply.status == 200, reply
+    task = api.poll_one("echo")
+    assert task["inputData"] == {"x": 1} and task["workflowType"] == "adhoc"
+    api.update(task, outputData={"y": 2})
+    workflow = api.get(f"/api/workflow/{reply.text}").json()
+    assert (workflow["workflowName"], workflow["workflowVersion"]) == ("adhoc", 3)
+    assert workflow["status"] == "COMPLETED" and workflow["output"] == {"y": 2}
+    assert api.get("/api/metadata/workflow/adhoc").status == 404  # not registered
+    # The sync execute endpoint takes it too.
+    quick = {"name": "quick", "version": 1, "tasks": [
+        {"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE", "inputParameters": {"k": "v"}}],
+        "outputParameters": {"k": "${workflow.variables.k}"}}
+    run = api.post("/api/workflow/execute/quick/1", {"name": "quick", "version": 1, "workflowDef": quick})
+    assert run.status == 200 and run.json()["status"] == "COMPLETED" and run.json()["output"] == {"k": "v"}
+    # A definition that would not register is refused the same way, naming the problem.
+    bad = {"name": "bad", "version": 1, "tasks": [{"name": "e", "taskReferenceName": "e", "type": "EVENT"}]}
+    refused = api.post("/api/workflow", {"name": "bad", "workflowDef": bad})
+    assert refused.status == 400
+    assert refused.json()["validationErrors"][0]["path"] == "startWorkflowRequest.workflowDef.tasks[0].type"
+
+
 def test_get_workflow_status_and_404(dev_server: DevServer, api: Api) -> None:
     one_task_workflow(dev_server)
     workflow_id = dev_server.start_workflow("wf", {"x": 1}, correlation_id="c")
