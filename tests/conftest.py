@@ -7,11 +7,20 @@ loopback port, stopped after the test.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 
 FLAVOURS = ("sync", "async")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests stop the programs they start with SIGINT. A shell that starts the run in the
+    background ignores SIGINT, that stays ignored in every program the tests start, and Python then
+    installs no KeyboardInterrupt handler: with a handler here, the programs start with the default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
