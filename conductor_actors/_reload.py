@@ -6,7 +6,9 @@ watcher, which passes the stop on once), and polls the modification times of the
 the modules named on the command line (the whole tree of a module's top-level package) every
 ``interval`` seconds. When one changes, appears or disappears, it stops the child gracefully
 (SIGTERM, as a deploy would) and starts a fresh one, which imports the new source. A child that
-exits by itself (an edit that does not import) is started again at the next change.
+exits by itself (an edit that does not import) is started again at the next change. With
+``--dev-server`` the command line keeps the embedded server in the watcher and points each child
+at it, so its workflows and address outlive the restarts.
 
 Standard library only; the watcher never imports the application (``find_spec`` of a top-level
 name only locates it). Everything runs on the main thread; SIGTERM/SIGINT stop the child and
@@ -22,7 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -102,9 +104,11 @@ class SourceWatcher:
         stamps[path] = (status.st_mtime_ns, status.st_size)
 
 
-def run_with_reload(child_args: Sequence[str], modules: Sequence[str], interval: float = RELOAD_INTERVAL) -> int:
-    """Run ``python -m conductor_actors <child_args>`` and restart it when the sources of
-    ``modules`` change; returns the last child's exit code once SIGTERM/SIGINT stopped it."""
+def run_with_reload(child_args: Sequence[str], modules: Sequence[str], interval: float = RELOAD_INTERVAL,
+                    env: Mapping[str, str] | None = None) -> int:
+    """Run ``python -m conductor_actors <child_args>`` (with ``env``, else this process's
+    environment) and restart it when the sources of ``modules`` change; returns the last child's
+    exit code once SIGTERM/SIGINT stopped it."""
     roots = watched_roots(modules)
     watcher = SourceWatcher(roots)
     where = ", ".join(str(r) for r in roots) or "nothing (no module found)"
@@ -116,7 +120,7 @@ def run_with_reload(child_args: Sequence[str], modules: Sequence[str], interval:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        child: subprocess.Popen[bytes] | None = _start(child_args)
+        child: subprocess.Popen[bytes] | None = _start(child_args, env)
         code = 0
         while not stop.wait(interval):
             changed = watcher.changed()
@@ -131,7 +135,7 @@ def run_with_reload(child_args: Sequence[str], modules: Sequence[str], interval:
             _log.info("%s changed; restarting the workers", shown)
             if child is not None:
                 code = _stop(child)
-            child = _start(child_args)
+            child = _start(child_args, env)
         if child is not None:
             code = _stop(child)
         return code
@@ -140,9 +144,10 @@ def run_with_reload(child_args: Sequence[str], modules: Sequence[str], interval:
             signal.signal(signum, handler)
 
 
-def _start(child_args: Sequence[str]) -> subprocess.Popen[bytes]:
+def _start(child_args: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
     # Its own session: a terminal's Ctrl-C reaches the watcher only, which stops the child once.
-    return subprocess.Popen([sys.executable, "-m", "conductor_actors", *child_args], start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "conductor_actors", *child_args], start_new_session=True,
+                            env=None if env is None else dict(env))
 
 
 def _stop(child: subprocess.Popen[bytes]) -> int:

@@ -183,16 +183,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(args)
     configure_logging(options.log_level, options.log_format, log_tasks=options.log_tasks)
-    if options.reload and options.modules and not options.list:
-        from ._reload import run_with_reload
-
-        end = args.index("--") if "--" in args else len(args)
-        return run_with_reload([a for i, a in enumerate(args) if not (i < end and a == "--reload")], options.modules)
     try:
+        if options.reload and options.modules and not options.list:
+            return _run_with_reload(args, options)
         return _run(options, parser)
     except UsageError as exc:
         print(f"conductor_actors: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run_with_reload(args: list[str], options: argparse.Namespace) -> int:
+    """``--reload``: the workers run in a child command that is restarted on a source change.
+
+    With ``--dev-server`` the embedded server lives here, in the watcher, and the child is pointed at
+    it with ``--server-url``: its workflows, definitions and port (and so the web page) survive each
+    restart of the workers. Raises ``UsageError`` for conflicting options or a port in use."""
+    from ._reload import run_with_reload
+
+    end = args.index("--") if "--" in args else len(args)
+    child_args = [a for i, a in enumerate(args) if not (i < end and a == "--reload")]
+    if options.dev_server is None:
+        return run_with_reload(child_args, options.modules)
+    if options.server_url:
+        raise UsageError(f"--server-url and {_DEV_SERVER} both choose the Conductor server: give one of them")
+    server = _start_dev_server(options.dev_server)
+    try:
+        end = child_args.index("--") if "--" in child_args else len(child_args)
+        child_args = [a for i, a in enumerate(child_args)
+                      if not (i < end and (a == _DEV_SERVER or a.startswith(_DEV_SERVER + "=")))]
+        # The embedded server ignores the environment's credentials; so does the child.
+        env = {k: v for k, v in os.environ.items() if k not in ("CONDUCTOR_AUTH_KEY", "CONDUCTOR_AUTH_SECRET")}
+        return run_with_reload(["--server-url", server.url, *child_args], options.modules, env=env)
+    finally:
+        server.close()
 
 
 def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

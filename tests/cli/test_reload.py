@@ -3,11 +3,13 @@ runs the new code. A real CLI process over an application written into the test'
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +78,62 @@ def test_editing_a_module_restarts_the_workers_with_the_new_code(dev_server: Dev
         assert process.wait(WAIT) == 0, log_path.read_text()
         pids = [int(m.group(1)) for m in lines(r"worker \S+ started \(pid (\d+)\)")]
         assert all(process_gone(pid) for pid in pids)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(WAIT)
+        print(log_path.read_text(errors="replace"))
+
+
+def test_with_the_dev_server_a_reload_keeps_the_server_and_its_workflows(tmp_path: Path) -> None:
+    """``--reload --dev-server``: the embedded server lives in the watcher, so a restart of the
+    workers keeps its address (the web page stays open) and every definition and workflow on it."""
+    workers = _write_app(tmp_path, "Hello")
+    log_path = tmp_path / "cli.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "conductor_actors", "--reload", "--dev-server=0", "reload_app.workers"],
+            cwd=tmp_path, env=cli_env(tmp_path, extra={"CONDUCTOR_AUTH_KEY": "ignored", "CONDUCTOR_AUTH_SECRET": "x"}),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+    def lines(pattern: str) -> list[re.Match[str]]:
+        return list(re.finditer(pattern, log_path.read_text(errors="replace"), re.MULTILINE))
+
+    def call(method: str, path: str, body: object = None) -> str:
+        request = urllib.request.Request(api + path, method=method, data=None if body is None else
+                                         json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=WAIT) as reply:
+            return str(reply.read().decode())
+
+    def greeting(workflow_id: str) -> str:
+        def ended() -> bool:
+            return json.loads(call("GET", f"/workflow/{workflow_id}/status"))["status"] != "RUNNING"
+
+        wait_until(ended, "the workflow to end")
+        workflow = json.loads(call("GET", f"/workflow/{workflow_id}"))
+        assert workflow["status"] == "COMPLETED", workflow
+        return str(workflow["output"]["greeting"])
+
+    try:
+        wait_until(lambda: lines(rf"worker {TASK} \(pid \d+\) is ready"), "the first worker process")
+        found = lines(r"embedded dev server at (http://127\.0\.0\.1:\d+/api)")
+        assert len(found) == 1
+        api = found[0].group(1)
+        call("POST", "/metadata/workflow", {"name": "greet", "version": 1, "tasks": [
+            {"name": TASK, "taskReferenceName": "g", "inputParameters": {"name": "${workflow.input.name}"}}],
+            "outputParameters": {"greeting": "${g.output.greeting}"}})
+        first = call("POST", "/workflow/greet", {"name": "ada"})
+        assert greeting(first) == "Hello, ada"
+        stamp = workers.stat().st_mtime_ns
+        workers.write_text(WORKERS.format(word="Bonjour"))
+        os.utime(workers, ns=(stamp + 10**9, stamp + 10**9))
+        wait_until(lambda: len(lines(rf"worker {TASK} \(pid \d+\) is ready")) == 2, "the restarted worker")
+        assert len(lines(r"embedded dev server at")) == 1  # started once, by the watcher
+        assert greeting(first) == "Hello, ada"  # still there, on the same address
+        assert greeting(call("POST", "/workflow/greet", {"name": "bob"})) == "Bonjour, bob"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT) == 0, log_path.read_text()
     finally:
         if process.poll() is None:
             process.kill()
