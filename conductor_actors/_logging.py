@@ -210,7 +210,7 @@ class TaskLog:
     def _failed(self, task: Any, failure: _Failure) -> None:
         now = self._clock()
         with self._lock:
-            summaries = self._expired(now, failure.kind)
+            summaries = self._expired(now)
             window = self._windows.get(failure.kind)
             if window is None:
                 window = self._windows[failure.kind] = _Window(now, failure.level)
@@ -238,27 +238,31 @@ class TaskLog:
                     _seconds(self.interval), _seconds(self.interval), extra={"task_type": self.task_type},
                 )
 
-    def flush(self) -> None:
-        """Write the summary of every interval that ended with suppressed failures. Any thread."""
+    def flush(self, *, final: bool = False) -> None:
+        """Write the summary of every interval that ended with suppressed failures; with ``final``
+        (the worker is stopping) of every interval still open too, so no count is lost. Any thread."""
         with self._lock:
-            summaries = self._expired(self._clock(), None)
+            summaries = self._expired(self._clock(), final=final)
         for line in summaries:
             self._summary(*line)
 
-    def _expired(self, now: float, keep: str | None) -> list[tuple[int, str, int, str]]:
-        """Remove the windows whose interval ended; returns the summaries they owe. Under the lock."""
+    def _expired(self, now: float, *, final: bool = False) -> list[tuple[int, str, int, str, str]]:
+        """Remove the windows whose interval ended (all with ``final``); returns the summaries they
+        owe. Under the lock."""
         owed = []
         for kind, window in list(self._windows.items()):
-            if now - window.started >= self.interval:
+            elapsed = now - window.started
+            if final or elapsed >= self.interval:
                 del self._windows[kind]
                 if window.suppressed:
-                    owed.append((window.level, kind, window.suppressed, window.last))
+                    span = _seconds(self.interval) if elapsed >= self.interval else f"{elapsed:.1f} s"
+                    owed.append((window.level, kind, window.suppressed, window.last, span))
         return owed
 
-    def _summary(self, level: int, kind: str, count: int, last: str) -> None:
+    def _summary(self, level: int, kind: str, count: int, last: str, span: str) -> None:
         self._logger.log(
             level, "suppressed %d more %s failure(s) of %s tasks in the last %s; the last: %s",
-            count, kind, self.task_type, _seconds(self.interval), last, extra={"task_type": self.task_type},
+            count, kind, self.task_type, span, last, extra={"task_type": self.task_type},
         )
 
 

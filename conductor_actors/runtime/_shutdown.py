@@ -102,6 +102,7 @@ class GracefulStop:
             undelivered=undelivered, seconds=time.monotonic() - self._began,
             clean=clean and not running and undelivered == 0,
         )
+        w.task_log.flush(final=True)  # failures counted but not yet summarised would go unmentioned
         _log.info(
             "worker %s stopped in %.2f s: %d task(s) handed back, %d abandoned at the deadline, %d result(s) "
             "to recovery", w.task_type, report.seconds, report.handed_back, report.abandoned, report.undelivered,

@@ -73,6 +73,24 @@ def test_each_failed_task_is_logged_once_at_its_level(cli: StartCli, dev_server:
     assert "StopReport(" not in log and re.search(rf"worker {FAILING_TASK} stopped in \d+\.\d\d s: ", log), run.tail()
 
 
+def test_failures_still_counted_at_a_stop_are_summarised(cli: StartCli, dev_server: DevServer, flavour: str) -> None:
+    """A worker that stops before the interval of its suppressed failures ended says how many there
+    were: every failure is either a full line or counted in a summary, none is lost."""
+    dev_server.register_task_def({"name": FAILING_TASK, "retryCount": 0, "responseTimeoutSeconds": 30})
+    workflow = one_task_workflow(dev_server, FAILING_TASK, ["mode", "index"])
+    run = cli(APP, flavour=flavour, server=dev_server)
+    run.wait_ready(FAILING_TASK)
+    total = 8  # more than the burst of full lines (5)
+    ids = start_workflows(dev_server, workflow, [{"mode": "raise", "index": i} for i in range(total)])
+    assert set(dev_server.wait_for_workflows(ids, 30).values()) == {"FAILED"}
+    log = _stop(run)
+    full = re.findall(rf"conductor_actors\.tasks: task \S+ of type {FAILING_TASK} .* failed: ValueError", log)
+    summaries = re.findall(rf"conductor_actors\.tasks: suppressed (\d+) more ValueError failure\(s\) of "
+                           rf"{FAILING_TASK} tasks in the last (?:60 s|\d+\.\d s); the last: task \S+ of type", log)
+    assert summaries and len(full) + sum(int(n) for n in summaries) == total, run.tail()
+    assert log.index("suppressed") < log.index(f"worker {FAILING_TASK} stopped in"), run.tail()
+
+
 def test_json_format_one_object_per_line(cli: StartCli, dev_server: DevServer, flavour: str) -> None:
     """--log-format json: every line the parent and the worker process write is one JSON object;
     the failure carries task_id, workflow_id, the worker's key and the traceback in a field;
@@ -210,6 +228,22 @@ def test_the_next_failure_writes_an_overdue_summary(lines: Any) -> None:
     messages = handler.messages()
     assert messages[2].startswith("suppressed 2 more ValueError failure(s) of charge tasks in the last 10 s")
     assert messages[3].startswith("task t3 of type charge")
+
+
+def test_a_final_flush_summarises_the_open_interval(lines: Any) -> None:
+    logger, handler = lines
+    clock = _Clock()
+    log = TaskLog("charge", burst=1, interval=60.0, clock=clock, logger=logger)
+    for n in range(4):
+        log.finished(_task(n), _failed(_task(n), _raised("x")))
+    clock.now += 12.34
+    log.flush()
+    assert len(handler.messages()) == 2  # the interval is not over
+    log.flush(final=True)
+    assert handler.messages()[2] == ("suppressed 3 more ValueError failure(s) of charge tasks in the last 12.3 s; "
+                                     "the last: task t3 of type charge (workflow w3, attempt 1) failed: ValueError: x")
+    log.flush(final=True)
+    assert len(handler.messages()) == 3  # said once
 
 
 def test_json_formatter_fields() -> None:
