@@ -305,6 +305,20 @@ class Configuration:
         self.token_update_time = round(time.time() * 1000)
 
     @property
+    def server_api_url(self) -> str:
+        """The API root including ``/api``, without a trailing slash.
+
+        Assigning runs the constructor's check, so a URL set in code after the configuration was
+        built cannot make malformed requests later; a bad value raises ``ConfigurationError`` and
+        leaves the old one in place.
+        """
+        return self._server_api_url
+
+    @server_api_url.setter
+    def server_api_url(self, url: str) -> None:
+        self._server_api_url = _api_root(url, "server_api_url")
+
+    @property
     def host(self) -> str:
         """The API root including ``/api`` (the official SDK's name for it; assignable as there).
 

@@ -76,6 +76,28 @@ def test_a_url_with_whitespace_or_a_control_character_is_a_configuration_error(
         Configuration()
 
 
+@pytest.mark.parametrize("attribute", ["server_api_url", "host"])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://conductor:8080/api\n", "whitespace ('\\n' at position 25)"),
+        ("http://conductor:8080/api\x01", "a control character ('\\x01' at position 25)"),
+        ("ftp://conductor/api", "must start with http:// or https://"),
+    ],
+)
+def test_assigning_a_bad_url_to_a_configuration_is_refused_and_changes_nothing(
+    attribute: str, url: str, problem: str
+) -> None:
+    """Code that sets the URL after building the configuration gets the same check as the
+    constructor, instead of a malformed request line on every call later."""
+    config = Configuration(server_api_url="http://conductor:8080/api", env={})
+    with pytest.raises(ConfigurationError, match=f"^{attribute}=.*" + re.escape(problem)):
+        setattr(config, attribute, url)
+    assert config.server_api_url == config.host == "http://conductor:8080/api"
+    setattr(config, attribute, "https://other.example.com/api/")
+    assert config.server_api_url == config.host == "https://other.example.com/api"
+
+
 def test_explicit_urls_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONDUCTOR_SERVER_URL", "http://from-env:8080/api")
     assert Configuration(server_api_url="http://explicit:1/api").server_api_url == "http://explicit:1/api"
