@@ -18,8 +18,10 @@ from ._config import (
     get_worker_config_summary,
     resolve_worker_config,
 )
+from ._config import _get_env_value as _get_env_value
+from ._config import _parse_env_value as _parse_env_value
 from ._context import TaskContext, TaskInProgress, get_task_context
-from ._decorator import WorkerTask, worker_task
+from ._decorator import WorkerTask, register_decorated_fn, worker_task
 from ._exceptions import (
     NonRetryableException,
     TaskContextError,
@@ -74,6 +76,7 @@ __all__ = [
     "is_callable_input_parameter_a_task",
     "is_callable_return_value_of_type",
     "merge_workers",
+    "register_decorated_fn",
     "register_task_definition",
     "register_task_definition_async",
     "resolve_worker_config",

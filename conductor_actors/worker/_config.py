@@ -29,7 +29,15 @@ from typing import Any, overload
 
 from ._exceptions import WorkerConfigError
 from ._identity import default_worker_id
-from ._properties import PROPERTIES, PROPERTY_NAMES, check_thread_count, coerce_property
+from ._properties import (
+    PROPERTIES,
+    PROPERTY_NAMES,
+    _parse_bool,
+    _parse_float,
+    _parse_int,
+    check_thread_count,
+    coerce_property,
+)
 from ._worker import WorkerInterface
 
 __all__ = [
@@ -136,6 +144,10 @@ def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None
 
 
 @overload
+def resolve_worker_config(*, worker_name: str, **code_values: Any) -> dict[str, Any]: ...
+
+
+@overload
 def resolve_worker_config(
     worker: str,
     poll_interval: float | None = None,
@@ -152,7 +164,9 @@ def resolve_worker_config(
 ) -> dict[str, Any]: ...
 
 
-def resolve_worker_config(worker: WorkerInterface | str, *args: Any, **kwargs: Any) -> WorkerConfig | dict[str, Any]:
+def resolve_worker_config(
+    worker: WorkerInterface | str | None = None, *args: Any, **kwargs: Any
+) -> WorkerConfig | dict[str, Any]:
     """The effective configuration of a worker: environment over code.
 
     ``resolve_worker_config(worker, env=None)`` takes the worker object and returns a
@@ -161,11 +175,49 @@ def resolve_worker_config(worker: WorkerInterface | str, *args: Any, **kwargs: A
     the official SDK's form: the task name and the code values, returning a dict of the official
     property names (``poll_interval`` in ms; a property set nowhere stays as given, ``None``, except
     ``overwrite_task_def`` True, ``strict_schema`` and ``register_schema`` False). Both raise
-    ``WorkerConfigError`` naming the variable (or keyword) and a value that does not parse.
+    ``WorkerConfigError`` naming the variable (or keyword) and a value that does not parse. The
+    task name may be given as the official keyword ``worker_name=`` too.
     """
+    if worker is None and "worker_name" in kwargs:
+        worker = kwargs.pop("worker_name")
+        if not isinstance(worker, str):
+            raise TypeError(f"resolve_worker_config(): worker_name must be a task name, got {type(worker).__name__}")
+    if worker is None:
+        raise TypeError("resolve_worker_config() needs the worker object or its task name (worker_name=)")
     if isinstance(worker, str):
         return _resolve_official(worker, *args, **kwargs)
     return _resolve(worker, *args, **kwargs)
+
+
+_ENV_PARSERS: dict[type, Any] = {bool: _parse_bool, int: _parse_int, float: _parse_float}
+
+
+def _parse_env_value(value: str | None, expected_type: type) -> Any:
+    """The official resolver's helper: ``value`` as ``expected_type`` (bool, int, float; anything
+    else stays a string; None stays None). Strict, like every variable read here: a value that does
+    not parse raises ``WorkerConfigError`` naming it, where the official helper logs and returns None
+    (or False for an unknown boolean)."""
+    if value is None:
+        return None
+    parser = _ENV_PARSERS.get(expected_type)
+    if parser is None:
+        return value
+    try:
+        return parser(value)
+    except ValueError:
+        raise WorkerConfigError(f"{value!r} is not a valid {expected_type.__name__}") from None
+
+
+def _get_env_value(worker_name: str, property_name: str, expected_type: type = str) -> Any:
+    """The official resolver's helper: the value of the highest-precedence environment variable
+    that sets ``property_name`` (an official property name) for ``worker_name``, parsed as that
+    property is, or None when none is set or the property is unknown. Raises ``WorkerConfigError``
+    for a value that does not parse."""
+    prop = _OFFICIAL_PROPERTIES.get(property_name, property_name)
+    if prop not in PROPERTIES:
+        return None
+    hit = _lookup(os.environ, worker_name, prop)
+    return None if hit is None else hit[1]
 
 
 def _resolve_official(task_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -181,7 +233,8 @@ def _resolve_official(task_name: str, *args: Any, **kwargs: Any) -> dict[str, An
     for official, prop in _OFFICIAL_PROPERTIES.items():
         hit = _lookup(os.environ, task_name, prop)
         if hit is not None:
-            resolved[official] = hit[1]
+            # an empty domain or worker id variable reads as "" there (the runtime treats it as unset)
+            resolved[official] = os.environ[hit[0]] if hit[1] is None else hit[1]
         elif code.get(official) is not None:
             resolved[official] = code[official]
         else:

@@ -15,7 +15,7 @@ from ._exceptions import WorkerConfigError
 from ._registry import register_worker
 from ._worker import Worker
 
-__all__ = ["WorkerTask", "worker_task"]
+__all__ = ["WorkerTask", "register_decorated_fn", "worker_task"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,27 +49,64 @@ def worker_task(
     """
 
     def decorate(func: F) -> F:
-        register_worker(
-            Worker(
-                task_definition_name,
-                func,
-                poll_interval=poll_interval_millis,
-                domain=domain,
-                worker_id=worker_id,
-                thread_count=thread_count,
-                register_task_def=register_task_def,
-                poll_timeout=poll_timeout,
-                lease_extend_enabled=lease_extend_enabled,
-                task_def_template=task_def,
-                overwrite_task_def=overwrite_task_def,
-                strict_schema=strict_schema,
-                register_schema=register_schema,
-                processes=processes,
-            )
+        register_decorated_fn(
+            name=task_definition_name,
+            poll_interval=poll_interval_millis,
+            domain=domain,
+            worker_id=worker_id,
+            func=func,
+            thread_count=thread_count,
+            register_task_def=register_task_def,
+            poll_timeout=poll_timeout,
+            lease_extend_enabled=lease_extend_enabled,
+            task_def=task_def,
+            overwrite_task_def=overwrite_task_def,
+            strict_schema=strict_schema,
+            register_schema=register_schema,
+            processes=processes,
         )
         return func
 
     return decorate
+
+
+def register_decorated_fn(
+    name: str,
+    poll_interval: float | None,
+    domain: str | None,
+    worker_id: str | None,
+    func: Callable[..., Any],
+    thread_count: int = 1,
+    register_task_def: bool = False,
+    poll_timeout: int = 100,
+    lease_extend_enabled: bool = False,
+    task_def: TaskDef | None = None,
+    overwrite_task_def: bool = True,
+    strict_schema: bool = False,
+    register_schema: bool | None = None,
+    processes: int = 1,
+) -> None:
+    """Register ``func`` as the worker for task ``name`` (the official SDK's function, with its
+    signature; ``@worker_task`` calls it). ``poll_interval`` is in ms (None = 100);
+    ``register_schema=None`` means False. Raises like ``worker_task``."""
+    register_worker(
+        Worker(
+            name,
+            func,
+            poll_interval=poll_interval,
+            domain=domain,
+            worker_id=worker_id,
+            thread_count=thread_count,
+            register_task_def=register_task_def,
+            poll_timeout=poll_timeout,
+            lease_extend_enabled=lease_extend_enabled,
+            task_def_template=task_def,
+            overwrite_task_def=overwrite_task_def,
+            strict_schema=strict_schema,
+            register_schema=bool(register_schema),
+            processes=processes,
+        )
+    )
 
 
 def WorkerTask(

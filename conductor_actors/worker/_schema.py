@@ -1,15 +1,19 @@
 """JSON Schema (draft-07) for a worker function's input and output, from its type hints.
 
-``generate_json_schema_from_function`` returns ``{"input": ..., "output": ...}`` as the official
-SDK does. The input schema is an object with one property per parameter (parameters annotated ``Task``,
+``generate_json_schema_from_function`` answers as the official SDK's generator does:
+``{"input": ..., "output": ...}``, all or nothing per schema (its helpers ``_type_to_json_schema``,
+``_generate_input_schema`` and ``_generate_output_schema`` keep their official names), with string
+annotations resolved first. The schemas registered with a task definition go further
+(``generate_input_json_schema_from_function`` / ``generate_output_json_schema_from_function``): the
+input schema is an object with one property per parameter (parameters annotated ``Task``,
 ``*args`` and ``**kwargs`` are left out); a parameter is required unless it has a default or is
 Optional (a parameter whose default is None is nullable too). The output schema describes the
 task's output as the runtime builds it: a dict or dataclass return is the object itself, any other
 value is wrapped as ``{"result": ...}``; ``TaskInProgress`` and None are filtered out of a Union
-return. ``additionalProperties`` is
-``not strict_schema`` on the parameter object and on dataclasses (free-form ``dict`` values always
-allow extra keys). An unsupported annotation gives the permissive ``{}`` for that property rather
-than dropping the schema. Works with ``from __future__ import annotations``. Pure functions.
+return. ``additionalProperties`` is ``not strict_schema`` on the parameter object and on
+dataclasses (free-form ``dict`` values always allow extra keys). An unsupported annotation gives
+the permissive ``{}`` for that property rather than dropping the schema. Works with
+``from __future__ import annotations``. Pure functions.
 """
 
 from __future__ import annotations
@@ -137,35 +141,46 @@ def _inspect(func: Callable[..., Any], schema_name: str) -> tuple[inspect.Signat
 def generate_json_schema_from_function(
     func: Callable[..., Any], schema_name: str, strict_schema: bool = False
 ) -> dict[str, Any] | None:
-    """``{"input": <schema>, "output": <schema>}`` for ``func`` (the official SDK's shape), or None
-    when ``func`` has no inspectable signature. ``schema_name`` is used in log messages.
+    """``{"input": <schema>, "output": <schema>}`` for ``func``, as the official generator answers
+    (``schema_name`` is used in log messages), or None when ``func`` has no inspectable signature.
 
-    ``output`` describes the return annotation itself, as the official generator does (``-> str``
-    gives ``{"type": "string"}``; from a Union, the first dict or dataclass member is taken), or is
-    None without a return annotation or for ``None``/``TaskResult``/``TaskInProgress``. The schema
-    registered with a task definition describes the task output as the runtime builds it instead
-    (see ``generate_output_json_schema_from_function``).
+    Its rules: ``input`` is None as soon as one parameter is unannotated or has an annotation it
+    cannot describe (a Union of several types, a plain class, ``Task``); ``output`` describes the
+    return annotation itself (``-> str`` gives ``{"type": "string"}``; from a Union, the first dict
+    or dataclass member), or is None without one. Annotations written as strings
+    (``from __future__ import annotations``) are resolved first, where the official generator
+    gives up. The schemas registered with a task definition go further (see
+    ``generate_input_json_schema_from_function`` and ``generate_output_json_schema_from_function``).
     """
-    input_schema = generate_input_json_schema_from_function(func, schema_name, strict_schema)
-    if input_schema is None:
+    try:
+        signature = callable_signature(func)
+    except (TypeError, ValueError) as exc:
+        logger.warning("cannot generate schema %r: %r has no inspectable signature (%s)", schema_name, func, exc)
         return None
-    return {"input": input_schema, "output": _official_output_schema(func, schema_name, strict_schema)}
+    signature = _with_resolved_strings(func, signature)
+    return {
+        "input": _generate_input_schema(signature, schema_name, strict_schema),
+        "output": _generate_output_schema(signature.return_annotation, schema_name, strict_schema),
+    }
 
 
-def _official_output_schema(func: Callable[..., Any], schema_name: str, strict_schema: bool) -> dict[str, Any] | None:
-    inspected = _inspect(func, schema_name)
-    if inspected is None or "return" not in inspected[1]:
-        return None
-    tp = inspected[1]["return"]
-    members = union_members(tp)
-    if members is not None:
-        for member in members:
-            if member is dict or typing.get_origin(member) in _OBJECT_ORIGINS or is_dataclass_type(member):
-                tp = member
-                break
-    if tp in (TaskInProgress, TaskResult, NoneType, None):
-        return None
-    return {"$schema": DRAFT_07, **_SchemaBuilder(strict_schema).schema(tp)}
+def _with_resolved_strings(func: Callable[..., Any], signature: inspect.Signature) -> inspect.Signature:
+    """``signature`` with its string annotations evaluated (others are kept exactly as written, so
+    ``-> None`` stays None as the official generator sees it)."""
+    annotations = [p.annotation for p in signature.parameters.values()] + [signature.return_annotation]
+    if not any(isinstance(a, str) for a in annotations):
+        return signature
+    hints = resolve_type_hints(hint_target(func))
+    parameters = [
+        p.replace(annotation=hints.get(p.name, p.annotation)) if isinstance(p.annotation, str) else p
+        for p in signature.parameters.values()
+    ]
+    returned = signature.return_annotation
+    if isinstance(returned, str):
+        returned = hints.get("return", returned)
+        if returned is NoneType:
+            returned = None
+    return signature.replace(parameters=parameters, return_annotation=returned)
 
 
 def generate_input_json_schema_from_function(

@@ -3,7 +3,9 @@ object (a test double of ``Task`` that has only the attributes the test set), th
 predicates ``is_callable_input_parameter_a_task`` / ``is_callable_return_value_of_type`` and the
 ``Worker`` flags named after them, the official schema generator's helpers
 (``_type_to_json_schema``, ``_generate_input_schema``, ``_generate_output_schema``) under their
-official names, and decorating one task name again from a function defined inside a test.
+official names, ``generate_json_schema_from_function``'s official all-or-nothing answers, the
+official resolver's keyword ``worker_name=`` and helpers (``_parse_env_value``, ``_get_env_value``),
+``register_decorated_fn``, and decorating one task name again from a function defined inside a test.
 
 The typing spellings (``Optional``, ``List``, ``Union``...) are the ones official worker code uses."""
 
@@ -12,20 +14,33 @@ The typing spellings (``Optional``, ``List``, ``Union``...) are the ones officia
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Iterator
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from unittest.mock import MagicMock
 
 import pytest
 
-from conductor_actors import Task, TaskResult, TaskResultStatus, Worker, worker_task
+from conductor_actors import (
+    Task,
+    TaskResult,
+    TaskResultStatus,
+    Worker,
+    register_decorated_fn,
+    resolve_worker_config,
+    worker_task,
+)
 from conductor_actors.worker import (
     TaskInProgress,
+    WorkerConfigError,
     WorkerRegistrationError,
     _generate_input_schema,
     _generate_output_schema,
+    _get_env_value,
+    _parse_env_value,
     _registry,
     _type_to_json_schema,
+    generate_json_schema_from_function,
     get_registered_workers,
     is_callable_input_parameter_a_task,
     is_callable_return_value_of_type,
@@ -238,3 +253,90 @@ def test_two_module_level_functions_claiming_one_task_name_is_still_an_error() -
     worker_task(task_definition_name="parity_taken")(greet)
     with pytest.raises(WorkerRegistrationError, match="already registered by"):
         worker_task(task_definition_name="parity_taken")(fail_for_good)
+
+
+def test_register_decorated_fn_registers_a_worker_with_the_official_keywords() -> None:
+    register_decorated_fn(name="parity_registered", poll_interval=250, domain="blue", worker_id="w-9", func=greet)
+
+    (worker,) = [w for w in get_registered_workers() if w.task_definition_name == "parity_registered"]
+    assert worker.execute_function is greet
+    assert (worker.poll_interval, worker.domain, worker.worker_id) == (250, "blue", "w-9")
+    assert worker.register_schema is False
+
+
+# --- generate_json_schema_from_function: the official answers ------------------------------------
+
+
+def anything(a: Any, b: int = 1) -> dict:
+    return {}
+
+
+def string_annotations(a: "int", note: "Optional[str]" = None) -> "None":
+    return None
+
+
+@pytest.mark.parametrize("func", [untyped, takes_task, takes_anything])
+def test_the_input_schema_is_none_when_one_parameter_cannot_be_described(func: Callable[..., Any]) -> None:
+    schemas = generate_json_schema_from_function(func, "x")
+    assert schemas is not None
+    assert schemas["input"] is None
+
+
+def test_a_parameter_annotated_any_is_required_as_there() -> None:
+    schemas = generate_json_schema_from_function(anything, "anything")
+    assert schemas is not None
+    assert schemas["input"]["properties"] == {"a": {}, "b": {"type": "integer"}}
+    assert schemas["input"]["required"] == ["a"]
+
+
+def test_string_annotations_are_resolved_and_none_returns_no_output_schema() -> None:
+    schemas = generate_json_schema_from_function(string_annotations, "strings")
+    assert schemas == {
+        "input": {
+            "$schema": DRAFT_07,
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "note": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+            "additionalProperties": True,
+            "required": ["a"],
+        },
+        "output": None,
+    }
+
+
+# --- the official resolver's form and helpers ---------------------------------------------------
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.lower().startswith("conductor"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_resolve_worker_config_takes_the_official_worker_name_keyword(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("conductor.worker.all.thread_count", "4")
+    config = resolve_worker_config(worker_name="parity_cfg", poll_interval=300, domain="dev")
+    assert (config["poll_interval"], config["domain"], config["thread_count"]) == (300, "dev", 4)
+
+
+def test_an_empty_domain_variable_reads_as_empty_in_the_official_form(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("conductor.worker.parity_cfg.domain", "")
+    assert resolve_worker_config(worker_name="parity_cfg", domain="dev")["domain"] == ""
+
+
+def test_parse_env_value_parses_as_there_and_refuses_what_does_not_parse() -> None:
+    assert [_parse_env_value(v, bool) for v in ("TRUE", "yes", "on", "1", "no", "0")] == [
+        True, True, True, True, False, False]
+    assert (_parse_env_value("-10", int), _parse_env_value("2.5", float), _parse_env_value("x", str)) == (-10, 2.5, "x")
+    assert _parse_env_value(None, int) is None
+    with pytest.raises(WorkerConfigError, match="'lots' is not a valid int"):
+        _parse_env_value("lots", int)
+
+
+def test_get_env_value_finds_the_highest_precedence_variable(environ: pytest.MonkeyPatch) -> None:
+    environ.setenv("conductor.worker.all.poll_interval", "500")
+    environ.setenv("conductor.worker.parity_cfg.poll_interval", "250")
+    assert _get_env_value("parity_cfg", "poll_interval", float) == 250.0
+    assert _get_env_value("other", "poll_interval", float) == 500.0
+    assert _get_env_value("parity_cfg", "no_such_property") is None
