@@ -131,8 +131,13 @@ def test_supervised_child_has_pipe_mask_sentinel_and_exit_code(tmp_path: Path) -
     assert child.pid is not None and child.conn is not None and child.sentinel is not None
     try:
         assert isinstance(child.process, _spawn.UntrackedSpawnProcess)
-        args = command_line(child.pid)
-        assert "spawn_main" in args and "tracker_fd" not in args, args
+        # The launcher does not wait for the exec: until then procfs shows an empty or the parent's line.
+        def launched() -> str | None:
+            args = command_line(child.pid)
+            return args if "spawn_main" in args else None
+
+        args = wait_until(launched, "the child's command line")
+        assert "tracker_fd" not in args, args
 
         assert child.conn.poll(WAIT), read_records(tmp_path, "untracked")
         ready = child.conn.recv()
