@@ -646,8 +646,6 @@ class TaskDef(_Model):
     timeout_seconds: int | None
     input_keys: list[str] | None
     output_keys: list[str] | None
-    timeout_policy: str | None
-    retry_logic: str | None
     retry_delay_seconds: int | None
     response_timeout_seconds: int | None
     concurrent_exec_limit: int | None
@@ -702,3 +700,35 @@ class TaskDef(_Model):
         values = dict(locals())
         del values["self"]
         self._init(values)
+
+    @property
+    def timeout_policy(self) -> str | None:
+        """``RETRY``, ``TIME_OUT_WF`` or ``ALERT_ONLY``; another value assigned in code raises
+        ``ValueError``, as in the official model (one read from the server is kept as sent)."""
+        return self._timeout_policy  # type: ignore[no-any-return]
+
+    @timeout_policy.setter
+    def timeout_policy(self, value: str | None) -> None:
+        self._timeout_policy = _checked_choice("timeout_policy", value, _TIMEOUT_POLICIES)
+
+    @property
+    def retry_logic(self) -> str | None:
+        """``FIXED``, ``EXPONENTIAL_BACKOFF`` or ``LINEAR_BACKOFF``; another value assigned in code
+        raises ``ValueError``, as in the official model (one read from the server is kept as sent)."""
+        return self._retry_logic  # type: ignore[no-any-return]
+
+    @retry_logic.setter
+    def retry_logic(self, value: str | None) -> None:
+        self._retry_logic = _checked_choice("retry_logic", value, _RETRY_LOGICS)
+
+
+_TIMEOUT_POLICIES = ("RETRY", "TIME_OUT_WF", "ALERT_ONLY")
+_RETRY_LOGICS = ("FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF")
+
+
+def _checked_choice(field: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """``value`` if it is one of ``allowed`` (or None, which clears the field); else ``ValueError``
+    with the official message."""
+    if value is not None and value not in allowed:
+        raise ValueError(f"Invalid value for `{field}` ({value}), must be one of {list(allowed)}")
+    return value

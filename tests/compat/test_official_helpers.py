@@ -340,3 +340,29 @@ def test_get_env_value_finds_the_highest_precedence_variable(environ: pytest.Mon
     assert _get_env_value("parity_cfg", "poll_interval", float) == 250.0
     assert _get_env_value("other", "poll_interval", float) == 500.0
     assert _get_env_value("parity_cfg", "no_such_property") is None
+
+
+# --- TaskDef's checked fields ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "good", "bad"),
+    [("timeout_policy", "TIME_OUT_WF", "NEVER"), ("retry_logic", "EXPONENTIAL_BACKOFF", "SOMETIMES")],
+)
+def test_taskdef_checks_the_choices_assigned_in_code(field: str, good: str, bad: str) -> None:
+    from conductor_actors import TaskDef
+
+    assert getattr(TaskDef(name="n", **{field: good}), field) == good
+    with pytest.raises(ValueError, match=f"Invalid value for `{field}` \\({bad}\\)"):
+        TaskDef(name="n", **{field: bad})
+    definition = TaskDef(name="n", **{field: good})
+    with pytest.raises(ValueError, match=f"Invalid value for `{field}`"):
+        setattr(definition, field, bad)
+    assert getattr(definition, field) == good
+
+
+def test_taskdef_keeps_a_choice_read_from_the_server_as_sent() -> None:
+    from conductor_actors import TaskDef
+
+    definition = TaskDef.from_dict({"name": "n", "timeoutPolicy": "NEWER_POLICY", "retryLogic": "NEWER_LOGIC"})
+    assert (definition.timeout_policy, definition.retry_logic) == ("NEWER_POLICY", "NEWER_LOGIC")
