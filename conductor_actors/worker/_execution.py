@@ -28,7 +28,7 @@ from ._context import TaskContext, reset_task_context, set_task_context
 from ._results import (
     ResultParts,
     contract_violation,
-    describe_exception,
+    failure_reason,
     result_from_error,
     result_from_return,
 )
@@ -138,7 +138,7 @@ def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) ->
     try:
         args, kwargs = binder.bind(task)
     except BaseException as exc:  # converting input runs user code (dataclass __post_init__...)
-        return _outcome(contract_violation(task, bound.worker_id, describe_exception(exc), []), 0.0)
+        return _outcome(contract_violation(task, bound.worker_id, failure_reason(exc), []), 0.0)
     return _Call(context, args, kwargs)
 
 
@@ -156,7 +156,7 @@ def _complete(bound: BoundWorker, task: Task, call: _Call) -> ExecutionOutcome:
             parts = result_from_return(task, bound.worker_id, call.context, call.value)
     except BaseException as exc:  # no await in here: nothing the runtime cancels can land
         what = "the exception raised by" if error is not None else "the value returned by"
-        reason = f"cannot turn {what} the worker function into a task result: {describe_exception(exc)}"
+        reason = f"cannot turn {what} the worker function into a task result: {failure_reason(exc)}"
         parts = contract_violation(task, bound.worker_id, reason, list(call.context.logs))
     return _outcome(parts, call.duration)
 
@@ -201,5 +201,5 @@ def failed_outcome(
     try:
         parts = result_from_error(task, bound.worker_id, TaskContext(task, shutting_down=shutting_down), exc)
     except BaseException as error:  # str() of the exception is user code
-        parts = contract_violation(task, bound.worker_id, describe_exception(error), [])
+        parts = contract_violation(task, bound.worker_id, failure_reason(error), [])
     return _outcome(parts, 0.0)

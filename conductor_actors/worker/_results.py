@@ -27,6 +27,7 @@ __all__ = [
     "ResultParts",
     "contract_violation",
     "describe_exception",
+    "failure_reason",
     "result_from_error",
     "result_from_return",
 ]
@@ -56,7 +57,7 @@ def describe_exception(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def _reason(exc: BaseException) -> str:
+def failure_reason(exc: BaseException) -> str:
     """The message, as the official SDK reports an exception; for a ``BaseException`` that is not
     an ``Exception`` (``KeyboardInterrupt``, ``SystemExit``...) also its type, since the message
     alone (often empty or a bare exit code) would not say what happened."""
@@ -122,7 +123,7 @@ def result_from_error(task: Task, worker_id: str, context: TaskContext, exc: Bas
         logs.append(TaskExecLog.now(f"set_output data dropped: {str(not_json)[:REASON_LIMIT]}", task.task_id))
         output, size = {}, _EMPTY_OUTPUT_SIZE
     result = _addressed(task, status, output, worker_id)
-    result.reason_for_incompletion = _reason(exc)
+    result.reason_for_incompletion = failure_reason(exc)
     result.logs = logs
     result.callback_after_seconds = context.callback_after_seconds
     return ResultParts(result, True, exc, size)

@@ -571,3 +571,47 @@ def test_an_exception_whose_str_fails_is_reported_by_class_name(run_task):
     outcome = run_task(raises_unprintable)
     assert outcome.result.status is TaskResultStatus.FAILED
     assert outcome.result.reason_for_incompletion == "UnprintableError"
+
+
+@dataclass
+class RefusedOrder:
+    """An input type whose own check ends with a ``BaseException`` (user code run while binding)."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        raise SystemExit("refused by __post_init__")
+
+
+def takes_refused_order(order: RefusedOrder) -> dict:
+    return {"never": order.n}
+
+
+class InterruptingDict(dict):
+    """A dict whose items raise ``KeyboardInterrupt`` while the output is converted."""
+
+    def items(self):  # type: ignore[override]
+        raise KeyboardInterrupt("pressed while converting")
+
+
+def returns_interrupting_dict() -> dict:
+    return {"wrapped": InterruptingDict(a=datetime.date(2024, 1, 1))}
+
+
+def test_a_base_exception_while_binding_the_input_names_its_type(run_task):
+    """User code run to convert the input (a dataclass check) may raise a ``BaseException`` too: the
+    task fails terminally and the reason says which, not only its message."""
+    outcome = run_task(takes_refused_order, {"order": {"n": 1}})
+    assert outcome.result.status is TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
+    assert outcome.result.reason_for_incompletion == "SystemExit: refused by __post_init__"
+    assert outcome.failed
+
+
+def test_a_base_exception_while_converting_the_output_names_its_type(run_task):
+    outcome = run_task(returns_interrupting_dict)
+    assert outcome.result.status is TaskResultStatus.FAILED_WITH_TERMINAL_ERROR
+    assert outcome.result.reason_for_incompletion == (
+        "cannot turn the value returned by the worker function into a task result: "
+        "KeyboardInterrupt: pressed while converting"
+    )
+    assert outcome.failed
