@@ -20,9 +20,10 @@ _log = logging.getLogger("conductor_actors.startup")
 
 def describe_server_problem(exc: BaseException, url: str, has_credentials: bool) -> str:
     """The one line for what the check call raised: names the URL called and the likely fix."""
-    from .client import AuthorizationError, ConductorHTTPError, ConductorTransportError
+    from .client import AuthorizationError, ConductorHTTPError, ConductorTransportError, InvalidResponseError
 
     called = f"{url}/tasks/queue/size"
+    without_api = not url.rstrip("/").endswith("/api")
     if isinstance(exc, AuthorizationError) or (isinstance(exc, ConductorHTTPError) and exc.status in (401, 403)):
         status = getattr(exc, "status", "?")
         if has_credentials:
@@ -32,11 +33,15 @@ def describe_server_problem(exc: BaseException, url: str, has_credentials: bool)
         return (f"the Conductor server at {url} requires credentials ({status}) and none are set: set "
                 "CONDUCTOR_AUTH_KEY and CONDUCTOR_AUTH_SECRET")
     if isinstance(exc, ConductorHTTPError) and exc.status == 404:
-        if url.rstrip("/").endswith("/api"):
-            hint = "check the host and port: this server has no Conductor worker API there"
+        if without_api:
+            hint = f"the server URL must be the API root, which usually ends in /api (try {url.rstrip('/')}/api)"
         else:
-            hint = f"the server URL must be the API root, which usually ends in /api (try {url}/api)"
+            hint = "check the host and port: this server has no Conductor worker API there"
         return f"GET {called} answered 404 Not Found: {hint}"
+    if isinstance(exc, InvalidResponseError) and without_api and "HTML" in str(exc):
+        # A UI's address (the Conductor UI, Orkes Cloud) answers every path with its web page.
+        return (f"GET {called} answered a web page, not the worker API: the server URL must be the API root, "
+                f"which usually ends in /api (try {url.rstrip('/')}/api)")
     if isinstance(exc, ConductorTransportError):
         return f"cannot reach the Conductor server at {url}: {exc}"
     if isinstance(exc, ConductorHTTPError):

@@ -184,3 +184,38 @@ def test_the_start_up_check_names_a_403() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _WebPage(BaseHTTPRequestHandler):
+    """A UI's address: every path answers 200 with the same HTML page."""
+
+    def do_GET(self) -> None:
+        body = b"<!doctype html><html><body>Conductor UI</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_the_start_up_check_suggests_the_api_root_for_a_web_page() -> None:
+    """The UI's address instead of the API root (Orkes Cloud and the Conductor UI answer every path
+    with their page, not 404): the line names the URL called and suggests the /api root."""
+    from conductor_actors import Configuration
+    from conductor_actors._startup_check import check_server
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = f"http://127.0.0.1:{server.server_port}"
+    try:
+        line = check_server(Configuration(server_api_url=root + "/", env={}), "charge")
+        assert line == (f"GET {root}/tasks/queue/size answered a web page, not the worker API: the server URL must "
+                        f"be the API root, which usually ends in /api (try {root}/api)"), line
+        behind = check_server(Configuration(server_api_url=root + "/api", env={}), "charge")
+        assert behind is not None and "try" not in behind and "HTML" in behind, behind  # no /api to suggest
+    finally:
+        server.shutdown()
+        server.server_close()
