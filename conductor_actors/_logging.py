@@ -285,7 +285,9 @@ def _classify(outcome: Any) -> _Failure | None:
             return _Failure(logging.WARNING, "bad input or output",
                             f"failed terminally: the input or output breaks the worker's contract: {reason}", None)
         name = type(cause).__name__ if cause is not None else "Error"
-        return _Failure(logging.ERROR, name, f"failed: {name}: {reason}", cause)
+        # The reason of a BaseException that is not an Exception already starts with its type.
+        named = cause is not None and not isinstance(cause, Exception)
+        return _Failure(logging.ERROR, name, f"failed: {reason}" if named else f"failed: {name}: {reason}", cause)
     text = f"returned {status}" + (f": {reason}" if reason else "")
     return _Failure(logging.WARNING, f"returned {status}", text, None)
 

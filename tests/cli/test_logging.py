@@ -21,6 +21,7 @@ from conductor_actors.cli import EXIT_OK
 from conductor_actors.client import Task, TaskResult, TaskResultStatus
 from conductor_actors.worker import NonRetryableException
 from conductor_actors.worker._execution import ExecutionOutcome
+from conductor_actors.worker._results import failure_reason
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer
@@ -215,6 +216,26 @@ def test_repeated_failures_are_summarised_per_interval(lines: Any) -> None:
     assert len(handler.messages()) == 5  # said once
     log.finished(_task(10), _failed(_task(10), _raised("declined 10")))  # a fresh interval: in full
     assert handler.messages()[5].startswith("task t10 of type charge")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (KeyboardInterrupt("pressed in a task"), "failed: KeyboardInterrupt: pressed in a task"),
+        (SystemExit(4), "failed: SystemExit: 4"),
+        (KeyboardInterrupt(), "failed: KeyboardInterrupt"),
+    ],
+)
+def test_a_base_exception_is_named_once_in_its_failure_line(lines: Any, exc: BaseException, expected: str) -> None:
+    """The reason of a BaseException that is not an Exception already starts with its type (the
+    server shows it): the line does not repeat it."""
+    logger, handler = lines
+    log = TaskLog("charge", burst=5, interval=60.0, clock=_Clock(), logger=logger)
+    task = _task(0)
+    result = TaskResult(task_id="t0", workflow_instance_id="w0", status=TaskResultStatus.FAILED,
+                        reason_for_incompletion=failure_reason(exc))
+    log.finished(task, ExecutionOutcome(result, True, exc, 2, 0.25))
+    assert handler.messages() == [f"task t0 of type charge (workflow w0, attempt 1) {expected}"]
 
 
 def test_the_next_failure_writes_an_overdue_summary(lines: Any) -> None:
