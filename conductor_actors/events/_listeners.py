@@ -96,11 +96,17 @@ class SyncEventDispatcher:
         return event_cls in self._routes
 
     def publish(self, event: TaskRunnerEvent) -> None:
-        """Deliver ``event`` to its handlers in order; a raising handler is logged and skipped."""
+        """Deliver ``event`` to its handlers in order; a raising handler is logged and skipped,
+        whatever it raises (``KeyboardInterrupt`` and any other ``BaseException`` included).
+
+        Runs in the stage (thread or event loop) that publishes; listener code is the user's, and
+        the runtime never stops a stage by raising into it, so nothing a handler raises may end
+        the stage and strand its tasks.
+        """
         for handler in self._routes.get(type(event), ()):
             try:
                 handler(event)
-            except Exception:
+            except BaseException:
                 _log.exception(
                     "event listener %s failed on %s; skipped", _describe(handler), type(event).__name__
                 )

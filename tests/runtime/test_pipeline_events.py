@@ -119,6 +119,37 @@ def test_a_listener_that_raises_is_logged_and_skipped(
     assert any("PollStarted" in r.getMessage() and r.exc_info for r in logged)
 
 
+class _ListenerAbort(BaseException):
+    """A listener author's own BaseException subclass."""
+
+
+class _BaseExceptionListener:
+    """Raises exceptions that are not ``Exception``s from two listener methods."""
+
+    def on_poll_started(self, event: PollStarted) -> None:
+        raise _ListenerAbort("listener gave up on a poll")
+
+    def on_task_execution_completed(self, event: TaskExecutionCompleted) -> None:
+        raise KeyboardInterrupt("pressed in a listener")
+
+
+def test_a_listener_that_raises_a_base_exception_is_logged_and_skipped(
+    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Listener code is the user's, like a task's: a KeyboardInterrupt or another BaseException
+    from it neither ends a stage nor strands the task that was being reported."""
+    caplog.set_level(logging.ERROR, logger="conductor_actors.events")
+    workflow_ids = pipeline.start_workflows([{"x": 1}, {"x": 2}])
+
+    pipeline.runner(pipeline.worker("echo"), listeners=[_BaseExceptionListener(), pipeline.recorder])
+    pipeline.complete(workflow_ids)
+
+    assert len(pipeline.recorder.of(TaskExecutionCompleted)) == 2
+    logged = [r.getMessage() for r in caplog.records if r.name == "conductor_actors.events" and r.exc_info]
+    assert any("TaskExecutionCompleted" in m for m in logged)
+    assert any("PollStarted" in m for m in logged)
+
+
 def test_the_start_up_lines_are_logged_once_per_runner(
     pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
