@@ -14,6 +14,7 @@ import subprocess
 import sys
 import venv
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,16 +27,23 @@ pytestmark = pytest.mark.slow
 
 
 def _run(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    # PYTHONDONTWRITEBYTECODE would make setuptools warn that it skips byte-compiling.
     env = {k: v for k, v in os.environ.items()
-           if not k.upper().startswith(("CONDUCTOR", "PYTHONPATH", "VIRTUAL_ENV"))}
+           if not k.upper().startswith(("CONDUCTOR", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))}
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
     return done
 
 
+@dataclass(frozen=True)
+class Built:
+    wheel: Path
+    output: str  # what the build backend printed (pip -v)
+
+
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """A wheel built from a copy of the sources as `pip install .` builds it (an isolated build
     environment with what pyproject.toml requires); the build writes into its source directory."""
     source = tmp_path_factory.mktemp("source")
@@ -46,10 +54,28 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(origin, source / name)
     dist = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dist), str(source)],
-         cwd=source)
-    (built,) = dist.glob("conductor_actors-*.whl")
-    return built
+    done = _run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(dist), str(source)],
+                cwd=source)
+    (wheel,) = dist.glob("conductor_actors-*.whl")
+    return Built(wheel, done.stdout + done.stderr)
+
+
+@pytest.fixture(scope="module")
+def wheel(built: Built) -> Path:
+    return built.wheel
+
+
+def test_the_build_gives_no_warning(built: Built) -> None:
+    """setuptools says nothing about the package's configuration (the web page's folder, data only,
+    was once a package setuptools warned it would ignore)."""
+    warned = [line.strip() for line in built.output.splitlines()
+              if re.search(r"warning|would be ignored|deprecat", line, re.IGNORECASE)
+              and "Location 'file" not in line]  # pip's own notes about the machine's index configuration
+    assert warned == [], "\n".join(warned)
+    names = zipfile.ZipFile(built.wheel).namelist()
+    assert {f"conductor_actors/devserver/ui/{n}" for n in ("index.html", "app.js", "style.css", "favicon.svg")} \
+        <= set(names), names
+    assert not any("__pycache__" in n for n in names), names
 
 
 def test_wheel_carries_the_license_and_the_demo(wheel: Path) -> None:
