@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import json
 import logging
 import socket
@@ -36,6 +37,11 @@ from ._workflows import Decider
 __all__ = ["DevServer"]
 
 _log = logging.getLogger("conductor_actors.devserver")
+
+#: accept() errors after which the next connection may be taken at once (the client gave up).
+_ACCEPT_AGAIN = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNABORTED, errno.EPROTO})
+#: accept() errors of a process out of descriptors or memory: accepting pauses for a second.
+_ACCEPT_LATER = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 T = TypeVar("T")
 
@@ -84,7 +90,7 @@ class DevServer:
         self._sweep_interval = float(sweep_interval)
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._acceptor: asyncio.Task[None] | None = None  # the accept loop while listening
         self._connections: set[HttpProtocol] = set()
         self._lock = threading.RLock()
         self._closed = False
@@ -107,7 +113,7 @@ class DevServer:
                                  self._tasks.conflicts)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("listening" if self._server is not None else "not listening")
+        state = "closed" if self._closed else ("listening" if self._acceptor is not None else "not listening")
         return f"DevServer(url={self.url!r}, {state}, auth={'on' if self._auth else 'off'})"
 
     # -- addresses -------------------------------------------------------------------------
@@ -136,21 +142,21 @@ class DevServer:
         """
         with self._lock:
             self._ensure_thread()
-            if self._server is not None:
+            if self._acceptor is not None:
                 return self
             listener = self._bind()
             self.port = listener.getsockname()[1]
-            self._server = self._run_on_loop(self._serve(listener))
+            self._acceptor = self._run_on_loop(self._serve(listener))
             _log.debug("dev server listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop listening and drop every open connection; state and timers keep running. Idempotent."""
         with self._lock:
-            server, self._server = self._server, None
-            if server is None or self._closed:
+            acceptor, self._acceptor = self._acceptor, None
+            if acceptor is None or self._closed:
                 return
-            self._run_on_loop(self._shut_listener(server))
+            self._run_on_loop(self._shut_listener(acceptor))
 
     def close(self) -> None:
         """``stop()`` and end the background thread. Idempotent."""
@@ -208,14 +214,44 @@ class DevServer:
             raise
         return listener
 
-    async def _serve(self, listener: socket.socket) -> asyncio.AbstractServer:
-        return await self._loop.create_server(lambda: HttpProtocol(self._app, self._connections), sock=listener)
+    async def _serve(self, listener: socket.socket) -> asyncio.Task[None]:
+        return self._loop.create_task(self._accept(listener))
 
-    async def _shut_listener(self, server: asyncio.AbstractServer) -> None:
-        server.close()
+    async def _accept(self, listener: socket.socket) -> None:
+        """The accept loop (loop thread) until ``stop()`` cancels it; closes ``listener`` at the end.
+
+        Connections are taken here instead of by ``loop.create_server``: from Python 3.12 on, a
+        connection asyncio's server accepts just as it closes is attached after the close, and its
+        transport raises when collected (CPython issue 109564). Here a connection is either made
+        (in ``_connections``) or closed by the time the cancelled loop has ended. An error other
+        than running out of descriptors or memory is logged and ends accepting.
+        """
+        try:
+            while True:
+                try:
+                    sock, _ = await self._loop.sock_accept(listener)
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_AGAIN:
+                        continue
+                    if exc.errno in _ACCEPT_LATER:
+                        _log.warning("dev server: cannot accept a connection (%s); trying again in 1 s", exc)
+                        await asyncio.sleep(1.0)
+                        continue
+                    _log.error("dev server: accepting connections failed (%s); no new connection is taken", exc)
+                    return
+                try:
+                    await self._loop.connect_accepted_socket(lambda: HttpProtocol(self._app, self._connections), sock)
+                except OSError:  # the client went away while its connection was being set up
+                    sock.close()
+        finally:
+            listener.close()
+
+    async def _shut_listener(self, acceptor: asyncio.Task[None]) -> None:
+        acceptor.cancel()
+        await asyncio.gather(acceptor, return_exceptions=True)
         for connection in list(self._connections):
             connection.abort()
-        await server.wait_closed()
+        await asyncio.sleep(0)  # their connection_lost (scheduled by abort) runs before stop() returns
 
     def _sweep(self) -> None:
         try:
