@@ -9,7 +9,8 @@
 * jq (JSON_JQ_TRANSFORM): the ``jq`` package, the optional extra ``conductor-actors[jq]``.
 
 Without an extra, :func:`missing_engine` names it, and the metadata registry refuses a definition
-that needs it. Evaluation errors raise :class:`EvaluationError` with the engine's message.
+that needs it (what only shows at run time fails its task with that message). Evaluation errors
+raise :class:`EvaluationError` with the engine's message.
 Pure functions, called on the loop thread.
 """
 
@@ -56,6 +57,14 @@ def missing_engine(kind: str) -> str | None:
             f"(it installs the {distribution!r} package)")
 
 
+def _require_engine(kind: str) -> None:
+    """Raise ``EvaluationError`` naming the extra when the engine is missing: a registered definition
+    was checked already, but a dynamic fork's tasks only show at run time."""
+    missing = missing_engine(kind)
+    if missing is not None:
+        raise EvaluationError(missing)
+
+
 _js_thread: ThreadPoolExecutor | None = None
 _js_thread_lock = threading.Lock()
 
@@ -67,6 +76,7 @@ def evaluate_javascript(expression: str, bindings: dict[str, Any]) -> Any:
     limit: mini-racer binds a context to the asyncio loop running in the thread that creates it,
     and its time limit only works outside one.
     """
+    _require_engine("javascript")
     global _js_thread
     with _js_thread_lock:
         if _js_thread is None:
@@ -103,6 +113,7 @@ def _run_javascript(expression: str, bindings: dict[str, Any]) -> Any:
 
 def evaluate_jq(query: str, value: Any) -> list[Any]:
     """Every result of the jq program ``query`` on ``value``."""
+    _require_engine("jq")
     import jq  # type: ignore[import-not-found,import-untyped,unused-ignore]  # optional extra
 
     try:

@@ -488,6 +488,25 @@ with DevServer() as server:
         reply = connection.getresponse()
         answers[key] = [reply.status, reply.read().decode()]
         connection.close()
+    # What only shows at run time (a dynamic fork's tasks come from the input) fails the task.
+    server.register_workflow({"name": "fan", "tasks": [
+        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN_DYNAMIC", "dynamicForkTasksParam": "t",
+         "dynamicForkTasksInputParamName": "i", "inputParameters": {"t": "${workflow.input.t}", "i": {}}},
+        {"name": "j", "taskReferenceName": "j", "type": "JOIN"}]})
+    for key, forked in (("forked_js", {"type": "INLINE", "inputParameters": {"evaluatorType": "javascript",
+                                                                            "expression": "1"}}),
+                        ("forked_jq", {"type": "JSON_JQ_TRANSFORM", "inputParameters": {"queryExpression": "."}})):
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        connection.request("POST", "/api/workflow/fan", json.dumps({"t": [{"name": "x", "taskReferenceName": "x",
+                                                                          **forked}]}),
+                           {"Content-Type": "application/json"})
+        reply = connection.getresponse()
+        workflow_id = reply.read().decode()
+        connection.close()
+        workflow = server.get_workflow(workflow_id) if reply.status == 200 else {}
+        answers[key] = [reply.status, workflow.get("status"),
+                        [task.get("reasonForIncompletion") for task in workflow.get("tasks", [])
+                         if task["referenceTaskName"] == "x"]]
 print(json.dumps(answers))
 '''
 
@@ -500,3 +519,7 @@ def test_without_the_extras_definitions_that_need_them_are_refused_naming_the_ex
     assert answers["loop"][0] == 400 and "conductor-actors[js]" in answers["loop"][1]
     assert answers["jq"][0] == 400 and "conductor-actors[jq]" in answers["jq"][1]
     assert answers["plain"][0] == 200
+    for key, extra in (("forked_js", "conductor-actors[js]"), ("forked_jq", "conductor-actors[jq]")):
+        status, workflow_status, reasons = answers[key]
+        assert status == 200 and workflow_status == "FAILED", answers[key]
+        assert len(reasons) == 1 and extra in reasons[0], answers[key]
