@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{_DEV_SERVER} listens on {DEFAULT_DEV_SERVER_PORT}, {_DEV_SERVER}=PORT on PORT (0 = any "
                         "free port); for local development only")
     parser.add_argument("--metrics-port", type=_port, metavar="PORT",
-                        help="serve Prometheus /metrics and /health on PORT")
+                        help="serve Prometheus /metrics, /health (liveness) and /ready (readiness) on PORT")
     parser.add_argument("--metrics-dir", metavar="DIR", help="write metrics to DIR/metrics.prom instead")
     parser.add_argument("--log-level", default="INFO", type=str.upper,
                         choices=["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],

@@ -191,3 +191,4 @@ def test_help_lists_every_exit_code(run_cli: RunCli) -> None:
         assert f"  {code} " in section, f"exit code {code} missing from --help:\n{section}"
     assert "CONDUCTOR_SERVER_URL" in done.stdout
     assert "  --dev-server[=PORT]  " in done.stdout, "the port of --dev-server is only ever attached"
+    assert "/ready" in " ".join(done.stdout.split()), "--metrics-port serves the readiness probe too"
