@@ -23,26 +23,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 def worker_task(
     task_definition_name: str,
     poll_interval_millis: float = 100,
-    thread_count: int = 1,
     domain: str | None = None,
     worker_id: str | None = None,
+    thread_count: int = 1,
+    register_task_def: bool = False,
     poll_timeout: int = 100,
     lease_extend_enabled: bool = False,
-    register_task_def: bool = False,
+    task_def: TaskDef | None = None,
     overwrite_task_def: bool = True,
     strict_schema: bool = False,
-    task_def: TaskDef | None = None,
-    register_schema: bool = False,
+    register_schema: bool | None = None,
     processes: int = 1,
 ) -> Callable[[F], F]:
     """Register a ``def`` or ``async def`` function as the worker for ``task_definition_name``.
+
+    The parameters are in the official SDK's order (positional calls mean the same there and
+    here); ``processes`` is new, last.
 
     Keywords are the code-level defaults (environment variables override them, see
     ``resolve_worker_config``): ``poll_interval_millis`` (ms), ``thread_count`` (tasks in flight
     per process), ``domain``, ``worker_id`` (default ``<hostname>-<pid>``), ``poll_timeout`` (server
     long-poll, ms, 0..5000), ``lease_extend_enabled``, ``register_task_def``, ``overwrite_task_def``,
-    ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` and
-    ``processes`` (OS processes running this worker).
+    ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` (None = False,
+    unless the environment says otherwise) and ``processes`` (OS processes running this worker).
 
     Raises ``WorkerConfigError`` for an invalid keyword value and ``WorkerRegistrationError`` for a
     function that cannot run in a worker process or a task name already taken by another function.
@@ -119,14 +122,16 @@ def WorkerTask(
     register_task_def: bool = False,
     poll_timeout: int = 100,
     lease_extend_enabled: bool = False,
+    register_schema: bool | None = None,
     overwrite_task_def: bool = True,
     strict_schema: bool = False,
     task_def: TaskDef | None = None,
-    register_schema: bool = False,
     processes: int = 1,
 ) -> Callable[[F], F]:
     """Legacy spelling of ``worker_task``: ``poll_interval`` is in ms; ``poll_interval_seconds``,
-    when > 0, wins (times 1000). Raises like ``worker_task``."""
+    when > 0, wins (times 1000). The official parameters come first, in its order;
+    ``overwrite_task_def``, ``strict_schema``, ``task_def`` and ``processes`` follow. Raises like
+    ``worker_task``."""
     if isinstance(poll_interval_seconds, bool) or not isinstance(poll_interval_seconds, (int, float)):
         raise WorkerConfigError(
             f"poll_interval_seconds={poll_interval_seconds!r}: must be a number of seconds"

@@ -366,3 +366,25 @@ def test_taskdef_keeps_a_choice_read_from_the_server_as_sent() -> None:
 
     definition = TaskDef.from_dict({"name": "n", "timeoutPolicy": "NEWER_POLICY", "retryLogic": "NEWER_LOGIC"})
     assert (definition.timeout_policy, definition.retry_logic) == ("NEWER_POLICY", "NEWER_LOGIC")
+
+
+# --- the decorators' parameters, in the official order -------------------------------------------
+
+
+def test_worker_task_takes_its_arguments_in_the_official_order() -> None:
+    worker_task("parity_positional", 250, "green", "w-7", 3, True, 800)(greet)
+
+    (worker,) = [w for w in get_registered_workers() if w.task_definition_name == "parity_positional"]
+    assert (worker.poll_interval, worker.domain, worker.worker_id, worker.thread_count) == (250, "green", "w-7", 3)
+    assert (worker.register_task_def, worker.poll_timeout) == (True, 800)
+
+
+def test_legacy_worker_task_takes_register_schema_in_the_official_place() -> None:
+    from conductor_actors import WorkerTask
+
+    WorkerTask("parity_legacy", 250, "green", "w-8", 0, 2, False, 900, True, True)(fail_for_good)
+
+    (worker,) = [w for w in get_registered_workers() if w.task_definition_name == "parity_legacy"]
+    assert (worker.poll_interval, worker.domain, worker.worker_id, worker.thread_count) == (250, "green", "w-8", 2)
+    assert (worker.poll_timeout, worker.lease_extend_enabled, worker.register_schema) == (900, True, True)
+    assert worker.overwrite_task_def is True
