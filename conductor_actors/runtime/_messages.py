@@ -77,12 +77,14 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Executor or runner -> updater: send ``result`` for ``task``. ``attempt`` is 1-based."""
+    """Executor or runner -> updater: send ``result`` for ``task``. ``attempt`` is 1-based;
+    ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
 
     task: Task
     result: TaskResult
     purpose: Purpose = Purpose.RESULT
     attempt: int = 1
+    v1_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..client._errors import ResponseTooLargeError
 from ..client._models import Task
 from ..client._wire import UndecodableTask
 from ._core import PollSchedule, UpdateFailureAction, decide_update_failure, invalid_task_reason
@@ -161,7 +162,7 @@ class Settled:
 
 @dataclass(frozen=True, slots=True)
 class Resend:
-    """Send again at once (over v1: the server has no update-v2)."""
+    """Send again at once over v1 (the server has no update-v2, or ``report`` is ``v1_only``)."""
 
     report: Report
 
@@ -201,7 +202,10 @@ class UpdaterLogic:
         self.paused = False
 
     def uses_v2(self, report: Report) -> bool:
-        return self.use_v2 and not self.draining and not self.paused and report.purpose is Purpose.RESULT
+        return (
+            self.use_v2 and not self.draining and not self.paused and report.purpose is Purpose.RESULT
+            and not report.v1_only
+        )
 
     def on_success(self, next_task: Task | UndecodableTask | None) -> Settled:
         """A result was accepted with ``next_task`` from update-v2 (None: none, or sent over v1).
@@ -218,6 +222,17 @@ class UpdaterLogic:
         return Settled(next_task)
 
     def on_failure(self, report: Report, error: BaseException, *, sent_v2: bool) -> Resend | Retry | GiveUp:
+        if sent_v2 and isinstance(error, ResponseTooLargeError):
+            # Most likely the server took the result and chained a task over the limit. Another
+            # update-v2 would lease one more task on every attempt; POST /tasks leases none, and a
+            # result the server already has is ignored there, so it is sent once more that way.
+            _log.warning(
+                "the update-v2 answer to the result of task %s (workflow %s) could not be read (%s); "
+                "sending the result again over POST /tasks. A task the server chained with it stays "
+                "IN_PROGRESS until its response timeout",
+                report.task.task_id, report.task.workflow_instance_id, error,
+            )
+            return Resend(dataclasses.replace(report, v1_only=True))
         decision = decide_update_failure(error, report.attempt, self.settings, using_v2=sent_v2)
         if decision.action is UpdateFailureAction.FALLBACK_V1:
             if self.use_v2:

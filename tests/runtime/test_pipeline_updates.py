@@ -161,6 +161,28 @@ def test_an_update_failing_every_attempt_is_published_handed_over_and_frees_its_
     assert len(pipeline.recorder.update_failures()) == 1
 
 
+def test_a_result_whose_update_v2_answer_is_too_large_is_sent_again_over_v1_only(
+    pipeline: PipelineHarness, wait_until: Callable[..., None]
+) -> None:
+    """The server accepted the result and chained a task larger than ``max_response_bytes``.
+    Sending the result over update-v2 again would lease one more such task on every attempt (each
+    then stranded until its response timeout) and end in a false "could not deliver"; it goes once
+    more over POST /tasks instead, which leases nothing, and is never reported as failed."""
+    pipeline.configuration.max_response_bytes = 64 * 1024
+    small = pipeline.start_workflows([{"x": 1}])
+    pipeline.start_workflows([{"x": "b" * 100_000} for _ in range(3)])  # chained after the small one
+
+    pipeline.runner(pipeline.worker("echo", thread_count=1))
+    pipeline.complete(small)
+    wait_until(lambda: pipeline.server.stats()["update_v1"] == 1, what="the result to be sent again over v1")
+
+    stats = pipeline.server.stats()
+    assert (stats["update_v2"], stats["update_v1"]) == (1, 1)
+    assert pipeline.only_task(small[0])["outputData"] == {"y": 1}
+    assert not pipeline.recorder.update_failures()
+    assert pipeline.undeliverable.calls == []
+
+
 def test_a_400_answer_is_final_at_once(pipeline: PipelineHarness, wait_until: Callable[..., None]) -> None:
     pipeline.server.faults.add("update_v2", status=400)
     workflow_ids = pipeline.start_workflows([{"x": 1}])
