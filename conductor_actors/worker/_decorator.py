@@ -32,7 +32,7 @@ def worker_task(
     task_def: TaskDef | None = None,
     overwrite_task_def: bool = True,
     strict_schema: bool = False,
-    register_schema: bool | None = None,
+    register_schema: bool = False,
     processes: int = 1,
 ) -> Callable[[F], F]:
     """Register a ``def`` or ``async def`` function as the worker for ``task_definition_name``.
@@ -44,8 +44,8 @@ def worker_task(
     ``resolve_worker_config``): ``poll_interval_millis`` (ms), ``thread_count`` (tasks in flight
     per process), ``domain``, ``worker_id`` (default ``<hostname>-<pid>``), ``poll_timeout`` (server
     long-poll, ms, 0..5000), ``lease_extend_enabled``, ``register_task_def``, ``overwrite_task_def``,
-    ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` (None = False,
-    unless the environment says otherwise) and ``processes`` (OS processes running this worker).
+    ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` and
+    ``processes`` (OS processes running this worker).
 
     Raises ``WorkerConfigError`` for an invalid keyword value and ``WorkerRegistrationError`` for a
     function that cannot run in a worker process or a task name already taken by another function.
@@ -122,7 +122,7 @@ def WorkerTask(
     register_task_def: bool = False,
     poll_timeout: int = 100,
     lease_extend_enabled: bool = False,
-    register_schema: bool | None = None,
+    register_schema: bool = False,
     overwrite_task_def: bool = True,
     strict_schema: bool = False,
     task_def: TaskDef | None = None,
