@@ -388,3 +388,16 @@ def test_legacy_worker_task_takes_register_schema_in_the_official_place() -> Non
     assert (worker.poll_interval, worker.domain, worker.worker_id, worker.thread_count) == (250, "green", "w-8", 2)
     assert (worker.poll_timeout, worker.lease_extend_enabled, worker.register_schema) == (900, True, True)
     assert worker.overwrite_task_def is True
+
+
+def test_the_official_helpers_import_from_the_package_root_too() -> None:
+    import conductor_actors
+    import conductor_actors.worker as worker_package
+
+    for name in (
+        "generate_json_schema_from_function", "get_worker_config_summary", "get_worker_config_oneline",
+        "is_callable_input_parameter_a_task", "is_callable_return_value_of_type", "register_decorated_fn",
+        "_type_to_json_schema", "_generate_input_schema", "_generate_output_schema", "_get_env_value",
+        "_parse_env_value",
+    ):
+        assert getattr(conductor_actors, name) is getattr(worker_package, name), name
