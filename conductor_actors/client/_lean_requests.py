@@ -8,6 +8,7 @@ Thread-safe: pools are created under a lock; each pool is thread-safe.
 
 from __future__ import annotations
 
+import io
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,8 +78,7 @@ class LeanAdapter(requests.adapters.BaseAdapter):
         response.status_code = reader.status
         response.reason = reader.reason
         response.headers = CaseInsensitiveDict(reader.headers)
-        response._content = reader.body
-        response._content_consumed = True  # type: ignore[attr-defined]
+        response.raw = io.BytesIO(reader.body)  # read whole: requests takes .content from it
         response.url = request.url or ""
         response.request = request
         response.connection = self  # type: ignore[assignment]
