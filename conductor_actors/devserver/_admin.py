@@ -6,14 +6,17 @@
 another process, ``GET /__devserver__/summary`` (workflows and tasks counted by status) and
 ``GET /__devserver__/tasks?taskType=X`` (each task's status and scheduled/start/end times in ms);
 ``GET /__devserver__/conflicts`` (terminal updates that reached an already finished task with
-another status or output, per task; see ``TerminalConflicts``) and ``DELETE`` to forget them.
+another status or output, per task; see ``TerminalConflicts``) and ``DELETE`` to forget them;
+``GET /__devserver__/clock`` (the server clock) and ``POST /__devserver__/clock/advance`` with
+``{"seconds": N}`` (``DevServer.advance_clock`` for a server in another process, or curl).
 Admin calls are never counted or faulted.
 Runs on the loop thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ._errors import ApiError
 from ._faults import Fault, FaultInjector, RequestCounters
@@ -33,11 +36,14 @@ class AdminApi:
     """Stats and fault switches over HTTP."""
 
     def __init__(self, counters: RequestCounters, faults: FaultInjector, store: Store,
-                 conflicts: TerminalConflicts) -> None:
+                 conflicts: TerminalConflicts, clock_time: Callable[[], float],
+                 advance_clock: Callable[[float], None]) -> None:
         self._counters = counters
         self._faults = faults
         self._store = store
         self._conflicts = conflicts
+        self._clock_time = clock_time
+        self._advance_clock = advance_clock
 
     def handle(self, request: Request, segments: Sequence[str]) -> Response:
         """Answer an admin request; ``segments`` follow the ``__devserver__`` prefix. Raises ``ApiError``."""
@@ -64,6 +70,17 @@ class AdminApi:
                 return EMPTY_OK
             _require(method, "GET")
             return json_response(self._conflicts.snapshot())
+        if path == ("clock",):
+            _require(method, "GET")
+            return json_response(self._clock())
+        if path == ("clock", "advance"):
+            _require(method, "POST")
+            body = json_body(request)
+            seconds = body.get("seconds") if isinstance(body, dict) else None
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+                raise ApiError(400, f'The body must be {{"seconds": N}} with a number N >= 0, got {body!r}')
+            self._advance_clock(float(seconds))
+            return json_response(self._clock())
         if path == ("stats", "reset"):
             _require(method, "POST")
             self._counters.reset()
@@ -84,6 +101,10 @@ class AdminApi:
                     return EMPTY_OK
             raise ApiError(404, f"No fault with id {path[1]}")
         raise ApiError(404, f"No static resource {'/'.join((ADMIN_PREFIX, *path))}.")
+
+    def _clock(self) -> dict[str, Any]:
+        now = self._clock_time()
+        return {"time": now, "timeMillis": int(now * 1000)}
 
     def _summary(self) -> dict[str, dict[str, int]]:
         workflows: dict[str, int] = {}

@@ -43,11 +43,12 @@ class DevServerApp:
     """Implements the HTTP protocol's application interface for the whole server."""
 
     def __init__(self, handlers: dict[str, Handler], counters: RequestCounters, faults: FaultInjector,
-                 auth: TokenAuthority | None, store: Store, conflicts: TerminalConflicts) -> None:
+                 auth: TokenAuthority | None, store: Store, conflicts: TerminalConflicts,
+                 clock_time: Callable[[], float], advance_clock: Callable[[float], None]) -> None:
         self._counters = counters
         self._faults = faults
         self._auth = auth
-        self._admin = AdminApi(counters, faults, store, conflicts)
+        self._admin = AdminApi(counters, faults, store, conflicts, clock_time, advance_clock)
         self._static = StaticFiles()
         self._router: Router[Handler] = Router({**handlers, "token": self._token})
 

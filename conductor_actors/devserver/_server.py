@@ -110,7 +110,7 @@ class DevServer:
         }
         self._counters = RequestCounters()
         self._app = DevServerApp(handlers, self._counters, self.faults, self._auth, self._store,
-                                 self._tasks.conflicts)
+                                 self._tasks.conflicts, self._clock.time, self._advance_on_loop)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("listening" if self._acceptor is not None else "not listening")
@@ -306,12 +306,12 @@ class DevServer:
         """
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
             raise ValueError(f"seconds must be a number >= 0, got {seconds!r}")
+        self._call(self._advance_on_loop, float(seconds))
 
-        def advance() -> None:
-            self._clock.advance(float(seconds))
-            self._tasks.sweep()
-
-        self._call(advance)
+    def _advance_on_loop(self, seconds: float) -> None:
+        """Move the clock and run what became due (loop thread; also ``POST /__devserver__/clock/advance``)."""
+        self._clock.advance(seconds)
+        self._tasks.sweep()
 
     def clock_time(self) -> float:
         """The server clock, in seconds since the epoch (wall time plus every advance so far)."""

@@ -31,6 +31,23 @@ def test_an_hour_long_wait_ends_when_the_clock_is_advanced(dev_server: DevServer
     assert _status(dev_server, workflow_id) == "COMPLETED"
 
 
+def test_the_clock_advances_over_http_for_a_server_in_another_process(dev_server: DevServer, api: Api) -> None:
+    """``POST /__devserver__/clock/advance`` does what ``advance_clock`` does, for curl and for tests
+    of a server they did not start; ``GET /__devserver__/clock`` reads it. Bad bodies are 400."""
+    dev_server.register_workflow({"name": "sleepy", "version": 1, "tasks": [
+        {"name": "nap", "taskReferenceName": "nap", "type": "WAIT", "inputParameters": {"duration": "1 hour"}}]})
+    workflow_id = dev_server.start_workflow("sleepy")
+    before = api.get("/__devserver__/clock").json()
+    assert before["timeMillis"] == int(before["time"] * 1000)
+    reply = api.post("/__devserver__/clock/advance", {"seconds": 3600})
+    assert reply.status == 200 and reply.json()["time"] >= before["time"] + 3600
+    assert _status(dev_server, workflow_id) == "COMPLETED"
+    for bad in ({"seconds": -1}, {"seconds": "1h"}, {"seconds": True}, {}, [3600]):
+        refused = api.post("/__devserver__/clock/advance", bad)
+        assert refused.status == 400 and "seconds" in refused.json()["message"], (bad, refused)
+    assert api.get("/__devserver__/clock/advance").status == 405
+
+
 def test_wait_until_a_time_on_the_server_clock(dev_server: DevServer) -> None:
     moment = datetime.fromtimestamp(dev_server.clock_time(), tz=timezone.utc) + timedelta(days=2)
     dev_server.register_workflow({"name": "until", "version": 1, "tasks": [

@@ -54,6 +54,17 @@ def test_the_curl_walk_through_completes_a_workflow(server: DevServer, tmp_path:
     assert json.loads(done.stdout[done.stdout.rindex('{"totalHits"'):])["totalHits"] == 1, done.stdout
 
 
+@needs_curl
+def test_the_clock_commands_advance_a_wait(server: DevServer, tmp_path: Path) -> None:
+    (block,) = _blocks(PAGE, "bash", "Time: the server clock")
+    server.register_workflow({"name": "nap", "version": 1, "tasks": [
+        {"name": "w", "taskReferenceName": "w", "type": "WAIT", "inputParameters": {"duration": "1 hour"}}]})
+    workflow_id = server.start_workflow("nap")
+    done = run_shell(block.body.replace(PAGE_ADDRESS, server.url.removesuffix("/api")), tmp_path)
+    assert done.returncode == 0 and '"timeMillis"' in done.stdout, done.stdout
+    assert server.workflow_statuses([workflow_id]) == {workflow_id: "COMPLETED"}
+
+
 @pytest.mark.parametrize("index", range(len(_blocks(PAGE, "python", "Starting it") +
                                              _blocks(PAGE, "python", "Driving it from Python"))))
 def test_each_python_sample_runs(index: int, tmp_path: Path) -> None:
