@@ -220,9 +220,9 @@ class DevServer:
     async def _accept(self, listener: socket.socket) -> None:
         """The accept loop (loop thread) until ``stop()`` cancels it; closes ``listener`` at the end.
 
-        Connections are taken here instead of by ``loop.create_server``: from Python 3.12 on, a
-        connection asyncio's server accepts just as it closes is attached after the close, and its
-        transport raises when collected (CPython issue 109564). Here a connection is either made
+        Connections are taken here instead of by ``loop.create_server``: on Python 3.13 a
+        connection asyncio's server accepts just as it closes is left half made, and its transport
+        raises TypeError when collected (CPython issue 109564). Here a connection is either made
         (in ``_connections``) or closed by the time the cancelled loop has ended. An error other
         than running out of descriptors or memory is logged and ends accepting.
         """

@@ -189,8 +189,8 @@ def _close_while_clients_connect() -> None:
 
 def test_closing_while_clients_connect_leaves_no_broken_connection_behind() -> None:
     """Clients keep connecting while the server stops: every connection accepted by then is closed
-    with it, and none left half made raises later when it is collected (asyncio's own server did
-    on Python 3.12+: a connection accepted just as it closed was attached after the close)."""
+    with it, and none left half made raises later when it is collected (with asyncio's own server
+    on Python 3.13, a connection accepted just as it closed was left half made)."""
     failures: list[str] = []
     previous_hook = sys.unraisablehook
     sys.unraisablehook = lambda hook: failures.append(f"{hook.exc_type.__name__}: {hook.exc_value} ({hook.object})")
