@@ -150,10 +150,24 @@ class WorkerRunner:
         def run_loop() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(ready.set)
-            try:
-                loop.run_forever()
-            except BaseException as exc:  # nothing should escape the loop; if it does, the pipeline is dead
-                (self.parts.on_stage_failure or self._stage_failed)("event loop", exc)
+            while True:
+                try:
+                    loop.run_forever()
+                    return  # stop() stopped it
+                except (KeyboardInterrupt, SystemExit) as exc:
+                    # asyncio lets these two out of the loop from the step of any asyncio task that
+                    # raises them, besides handing them to whoever awaits that task. The runtime
+                    # never raises them here (a worker process ignores SIGINT; its SIGTERM handler
+                    # raises nothing), so this is a task's own code, in a task of its own making:
+                    # the awaiting coroutine fails with it, and the loop carries on where it was.
+                    _log.error(
+                        "%s raised in an asyncio task started by a task of %s reached the event loop; "
+                        "the loop goes on (the task waiting for it fails with it)",
+                        type(exc).__name__, self.task_type,
+                    )
+                except BaseException as exc:  # nothing else escapes the loop; if it does, the pipeline is dead
+                    (self.parts.on_stage_failure or self._stage_failed)("event loop", exc)
+                    return
 
         self._loop = loop
         self._loop_thread = threading.Thread(target=run_loop, name=f"{self.task_type}-loop", daemon=True)

@@ -59,7 +59,7 @@ def test_a_base_exception_fails_its_task_and_the_process_goes_on(start_tree, dev
     assert tree.join_processes(0) is None
 
 
-@pytest.mark.parametrize("kind", ["keyboard_interrupt", "custom"])
+@pytest.mark.parametrize("kind", ["keyboard_interrupt", "custom", "helper_keyboard_interrupt"])
 def test_a_busy_worker_loses_nothing_to_a_base_exception(start_tree, dev_server, flavour, kind):
     """Tasks in flight beside the raising one complete in the same process (nothing stranded)."""
     workflow = _workflow(dev_server)

@@ -2,12 +2,16 @@
 
 ``raise_sync`` / ``raise_async`` take ``kind`` (a key of ``RAISED``, or ``"none"``) and return
 ``{"pid": <the process that ran it>}`` when told not to raise. They run in worker processes:
-executor threads (sync) or the worker's event loop (async).
+executor threads (sync) or the worker's event loop (async). A kind starting with ``helper_`` is
+raised by a helper the function starts and waits for (a thread of its own for ``def``, an asyncio
+task of its own for ``async def``), so it reaches the function through what it waits on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from conductor_actors import Worker
@@ -26,7 +30,10 @@ RAISED: dict[str, tuple[BaseException, str]] = {
     "system_exit_code": (SystemExit(4), "SystemExit: 4"),
     "generator_exit": (GeneratorExit(), "GeneratorExit"),
     "custom": (TaskAbort("abandon this one"), "TaskAbort: abandon this one"),
+    "helper_keyboard_interrupt": (KeyboardInterrupt("pressed in a helper"), "KeyboardInterrupt: pressed in a helper"),
+    "helper_system_exit": (SystemExit(5), "SystemExit: 5"),
 }
+_HELPER = "helper_"
 
 
 def _run(kind: str) -> dict[str, Any]:
@@ -36,10 +43,23 @@ def _run(kind: str) -> dict[str, Any]:
 
 
 def raise_sync(kind: str) -> dict[str, Any]:
+    if kind.startswith(_HELPER):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(_run, kind).result()
+    return _run(kind)
+
+
+async def _run_soon(kind: str) -> dict[str, Any]:
+    await asyncio.sleep(0)
     return _run(kind)
 
 
 async def raise_async(kind: str) -> dict[str, Any]:
+    if kind.startswith(_HELPER):
+        # asyncio lets KeyboardInterrupt and SystemExit out of the event loop from the step of the
+        # helper task that raised them, besides handing them to the awaiting coroutine.
+        (result,) = await asyncio.gather(asyncio.create_task(_run_soon(kind)))
+        return result
     return _run(kind)
 
 
