@@ -36,6 +36,8 @@ __all__ = [
 _log = logging.getLogger("conductor_actors.devserver")
 
 _MAX_HEAD = 64 * 1024
+#: The first byte of a TLS record carrying a handshake (a ClientHello).
+_TLS_HANDSHAKE = b"\x16"
 _MAX_BODY = 64 * 1024 * 1024
 #: Pause reading a connection when this much unprocessed input piles up behind a waiting request.
 _MAX_PENDING = 1024 * 1024
@@ -358,6 +360,9 @@ class HttpProtocol(asyncio.Protocol):
         data = self._buf
         head = self._head
         if head is None:
+            if data[:1] == _TLS_HANDSHAKE:
+                # A TLS client (an https:// URL) would otherwise wait for a head that never comes.
+                raise _BadRequest(400, "This is a plain HTTP server: the client started TLS; use an http:// URL")
             end = data.find(b"\r\n\r\n")
             if end < 0:
                 if len(data) > _MAX_HEAD:

@@ -8,6 +8,8 @@ import time
 
 from devserver._support import RawConnection, one_task_workflow
 
+from conductor_actors import Configuration
+from conductor_actors._startup_check import check_server
 from conductor_actors.devserver import DevServer
 
 TASKDEFS = b"GET /api/metadata/taskdefs HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -102,6 +104,23 @@ def test_malformed_requests_get_400_and_the_connection_is_closed(dev_server: Dev
             assert conn.at_eof()
         finally:
             conn.close()
+
+
+def test_a_tls_client_is_answered_at_once_instead_of_waiting_for_a_head(dev_server: DevServer) -> None:
+    """An https:// URL pointed at the plain-HTTP server: its ClientHello has no request head to wait
+    for, so the server answers 400 and closes at once, and the client's TLS layer fails right away
+    (the start-up check names the error) instead of after its read timeout."""
+    conn = RawConnection(dev_server)
+    try:
+        conn.send(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")  # the start of a ClientHello
+        reply = conn.read_reply()
+        assert reply.status == 400 and "http://" in reply.json()["message"]
+        assert conn.at_eof()
+    finally:
+        conn.close()
+    line = check_server(Configuration(server_api_url=dev_server.url.replace("http://", "https://"), env={}), "x")
+    assert line is not None and line.startswith("cannot reach the Conductor server at https://"), line
+    assert "SSL" in line and "no complete answer" not in line, line
 
 
 def test_an_oversized_head_gets_431(conn: RawConnection) -> None:
