@@ -43,6 +43,11 @@ def describe_server_problem(exc: BaseException, url: str, has_credentials: bool)
         return (f"GET {called} answered a web page, not the worker API: the server URL must be the API root, "
                 f"which usually ends in /api (try {url.rstrip('/')}/api)")
     if isinstance(exc, ConductorTransportError):
+        text = str(exc)
+        if url.startswith("https://") and "SSL" in text and "CERTIFICATE" not in text:
+            # Most often a plain-HTTP port: its answer to the handshake is not TLS.
+            return (f"cannot reach the Conductor server at {url}: the TLS handshake failed ({exc}); if the "
+                    f"server speaks plain HTTP, use http://{url[len('https://'):]}")
         return f"cannot reach the Conductor server at {url}: {exc}"
     if isinstance(exc, ConductorHTTPError):
         return f"GET {called} answered {exc.status}: {exc}"
