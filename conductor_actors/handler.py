@@ -100,9 +100,10 @@ class TaskHandler:
         log_tasks: the worker processes log one line per completed task (default False; failed
             tasks are always logged).
         env: environment to resolve worker configuration from (default ``os.environ``).
-        monitor_processes, restart_on_failure, restart_backoff_seconds, restart_backoff_max_seconds,
-        restart_max_attempts, monitor_interval_seconds: the official SDK's names, mapped onto
-            ``supervision`` when given.
+        monitor_processes, restart_on_failure, monitor_interval_seconds, restart_backoff_seconds,
+        restart_backoff_max_seconds, restart_max_attempts: the official SDK's parameters, in its
+            positional order (7th to 12th, before ``actors``), mapped onto ``supervision`` when given
+            (None: not given).
 
     Raises ``WorkerConfigError`` (bad environment values), ``WorkerRegistrationError`` (two
     different workers for one task name and domain, or a scanned ``@worker_task`` function that
@@ -119,6 +120,12 @@ class TaskHandler:
         scan_for_annotated_workers: bool = True,
         import_modules: Iterable[str] | None = None,
         event_listeners: Iterable[object] | None = None,
+        monitor_processes: bool | None = None,
+        restart_on_failure: bool | None = None,
+        monitor_interval_seconds: float | None = None,
+        restart_backoff_seconds: float | None = None,
+        restart_backoff_max_seconds: float | None = None,
+        restart_max_attempts: int | None = None,
         actors: Iterable[Any] | None = None,
         *,
         recovery: RecoverySettings | bool | None = None,
@@ -129,8 +136,17 @@ class TaskHandler:
         log_format: str = "text",
         log_tasks: bool = False,
         env: Mapping[str, str] | None = None,
-        **official_options: Any,
     ) -> None:
+        # The official SDK's restart parameters, positional in its order; None = not given.
+        given = {
+            "monitor_processes": monitor_processes,
+            "restart_on_failure": restart_on_failure,
+            "monitor_interval_seconds": monitor_interval_seconds,
+            "restart_backoff_seconds": restart_backoff_seconds,
+            "restart_backoff_max_seconds": restart_backoff_max_seconds,
+            "restart_max_attempts": restart_max_attempts,
+        }
+        official_options = {name: value for name, value in given.items() if value is not None}
         self._configuration = configuration if configuration is not None else Configuration()
         self.metrics_settings = metrics_settings
         env = os.environ if env is None else env

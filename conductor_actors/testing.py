@@ -51,16 +51,19 @@ __all__ = ["InProcessWorkers", "as_worker", "run_task", "run_task_async"]
 def as_worker(target: Any, task_definition_name: str | None = None) -> WorkerInterface:
     """A ``Worker`` for ``target``: a worker, a ``@worker_task`` function, or a plain function.
 
-    A decorated function is found in the registry by identity (its decorator options apply); a plain
-    function becomes ``Worker(task_definition_name or its name, function)``.
+    A decorated function (the wrapper ``@worker_task`` returns, or its ``__wrapped__`` original) is
+    found in the registry by identity (its decorator options apply); a plain function becomes
+    ``Worker(task_definition_name or its name, function)``.
     """
     if isinstance(target, WorkerInterface):
         return target
     if not callable(target):
         raise TypeError(f"expected a worker or a function, got {type(target).__name__}")
+    original = getattr(target, "__wrapped__", None)
     for worker in get_registered_workers():
         same_name = task_definition_name is None or worker.get_task_definition_name() == task_definition_name
-        if isinstance(worker, Worker) and worker.execute_function is target and same_name:
+        found = isinstance(worker, Worker) and worker.execute_function in (target, original)
+        if found and same_name:
             return worker
     return Worker(task_definition_name or str(getattr(target, "__name__", "task")), target)
 

@@ -1,16 +1,23 @@
 """``@worker_task`` and its legacy alias ``WorkerTask``.
 
 The decorator validates its keywords, wraps the function in a ``Worker``, registers it and returns
-the ORIGINAL function unchanged, so it stays an ordinary callable that pickles by reference. It
-runs while the user's module is imported (whatever thread imports it).
+a ``functools.wraps`` wrapper, as the official SDK does: calling the wrapper runs the function
+(the wrapper of an ``async def`` is itself a coroutine function), ``__wrapped__`` is the original,
+and a call with a ``task_ref_name=`` keyword builds a SIMPLE ``WorkflowTask`` (the official
+``SimpleTask``) instead of running anything. The registered ``Worker`` holds the original; worker
+processes find it again through the module-level wrapper's ``__wrapped__``. The decorator runs while
+the user's module is imported (whatever thread imports it).
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..client._models import TaskDef
+from ..client._workflow_models import WorkflowTask
 from ._exceptions import WorkerConfigError
 from ._registry import register_worker
 from ._worker import Worker
@@ -68,9 +75,42 @@ def worker_task(
             register_schema=register_schema,
             processes=processes,
         )
-        return func
+        return _wrap(func, task_definition_name)
 
     return decorate
+
+
+def _workflow_task(task_definition_name: str, kwargs: dict[str, Any]) -> WorkflowTask:
+    """The SIMPLE workflow task a ``task_ref_name=`` call stands for; the other keywords become
+    its input parameters (as the official ``SimpleTask``)."""
+    reference = kwargs.pop("task_ref_name")
+    return WorkflowTask(
+        name=task_definition_name, task_reference_name=reference, type="SIMPLE", input_parameters=dict(kwargs)
+    )
+
+
+def _wrap(func: F, task_definition_name: str) -> F:
+    """The wrapper ``@worker_task`` returns for ``func``: a plain call runs ``func`` in the caller's
+    thread (or loop, for ``async def``) and lets its exceptions through; a call with
+    ``task_ref_name=`` returns a ``WorkflowTask`` (awaited, for an ``async def``: its wrapper is a
+    coroutine function so that callers that test for one keep seeing one)."""
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            if "task_ref_name" in kwargs:
+                return _workflow_task(task_definition_name, kwargs)
+            return await func(*args, **kwargs)
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "task_ref_name" in kwargs:
+            return _workflow_task(task_definition_name, kwargs)
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def register_decorated_fn(

@@ -42,7 +42,8 @@ def test_a_decorated_function_is_its_registered_worker(function: object) -> None
     """The decorator's worker itself, so its options (name, thread_count, domain...) apply."""
     worker = as_worker(function)
     assert any(worker is registered for registered in get_registered_workers())
-    assert isinstance(worker, Worker) and worker.execute_function is function
+    # the registry holds the original function; the decorator returned a functools.wraps wrapper
+    assert isinstance(worker, Worker) and worker.execute_function is function.__wrapped__  # type: ignore[attr-defined]
     assert worker.is_async == (function is decorated_async)
 
 

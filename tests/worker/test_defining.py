@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import multiprocessing
 import pickle
 import socket
@@ -43,7 +44,7 @@ def other_add(a: int, b: int) -> dict:
     return {"sum": a + b}
 
 
-def test_decorator_returns_the_original_function_and_registers_a_worker():
+def test_decorator_returns_a_wrapper_of_the_function_and_registers_a_worker():
     template = TaskDef(retry_count=7)
     decorated = worker_task(
         "deco_add",
@@ -60,8 +61,9 @@ def test_decorator_returns_the_original_function_and_registers_a_worker():
         register_schema=True,
         processes=3,
     )(add)
-    assert decorated is add
-    assert add(1, 2) == {"sum": 3}
+    # the official decorator's contract: a functools.wraps wrapper that runs the function
+    assert decorated is not add and decorated.__wrapped__ is add
+    assert decorated(1, 2) == {"sum": 3}
     assert pickle.loads(pickle.dumps(add)) is add
     worker = registered("deco_add", "blue")
     assert worker.execute_function is add
@@ -88,8 +90,10 @@ def test_decorator_defaults():
 
 
 def test_async_functions_are_async_workers():
-    assert worker_task("deco_async")(add_async) is add_async
+    decorated = worker_task("deco_async")(add_async)
+    assert decorated.__wrapped__ is add_async and inspect.iscoroutinefunction(decorated)
     assert registered("deco_async").is_async is True
+    assert registered("deco_async").execute_function is add_async
 
 
 def test_registry_names():
@@ -137,11 +141,11 @@ def test_module_reload_replaces_silently(write_module):
     reloaded = importlib.reload(reload_me)
     worker = registered("reloadable")
     assert worker.thread_count == 8
-    assert worker.execute_function is reloaded.job
+    assert worker.execute_function is reloaded.job.__wrapped__
 
 
 def test_legacy_worker_task_alias():
-    assert WorkerTask("legacy_ms", poll_interval=300)(add) is add
+    assert WorkerTask("legacy_ms", poll_interval=300)(add).__wrapped__ is add
     assert registered("legacy_ms").poll_interval_millis == 300.0
     WorkerTask("legacy_s", poll_interval=300, poll_interval_seconds=2)(add)
     assert registered("legacy_s").poll_interval_millis == 2000.0
@@ -352,7 +356,8 @@ def test_a_wraps_decorator_above_the_worker_is_fine(write_module):
     worker.check_spawnable()
     copy = pickle.loads(pickle.dumps(worker))
     assert copy.execute_function is worker.execute_function
-    assert copy.execute_function is decorated_workers.well.__wrapped__
+    # two functools.wraps hops: the outer decorator's wrapper, then @worker_task's
+    assert copy.execute_function is inspect.unwrap(decorated_workers.well)
 
 
 def test_decorator_below_worker_task_without_wraps_is_rejected(write_module):
