@@ -101,6 +101,7 @@ class WorkerRunner:
         self._async: Any = None  # the AsyncPipeline of an async worker
         self._loop: Any = None  # the async worker's event loop
         self._loop_thread: threading.Thread | None = None
+        self._loop_stop_asked = False  # set by stop() before it stops the loop
         self._report: StopReport | None = None
 
     def _stage_failed(self, stage: str, exc: BaseException) -> None:
@@ -153,7 +154,10 @@ class WorkerRunner:
             while True:
                 try:
                     loop.run_forever()
-                    return  # stop() stopped it
+                    if self._loop_stop_asked:
+                        return
+                    # Only stop() may end the loop: a task's code called loop.stop().
+                    _log.error("a task of %s stopped the worker's event loop; it runs on", self.task_type)
                 except (KeyboardInterrupt, SystemExit) as exc:
                     # asyncio lets these two out of the loop from the step of any asyncio task that
                     # raises them, besides handing them to whoever awaits that task. The runtime
@@ -216,6 +220,7 @@ class WorkerRunner:
                     asyncio.run_coroutine_threadsafe(_cancel_leftovers(), self._loop).result(timeout=5)
                 except Exception as exc:
                     _log.debug("leftover coroutines did not end cleanly: %r", exc)
+                self._loop_stop_asked = True
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 if self._loop_thread is not None:
                     self._loop_thread.join(timeout=5)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from _support.fault_apps.harness import wait_until
-from _support.fault_apps.raising import RAISED, raising_worker
+from _support.fault_apps.raising import RAISED, loop_stopping_worker, raising_worker
 
 from conductor_actors import TaskHandler
 from conductor_actors.runtime._child_spec import EXIT_OK
@@ -86,4 +86,18 @@ def test_the_runtime_signals_still_stop_a_worker_process(start_tree, dev_server,
     os.kill(pid, signal.SIGTERM)
     stopped = wait_until(lambda: (s := _worker_status(tree)).last_exit is not None and s, "the worker process to stop")
     assert stopped.last_exit == EXIT_OK
+
+
+def test_a_task_that_stops_its_event_loop_does_not_stop_the_worker(start_tree, dev_server):
+    """Only the runtime stops an async worker's event loop: a task's code calling ``loop.stop()``
+    is logged and the loop runs on, so that task and the next ones complete in the same process
+    (instead of a worker that polls no more until its heartbeat times out)."""
+    workflow = _workflow(dev_server)
+    tree = start_tree([loop_stopping_worker(TASK)])
+    pid = _worker_status(tree).pid
+    stopped = _run(dev_server, workflow, "stop")
+    assert (stopped["status"], stopped["outputData"]) == ("COMPLETED", {"pid": pid})
+    assert _run(dev_server, workflow, "none")["outputData"] == {"pid": pid}
+    status = _worker_status(tree)
+    assert (status.pid, status.restarts, status.state) == (pid, 0, "up")
 

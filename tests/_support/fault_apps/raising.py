@@ -16,7 +16,7 @@ from typing import Any
 
 from conductor_actors import Worker
 
-__all__ = ["RAISED", "TaskAbort", "raising_worker"]
+__all__ = ["RAISED", "TaskAbort", "loop_stopping_worker", "raising_worker"]
 
 
 class TaskAbort(BaseException):
@@ -67,3 +67,17 @@ def raising_worker(flavour: str, task_type: str, **options: Any) -> Worker:
     """A ``Worker`` for ``task_type`` running the twin of ``flavour`` (default 20 ms poll interval)."""
     options.setdefault("poll_interval", 20)
     return Worker(task_type, raise_sync if flavour == "sync" else raise_async, **options)
+
+
+async def stop_the_loop(kind: str) -> dict[str, Any]:
+    """Stops the event loop it runs on (``kind == "stop"``), then finishes normally."""
+    if kind == "stop":
+        asyncio.get_running_loop().stop()
+        await asyncio.sleep(0)
+    return {"pid": os.getpid()}
+
+
+def loop_stopping_worker(task_type: str, **options: Any) -> Worker:
+    """A ``Worker`` for ``task_type`` whose ``async def`` function can stop its own event loop."""
+    options.setdefault("poll_interval", 20)
+    return Worker(task_type, stop_the_loop, **options)
