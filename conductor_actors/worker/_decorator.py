@@ -54,6 +54,9 @@ def worker_task(
     ``strict_schema``, ``task_def`` (a ``TaskDef`` template), ``register_schema`` and
     ``processes`` (OS processes running this worker).
 
+    The decorated name becomes a ``functools.wraps`` wrapper (see the module docstring): calling it
+    runs the function; ``fn(task_ref_name=..., **inputs)`` returns a SIMPLE ``WorkflowTask``.
+
     Raises ``WorkerConfigError`` for an invalid keyword value and ``WorkerRegistrationError`` for a
     function that cannot run in a worker process or a task name already taken by another function.
     """
