@@ -10,6 +10,7 @@ per task run on for a whole interval.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -36,7 +37,8 @@ def rss_mib() -> float:
 def memory_over_limit(settings: RuntimeSettings, rss: float) -> str | None:
     """Why the process should be recycled for its memory now, or None."""
     if settings.max_rss_mb and rss > settings.max_rss_mb:
-        return f"resident memory {rss:.0f} MiB is over max_rss_mb={settings.max_rss_mb:g}"
+        # Rounded up: a reading just over the limit must not read as the limit itself.
+        return f"resident memory {math.ceil(rss)} MiB is over max_rss_mb={settings.max_rss_mb:g}"
     return None
 
 

@@ -41,3 +41,9 @@ def test_the_limit_is_reported_once_when_many_threads_cross_it_together() -> Non
         thread.join()
     assert [r for r in reasons if r is not None] == ["resident memory 11 MiB is over max_rss_mb=10"]
     assert len(reasons) == 8
+
+
+def test_the_reason_never_shows_a_memory_that_is_not_over_the_limit() -> None:
+    """A reading just over the limit is rounded up in the reason, not down to the limit itself."""
+    check = RecycleCheck(RuntimeSettings(max_rss_mb=200), rss=lambda: 200.3)
+    assert check.after_task(1) == "resident memory 201 MiB is over max_rss_mb=200"
