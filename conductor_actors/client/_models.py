@@ -74,6 +74,11 @@ class TaskStatus(str, enum.Enum):
         return self.value
 
 
+class _PlainProperty(property):
+    """A property that only reads and writes its ``_<name>`` attribute (no checks, no conversion),
+    so the constructor and the wire form may use the attribute directly."""
+
+
 def _plain_property(name: str) -> property:
     private = "_" + name
 
@@ -83,7 +88,13 @@ def _plain_property(name: str) -> property:
     def setter(self: Any, value: Any) -> None:
         setattr(self, private, value)
 
-    return property(getter, setter, doc=f"The {name} of this model.")
+    return _PlainProperty(getter, setter, doc=f"The {name} of this model.")
+
+
+#: The instance state ``cls()`` leaves, per class, when it holds only immutable values (see
+#: ``_Model._blank_instance``); None when it does not (``from_dict`` then calls ``cls()``).
+_DEFAULT_STATE: dict[type, dict[str, Any] | None] = {}
+_IMMUTABLE = (type(None), bool, int, float, str, enum.Enum)
 
 
 class _Model:
@@ -103,19 +114,63 @@ class _Model:
             if name not in cls.__dict__:
                 setattr(cls, name, _plain_property(name))
         cls._from_wire = {**{v: k for k, v in cls.attribute_map.items()}, **{k: k for k in cls.swagger_types}}
+        # Computed once per class: models are built and written for every task, and going through
+        # a Python-level property per field made that several times slower.
+        cls._wire_private = {key: "_" + name for key, name in cls._from_wire.items()}
+        plain = {name for name in cls.swagger_types if isinstance(getattr(cls, name, None), _PlainProperty)}
+        cls._plain = frozenset(plain)
+        cls._blank = {"_" + name: cls._initial.get(name) for name in cls.swagger_types}
+        cls._wire_fields = tuple(
+            (name, "_" + name if name in plain else None, cls.attribute_map.get(name, to_camel(name)))
+            for name in cls.swagger_types
+        )
 
     _from_wire: ClassVar[dict[str, str]]
+    _extra: dict[str, Any]  # set on every instance by ``_init`` or ``_blank_instance``
+    _wire_private: ClassVar[dict[str, str]] = {}
+    _plain: ClassVar[frozenset[str]] = frozenset()
+    _blank: ClassVar[dict[str, Any]] = {}
+    _wire_fields: ClassVar[tuple[tuple[str, str | None, str], ...]] = ()
 
     def _init(self, values: dict[str, Any]) -> None:
         """Set every backing attribute to its initial value, then each given non-None value through
-        its property (so validation applies, as in the official constructors)."""
-        for name in self.swagger_types:
-            setattr(self, "_" + name, self._initial.get(name))
-        self.discriminator = None
-        self._extra: dict[str, Any] = {}
+        its property (so validation applies, as in the official constructors); a plain property
+        (no checks) is skipped for its attribute, with the same effect."""
+        state = self.__dict__
+        state.update(self._blank)
+        state["discriminator"] = None
+        state["_extra"] = {}
+        plain = self._plain
         for name, value in values.items():
             if value is not None:
-                setattr(self, name, value)
+                if name in plain:
+                    state["_" + name] = value
+                else:
+                    setattr(self, name, value)
+
+    @classmethod
+    def _blank_instance(cls: type[_M]) -> _M:
+        """What ``cls()`` gives, for ``from_dict``. The state ``cls()`` leaves is recorded once per
+        class and copied afterwards (the constructors of the large models, ``Task`` above all, cost
+        more than the parsing); a class whose default state holds a mutable value other than
+        ``_extra`` is built with ``cls()`` every time, so no instance shares one."""
+        try:
+            state = _DEFAULT_STATE[cls]
+        except KeyError:
+            first = cls()
+            state = dict(first.__dict__)
+            shared = {k: v for k, v in state.items() if k != "_extra"}
+            _DEFAULT_STATE[cls] = (
+                state if all(isinstance(v, _IMMUTABLE) for v in shared.values()) and state.get("_extra") == {}
+                else None
+            )
+            return first
+        if state is None:
+            return cls()
+        obj = cls.__new__(cls)
+        obj.__dict__.update(state)
+        obj.__dict__["_extra"] = {}
+        return obj
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -168,16 +223,19 @@ class _Model:
         """
         if not isinstance(data, Mapping):
             raise TypeError(f"{cls.__name__} expects a JSON object, got {type(data).__name__}")
-        obj = cls()
+        obj = cls._blank_instance()
+        state = obj.__dict__
+        extra = state["_extra"]
+        to_private = cls._wire_private
         for key, value in data.items():
-            name = cls._from_wire.get(key) if isinstance(key, str) else None
-            if name is None:
-                obj._extra[key] = value
+            private = to_private.get(key) if isinstance(key, str) else None
+            if private is None:
+                extra[key] = value
             elif value is not None:
-                setattr(obj, "_" + name, value)
+                state[private] = value
         for name, default in cls._wire_defaults.items():
-            if getattr(obj, "_" + name) is None:
-                setattr(obj, "_" + name, default() if callable(default) else default)
+            if state.get("_" + name) is None:
+                state["_" + name] = default() if callable(default) else default
         obj._normalise()
         return obj
 
@@ -187,11 +245,12 @@ class _Model:
     def to_wire(self) -> dict[str, Any]:
         """The server's JSON object: camelCase keys, ``None`` values left out, extras kept."""
         out: dict[str, Any] = dict(self._extra)
-        for name in self.swagger_types:
-            value = getattr(self, name)
+        state = self.__dict__
+        for name, private, key in self._wire_fields:
+            value = state.get(private) if private is not None else getattr(self, name)
             if value is None:
                 continue
-            out[self.attribute_map.get(name, to_camel(name))] = _wire_value(value)
+            out[key] = _wire_value(value)
         return out
 
 
@@ -312,6 +371,9 @@ class TaskResult(_Model):
 
     @status.setter
     def status(self, status: TaskResultStatus | str) -> None:
+        if isinstance(status, TaskResultStatus):  # the runtime's case, set for every task
+            self._status = status
+            return
         allowed = [member.name for member in TaskResultStatus]
         if status not in allowed:
             raise ValueError(f"Invalid value for `status` ({status}), must be one of {allowed}")
