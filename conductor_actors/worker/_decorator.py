@@ -14,13 +14,15 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..client._models import TaskDef
-from ..client._workflow_models import WorkflowTask
 from ._exceptions import WorkerConfigError
 from ._registry import register_worker
 from ._worker import Worker
+
+if TYPE_CHECKING:
+    from ..client._workflow_models import WorkflowTask
 
 __all__ = ["WorkerTask", "register_decorated_fn", "worker_task"]
 
@@ -86,6 +88,8 @@ def worker_task(
 def _workflow_task(task_definition_name: str, kwargs: dict[str, Any]) -> WorkflowTask:
     """The SIMPLE workflow task a ``task_ref_name=`` call stands for; the other keywords become
     its input parameters (as the official ``SimpleTask``)."""
+    from ..client._workflow_models import WorkflowTask  # here: a worker process never needs it
+
     reference = kwargs.pop("task_ref_name")
     return WorkflowTask(
         name=task_definition_name, task_reference_name=reference, type="SIMPLE", input_parameters=dict(kwargs)

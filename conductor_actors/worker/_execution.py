@@ -15,7 +15,7 @@ cancelled, every ``CancelledError`` propagates.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,16 +104,26 @@ class _Call:
     ) -> bool:
         self.duration = time.perf_counter() - self._start
         reset_task_context(self._token)
-        if exc is None or (isinstance(exc, asyncio.CancelledError) and _runtime_cancels()):
+        if exc is None or (_is_cancelled_error(exc) and _runtime_cancels()):
             return False
         self.error = exc
         return True
+
+
+def _is_cancelled_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an ``asyncio.CancelledError``. Read from ``sys.modules``, not imported:
+    no such exception exists before asyncio is loaded, and importing asyncio costs a sync worker
+    process (which never loads it otherwise) several MiB and milliseconds of start-up."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _runtime_cancels() -> bool:
     """True when the running asyncio task has a cancellation requested (by the runtime: the
     shutdown deadline or an overdue task), so a ``CancelledError`` is that request, not an error of
     the task's code. Python 3.10 has no ``Task.cancelling()``: every one counts as a request."""
+    import asyncio  # loaded already: a CancelledError was raised
+
     try:
         current = asyncio.current_task()
     except RuntimeError:  # no running loop: a sync worker raised CancelledError itself

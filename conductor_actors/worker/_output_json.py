@@ -19,14 +19,11 @@ A value that is still not JSON (an arbitrary object, NaN/infinity, a circular re
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
-import decimal
 import enum
 import json
 import math
-import uuid
 from typing import Any
 
 __all__ = ["OutputNotJson", "json_output", "plain_value"]
@@ -70,6 +67,12 @@ def plain_value(value: Any, path: str = "") -> Any:
 
 def _scalar(value: Any) -> Any:
     """The official SDK's text form of a non-JSON scalar, or ``value`` itself when it has none."""
+    # Imported here, off the common path: a worker whose outputs are plain JSON never needs them,
+    # and uuid (with platform) and decimal add to every worker process's memory.
+    import base64
+    import decimal
+    import uuid
+
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (datetime.timedelta, uuid.UUID, decimal.Decimal, set, frozenset)):
