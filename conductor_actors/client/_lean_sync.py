@@ -68,16 +68,20 @@ class LeanConnectionPool:
         return sock
 
     def _take_idle(self) -> socket.socket | None:
-        with self._lock:
-            while self._idle:
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
                 sock = self._idle.pop()
-                # Checked every time, however short the idle time: a request written on a
-                # connection the server already closed fails, and it is not sent again.
-                if not socket_dropped(sock):
-                    self._busy.add(sock)
-                    return sock
-                sock.close()
-        return None
+                self._busy.add(sock)
+            # Checked every time, however short the idle time: a request written on a connection
+            # the server already closed fails, and it is not sent again. Checked outside the lock,
+            # so the other threads' calls do not queue behind this system call.
+            if not socket_dropped(sock):
+                return sock
+            with self._lock:
+                self._busy.discard(sock)
+            sock.close()
 
     def _give_back(self, sock: socket.socket, healthy: bool) -> None:
         """Return a connection to the pool (or close it when it cannot carry another request)."""
