@@ -140,7 +140,10 @@ def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
 
 def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> _Call | ExecutionOutcome:
     """The context and arguments for the call, or the outcome of input that breaks the contract."""
-    result = TaskResult(task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=bound.worker_id)
+    result = TaskResult(
+        task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=bound.worker_id,
+        output_data={}, logs=[],  # what TaskContext would set: given here, it skips two property writes
+    )
     context = TaskContext(task, result, shutting_down)
     binder = bound._binder
     if binder is None:

@@ -86,7 +86,10 @@ def _merge(context_output: dict[str, Any], output: Any) -> Any:
     return {**context_output, **output}
 
 
-def _addressed(task: Task, status: TaskResultStatus, output: Any, worker_id: str) -> TaskResult:
+def _addressed(
+    task: Task, status: TaskResultStatus, output: Any, worker_id: str,
+    logs: list[TaskExecLog] | None = None, callback_after_seconds: int | None = None,
+) -> TaskResult:
     """A result for ``task`` built from its ``task_id`` and ``workflow_instance_id`` only, so a
     task-like object (a test double of the official ``Task``) works as the model does."""
     return TaskResult(
@@ -95,7 +98,8 @@ def _addressed(task: Task, status: TaskResultStatus, output: Any, worker_id: str
         worker_id=worker_id,
         status=status,
         output_data={} if output is None else output,
-        logs=[],
+        logs=[] if logs is None else logs,
+        callback_after_seconds=callback_after_seconds,
     )
 
 
@@ -163,11 +167,9 @@ def result_from_return(task: Task, worker_id: str, context: TaskContext, value: 
         else:
             status = TaskResultStatus.COMPLETED
             output = _as_output(value)
-        result = _addressed(task, status, _merge(context.output, output), worker_id)
-        result.logs = context.logs
-        result.callback_after_seconds = callback
+        result = _addressed(task, status, _merge(context.output, output), worker_id, context.logs, callback)
     try:
         result.output_data, size = json_output(result.output_data)
     except OutputNotJson as not_json:
-        return contract_violation(task, worker_id, str(not_json), result.logs)
+        return contract_violation(task, worker_id, str(not_json), result.logs if result.logs is not None else [])
     return ResultParts(result, False, None, size)
