@@ -47,3 +47,29 @@ def test_the_reason_never_shows_a_memory_that_is_not_over_the_limit() -> None:
     """A reading just over the limit is rounded up in the reason, not down to the limit itself."""
     check = RecycleCheck(RuntimeSettings(max_rss_mb=200), rss=lambda: 200.3)
     assert check.after_task(1) == "resident memory 201 MiB is over max_rss_mb=200"
+
+
+def test_the_current_memory_is_read_only_once_the_peak_nears_the_limit() -> None:
+    peaks = iter([100.0, 150.0, 195.0, 230.0])
+    currents = iter([190.0, 205.0])
+    reads: list[float] = []
+
+    def rss() -> float:
+        reads.append(next(currents))
+        return reads[-1]
+
+    check = RecycleCheck(RuntimeSettings(max_rss_mb=200), rss=rss, peak=lambda: next(peaks))
+    # A peak well below the limit means the memory is too: no reading of the current memory.
+    assert [check.after_task(n) for n in (1, 2)] == [None, None]
+    assert reads == []
+    # Within the margin (8 MiB, or 2 % of the limit) or over it, the current memory decides.
+    assert check.after_task(3) is None
+    assert check.after_task(4) == "resident memory 205 MiB is over max_rss_mb=200"
+    assert reads == [190.0, 205.0]
+
+
+def test_the_real_peak_reading_is_used_only_with_the_real_memory_reading() -> None:
+    check = RecycleCheck(RuntimeSettings(max_rss_mb=10), rss=lambda: 11.0)
+    assert check.after_task(1) == "resident memory 11 MiB is over max_rss_mb=10"
+    real = RecycleCheck(RuntimeSettings(max_rss_mb=100_000))
+    assert real.after_task(1) is None  # this process's peak is far below 100 GB: nothing else read
