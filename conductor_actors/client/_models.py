@@ -117,7 +117,7 @@ class _Model:
         # a Python-level property per field made that several times slower.
         cls._wire_private = {key: "_" + name for key, name in cls._from_wire.items()}
         plain = {name for name in cls.swagger_types if isinstance(getattr(cls, name, None), _PlainProperty)}
-        cls._plain = frozenset(plain)
+        cls._plain_private = {name: "_" + name for name in plain}
         cls._blank = {"_" + name: cls._initial.get(name) for name in cls.swagger_types}
         cls._wire_fields = tuple(
             (name, "_" + name if name in plain else None, cls.attribute_map.get(name, to_camel(name)))
@@ -127,7 +127,7 @@ class _Model:
     _from_wire: ClassVar[dict[str, str]]
     _extra: dict[str, Any]  # set on every instance by ``_init`` or ``_blank_instance``
     _wire_private: ClassVar[dict[str, str]] = {}
-    _plain: ClassVar[frozenset[str]] = frozenset()
+    _plain_private: ClassVar[dict[str, str]] = {}
     _blank: ClassVar[dict[str, Any]] = {}
     _wire_fields: ClassVar[tuple[tuple[str, str | None, str], ...]] = ()
 
@@ -139,11 +139,12 @@ class _Model:
         state.update(self._blank)
         state["discriminator"] = None
         state["_extra"] = {}
-        plain = self._plain
+        private_of = self._plain_private
         for name, value in values.items():
             if value is not None:
-                if name in plain:
-                    state["_" + name] = value
+                private = private_of.get(name)
+                if private is not None:
+                    state[private] = value
                 else:
                     setattr(self, name, value)
 
