@@ -250,8 +250,12 @@ class _Model:
             value = state.get(private) if private is not None else getattr(self, name)
             if value is None:
                 continue
-            out[key] = _wire_value(value)
+            out[key] = value if type(value) in _AS_IS else _wire_value(value)  # most values need nothing
         return out
+
+
+#: Types whose values go on the wire as they are (exact types: a str enum member is converted).
+_AS_IS = frozenset({str, int, float, bool, dict})
 
 
 def _wire_value(value: Any) -> Any:
