@@ -120,6 +120,10 @@ class PollerBehaviour(_Stage):
         self.failures = FailureLog()
 
     def on_start(self) -> None:
+        # The launcher stores the ref only once this actor runs, and the first task can be polled,
+        # run and settled before it does: its SlotsFreed would go nowhere and the slot stay taken.
+        # Storing it here, before the first poll, means every freed slot finds the poller.
+        self.w.poller = self.actor_ref
         self._beat("poller")
         self._wake()
 

@@ -169,7 +169,7 @@ class Wiring:
         self.handed_back = Tally()  # hand-backs the server accepted
         self.handed_to_recovery = Tally()  # results passed to ``undeliverable``
         self.on_task_limit: Callable[[str], None] | None = None  # called once when a recycling limit is reached
-        self.poller: ActorRef | None = None
+        self.poller: ActorRef | None = None  # also stored by the poller itself, before its first poll
         self.executor: ActorRef | None = None
         self.updater: ActorRef | None = None
         self.leases: ActorRef | None = None
