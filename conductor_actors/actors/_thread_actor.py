@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -126,6 +127,7 @@ class _ThreadCell(Cell):
         self._get = mailbox.get
         self._actors = actors
         self._thread_ids: set[int] = set()
+        self._threads: list[threading.Thread] = []
 
     def launch(self) -> None:
         """Caller's thread: start one thread per member."""
@@ -133,7 +135,24 @@ class _ThreadCell(Cell):
         single = len(self._actors) == 1
         for index, actor in enumerate(self._actors):
             thread_name = self.name if single else f"{self.name}-{index}"
-            threading.Thread(target=self._run_member, args=(actor,), name=thread_name, daemon=daemon).start()
+            thread = threading.Thread(target=self._run_member, args=(actor,), name=thread_name, daemon=daemon)
+            self._threads.append(thread)
+            thread.start()
+
+    def wait_dead(self, timeout: float | None) -> bool:
+        """Block the calling thread until every member stopped and its thread ended; False on
+        timeout. The cell is marked dead just before a member's thread returns, so without the
+        join a caller could still see the thread alive (a test of leaked threads, say)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not super().wait_dead(timeout):
+            return False
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if thread is not threading.current_thread():
+                thread.join(remaining)
+                if thread.is_alive():
+                    return False
+        return True
 
     def check_blocking_allowed(self) -> None:
         if threading.get_ident() in self._thread_ids:

@@ -194,3 +194,15 @@ def test_bounded_pool_mailbox() -> None:
         gate.open()
     finally:
         ref.stop(timeout=WAIT)
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_blocking_stop_returns_once_every_member_thread_has_ended(size: int) -> None:
+    """``stop()`` and ``join()`` mean the threads are gone, not only that the actor was marked dead:
+    the last member's thread still runs the death notices after the mark (here one that takes a
+    moment), and a caller checking for leaked threads must not see it alive."""
+    ref, _ = start_pool(size, name="ending-pool")
+    ref._cell.add_death_callback(lambda: threading.Event().wait(0.3))  # slow work after the mark
+    ref.stop(timeout=WAIT)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("ending-pool")] == []
+    assert ref.join(timeout=WAIT)
