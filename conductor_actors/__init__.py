@@ -29,37 +29,33 @@ if TYPE_CHECKING:
     )
     from .client import (
         AsyncConductorClient,
+        AsyncMetadataClient,
+        AsyncWorkflowClient,
+        AsyncWorkflowExecutor,
         AuthenticationSettings,
         AuthorizationError,
         ConductorClient,
         ConductorError,
         ConductorHTTPError,
         Configuration,
+        IdempotencyStrategy,
+        MetadataClient,
         NotFoundError,
+        OrkesClients,
+        OrkesMetadataClient,
+        OrkesWorkflowClient,
+        StartWorkflowRequest,
         Task,
         TaskDef,
         TaskExecLog,
         TaskResult,
         TaskResultStatus,
-    )
-    from .client._workflow_models import (
-        IdempotencyStrategy,
-        StartWorkflowRequest,
         Workflow,
+        WorkflowClient,
         WorkflowDef,
+        WorkflowExecutor,
         WorkflowRun,
         WorkflowTask,
-    )
-    from .client._workflows import (
-        AsyncMetadataClient,
-        AsyncWorkflowClient,
-        AsyncWorkflowExecutor,
-        MetadataClient,
-        OrkesClients,
-        OrkesMetadataClient,
-        OrkesWorkflowClient,
-        WorkflowClient,
-        WorkflowExecutor,
     )
     from .events import (
         PollCompleted,
@@ -76,21 +72,15 @@ if TYPE_CHECKING:
         TaskHandler,
         TaskHandlerError,
     )
-    from .metrics._settings import (
-        MetricsSettings,
-        MetricsSettingsError,
-    )
-    from .runtime._runner import (
+    from .runtime import (
+        StopReport,
         WorkerRunner,
         run_worker,
     )
-    from .runtime._settings import (
+    from .settings import (
+        MetricsSettings,
+        MetricsSettingsError,
         RuntimeSettings,
-    )
-    from .runtime._shutdown import (
-        StopReport,
-    )
-    from .supervision import (
         SupervisionSettings,
     )
     from .worker import (
@@ -216,21 +206,21 @@ _LAZY = {
     "TaskExecLog": ".client",
     "TaskResult": ".client",
     "TaskResultStatus": ".client",
-    "IdempotencyStrategy": ".client._workflow_models",
-    "StartWorkflowRequest": ".client._workflow_models",
-    "Workflow": ".client._workflow_models",
-    "WorkflowDef": ".client._workflow_models",
-    "WorkflowRun": ".client._workflow_models",
-    "WorkflowTask": ".client._workflow_models",
-    "AsyncMetadataClient": ".client._workflows",
-    "AsyncWorkflowClient": ".client._workflows",
-    "AsyncWorkflowExecutor": ".client._workflows",
-    "MetadataClient": ".client._workflows",
-    "OrkesClients": ".client._workflows",
-    "OrkesMetadataClient": ".client._workflows",
-    "OrkesWorkflowClient": ".client._workflows",
-    "WorkflowClient": ".client._workflows",
-    "WorkflowExecutor": ".client._workflows",
+    "IdempotencyStrategy": ".client",
+    "StartWorkflowRequest": ".client",
+    "Workflow": ".client",
+    "WorkflowDef": ".client",
+    "WorkflowRun": ".client",
+    "WorkflowTask": ".client",
+    "AsyncMetadataClient": ".client",
+    "AsyncWorkflowClient": ".client",
+    "AsyncWorkflowExecutor": ".client",
+    "MetadataClient": ".client",
+    "OrkesClients": ".client",
+    "OrkesMetadataClient": ".client",
+    "OrkesWorkflowClient": ".client",
+    "WorkflowClient": ".client",
+    "WorkflowExecutor": ".client",
     "PollCompleted": ".events",
     "PollFailure": ".events",
     "PollStarted": ".events",
@@ -240,13 +230,13 @@ _LAZY = {
     "TaskRunnerEvent": ".events",
     "TaskRunnerEventsListener": ".events",
     "TaskUpdateFailure": ".events",
-    "MetricsSettings": ".metrics._settings",
-    "MetricsSettingsError": ".metrics._settings",
-    "RuntimeSettings": ".runtime._settings",
-    "StopReport": ".runtime._shutdown",
-    "WorkerRunner": ".runtime._runner",
-    "run_worker": ".runtime._runner",
-    "SupervisionSettings": ".supervision",
+    "MetricsSettings": ".settings",
+    "MetricsSettingsError": ".settings",
+    "RuntimeSettings": ".settings",
+    "StopReport": ".runtime",
+    "WorkerRunner": ".runtime",
+    "run_worker": ".runtime",
+    "SupervisionSettings": ".settings",
     "TaskHandler": ".handler",
     "TaskHandlerError": ".handler",
     "NonRetryableException": ".worker",

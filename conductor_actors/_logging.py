@@ -272,7 +272,7 @@ def _classify(outcome: Any) -> _Failure | None:
     status = getattr(result.status, "value", result.status)
     if not outcome.failed and status not in ("FAILED", "FAILED_WITH_TERMINAL_ERROR"):
         return None  # the common case, before any formatting
-    from .worker._exceptions import NonRetryableException  # loaded by then; not at import (cycle)
+    from .worker import NonRetryableException  # loaded by then; not at import (cycle)
 
     reason = " ".join(str(result.reason_for_incompletion or "").split())
     if outcome.failed:

@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
-from .recovery import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, ServerIdentity, default_state_dir
-from .recovery._identity import normalise_api_root
+from .recovery import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, ServerIdentity, normalise_api_root
+from .settings import default_state_dir
 
 __all__ = ["outbox_main"]
 

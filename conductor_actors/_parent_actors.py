@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from .actors import ActorRef, ActorSupervisor, RestartPolicy, ThreadActor
-from .events._events import TaskRunnerEvent
-from .runtime._control import EventBatch, UndeliveredResult
+from .events import TaskRunnerEvent
+from .runtime import EventBatch, UndeliveredResult
 from .supervision import ChildStatus
 
 __all__ = ["ParentActors", "ParentSink", "actor_subscriptions"]

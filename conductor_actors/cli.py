@@ -219,9 +219,8 @@ def _run_with_reload(args: list[str], options: argparse.Namespace) -> int:
 
 
 def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .client._config import ConfigurationError
-    from .metrics._settings import MetricsSettingsError
-    from .recovery import RecoverySettingsError
+    from .client import ConfigurationError
+    from .settings import MetricsSettingsError, RecoverySettingsError
     from .worker import WorkerConfigError, WorkerDiscoveryError, WorkerRegistrationError
 
     if not options.modules:
@@ -277,7 +276,7 @@ def _check_modules_exist(modules: Sequence[str]) -> None:
 def _configuration(options: argparse.Namespace, server: Any) -> Any:
     """The client configuration: the embedded server's (without the environment's credentials),
     else ``--server-url``, else the environment's. Raises ``ConfigurationError`` for bad values."""
-    from .client._config import Configuration
+    from .client import Configuration
 
     if server is not None:
         return Configuration(server_api_url=server.url, env={})
@@ -290,11 +289,8 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
     """The handler of every worker the modules define: their ``@worker_task`` functions and their
     module-level worker objects, as ``TaskHandler(workers=[...], scan_for_annotated_workers=True)``
     runs them. Raises what importing the modules and building the handler raise."""
-    from ._env_settings import settings_from_env
     from .handler import TaskHandler
-    from .metrics._settings import MetricsSettings
-    from .recovery import RecoverySettings
-    from .supervision import SupervisionSettings
+    from .settings import MetricsSettings, RecoverySettings, SupervisionSettings, settings_from_env
     from .worker import WorkerLoader
 
     loader = WorkerLoader()

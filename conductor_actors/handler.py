@@ -23,23 +23,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from ._env_settings import settings_from_env
 from ._logging import LOG_FORMATS
 from ._parent_actors import ParentActors, ParentSink
 from ._startup_check import start_server_check
-from .client._config import Configuration
-from .metrics._settings import MetricsSettings
-from .recovery import RecoverySettings, RecoverySink
-from .runtime._child_spec import ChildSpec
-from .runtime._settings import RuntimeSettings
-from .supervision import (
+from .client import Configuration
+from .recovery import RecoverySink
+from .runtime import WorkerSettings
+from .settings import (
     PARENT_STOP_TIMEOUT,
+    MetricsSettings,
+    RecoverySettings,
+    RuntimeSettings,
+    SupervisionSettings,
+    settings_from_env,
+)
+from .supervision import (
+    EXIT_UNGUARDED_MAIN,
     ChildStatus,
     ProcessSupervisor,
-    SupervisionSettings,
     install_signal_handlers,
 )
-from .supervision._status import EXIT_UNGUARDED_MAIN
 from .worker import (
     WorkerConfig,
     WorkerInterface,
@@ -204,7 +207,7 @@ class TaskHandler:
     def _default_sinks(self) -> list[ParentSink]:
         sinks: list[ParentSink] = []
         if self.metrics_settings is not None:
-            from .metrics._actor import MetricsSink  # prometheus_client loads only when metrics are on
+            from .metrics import MetricsSink  # prometheus_client loads only when metrics are on
 
             task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
             self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
@@ -223,13 +226,13 @@ class TaskHandler:
 
     # ----------------------------------------------------------------------------------------------
 
-    def child_specs(self) -> list[ChildSpec]:
+    def child_specs(self) -> list[WorkerSettings]:
         """One spec per worker process (a worker with ``processes=N`` gets N).
 
         Raises ``WorkerRegistrationError``, naming the fix, for a worker a child process cannot
         re-create (a lambda or nested function: define it at module level).
         """
-        specs: list[ChildSpec] = []
+        specs: list[WorkerSettings] = []
         forward = self._parent.forward_event_types()
         for worker in self.workers:
             config = self.configs[id(worker)]
@@ -238,7 +241,7 @@ class TaskHandler:
             base = config.task_definition_name + (f"[domain={config.domain}]" if config.domain else "")
             for index in range(config.processes):
                 key = base if config.processes == 1 else f"{base}#{index + 1}"
-                specs.append(ChildSpec(
+                specs.append(WorkerSettings(
                     key=key, task_type=config.task_definition_name, worker_payload=payload,
                     worker_config=config, configuration=self.configuration, runtime=self.runtime_settings,
                     process_index=index, listeners_payload=self._listeners_payload,

@@ -39,10 +39,9 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from .client._config import Configuration
-from .client._models import Task, TaskResult
-from .runtime._runner import WorkerRunner
-from .runtime._settings import RuntimeSettings
+from .client import Configuration, Task, TaskResult
+from .runtime import WorkerRunner
+from .settings import RuntimeSettings
 from .worker import BoundWorker, Worker, WorkerInterface, execute_async, execute_sync, get_registered_workers
 
 __all__ = ["InProcessWorkers", "as_worker", "run_task", "run_task_async"]

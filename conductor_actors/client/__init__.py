@@ -25,9 +25,31 @@ from ._wire import TaskBatch, UndecodableTask, UndecodableTaskError
 if TYPE_CHECKING:
     from ._async import AsyncConductorClient
     from ._sync import ConductorClient
+    from ._workflow_models import (
+        IdempotencyStrategy,
+        StartWorkflowRequest,
+        Workflow,
+        WorkflowDef,
+        WorkflowRun,
+        WorkflowTask,
+    )
+    from ._workflows import (
+        AsyncMetadataClient,
+        AsyncWorkflowClient,
+        AsyncWorkflowExecutor,
+        MetadataClient,
+        OrkesClients,
+        OrkesMetadataClient,
+        OrkesWorkflowClient,
+        WorkflowClient,
+        WorkflowExecutor,
+    )
 
 __all__ = [
     "AsyncConductorClient",
+    "AsyncMetadataClient",
+    "AsyncWorkflowClient",
+    "AsyncWorkflowExecutor",
     "AuthenticationSettings",
     "AuthorizationError",
     "ConductorClient",
@@ -37,9 +59,15 @@ __all__ = [
     "ConductorTransportError",
     "Configuration",
     "ConfigurationError",
+    "IdempotencyStrategy",
     "InvalidResponseError",
+    "MetadataClient",
     "NotFoundError",
+    "OrkesClients",
+    "OrkesMetadataClient",
+    "OrkesWorkflowClient",
     "ResponseTooLargeError",
+    "StartWorkflowRequest",
     "Task",
     "TaskBatch",
     "TaskDef",
@@ -49,9 +77,33 @@ __all__ = [
     "TaskStatus",
     "UndecodableTask",
     "UndecodableTaskError",
+    "Workflow",
+    "WorkflowClient",
+    "WorkflowDef",
+    "WorkflowExecutor",
+    "WorkflowRun",
+    "WorkflowTask",
 ]
 
-_LAZY = {"ConductorClient": "._sync", "AsyncConductorClient": "._async"}
+_LAZY = {
+    "ConductorClient": "._sync",
+    "AsyncConductorClient": "._async",
+    "IdempotencyStrategy": "._workflow_models",
+    "StartWorkflowRequest": "._workflow_models",
+    "Workflow": "._workflow_models",
+    "WorkflowDef": "._workflow_models",
+    "WorkflowRun": "._workflow_models",
+    "WorkflowTask": "._workflow_models",
+    "AsyncMetadataClient": "._workflows",
+    "AsyncWorkflowClient": "._workflows",
+    "AsyncWorkflowExecutor": "._workflows",
+    "MetadataClient": "._workflows",
+    "OrkesClients": "._workflows",
+    "OrkesMetadataClient": "._workflows",
+    "OrkesWorkflowClient": "._workflows",
+    "WorkflowClient": "._workflows",
+    "WorkflowExecutor": "._workflows",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..client._models import TaskResult
+    from ..client import TaskResult
 
 __all__ = [
     "PollCompleted",

@@ -1,6 +1,5 @@
 """Metrics: one Prometheus registry in the parent, fed by every worker process.
 
-``MetricsSettings`` says where metrics go (HTTP ``/metrics`` and ``/health``, or a file);
 ``CATALOG`` lists every metric. The parent's MetricsActor (``MetricsSink``) loads
 ``prometheus_client`` only when metrics are on.
 """
@@ -9,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._accumulator import MetricsAccumulator, MetricsDelta
 from ._catalog import CATALOG, MetricKind, MetricSpec
-from ._settings import MetricsSettings, MetricsSettingsError
 
 if TYPE_CHECKING:
     from ._actor import MetricsSink
 
-__all__ = ["CATALOG", "MetricKind", "MetricSpec", "MetricsSettings", "MetricsSettingsError", "MetricsSink"]
+__all__ = ["CATALOG", "MetricKind", "MetricSpec", "MetricsAccumulator", "MetricsDelta", "MetricsSink"]
 
 
 def __getattr__(name: str) -> Any:

@@ -24,9 +24,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
+from ..settings import MetricsSettings
 from ._accumulator import MetricsDelta
 from ._exposition import HealthProbe, MetricsHTTPServer, check_writable_directory, write_atomically
-from ._settings import MetricsSettings
 from ._state import MetricsState
 
 __all__ = ["MetricsActor", "MetricsSink"]

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ..settings import MetricsSettingsError
 from ._readiness import ready_report
-from ._settings import MetricsSettingsError
 
 __all__ = [
     "CONNECTION_TIMEOUT",

@@ -5,9 +5,8 @@ delivered when the server is back (``RecoveryActor``), inspected with
 from __future__ import annotations
 
 from ._actor import RecoveryActor, RecoverySink
-from ._identity import ServerIdentity
+from ._identity import ServerIdentity, normalise_api_root
 from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError
-from ._settings import RecoverySettings, RecoverySettingsError, default_state_dir
 
 __all__ = [
     "DEFAULT_FILE_NAME",
@@ -15,9 +14,7 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "RecoveryActor",
-    "RecoverySettings",
-    "RecoverySettingsError",
     "RecoverySink",
     "ServerIdentity",
-    "default_state_dir",
+    "normalise_api_root",
 ]

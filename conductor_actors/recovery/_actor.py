@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
-from ..client._config import Configuration
-from ..client._errors import AuthorizationError, ConductorError, NotFoundError
-from ..client._models import TaskStatus
-from ..runtime._control import UndeliveredResult
+from ..client import AuthorizationError, ConductorError, Configuration, NotFoundError, TaskStatus
+from ..runtime import UndeliveredResult
+from ..settings import RecoverySettings, RecoverySettingsError
 from ._identity import ServerIdentity
 from ._journal import (
     DEFAULT_FILE_NAME,
@@ -49,7 +48,6 @@ from ._journal import (
     make_private_dir,
 )
 from ._lock import DeliveryLock
-from ._settings import RecoverySettings, RecoverySettingsError
 
 __all__ = ["RecoveryActor", "RecoverySink"]
 
@@ -411,7 +409,7 @@ class RecoveryActor(ThreadActor):
 
     def _client(self) -> Any:
         if self.client is None:
-            from ..client._sync import ConductorClient
+            from ..client import ConductorClient
 
             self.client = ConductorClient(self.configuration, pool_size=2)
         return self.client

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..client._models import TaskResult
+from ..client import TaskResult
 from ._identity import ServerIdentity
 
 __all__ = [

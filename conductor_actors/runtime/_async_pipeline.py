@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from ..client._config import Configuration
+from ..client import Configuration
 from ..worker import register_task_definition_async
 from ._async_stages import AsyncExecutor, AsyncLeaseKeeper, AsyncPoller, AsyncUpdater
 from ._ledger import TaskState
@@ -48,7 +48,7 @@ class AsyncPipeline:
         self._started = True
         config = self.parts.config
         if self.client is None:
-            from ..client._async import AsyncConductorClient
+            from ..client import AsyncConductorClient
 
             self.client = AsyncConductorClient(
                 self.configuration, pool_size=config.thread_count * 2 + 2, on_request=self.parts.request_observer()

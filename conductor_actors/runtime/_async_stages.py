@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from ..actors import AsyncioActor
-from ..client._models import Task
+from ..client import Task
 from ..worker import ExecutionOutcome, execute_async, failed_outcome
 from ._core import overdue_result
 from ._messages import CancelRunning, CancelSends, Execute, Report

@@ -23,8 +23,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from .._logging import configure_logging
-from ..client._models import TaskResult
-from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, ChildSpec
+from ..client import TaskResult
+from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, WorkerSettings
 from ._control import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
 from ._limits import memory_over_limit, rss_mib
 from ._relay import Relay, SendNow, SetProbe
@@ -71,11 +71,11 @@ def _install_signals(stop: _StopRequest) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-def _configure_logging(spec: ChildSpec) -> None:
+def _configure_logging(spec: WorkerSettings) -> None:
     configure_logging(spec.log_level, spec.log_format, log_tasks=spec.log_tasks, worker=spec.key)
 
 
-def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], spec: ChildSpec) -> None:
+def _read_control(conn: Connection, stop: _StopRequest, runner_box: list[Any], spec: WorkerSettings) -> None:
     """Reader thread: parent -> child messages until the pipe closes."""
     while True:
         try:
@@ -112,7 +112,7 @@ def child_main(spec_bytes: bytes, conn: Connection) -> None:
     stop = _StopRequest()
     _install_signals(stop)
     try:
-        spec: ChildSpec = pickle.loads(spec_bytes)
+        spec: WorkerSettings = pickle.loads(spec_bytes)
     except Exception as exc:
         _boot_failure(conn, f"could not read the worker process spec: {exc!r}")
         return
@@ -126,9 +126,9 @@ def child_main(spec_bytes: bytes, conn: Connection) -> None:
     sys.exit(_run(spec, worker, listeners, conn, stop))
 
 
-def _run(spec: ChildSpec, worker: Any, listeners: list[Any], conn: Connection, stop: _StopRequest) -> int:
-    from ..events._listeners import LISTENER_METHODS
-    from ..metrics._accumulator import MetricsAccumulator
+def _run(spec: WorkerSettings, worker: Any, listeners: list[Any], conn: Connection, stop: _StopRequest) -> int:
+    from ..events import LISTENER_METHODS
+    from ..metrics import MetricsAccumulator
     from ._runner import WorkerRunner
 
     metrics = MetricsAccumulator(keep_samples=spec.metric_samples) if spec.metrics else None

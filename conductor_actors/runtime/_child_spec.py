@@ -1,4 +1,4 @@
-"""What a worker process needs to boot: one picklable ``ChildSpec`` per process.
+"""What a worker process needs to boot: one picklable ``WorkerSettings`` per process.
 
 The parent builds it (worker resolved, configuration validated) and passes it PICKLED, as bytes, to
 the child's entry point, so that an import error while unpickling the worker happens inside the
@@ -11,15 +11,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from ..client._config import Configuration
-from ._settings import RuntimeSettings
+from ..client import Configuration
+from ..settings import RuntimeSettings
 
 __all__ = [
     "EXIT_BOOT_FAILURE",
     "EXIT_CRASH",
     "EXIT_OK",
     "EXIT_RECYCLE",
-    "ChildSpec",
+    "WorkerSettings",
 ]
 
 #: Child exit codes (the parent reads them through the process sentinel).
@@ -30,7 +30,7 @@ EXIT_RECYCLE = 4  # stopped itself on purpose (memory or task limit): replace it
 
 
 @dataclass(frozen=True)
-class ChildSpec:
+class WorkerSettings:
     """Everything one worker process needs.
 
     Attributes:

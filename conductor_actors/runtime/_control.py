@@ -16,9 +16,9 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
-from ..client._models import TaskResult
-from ..events._events import RemoteError, TaskRunnerEvent
-from ..metrics._accumulator import MetricsDelta
+from ..client import TaskResult
+from ..events import RemoteError, TaskRunnerEvent
+from ..metrics import MetricsDelta
 
 __all__ = [
     "EventBatch",

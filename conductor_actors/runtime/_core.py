@@ -20,10 +20,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..client._errors import AuthorizationError, ConductorError, ConductorHTTPError, NotFoundError
-from ..client._models import Task, TaskResult, TaskResultStatus
-from ..client._wire import UndecodableTask
-from ._settings import RuntimeSettings
+from ..client import (
+    AuthorizationError,
+    ConductorError,
+    ConductorHTTPError,
+    NotFoundError,
+    Task,
+    TaskResult,
+    TaskResultStatus,
+    UndecodableTask,
+)
+from ..settings import RuntimeSettings
 
 __all__ = [
     "PollSchedule",

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..client._models import Task, TaskResult
+from ..client import Task, TaskResult
 
 __all__ = ["TaskLedger", "TaskState"]
 

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from ._settings import RuntimeSettings
+from ..settings import RuntimeSettings
 
 __all__ = ["RecycleCheck", "memory_over_limit", "peak_rss_mib", "rss_mib"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..client._models import Task, TaskResult
+from ..client import Task, TaskResult
 
 __all__ = [
     "Beat",

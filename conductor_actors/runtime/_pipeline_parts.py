@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..actors import TimerService
-from ..client._models import TaskResult
-from ..events._events import TaskRunnerEvent
-from ..metrics._accumulator import MetricsAccumulator
+from ..client import TaskResult
+from ..events import TaskRunnerEvent
+from ..metrics import MetricsAccumulator
+from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig, WorkerInterface
-from ._settings import RuntimeSettings
 from ._telemetry import Telemetry
 from ._wiring import UndeliverableSink, Wiring
 

@@ -18,8 +18,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..actors import ThreadActor
-from ..events._events import TaskRunnerEvent
-from ..metrics._accumulator import MetricsAccumulator
+from ..events import TaskRunnerEvent
+from ..metrics import MetricsAccumulator
 from ._control import EventBatch, Heartbeat, UndeliveredResult, picklable_error, picklable_event
 
 __all__ = ["Relay", "SendNow", "SetProbe"]

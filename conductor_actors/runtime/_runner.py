@@ -15,13 +15,13 @@ from types import TracebackType
 from typing import Any
 
 from ..actors import TimerService
-from ..client._config import Configuration
-from ..events._events import TaskRunnerEvent
-from ..metrics._accumulator import MetricsAccumulator
+from ..client import Configuration
+from ..events import TaskRunnerEvent
+from ..metrics import MetricsAccumulator
+from ..settings import RuntimeSettings
 from ..worker import WorkerConfig, WorkerInterface, resolve_worker_config
 from ._ledger import TaskLedger
 from ._pipeline_parts import PipelineParts
-from ._settings import RuntimeSettings
 from ._shutdown import StopReport
 from ._sync_pipeline import SyncPipeline
 from ._wiring import Liveness, UndeliverableSink, Wiring

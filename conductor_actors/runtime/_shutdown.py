@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from ..client._models import Task
+from ..client import Task
 from ._core import handback_result
 from ._ledger import TaskState
 from ._messages import Flush, Purpose, Report, StopPolling

@@ -12,12 +12,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..client._errors import ResponseTooLargeError
-from ..client._models import Task
-from ..client._wire import UndecodableTask
+from ..client import ResponseTooLargeError, Task, UndecodableTask
+from ..settings import RuntimeSettings
 from ._core import PollSchedule, UpdateFailureAction, decide_update_failure, invalid_task_reason
 from ._messages import Purpose, Report
-from ._settings import RuntimeSettings
 
 __all__ = [
     "GiveUp",

@@ -16,9 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..actors import TimerHandle
-from ..client._errors import ConductorError
-from ..client._models import Task, TaskResult
-from ..client._wire import TaskBatch, UndecodableTask, UndecodableTaskError
+from ..client import ConductorError, Task, TaskBatch, TaskResult, UndecodableTask, UndecodableTaskError
 from ..worker import ExecutionOutcome
 from ._core import PollSchedule, handback_result, lease_extension_result, lease_interval, undecodable_result
 from ._ledger import TaskState

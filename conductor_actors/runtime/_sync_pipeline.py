@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ..actors import ActorPool
-from ..client._config import Configuration
+from ..client import Configuration
 from ..worker import register_task_definition
 from ._ledger import TaskState
 from ._messages import Pause, Resume
@@ -32,7 +32,7 @@ class SyncPipeline:
     flavour = "sync"
 
     def __init__(self, parts: PipelineParts, configuration: Configuration) -> None:
-        from ..client._sync import ConductorClient
+        from ..client import ConductorClient
 
         self.parts = parts
         config = parts.config

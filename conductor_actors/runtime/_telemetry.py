@@ -14,19 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ..client._models import Task, TaskResult
-from ..events._events import (
+from ..client import Task, TaskResult
+from ..events import (
     PollCompleted,
     PollFailure,
     PollStarted,
+    SyncEventDispatcher,
     TaskExecutionCompleted,
     TaskExecutionFailure,
     TaskExecutionStarted,
     TaskRunnerEvent,
     TaskUpdateFailure,
 )
-from ..events._listeners import SyncEventDispatcher
-from ..metrics._accumulator import MetricsAccumulator
+from ..metrics import MetricsAccumulator
 
 __all__ = ["Telemetry"]
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from .._logging import TaskLog
 from ..actors import ActorDeadError, ActorRef, TimerService
-from ..client._models import Task, TaskResult
+from ..client import Task, TaskResult
+from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig
 from ._ledger import TaskLedger
 from ._limits import RecycleCheck
-from ._settings import RuntimeSettings
 from ._stage_logic import UpdaterLogic
 from ._telemetry import Telemetry
 

@@ -8,27 +8,16 @@ and SIGINT to it, for the programs that own the process.
 
 from __future__ import annotations
 
-from ._settings import (
-    PARENT_STOP_TIMEOUT,
-    STOP_MARGIN,
-    ShutdownDeadlines,
-    SupervisionSettings,
-    SupervisionSettingsError,
-)
 from ._signals import HANDLED_SIGNALS, install_signal_handlers
-from ._status import CHILD_STATES, ChildState, ChildStatus
+from ._status import CHILD_STATES, EXIT_UNGUARDED_MAIN, ChildState, ChildStatus
 from ._supervisor import ProcessSupervisor
 
 __all__ = [
     "CHILD_STATES",
+    "EXIT_UNGUARDED_MAIN",
     "HANDLED_SIGNALS",
-    "PARENT_STOP_TIMEOUT",
-    "STOP_MARGIN",
     "ChildState",
     "ChildStatus",
     "ProcessSupervisor",
-    "ShutdownDeadlines",
-    "SupervisionSettings",
-    "SupervisionSettingsError",
     "install_signal_handlers",
 ]

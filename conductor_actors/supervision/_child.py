@@ -15,7 +15,7 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ..runtime._child_spec import ChildSpec
+from ..runtime import WorkerSettings
 from ._spawn import new_process, starts_untracked
 from ._status import ChildState, ChildStatus, exit_label
 
@@ -36,7 +36,7 @@ _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 class SupervisedChild:
     """The supervisor's record of one child (one spec): a fresh OS process per (re)start."""
 
-    def __init__(self, spec: ChildSpec, spec_bytes: bytes) -> None:
+    def __init__(self, spec: WorkerSettings, spec_bytes: bytes) -> None:
         self.spec = spec
         self.spec_bytes = spec_bytes
         self.process: BaseProcess | None = None

@@ -16,12 +16,11 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 
 from ..actors import RestartIntensity, restart_backoff
-from ..runtime._child_spec import EXIT_RECYCLE
-from ..runtime._control import EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
+from ..runtime import EXIT_RECYCLE, EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
+from ..settings import SupervisionSettings
 from ._board import StatusBoard
 from ._child import ChildTarget, SupervisedChild
 from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._settings import SupervisionSettings
 from ._status import EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus, describe_exit
 
 __all__ = ["FAST_FLUSH", "SupervisionLoop"]

@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ..runtime._child_spec import ChildSpec
+from ..runtime import WorkerSettings
+from ..settings import SupervisionSettings
 from ._board import StatusBoard
 from ._child import ChildTarget, SupervisedChild
 from ._loop import SupervisionLoop
 from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._settings import SupervisionSettings
 from ._status import ChildStatus
 
 __all__ = ["ProcessSupervisor"]
@@ -34,7 +34,7 @@ class ProcessSupervisor:
     """Runs one worker process per spec (one_for_one), restarts crashed ones, stops them without loss.
 
     Args:
-        specs: one ``ChildSpec`` per process; keys must be unique. Each is pickled here, so a spec
+        specs: one ``WorkerSettings`` per process; keys must be unique. Each is pickled here, so a spec
             that cannot travel to its process is a ``ValueError`` now rather than a failed start.
         settings: restart policy, liveness checks and deadlines (default ``SupervisionSettings()``).
         on_message: called with the sender's status and each ``EventBatch`` / ``UndeliveredResult``
@@ -53,7 +53,7 @@ class ProcessSupervisor:
 
     def __init__(
         self,
-        specs: Sequence[ChildSpec],
+        specs: Sequence[WorkerSettings],
         *,
         settings: SupervisionSettings | None = None,
         on_message: Callable[[ChildStatus, object], None],
@@ -71,7 +71,7 @@ class ProcessSupervisor:
             raise TypeError("on_state must be callable or None")
         children = _children_of(specs)
         if target is None:
-            from ..runtime._child import child_main
+            from ..runtime import child_main
 
             target = child_main
         self._settings = settings
@@ -180,16 +180,16 @@ class ProcessSupervisor:
         return self._board.exit_reason
 
 
-def _children_of(specs: Sequence[ChildSpec]) -> list[SupervisedChild]:
+def _children_of(specs: Sequence[WorkerSettings]) -> list[SupervisedChild]:
     if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence):
-        raise TypeError("specs must be a sequence of ChildSpec")
+        raise TypeError("specs must be a sequence of WorkerSettings")
     if not specs:
         raise ValueError("no worker process specs: there is nothing to supervise")
     children: list[SupervisedChild] = []
     seen: set[str] = set()
     for spec in specs:
-        if not isinstance(spec, ChildSpec):
-            raise TypeError(f"specs must hold ChildSpec objects, not {type(spec).__name__}")
+        if not isinstance(spec, WorkerSettings):
+            raise TypeError(f"specs must hold WorkerSettings objects, not {type(spec).__name__}")
         if spec.key in seen:
             raise ValueError(f"two worker process specs have the key {spec.key!r}; keys must be unique")
         seen.add(spec.key)

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from ..client._models import Task
+from ..client import Task
 from ._conversion import (
     ConversionError,
     Converter,

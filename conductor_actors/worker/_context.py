@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any
 
-from ..client._models import Task, TaskExecLog, TaskResult
+from ..client import Task, TaskExecLog, TaskResult
 from ._exceptions import TaskContextError
 
 __all__ = ["TaskContext", "TaskInProgress", "get_task_context", "reset_task_context", "set_task_context"]

@@ -16,13 +16,13 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..client._models import TaskDef
+from ..client import TaskDef
 from ._exceptions import WorkerConfigError
 from ._registry import register_worker
 from ._worker import Worker
 
 if TYPE_CHECKING:
-    from ..client._workflow_models import WorkflowTask
+    from ..client import WorkflowTask
 
 __all__ = ["WorkerTask", "register_decorated_fn", "worker_task"]
 
@@ -88,7 +88,7 @@ def worker_task(
 def _workflow_task(task_definition_name: str, kwargs: dict[str, Any]) -> WorkflowTask:
     """The SIMPLE workflow task a ``task_ref_name=`` call stands for; the other keywords become
     its input parameters (as the official ``SimpleTask``)."""
-    from ..client._workflow_models import WorkflowTask  # here: a worker process never needs it
+    from ..client import WorkflowTask  # here: a worker process never needs it
 
     reference = kwargs.pop("task_ref_name")
     return WorkflowTask(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from ..client._models import Task, TaskResult
+from ..client import Task, TaskResult
 from ._binding import InputBinder
 from ._context import TaskContext, reset_task_context, set_task_context
 from ._results import (

@@ -22,8 +22,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from ..client._errors import NotFoundError
-from ..client._models import TaskDef
+from ..client import NotFoundError, TaskDef
 from ._config import WorkerConfig
 from ._schema import generate_input_json_schema_from_function, generate_output_json_schema_from_function
 from ._worker import Worker, WorkerInterface

@@ -18,7 +18,7 @@ import math
 import traceback
 from typing import Any
 
-from ..client._models import Task, TaskExecLog, TaskResult, TaskResultStatus
+from ..client import Task, TaskExecLog, TaskResult, TaskResultStatus
 from ._context import TaskContext, TaskInProgress
 from ._exceptions import NonRetryableException
 from ._output_json import OutputNotJson, json_output, plain_value

@@ -25,7 +25,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..client._models import Task, TaskResult
+from ..client import Task, TaskResult
 from ._context import TaskInProgress
 from ._conversion import is_required
 from ._introspection import (

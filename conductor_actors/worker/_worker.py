@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from ..client._models import Task, TaskDef, TaskResult
+from ..client import Task, TaskDef, TaskResult
 from ._context import TaskInProgress
 from ._exceptions import WorkerRegistrationError
 from ._identity import default_worker_id

@@ -24,11 +24,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from conductor_actors.client._config import Configuration
-from conductor_actors.client._models import TaskResult, TaskResultStatus
+from conductor_actors.client import Configuration, TaskResult, TaskResultStatus
 from conductor_actors.events import PollStarted
-from conductor_actors.runtime._child_spec import ChildSpec
-from conductor_actors.runtime._control import (
+from conductor_actors.runtime import (
     EventBatch,
     Exiting,
     Heartbeat,
@@ -37,8 +35,9 @@ from conductor_actors.runtime._control import (
     Resume,
     Stop,
     UndeliveredResult,
+    WorkerSettings,
 )
-from conductor_actors.runtime._settings import RuntimeSettings
+from conductor_actors.settings import RuntimeSettings
 
 __all__ = [
     "BOOT_FAILURE_REASON",
@@ -138,9 +137,9 @@ def sends_garbage(record_dir: Path | str) -> FakeBehaviour:
     return FakeBehaviour(str(record_dir), garbage=True)
 
 
-def fake_spec(key: str, behaviour: FakeBehaviour, *, heartbeat_interval: float = 0.2) -> ChildSpec:
-    """A real ``ChildSpec`` whose worker payload is ``behaviour`` (for ``fake_child_main``)."""
-    return ChildSpec(
+def fake_spec(key: str, behaviour: FakeBehaviour, *, heartbeat_interval: float = 0.2) -> WorkerSettings:
+    """A real ``WorkerSettings`` whose worker payload is ``behaviour`` (for ``fake_child_main``)."""
+    return WorkerSettings(
         key=key,
         task_type=f"{key}_task",
         worker_payload=pickle.dumps(behaviour),
@@ -180,7 +179,7 @@ class _Recorder:
 class _Fake:
     """The fake child's state; runs on the child's main thread (signal handlers too)."""
 
-    def __init__(self, spec: ChildSpec, behaviour: FakeBehaviour, conn: Connection) -> None:
+    def __init__(self, spec: WorkerSettings, behaviour: FakeBehaviour, conn: Connection) -> None:
         self.spec, self.behaviour, self.conn = spec, behaviour, conn
         self.pid = os.getpid()
         self.recorder = _Recorder(behaviour.record_dir, spec.key)

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from _support.cli_apps import FAST_ENV, FLAVOUR_VARIABLE, WAIT, process_gone, wait_until
 
-from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
+from conductor_actors.settings import STATE_DIR_VARIABLE
 
 #: The directory the CLI runs in: the tests root, which holds the ``_support`` package.
 TESTS_DIR = Path(__file__).resolve().parents[1]

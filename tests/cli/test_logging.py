@@ -19,8 +19,7 @@ from _support.cli_apps import FAILING_TASK, SLEEPY_TASK, one_task_workflow, star
 from conductor_actors._logging import JsonFormatter, TaskLog
 from conductor_actors.cli import EXIT_OK
 from conductor_actors.client import Task, TaskResult, TaskResultStatus
-from conductor_actors.worker import NonRetryableException
-from conductor_actors.worker._execution import ExecutionOutcome
+from conductor_actors.worker import ExecutionOutcome, NonRetryableException
 from conductor_actors.worker._results import failure_reason
 
 if TYPE_CHECKING:

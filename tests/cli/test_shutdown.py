@@ -24,7 +24,7 @@ from _support.cli_apps import (
 )
 
 from conductor_actors.cli import EXIT_OK
-from conductor_actors.supervision import STOP_MARGIN
+from conductor_actors.settings import STOP_MARGIN
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer

@@ -30,11 +30,10 @@ from _support.docs_tools import (
 
 from conductor_actors import Configuration, MetricsSettings, RuntimeSettings, SupervisionSettings, TaskHandler
 from conductor_actors import cli as cli_module
-from conductor_actors._env_settings import ENV_PREFIX, env_names
 from conductor_actors._outbox_cli import _parser as outbox_parser
 from conductor_actors.cli import build_parser
 from conductor_actors.handler import _OFFICIAL_OPTIONS
-from conductor_actors.recovery import RecoverySettings
+from conductor_actors.settings import ENV_PREFIX, RecoverySettings, env_names
 from conductor_actors.worker import Worker, WorkerConfig, resolve_worker_config, worker_task
 from conductor_actors.worker._config import _variable_names
 from conductor_actors.worker._properties import PROPERTIES, PROPERTY_NAMES

@@ -18,8 +18,8 @@ from _support.docs_tools import block_content, page_text, prepare_workdir, run_a
 from docs._manifests import ManifestError, parse_env_file, parse_unit, parse_yaml, size_mib
 
 from conductor_actors import RuntimeSettings, SupervisionSettings
-from conductor_actors._env_settings import settings_from_env
 from conductor_actors.cli import EXIT_BOOT_FAILURE, EXIT_USAGE, build_parser
+from conductor_actors.settings import settings_from_env
 
 PAGE = "deployment.md"
 TEXT = page_text(PAGE)

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from _support.docs_tools import REPO_ROOT
 
-from conductor_actors.metrics import CATALOG
-from conductor_actors.metrics._catalog import MetricKind
+from conductor_actors.metrics import CATALOG, MetricKind
 
 DASHBOARD = REPO_ROOT / "examples" / "grafana" / "conductor-actors.json"
 #: Labels Prometheus attaches to every scraped series.

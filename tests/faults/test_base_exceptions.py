@@ -16,7 +16,7 @@ from _support.fault_apps.harness import wait_until
 from _support.fault_apps.raising import RAISED, loop_stopping_worker, raising_worker
 
 from conductor_actors import TaskHandler
-from conductor_actors.runtime._child_spec import EXIT_OK
+from conductor_actors.runtime import EXIT_OK
 
 TASK = "fault_raise"
 KINDS = list(RAISED)

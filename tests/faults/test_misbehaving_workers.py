@@ -17,7 +17,7 @@ from _support.fault_apps.harness import (
 from _support.fault_apps.misbehaving import HARD_EXIT_CODE, LEAK_MIB, misbehaving_worker
 
 from conductor_actors import RuntimeSettings, TaskHandler
-from conductor_actors._env_settings import settings_from_env
+from conductor_actors.settings import settings_from_env
 from conductor_actors.supervision import ChildStatus
 
 LEAK_TASK = "fault_leak"

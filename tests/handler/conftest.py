@@ -19,8 +19,7 @@ import pytest
 from _support.cli_apps import FAST_ENV, WAIT
 
 from conductor_actors import Configuration, RuntimeSettings, TaskHandler
-from conductor_actors._env_settings import settings_from_env
-from conductor_actors.supervision import SupervisionSettings
+from conductor_actors.settings import SupervisionSettings, settings_from_env
 from conductor_actors.worker import _registry
 
 

@@ -21,11 +21,11 @@ from _support.cli_apps import (
 
 from conductor_actors import Configuration, TaskHandler, Worker, worker_task
 from conductor_actors.handler import TaskHandlerError
-from conductor_actors.recovery import RecoverySettings
+from conductor_actors.settings import RecoverySettings
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer
-    from conductor_actors.supervision import SupervisionSettings
+    from conductor_actors.settings import SupervisionSettings
 
     from .conftest import MakeHandler, Scenario
 

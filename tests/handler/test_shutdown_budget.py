@@ -14,7 +14,7 @@ import pytest
 from _support.cli_apps import WAIT, one_task_workflow, start_workflows
 
 from conductor_actors import TaskExecutionCompleted, ThreadActor, Worker
-from conductor_actors.supervision import PARENT_STOP_TIMEOUT
+from conductor_actors.settings import PARENT_STOP_TIMEOUT
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer

@@ -24,7 +24,7 @@ from _support.metrics_apps.harness import TASK, WAIT, HandlerFactory, scrape, wa
 from conductor_actors import MetricsSettings, TaskHandler
 from conductor_actors.handler import TaskHandlerError
 from conductor_actors.metrics._exposition import _bind_error
-from conductor_actors.metrics._settings import MetricsSettingsError
+from conductor_actors.settings import MetricsSettingsError
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from _support.metrics_apps.harness import FAST_RUNTIME, TASK, WAIT, HandlerFacto
 from conductor_actors.devserver import DevServer
 from conductor_actors.metrics._accumulator import MetricsDelta
 from conductor_actors.metrics._catalog import TIME_BUCKETS
-from conductor_actors.runtime._control import EventBatch
+from conductor_actors.runtime import EventBatch
 
 N = 300
 RELAY_INTERVAL = 0.1

@@ -16,7 +16,7 @@ def test_metrics_is_a_regular_package_exporting_its_settings() -> None:
 
 
 def test_the_settings_are_public() -> None:
-    from conductor_actors.metrics._settings import MetricsSettings
+    from conductor_actors.settings import MetricsSettings
 
     assert conductor_actors.MetricsSettings is MetricsSettings
     assert "MetricsSettings" in conductor_actors.__all__

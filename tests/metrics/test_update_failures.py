@@ -24,7 +24,7 @@ from _support.metrics_apps.harness import (
 )
 
 from conductor_actors.devserver import DevServer
-from conductor_actors.recovery import RecoverySettings
+from conductor_actors.settings import RecoverySettings
 
 TASKS = 3
 

@@ -15,7 +15,8 @@ from _support.fault_apps.harness import WAIT
 
 from conductor_actors import Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ActorSupervisor
-from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoverySettings, RecoverySink, ServerIdentity
+from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoverySink, ServerIdentity
+from conductor_actors.settings import RecoverySettings
 
 CONFIGURATION = Configuration(server_api_url="http://127.0.0.1:1/api", env={})
 LOGGER = "conductor_actors.recovery"

@@ -21,7 +21,7 @@ from _support.fault_apps.harness import journal_counts, outbox_command
 
 from conductor_actors import TaskResult, TaskResultStatus
 from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, ServerIdentity
-from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
+from conductor_actors.settings import STATE_DIR_VARIABLE
 
 #: The servers of the fixture's entries (as a tree configured with these URLs records them).
 X = ServerIdentity.parse("http://conductor-x:8080/api/")

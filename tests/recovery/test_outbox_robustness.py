@@ -24,10 +24,11 @@ from _support.fault_apps.outbox_driver import register_outbox_flow
 
 from conductor_actors import ConductorClient, Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ActorSupervisor, ManualTimerService, RestartPolicy
-from conductor_actors.client._errors import ConductorHTTPError
-from conductor_actors.recovery import Journal, JournalError, RecoveryActor, RecoverySettings, RecoverySink
+from conductor_actors.client import ConductorHTTPError
+from conductor_actors.recovery import Journal, JournalError, RecoveryActor, RecoverySink
 from conductor_actors.recovery._actor import _Tick, _Wake
-from conductor_actors.runtime._control import UndeliveredResult
+from conductor_actors.runtime import UndeliveredResult
+from conductor_actors.settings import RecoverySettings
 
 LOGGER = "conductor_actors.recovery"
 

@@ -18,7 +18,8 @@ from _support.fault_apps.outbox_driver import OUTBOX_TASK as TASK
 
 from conductor_actors import Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ActorSupervisor
-from conductor_actors.recovery import Journal, RecoverySettings, RecoverySettingsError, RecoverySink, ServerIdentity
+from conductor_actors.recovery import Journal, RecoverySink, ServerIdentity
+from conductor_actors.settings import RecoverySettings, RecoverySettingsError
 
 
 def test_a_kept_result_is_journalled_first_and_delivered_after_the_base_delay(outbox, dev_server):

@@ -12,8 +12,8 @@ from _support.fault_apps.harness import WAIT
 
 from conductor_actors import Configuration
 from conductor_actors.actors import ActorSupervisor
-from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoverySettings, RecoverySink, default_state_dir
-from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
+from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoverySink
+from conductor_actors.settings import STATE_DIR_VARIABLE, RecoverySettings, default_state_dir
 
 CONFIGURATION = Configuration(server_api_url="http://127.0.0.1:1/api")
 

@@ -26,10 +26,15 @@ import requests
 from _support.pipeline_workers import GATES, worker_function
 
 from conductor_actors.actors import TimerService
-from conductor_actors.client import AuthenticationSettings, ConductorTransportError, Configuration
-from conductor_actors.client._async import AsyncConductorClient
-from conductor_actors.client._models import Task, TaskResult
-from conductor_actors.client._sync import ConductorClient
+from conductor_actors.client import (
+    AsyncConductorClient,
+    AuthenticationSettings,
+    ConductorClient,
+    ConductorTransportError,
+    Configuration,
+    Task,
+    TaskResult,
+)
 from conductor_actors.devserver import DevServer
 from conductor_actors.events import (
     PollCompleted,
@@ -42,7 +47,7 @@ from conductor_actors.events import (
     TaskUpdateFailure,
 )
 from conductor_actors.runtime._runner import WorkerRunner
-from conductor_actors.runtime._settings import RuntimeSettings
+from conductor_actors.settings import RuntimeSettings
 from conductor_actors.worker import Worker, WorkerConfig, resolve_worker_config
 
 E = TypeVar("E", bound=TaskRunnerEvent)

@@ -25,7 +25,7 @@ from conductor_actors.runtime._core import (
     lease_interval,
     v2_unsupported,
 )
-from conductor_actors.runtime._settings import RuntimeSettings, RuntimeSettingsError
+from conductor_actors.settings import RuntimeSettings, RuntimeSettingsError
 
 NO_JITTER = RuntimeSettings(backoff_jitter=0.0)
 

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _support.pipeline_workers import GATES
 
-from conductor_actors.client import AuthorizationError, ConductorHTTPError, NotFoundError, TaskResultStatus
+from conductor_actors.client import AuthorizationError, ConductorHTTPError, NotFoundError, TaskResult, TaskResultStatus
 from conductor_actors.client._errors import http_error_for
-from conductor_actors.client._models import TaskResult
 from conductor_actors.events import PollCompleted, TaskExecutionStarted, TaskUpdateFailure
 
 if TYPE_CHECKING:

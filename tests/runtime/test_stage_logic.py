@@ -24,13 +24,12 @@ from conductor_actors.events import (
     TaskExecutionStarted,
     TaskUpdateFailure,
 )
-from conductor_actors.metrics._accumulator import MetricsAccumulator
+from conductor_actors.metrics import MetricsAccumulator
 from conductor_actors.metrics._catalog import TIME_BUCKETS
 from conductor_actors.runtime._control import picklable_event
 from conductor_actors.runtime._core import PollSchedule
 from conductor_actors.runtime._ledger import TaskLedger, TaskState
 from conductor_actors.runtime._messages import Purpose, Report
-from conductor_actors.runtime._settings import RuntimeSettings
 from conductor_actors.runtime._stage_logic import (
     GiveUp,
     Polled,
@@ -43,6 +42,7 @@ from conductor_actors.runtime._stage_logic import (
     WaitFor,
 )
 from conductor_actors.runtime._telemetry import Telemetry
+from conductor_actors.settings import RuntimeSettings
 
 SETTINGS = RuntimeSettings(backoff_jitter=0.0, update_retry_delays=(1.0, 2.0))
 

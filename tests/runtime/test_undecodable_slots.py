@@ -10,8 +10,8 @@ import pytest
 
 from conductor_actors.client import Task, TaskResultStatus, UndecodableTask
 from conductor_actors.runtime._core import PollSchedule, undecodable_result
-from conductor_actors.runtime._settings import RuntimeSettings
 from conductor_actors.runtime._stage_logic import Polled, PollerLogic, PollNow, Settled, UpdaterLogic
+from conductor_actors.settings import RuntimeSettings
 
 SETTINGS = RuntimeSettings(backoff_jitter=0.0)
 

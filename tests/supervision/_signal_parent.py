@@ -12,7 +12,8 @@ import sys
 
 from _support.fake_children import fake_child_main, fake_spec, well_behaved
 
-from conductor_actors.supervision import ProcessSupervisor, SupervisionSettings, install_signal_handlers
+from conductor_actors.settings import SupervisionSettings
+from conductor_actors.supervision import ProcessSupervisor, install_signal_handlers
 
 
 def main(argv: list[str]) -> int:

@@ -10,8 +10,9 @@ import pytest
 from _support.fake_children import fake_child_main
 from supervision._helpers import FAST, WAIT, Collector
 
-from conductor_actors.runtime._child_spec import ChildSpec
-from conductor_actors.supervision import ProcessSupervisor, SupervisionSettings
+from conductor_actors.runtime import WorkerSettings
+from conductor_actors.settings import SupervisionSettings
+from conductor_actors.supervision import ProcessSupervisor
 
 MakeSupervisor = Callable[..., tuple[ProcessSupervisor, Collector]]
 
@@ -25,7 +26,7 @@ def make_supervisor() -> Iterator[MakeSupervisor]:
     made: list[ProcessSupervisor] = []
 
     def make(
-        specs: Sequence[ChildSpec], settings: SupervisionSettings = FAST, **kwargs: Any
+        specs: Sequence[WorkerSettings], settings: SupervisionSettings = FAST, **kwargs: Any
     ) -> tuple[ProcessSupervisor, Collector]:
         collector = Collector()
         kwargs.setdefault("on_message", collector.on_message)

@@ -27,8 +27,8 @@ from supervision._helpers import (
     wait_for_record,
 )
 
-from conductor_actors.client._config import Configuration
-from conductor_actors.runtime._child_spec import ChildSpec
+from conductor_actors.client import Configuration
+from conductor_actors.runtime import WorkerSettings
 from conductor_actors.supervision import ProcessSupervisor
 from conductor_actors.supervision._status import UNGUARDED_MAIN_CAUSE
 
@@ -115,7 +115,7 @@ def test_child_that_cannot_be_started_stops_the_tree(tmp_path: Path) -> None:
 def test_default_target_is_the_real_child_entry_point() -> None:
     """Without ``target`` the real ``child_main`` runs: a worker that cannot be unpickled is a boot
     failure it reports, and the tree stops with exit code 3."""
-    spec = ChildSpec(
+    spec = WorkerSettings(
         key="broken",
         task_type="broken_task",
         worker_payload=b"not a pickled worker",

@@ -21,10 +21,11 @@ from _support.fake_children import (
 )
 from supervision._helpers import WAIT, process_gone, settings, started_pids, wait_for_record, wait_until
 
-from conductor_actors.client._models import TaskResult
+from conductor_actors.client import TaskResult
 from conductor_actors.events import PollStarted
-from conductor_actors.runtime._control import EventBatch, UndeliveredResult
-from conductor_actors.supervision import STOP_MARGIN, ChildStatus
+from conductor_actors.runtime import EventBatch, UndeliveredResult
+from conductor_actors.settings import STOP_MARGIN
+from conductor_actors.supervision import ChildStatus
 
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from _support.fake_children import fake_child_main, fake_spec, well_behaved
 
-from conductor_actors.runtime._child_spec import ChildSpec
+from conductor_actors.runtime import WorkerSettings
 from conductor_actors.supervision import (
     CHILD_STATES,
     PARENT_STOP_TIMEOUT,
@@ -93,9 +93,9 @@ def test_specs_are_checked_up_front(tmp_path: Path) -> None:
     spec = fake_spec("alpha", well_behaved(tmp_path))
     with pytest.raises(ValueError, match="two worker process specs have the key 'alpha'"):
         _supervisor([spec, spec])
-    with pytest.raises(TypeError, match="ChildSpec"):
+    with pytest.raises(TypeError, match="WorkerSettings"):
         _supervisor(["alpha"])
-    unpicklable = ChildSpec(
+    unpicklable = WorkerSettings(
         key="beta", task_type="beta_task", worker_payload=b"", worker_config=threading.Lock(),
         configuration=spec.configuration,
     )

@@ -24,8 +24,8 @@ from _support.fake_children import fake_child_main, fake_spec, read_records, wel
 from _support.waiting import process_gone, wait_until
 from supervision._helpers import WAIT, wait_for_record
 
-from conductor_actors.recovery._settings import STATE_DIR_VARIABLE
-from conductor_actors.runtime._control import Pause, Ready
+from conductor_actors.runtime import Pause, Ready
+from conductor_actors.settings import STATE_DIR_VARIABLE
 from conductor_actors.supervision import _spawn
 from conductor_actors.supervision._child import SupervisedChild
 

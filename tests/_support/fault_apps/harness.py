@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from conductor_actors import RuntimeSettings
-from conductor_actors._env_settings import settings_from_env
-from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, RecoverySettings
-from conductor_actors.supervision import SupervisionSettings
+from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal
+from conductor_actors.settings import RecoverySettings, SupervisionSettings, settings_from_env
 
 from ..waiting import WAIT, process_gone, wait_until
 from .compute import FLAVOUR_VARIABLE, expected_output

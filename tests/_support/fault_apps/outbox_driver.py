@@ -13,9 +13,10 @@ from typing import Any
 
 from conductor_actors import ConductorClient, Configuration, TaskResult, TaskResultStatus
 from conductor_actors.actors import ManualTimerService
-from conductor_actors.client._errors import ConductorHTTPError
-from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoveryActor, RecoverySettings
-from conductor_actors.runtime._control import UndeliveredResult
+from conductor_actors.client import ConductorHTTPError
+from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoveryActor
+from conductor_actors.runtime import UndeliveredResult
+from conductor_actors.settings import RecoverySettings
 
 from .harness import WAIT, FakeClock, journal_entries
 

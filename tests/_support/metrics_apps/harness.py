@@ -22,7 +22,7 @@ from prometheus_client.samples import Sample
 
 from conductor_actors import Configuration, MetricsSettings, RuntimeSettings, TaskHandler
 from conductor_actors.devserver import DevServer
-from conductor_actors.supervision import SupervisionSettings
+from conductor_actors.settings import SupervisionSettings
 from conductor_actors.worker import WorkerInterface
 
 from ..waiting import WAIT, wait_until
