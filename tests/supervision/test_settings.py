@@ -9,15 +9,14 @@ import pytest
 from _support.fake_children import fake_child_main, fake_spec, well_behaved
 
 from conductor_actors.runtime import WorkerSettings
-from conductor_actors.supervision import (
-    CHILD_STATES,
+from conductor_actors.settings import (
     PARENT_STOP_TIMEOUT,
     STOP_MARGIN,
-    ProcessSupervisor,
     ShutdownDeadlines,
     SupervisionSettings,
     SupervisionSettingsError,
 )
+from conductor_actors.supervision import CHILD_STATES, ProcessSupervisor
 
 
 def test_defaults_follow_the_design() -> None:
