@@ -5,7 +5,7 @@ what to send and how to read the answer, ``_auth`` when to fetch a token and whe
 default it sends over the lean transport's keep-alive pool of ``pool_size`` connections
 (``_lean_async``) and never loads ``httpx``; an ``http_client`` or ``transport`` passed in,
 ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard`` or a proxy send through an ``httpx.AsyncClient``
-(``_httpx_exchange``), speaking HTTP/1.1. No automatic retries; every call has a connect timeout
+(``_standard_async``), speaking HTTP/1.1. No automatic retries; every call has a connect timeout
 and a read timeout (a long poll adds its wait). The read timeout bounds the whole answer, not each
 read, on every transport (the lean one's timer, ``AnswerDeadline`` on httpx's own): a timeout
 raises ``ConductorTimeoutError`` and the connection is closed. Every response is read fully and
@@ -45,7 +45,7 @@ from ._wire import (
 if TYPE_CHECKING:
     import httpx
 
-    from ._httpx_exchange import HttpxExchange
+    from ._standard_async import HttpxExchange
 
 __all__ = ["AsyncConductorClient"]
 
@@ -106,7 +106,7 @@ class AsyncConductorClient:
             pool, base = pools.pool_for(self._api_root)
             self._lean = (pools, pool, base, lean_headers())
         else:
-            from ._httpx_exchange import HttpxExchange, build_http_client
+            from ._standard_async import HttpxExchange, build_http_client
 
             http = (
                 http_client if http_client is not None

@@ -4,7 +4,7 @@ A thin shell over ``_protocol``/``_wire`` (what to send, how to read the answer)
 (when to fetch a token, when to replay): this module only moves bytes. By default it sends over
 the lean transport's keep-alive pool of ``pool_size`` connections (``_lean_sync``) and never loads
 ``requests``; a session passed in, ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard`` or a proxy send
-through a ``requests.Session`` instead (``_requests_exchange``). No automatic retries (the runtime
+through a ``requests.Session`` instead (``_standard_sync``). No automatic retries (the runtime
 decides about retries); every call has a connect timeout and a read timeout (a long poll adds its
 wait to the read timeout). The read timeout bounds the whole answer, not each read, on both
 transports the client builds (a session passed in keeps its own adapter's behaviour): a timeout
@@ -46,7 +46,7 @@ from ._wire import (
 if TYPE_CHECKING:
     import requests
 
-    from ._requests_exchange import SessionExchange
+    from ._standard_sync import SessionExchange
 
 __all__ = ["ConductorClient"]
 
@@ -109,7 +109,7 @@ class ConductorClient:
             pool, base = _lean_pool(self.configuration, pool_size)
             self._lean = (pool, base, lean_headers())
         else:
-            from ._requests_exchange import SessionExchange, build_session
+            from ._standard_sync import SessionExchange, build_session
 
             if session is None:
                 session = build_session(self.configuration, pool_size)
