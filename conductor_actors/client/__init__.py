@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._answers import TaskBatch, UndecodableTask, UndecodableTaskError
 from ._config import AuthenticationSettings, Configuration, ConfigurationError
 from ._errors import (
     AuthorizationError,
@@ -20,11 +21,9 @@ from ._errors import (
     ResponseTooLargeError,
 )
 from ._models import Task, TaskDef, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus
-from ._wire import TaskBatch, UndecodableTask, UndecodableTaskError
 
 if TYPE_CHECKING:
-    from ._async import AsyncConductorClient
-    from ._sync import ConductorClient
+    from ._clients import AsyncConductorClient, ConductorClient
     from ._workflow_models import (
         IdempotencyStrategy,
         StartWorkflowRequest,
@@ -86,8 +85,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ConductorClient": "._sync",
-    "AsyncConductorClient": "._async",
+    "ConductorClient": "._clients",
+    "AsyncConductorClient": "._clients",
     "IdempotencyStrategy": "._workflow_models",
     "StartWorkflowRequest": "._workflow_models",
     "Workflow": "._workflow_models",

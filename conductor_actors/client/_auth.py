@@ -36,8 +36,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._calls import Call
 from ._errors import AuthorizationError, ConductorError, NotFoundError, http_error_for
-from ._wire import Call
 
 __all__ = [
     "NEED_TOKEN",

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from .._version import __version__
+from ._calls import HttpRequest, too_large_error, transport_error
 from ._config import Configuration
 from ._http11 import (
     ACCEPT_ENCODING,
@@ -43,7 +44,6 @@ from ._http11 import (
     trusted_cas,
     whole_body,
 )
-from ._wire import HttpRequest, too_large_error, transport_error
 
 __all__ = ["AnswerDeadline", "HttpxExchange", "build_http_client"]
 

@@ -52,6 +52,7 @@ import urllib3.exceptions
 import urllib3.response
 
 from .._version import __version__
+from ._calls import HttpRequest, too_large_error, transport_error
 from ._config import Configuration
 from ._http11 import (
     ACCEPT_ENCODING,
@@ -62,7 +63,6 @@ from ._http11 import (
     trusted_cas,
     whole_body,
 )
-from ._wire import HttpRequest, too_large_error, transport_error
 
 __all__ = ["BoundedHTTPAdapter", "SessionExchange", "build_session"]
 

@@ -20,7 +20,7 @@ from client._driver import Answer, Driver, canned_client_kwargs, configuration_f
 from client._scripted import OK_EMPTY_LIST, Script, ScriptedServer, answer
 
 from conductor_actors.client import ConductorTimeoutError, ConductorTransportError, ResponseTooLargeError
-from conductor_actors.client import _protocol as protocol
+from conductor_actors.client import _calls as protocol
 
 #: Seconds a client waits for a whole answer in these tests (the late server answers after it).
 READ_TIMEOUT = 0.4
