@@ -274,21 +274,21 @@ def _trimmed(body: bytes, start: int, end: int, depth: int) -> tuple[int, int, i
     return start, end, depth
 
 
-def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
-    """Where each element of the JSON array ``body`` lies: ``(start, end, depth)`` in order, without
-    the whitespace around it, ``depth`` being how many brackets nest in the element (an object of
-    scalars: 1). None when
-    ``body`` is not one complete array (another value, a string or bracket that never closes,
-    anything but whitespace after it).
+def _scan(body: bytes, opener: bytes) -> tuple[int, int, int, list[tuple[int, int, int]]] | None:
+    """The one JSON array or object (``opener``: ``b"["`` or ``b"{"``) that ``body`` holds, as
+    ``(start, end, depth, elements)``: ``depth`` is how many brackets nest in it, ``elements`` where
+    each of its top-level elements lies (an array's items, an object's key/value pairs) as
+    ``(start, end, depth)`` without the whitespace around it. None when ``body`` holds anything
+    else (another value, a string or bracket that never closes, anything but whitespace after it).
 
     Iterative, so any depth is fine, and linear in the body's size. Brackets are counted, not
     paired: a mismatch shows when the element is decoded.
     """
     start = _skip_blank(body, _text_start(body))
-    if body[start:start + 1] != b"[":
+    if body[start:start + 1] != opener:
         return None
     elements: list[tuple[int, int, int]] = []
-    depth = deepest = 0
+    depth = deepest = overall = 0  # deepest: in the current element; overall: in the whole value
     element_start = start + 1
     for token in _TOKEN.finditer(body, start):
         at = token.start()
@@ -304,35 +304,29 @@ def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
             if depth == 0:
                 if elements or _skip_blank(body, element_start, at) < at:  # "[]" has no element
                     elements.append(_trimmed(body, element_start, at, deepest - 1))
-                return elements if _skip_blank(body, token.end()) == len(body) else None
+                end = token.end()
+                if _skip_blank(body, end) != len(body):
+                    return None
+                return start, end, max(overall, deepest), elements
         elif char == _COMMA and depth == 1:
             elements.append(_trimmed(body, element_start, at, deepest - 1))
+            overall = max(overall, deepest)
             element_start, deepest = token.end(), 1
-    return None  # the array never closes: the answer ends early
+    return None  # the value never closes: the answer ends early
+
+
+def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
+    """Where each element of the JSON array ``body`` lies: ``(start, end, depth)`` in order (see
+    ``_scan``; an object of scalars has depth 1). None when ``body`` is not one complete array."""
+    scanned = _scan(body, b"[")
+    return None if scanned is None else scanned[3]
 
 
 def _whole_object(body: bytes) -> tuple[int, int, int] | None:
     """``(start, end, depth)`` of the one JSON object ``body`` holds; None when it holds anything
-    else or the object never closes (the same scan as ``_split_array``)."""
-    start = _skip_blank(body, _text_start(body))
-    if body[start:start + 1] != b"{":
-        return None
-    depth = deepest = 0
-    for token in _TOKEN.finditer(body, start):
-        at = token.start()
-        char = body[at]
-        if char == _QUOTE:
-            if token.end() - at == 1:
-                return None
-        elif char in _OPENERS:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in _CLOSERS:
-            depth -= 1
-            if depth == 0:
-                end = token.end()
-                return (start, end, deepest) if _skip_blank(body, end) == len(body) else None
-    return None
+    else or the object never closes (see ``_scan``)."""
+    scanned = _scan(body, b"{")
+    return None if scanned is None else scanned[:3]
 
 
 def _json_text(body: bytes, start: int, end: int) -> str | None:
