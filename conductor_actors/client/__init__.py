@@ -1,13 +1,13 @@
-"""Conductor HTTP client: wire models, configuration, errors, and sync/async clients.
+"""Conductor HTTP client: wire models, configuration, errors, and the sync/async clients.
 
-``ConductorClient`` (``requests``) and ``AsyncConductorClient`` (``httpx``) are imported lazily so a
-worker process loads only the HTTP library its flavour uses.
+Plain re-exports. Importing this package stays light: the clients load ``requests``, ``httpx`` or
+``asyncio`` only when one is built that needs it (see ``_clients``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from ._answers import TaskBatch, UndecodableTask, UndecodableTaskError
+from ._clients import AsyncConductorClient, ConductorClient
 from ._config import AuthenticationSettings, Configuration, ConfigurationError
 from ._errors import (
     AuthorizationError,
@@ -20,30 +20,25 @@ from ._errors import (
     ResponseTooLargeError,
 )
 from ._models import Task, TaskDef, TaskExecLog, TaskResult, TaskResultStatus, TaskStatus
-from ._wire import TaskBatch, UndecodableTask, UndecodableTaskError
-
-if TYPE_CHECKING:
-    from ._async import AsyncConductorClient
-    from ._sync import ConductorClient
-    from ._workflow_models import (
-        IdempotencyStrategy,
-        StartWorkflowRequest,
-        Workflow,
-        WorkflowDef,
-        WorkflowRun,
-        WorkflowTask,
-    )
-    from ._workflows import (
-        AsyncMetadataClient,
-        AsyncWorkflowClient,
-        AsyncWorkflowExecutor,
-        MetadataClient,
-        OrkesClients,
-        OrkesMetadataClient,
-        OrkesWorkflowClient,
-        WorkflowClient,
-        WorkflowExecutor,
-    )
+from ._workflow_models import (
+    IdempotencyStrategy,
+    StartWorkflowRequest,
+    Workflow,
+    WorkflowDef,
+    WorkflowRun,
+    WorkflowTask,
+)
+from ._workflows import (
+    AsyncMetadataClient,
+    AsyncWorkflowClient,
+    AsyncWorkflowExecutor,
+    MetadataClient,
+    OrkesClients,
+    OrkesMetadataClient,
+    OrkesWorkflowClient,
+    WorkflowClient,
+    WorkflowExecutor,
+)
 
 __all__ = [
     "AsyncConductorClient",
@@ -84,34 +79,3 @@ __all__ = [
     "WorkflowRun",
     "WorkflowTask",
 ]
-
-_LAZY = {
-    "ConductorClient": "._sync",
-    "AsyncConductorClient": "._async",
-    "IdempotencyStrategy": "._workflow_models",
-    "StartWorkflowRequest": "._workflow_models",
-    "Workflow": "._workflow_models",
-    "WorkflowDef": "._workflow_models",
-    "WorkflowRun": "._workflow_models",
-    "WorkflowTask": "._workflow_models",
-    "AsyncMetadataClient": "._workflows",
-    "AsyncWorkflowClient": "._workflows",
-    "AsyncWorkflowExecutor": "._workflows",
-    "MetadataClient": "._workflows",
-    "OrkesClients": "._workflows",
-    "OrkesMetadataClient": "._workflows",
-    "OrkesWorkflowClient": "._workflows",
-    "WorkflowClient": "._workflows",
-    "WorkflowExecutor": "._workflows",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value

@@ -36,8 +36,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ._calls import Call
 from ._errors import AuthorizationError, ConductorError, NotFoundError, http_error_for
-from ._wire import Call
 
 __all__ = [
     "NEED_TOKEN",
@@ -243,22 +243,19 @@ def call_flow(schedule: TokenSchedule, call: Call[T]) -> Generator[Any, Any, T]:
     fetch, a transport error) are raised by the client; the generator is then simply dropped.
     """
     request = call.request
-    token = yield NEED_TOKEN
-    status, body = yield Send(token)
-    if token is not None:
+    for replay in (False, True):
+        token = yield NEED_TOKEN
+        status, body = yield Send(token)
+        if token is None:
+            break
         rejection = refreshable_rejection(status, body, method=request.method, path=request.path)
         if rejection is None:
             schedule.accepted()
+            break
+        if replay:
+            record_fetch_error(schedule, rejection)
         else:
             logger.info("%s %s: the token was refused (%s); fetching a new one and replaying once",
                         request.method, request.path, rejection.error_code)
             schedule.rejected(token)
-            token = yield NEED_TOKEN
-            status, body = yield Send(token)
-            if token is not None:
-                rejection = refreshable_rejection(status, body, method=request.method, path=request.path)
-                if rejection is None:
-                    schedule.accepted()
-                else:
-                    record_fetch_error(schedule, rejection)
     return call.result(status, body)

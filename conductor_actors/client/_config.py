@@ -4,6 +4,12 @@ Environment (explicit arguments win): ``CONDUCTOR_SERVER_URL`` (includes ``/api`
 ``http://localhost:8080/api``), ``CONDUCTOR_AUTH_KEY`` and ``CONDUCTOR_AUTH_SECRET`` (both, or
 neither: only one of them is a ``ConfigurationError``).
 Secrets never appear in a ``repr``; the objects pickle (children receive them).
+
+``proxy_for`` says which proxy, if any, the environment names for the server (read once, when a
+client is built), by the standard library's rules: ``*_proxy`` variables, ``no_proxy`` honoured;
+with ``system_settings`` also the platform's proxy configuration (macOS, Windows), as ``requests``
+reads it. Knowing this without importing ``requests`` or ``httpx`` lets a client that needs no
+proxy start on the lean transport alone.
 """
 
 from __future__ import annotations
@@ -11,12 +17,13 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["AuthenticationSettings", "Configuration", "ConfigurationError"]
+__all__ = ["AuthenticationSettings", "Configuration", "ConfigurationError", "check_pool_size", "proxy_for"]
 
 DEFAULT_SERVER_API_URL = "http://localhost:8080/api"
 
@@ -345,3 +352,26 @@ class Configuration:
         return isinstance(other, Configuration) and self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def check_pool_size(pool_size: int) -> int:
+    """A client's connection pool size; anything but an integer >= 1 raises ``ConfigurationError``."""
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ConfigurationError(f"pool_size={pool_size!r}: must be an integer >= 1")
+    return pool_size
+
+
+def proxy_for(url: str, *, system_settings: bool) -> str | None:
+    """The proxy URL that applies to ``url``, or ``None``; runs on the caller's thread, never raises."""
+    platform_settings = system_settings and sys.platform in ("darwin", "win32")
+    if not platform_settings and not any(name.lower().endswith("_proxy") for name in os.environ):
+        return None  # the common case, answered without loading urllib.request (and http.client, email...)
+    import urllib.request
+
+    proxies = urllib.request.getproxies() if system_settings else urllib.request.getproxies_environment()
+    if not proxies:
+        return None
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):  # honours no_proxy when *_proxy is set
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")

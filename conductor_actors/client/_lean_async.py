@@ -5,9 +5,9 @@ per small call, which caps how many tasks one event loop can move, and importing
 worker process ~55 ms of start-up and ~12 MB. ``LeanAsyncPools`` speaks HTTP/1.1 through the
 shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write per
 request, timeouts as loop timers; the read timer bounds the whole answer, so a server that drips
-bytes cannot hold a call open). ``AsyncConductorClient`` uses it directly; ``_lean_httpx`` plugs it
-into an ``httpx.AsyncClient`` as a transport. The client uses httpx's own transport when a proxy
-applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
+bytes cannot hold a call open). ``AsyncConductorClient`` uses it directly. The client uses httpx's
+own transport (``_standard_async``) when a proxy applies or when
+``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
 
 A request is never sent twice behind the caller's back (a batch poll leases tasks): an idle
 connection is checked for a close by the server before a request is written on it, and a closed
@@ -32,9 +32,9 @@ from ._http11 import (
     encode_request,
     host_header,
     origin_of,
+    socket_dropped,
     tls_context,
 )
-from ._keepalive import socket_dropped
 
 if TYPE_CHECKING:
     import ssl

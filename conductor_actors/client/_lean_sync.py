@@ -6,9 +6,8 @@ worker process ~70 ms of start-up and ~12 MB. ``LeanConnectionPool`` speaks HTTP
 the shared sans-I/O ``_http11`` protocol on plain sockets (TCP_NODELAY, one write per request),
 about a fifth of the cost. It handles what a Conductor server needs (keep-alive, chunked bodies,
 TLS with the CA certificates every transport trusts, ``_http11.trusted_cas``). ``ConductorClient``
-uses a pool directly; the same pool plugs into a ``requests.Session`` as ``LeanAdapter``
-(``_lean_requests``). The client uses ``requests``' own adapter when a proxy applies or when
-``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
+uses a pool directly. The client uses ``requests``' own adapter (``_standard_sync``) when a proxy
+applies or when ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
 
 A request is never sent twice behind the caller's back: a batch poll leases tasks and an
 update-v2 may lease the next one, so a request that may have reached the server is never
@@ -31,8 +30,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._http11 import ConnectTimeout, ResponseReader, encode_request, host_header, tls_context
-from ._keepalive import socket_dropped
+from ._http11 import ConnectTimeout, ResponseReader, encode_request, host_header, socket_dropped, tls_context
 
 if TYPE_CHECKING:
     import ssl

@@ -109,6 +109,8 @@ class _Model:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "attribute_map" not in cls.__dict__:  # the official map: snake_case -> the server's camelCase
+            cls.attribute_map = {name: to_camel(name) for name in cls.swagger_types}
         for name in cls.swagger_types:
             if name not in cls.__dict__:
                 setattr(cls, name, _plain_property(name))
@@ -134,14 +136,15 @@ class _Model:
     def _init(self, values: dict[str, Any]) -> None:
         """Set every backing attribute to its initial value, then each given non-None value through
         its property (so validation applies, as in the official constructors); a plain property
-        (no checks) is skipped for its attribute, with the same effect."""
+        (no checks) is skipped for its attribute, with the same effect. ``values`` may be the
+        constructor's ``locals()``: the instance itself among them is skipped."""
         state = self.__dict__
         state.update(self._blank)
         state["discriminator"] = None
         state["_extra"] = {}
         private_of = self._plain_private
         for name, value in values.items():
-            if value is not None:
+            if value is not None and value is not self:
                 private = private_of.get(name)
                 if private is not None:
                     state[private] = value
@@ -268,21 +271,13 @@ def _wire_value(value: Any) -> Any:
     return value
 
 
-def _mapping(names: list[str], **special: str) -> dict[str, str]:
-    return {name: special.get(name, to_camel(name)) for name in names}
-
-
 # --------------------------------------------------------------------------------------------------
-
-
-_EXEC_LOG_FIELDS = ["log", "task_id", "created_time"]
 
 
 class TaskExecLog(_Model):
     """One task log line; ``created_time`` is epoch milliseconds."""
 
     swagger_types: ClassVar[dict[str, str]] = {"log": "str", "task_id": "str", "created_time": "int"}
-    attribute_map: ClassVar[dict[str, str]] = _mapping(_EXEC_LOG_FIELDS)
 
     log: str | None
     task_id: str | None
@@ -323,7 +318,6 @@ class TaskResult(_Model):
     """
 
     swagger_types: ClassVar[dict[str, str]] = _RESULT_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_RESULT_TYPES))
     _initial: ClassVar[dict[str, Any]] = {"extend_lease": False}
 
     workflow_instance_id: str | None
@@ -354,19 +348,7 @@ class TaskResult(_Model):
         sub_workflow_id: str | None = None,
         extend_lease: bool = False,
     ) -> None:
-        self._init({
-            "workflow_instance_id": workflow_instance_id,
-            "task_id": task_id,
-            "reason_for_incompletion": reason_for_incompletion,
-            "callback_after_seconds": callback_after_seconds,
-            "worker_id": worker_id,
-            "status": status,
-            "output_data": output_data,
-            "logs": logs,
-            "external_output_payload_storage_path": external_output_payload_storage_path,
-            "sub_workflow_id": sub_workflow_id,
-            "extend_lease": extend_lease,
-        })
+        self._init(locals())
 
     @property
     def status(self) -> TaskResultStatus | None:
@@ -497,7 +479,6 @@ class Task(_Model):
     """
 
     swagger_types: ClassVar[dict[str, str]] = _TASK_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_TASK_TYPES))
     _wire_defaults: ClassVar[dict[str, Any]] = {"retry_count": 0, "poll_count": 0, "input_data": dict}
 
     task_type: str | None
@@ -591,9 +572,7 @@ class Task(_Model):
         first_start_time: int | None = None,
         runtime_metadata: Any = None,
     ) -> None:
-        values = dict(locals())
-        del values["self"]
-        self._init(values)
+        self._init(locals())
 
     @property
     def status(self) -> str | None:
@@ -698,7 +677,6 @@ class TaskDef(_Model):
     defaults (``retryCount`` 3, ``responseTimeoutSeconds`` 3600, ...), as with the official SDK."""
 
     swagger_types: ClassVar[dict[str, str]] = _TASK_DEF_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_TASK_DEF_TYPES))
     _initial: ClassVar[dict[str, Any]] = {"enforce_schema": False}
 
     owner_app: str | None
@@ -763,9 +741,7 @@ class TaskDef(_Model):
         total_timeout_seconds: int | None = None,
         runtime_metadata: Any = None,
     ) -> None:
-        values = dict(locals())
-        del values["self"]
-        self._init(values)
+        self._init(locals())
 
     @property
     def timeout_policy(self) -> str | None:

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ._models import Task, TaskDef, _mapping, _Model
+from ._models import Task, TaskDef, _Model
 
 __all__ = ["IdempotencyStrategy", "StartWorkflowRequest", "Workflow", "WorkflowDef", "WorkflowRun", "WorkflowTask"]
 
@@ -78,7 +78,6 @@ class StartWorkflowRequest(_WorkflowModel):
     """
 
     swagger_types: ClassVar[dict[str, str]] = _START_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_START_TYPES))
     _initial: ClassVar[dict[str, Any]] = {"idempotency_strategy": IdempotencyStrategy.FAIL}
 
     name: str | None
@@ -107,10 +106,7 @@ class StartWorkflowRequest(_WorkflowModel):
         idempotency_key: str | None = None,
         idempotency_strategy: IdempotencyStrategy | str = IdempotencyStrategy.FAIL,
     ) -> None:
-        values = dict(locals())
-        del values["self"]
-        values["idempotency_strategy"] = IdempotencyStrategy(idempotency_strategy)
-        self._init(values)
+        self._init({**locals(), "idempotency_strategy": IdempotencyStrategy(idempotency_strategy)})
 
     def to_wire(self) -> dict[str, Any]:
         out = super().to_wire()
@@ -135,7 +131,6 @@ class WorkflowTask(_WorkflowModel):
     ``input_parameters``...; every official attribute is accepted as a keyword)."""
 
     swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_TASK_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(_WORKFLOW_TASK_FIELDS)
 
     name: str | None
     task_reference_name: str | None
@@ -174,7 +169,6 @@ class WorkflowDef(_WorkflowModel):
     """
 
     swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_DEF_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_DEF_TYPES))
     _initial: ClassVar[dict[str, Any]] = {"enforce_schema": False}
 
     owner_app: str | None
@@ -233,11 +227,10 @@ class WorkflowDef(_WorkflowModel):
         metadata: dict[str, Any] | None = None,
         rate_limit_config: Any = None,
     ) -> None:
-        values = dict(locals())
-        del values["self"]
-        values["tasks"] = list(tasks or [])
-        values["output_parameters"] = {} if output_parameters is None else output_parameters
-        self._init(values)
+        self._init({
+            **locals(), "tasks": list(tasks or []),
+            "output_parameters": {} if output_parameters is None else output_parameters,
+        })
 
     def _normalise(self) -> None:
         tasks = self.tasks if isinstance(self.tasks, list) else []
@@ -312,7 +305,6 @@ class Workflow(_Execution):
     """
 
     swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_TYPES))
 
     workflow_id: str | None
     input: dict[str, Any] | None
@@ -347,7 +339,6 @@ class WorkflowRun(_Execution):
     when it ended, when the awaited task was reached, or when the wait ran out (then RUNNING)."""
 
     swagger_types: ClassVar[dict[str, str]] = _WORKFLOW_RUN_TYPES
-    attribute_map: ClassVar[dict[str, str]] = _mapping(list(_WORKFLOW_RUN_TYPES))
 
     workflow_id: str | None
     request_id: str | None

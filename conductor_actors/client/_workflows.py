@@ -22,33 +22,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import uuid
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from . import _protocol as protocol
+from . import _calls as calls
+from ._answers import ensure_success, parse_nothing, parse_workflow, parse_workflow_id
+from ._calls import Call, HttpRequest, json_request, optional_text, path_segment, query_params, whole_number
+from ._clients import AsyncClosing, AsyncConductorClient, ConductorClient, SyncClosing
 from ._config import Configuration
 from ._errors import InvalidResponseError
 from ._models import TaskDef
-from ._wire import (
-    Call,
-    HttpRequest,
-    ensure_success,
-    json_request,
-    optional_text,
-    parse_nothing,
-    parse_workflow,
-    parse_workflow_id,
-    path_segment,
-    query_params,
-    whole_number,
-)
 from ._workflow_models import StartWorkflowRequest, Workflow, WorkflowDef, WorkflowRun
-
-if TYPE_CHECKING:
-    from ._async import AsyncConductorClient
-    from ._sync import ConductorClient
 
 __all__ = [
     "AsyncMetadataClient",
@@ -239,62 +223,48 @@ def _call_delete_workflow(workflow_id: str, archive_workflow: bool | None) -> Ca
 # Owning or sharing the task client
 
 
-class _SyncBase:
-    """Holds the ``ConductorClient`` the calls go through (built, or shared when given)."""
+_Client = TypeVar("_Client", ConductorClient, AsyncConductorClient)
 
-    def __init__(self, configuration: Configuration | None, client: ConductorClient | None) -> None:
-        from ._sync import ConductorClient
 
+class _OnClient(Generic[_Client]):
+    """Holds the task client the calls go through (built from the configuration, or shared when
+    given); each call runs with that client's ``perform``: its auth, transport and errors."""
+
+    def __init__(self, configuration: Configuration | None, client: _Client | None, kind: type[_Client]) -> None:
         self._owns = client is None
         self.configuration = client.configuration if client is not None else (
             configuration if configuration is not None else Configuration())
-        self._client = client if client is not None else ConductorClient(self.configuration)
+        self._client: _Client = client if client is not None else kind(self.configuration)
+
+
+class _SyncBase(SyncClosing, _OnClient[ConductorClient]):
+    """A sync workflow-side client over a ``ConductorClient``."""
+
+    def __init__(self, configuration: Configuration | None, client: ConductorClient | None) -> None:
+        super().__init__(configuration, client, ConductorClient)
 
     def _call(self, call: Call[T]) -> T:
-        return self._client._call(call)
+        return self._client.perform(call)
 
     def close(self) -> None:
         """Release the connections of a client this object built. Idempotent."""
         if self._owns:
             self._client.close()
 
-    def __enter__(self: _S) -> _S:
-        return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-
-class _AsyncBase:
-    """Holds the ``AsyncConductorClient`` the calls go through (built, or shared when given)."""
+class _AsyncBase(AsyncClosing, _OnClient[AsyncConductorClient]):
+    """An async workflow-side client over an ``AsyncConductorClient``."""
 
     def __init__(self, configuration: Configuration | None, client: AsyncConductorClient | None) -> None:
-        from ._async import AsyncConductorClient
-
-        self._owns = client is None
-        self.configuration = client.configuration if client is not None else (
-            configuration if configuration is not None else Configuration())
-        self._client = client if client is not None else AsyncConductorClient(self.configuration)
+        super().__init__(configuration, client, AsyncConductorClient)
 
     async def _call(self, call: Call[T]) -> T:
-        return await self._client._call(call)
+        return await self._client.perform(call)
 
     async def aclose(self) -> None:
         """Release the connections of a client this object built. Idempotent."""
         if self._owns:
             await self._client.aclose()
-
-    async def __aenter__(self: _A) -> _A:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.aclose()
-
-
-_S = TypeVar("_S", bound=_SyncBase)
-_A = TypeVar("_A", bound=_AsyncBase)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -334,19 +304,19 @@ class MetadataClient(_SyncBase):
 
     def register_task_def(self, task_def: TaskDef) -> None:
         """Create or replace a task definition."""
-        self._call(protocol.register_task_defs([task_def]))
+        self._call(calls.register_task_defs([task_def]))
 
     def update_task_def(self, task_def: TaskDef) -> None:
         """Replace an existing task definition (``NotFoundError`` when it does not exist)."""
-        self._call(protocol.update_task_def(task_def))
+        self._call(calls.update_task_def(task_def))
 
     def get_task_def(self, task_type: str) -> TaskDef:
         """A task definition (``NotFoundError`` when unknown)."""
-        return self._call(protocol.get_task_def(task_type))
+        return self._call(calls.get_task_def(task_type))
 
     def get_all_task_defs(self) -> list[TaskDef]:
         """Every task definition."""
-        return self._call(protocol.get_task_defs())
+        return self._call(calls.get_task_defs())
 
     def unregister_task_def(self, task_type: str) -> None:
         """Delete a task definition (``NotFoundError`` when unknown)."""
@@ -382,19 +352,19 @@ class AsyncMetadataClient(_AsyncBase):
 
     async def register_task_def(self, task_def: TaskDef) -> None:
         """Create or replace a task definition."""
-        await self._call(protocol.register_task_defs([task_def]))
+        await self._call(calls.register_task_defs([task_def]))
 
     async def update_task_def(self, task_def: TaskDef) -> None:
         """Replace an existing task definition (``NotFoundError`` when it does not exist)."""
-        await self._call(protocol.update_task_def(task_def))
+        await self._call(calls.update_task_def(task_def))
 
     async def get_task_def(self, task_type: str) -> TaskDef:
         """A task definition (``NotFoundError`` when unknown)."""
-        return await self._call(protocol.get_task_def(task_type))
+        return await self._call(calls.get_task_def(task_type))
 
     async def get_all_task_defs(self) -> list[TaskDef]:
         """Every task definition."""
-        return await self._call(protocol.get_task_defs())
+        return await self._call(calls.get_task_defs())
 
     async def unregister_task_def(self, task_type: str) -> None:
         """Delete a task definition (``NotFoundError`` when unknown)."""
@@ -524,7 +494,7 @@ class WorkflowExecutor(_SyncBase):
         if request.version is None:  # a copy: the caller's request stays as it was
             request = copy.copy(request)
             request.version = self.metadata_client.get_workflow_def(request.name).version  # type: ignore[arg-type]
-        return self.workflow_client.execute_workflow(request, request_id or str(uuid.uuid4()), wait_until_task_ref,
+        return self.workflow_client.execute_workflow(request, request_id or _request_id(), wait_until_task_ref,
                                                      wait_for_seconds)
 
     def execute(self, name: str, version: int | None = None, workflow_input: Any = None,
@@ -579,7 +549,7 @@ class AsyncWorkflowExecutor(_AsyncBase):
         if request.version is None:  # a copy: the caller's request stays as it was
             request = copy.copy(request)
             request.version = (await self.metadata_client.get_workflow_def(request.name)).version  # type: ignore[arg-type]
-        return await self.workflow_client.execute_workflow(request, request_id or str(uuid.uuid4()),
+        return await self.workflow_client.execute_workflow(request, request_id or _request_id(),
                                                            wait_until_task_ref, wait_for_seconds)
 
     async def execute(self, name: str, version: int | None = None, workflow_input: Any = None,
@@ -607,6 +577,13 @@ class AsyncWorkflowExecutor(_AsyncBase):
         await self._call(_call_delete_workflow(workflow_id, archive_workflow))
 
 
+def _request_id() -> str:
+    """A fresh idempotency id for an execution (uuid is imported here: importing the client stays lean)."""
+    import uuid
+
+    return str(uuid.uuid4())
+
+
 #: The official class names.
 OrkesMetadataClient = MetadataClient
 OrkesWorkflowClient = WorkflowClient
@@ -617,8 +594,6 @@ class OrkesClients:
     clients it hands out share one connection pool; ``close()`` releases it."""
 
     def __init__(self, configuration: Configuration | None = None) -> None:
-        from ._sync import ConductorClient
-
         self.configuration = configuration if configuration is not None else Configuration()
         self._client = ConductorClient(self.configuration)
 

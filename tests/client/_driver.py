@@ -125,15 +125,11 @@ class Driver:
         if isinstance(self.client, ConductorClient):
             assert self.client._requests is not None
             adapter = self.client._requests.session.get_adapter(self.client.configuration.server_api_url)
-            if hasattr(adapter, "connections_in_use"):  # the lean transport mounted in a session
-                return adapter.connections_in_use() == 0
             pools = adapter.poolmanager.pools  # type: ignore[attr-defined]
             keys = pools.keys()  # the container refuses plain iteration
             return all(pools[key].pool.qsize() == pools[key].pool.maxsize for key in keys)
         assert self.client._httpx is not None
         transport = self.client._httpx.http._transport  # type: ignore[attr-defined]
-        if hasattr(transport, "connections_in_use"):  # the lean transport
-            return transport.connections_in_use() == 0
         connections = transport._pool.connections
         return all(connection.is_idle() for connection in connections)
 

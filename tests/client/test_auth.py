@@ -15,7 +15,7 @@ from conductor_actors.client import (
     ConductorTransportError,
     NotFoundError,
 )
-from conductor_actors.client import _protocol as protocol
+from conductor_actors.client import _calls as protocol
 from conductor_actors.client._auth import (
     NEED_TOKEN,
     Send,

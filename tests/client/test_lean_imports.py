@@ -3,7 +3,8 @@
 Each case runs in a fresh interpreter against the dev server: it builds the flavour's client, makes
 a real call, and reports which HTTP libraries ended up in ``sys.modules``. The transport comes from
 the ``http_transport`` fixture (CONDUCTOR_ACTORS_HTTP_TRANSPORT, inherited): the standard one, and a
-proxy in the environment on either, must load the library.
+proxy in the environment on either, must load the library. The last case only imports the client
+package and builds a client: what that loads in a fresh interpreter, per flavour and transport.
 """
 
 from __future__ import annotations
@@ -80,3 +81,33 @@ def test_a_proxy_bypassed_by_no_proxy_is_not_used(dev_server: DevServer, flavour
     result = _probe(dev_server, flavour, http_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1,localhost")
     assert result["answer"] == 0  # port 9 would refuse: the proxy was not used
     assert (_library(flavour) in result["loaded"]) == (http_transport == "standard")  # type: ignore[operator]
+
+
+_BUILD = """
+import json, sys
+import conductor_actors.client as client
+
+kind = client.ConductorClient if sys.argv[1] == "sync" else client.AsyncConductorClient
+kind(client.Configuration(server_api_url="http://127.0.0.1:9/api", http_transport=sys.argv[2]))
+heavy = ("asyncio", "requests", "httpx", "uuid", "decimal")
+print(json.dumps([name for name in heavy if name in sys.modules]))
+"""
+
+
+def test_importing_the_client_and_building_one_loads_only_what_its_transport_needs(
+    flavour: str, http_transport: str
+) -> None:
+    """A sync worker on the lean transport never loads asyncio, requests, httpx, uuid or decimal;
+    the async client adds asyncio; the standard transport adds its own library, nothing else."""
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD, flavour, http_transport],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = {
+        ("sync", "lean"): [],
+        ("sync", "standard"): ["requests"],
+        ("async", "lean"): ["asyncio"],
+        ("async", "standard"): ["asyncio", "httpx"],
+    }[(flavour, http_transport)]
+    assert json.loads(done.stdout) == expected

@@ -13,17 +13,22 @@ import socket
 import threading
 import zlib
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
-import httpx
-import httpx._client
 import pytest
-import requests
-import requests.utils
 from client._scripted import OK, ScriptedServer, answer, reset_after, silence
 
-from conductor_actors.client._http11 import BodyTooLarge, ProtocolError, ResponseReader, encode_request, host_header
-from conductor_actors.client._lean_httpx import LeanAsyncTransport
-from conductor_actors.client._lean_requests import LeanAdapter
+from conductor_actors.client._http11 import (
+    BodyTooLarge,
+    ProtocolError,
+    ResponseReader,
+    encode_request,
+    host_header,
+    lean_headers,
+    origin_of,
+)
+from conductor_actors.client._lean_async import LeanAsyncPools
+from conductor_actors.client._lean_sync import LeanConnectionPool, pool_for_origin
 
 #: A body limit far above every answer of these tests.
 LIMIT = 1 << 20
@@ -99,18 +104,16 @@ def test_parser_tells_a_truncated_answer_from_no_answer() -> None:
 # Both transports against a scripted server.
 
 class Exchange:
-    """One POST through the lean transport of either flavour: (status, body) or a library exception."""
+    """One request through the lean transport of either flavour, driven directly: (status, body), or
+    what the transport raises (``ConnectionError`` for a failed connection, ``ProtocolError`` for a
+    broken answer, ``TimeoutError`` when no answer came in time)."""
 
     def __init__(self, flavour: str) -> None:
         self.flavour = flavour
-        if flavour == "sync":
-            self.session = requests.Session()
-            self.adapter = LeanAdapter(pool_maxsize=2)
-            self.session.mount("http://", self.adapter)
-        else:
+        self.sync_pools: dict[tuple[str, str, int], LeanConnectionPool] = {}
+        if flavour == "async":
             self.loop = asyncio.new_event_loop()
-            self.transport = LeanAsyncTransport(pool_maxsize=2)
-            self.client = httpx.AsyncClient(transport=self.transport)
+            self.pools = LeanAsyncPools(2, True, LIMIT)
 
     def post(self, url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return self.send("POST", url, timeout)
@@ -120,20 +123,30 @@ class Exchange:
 
     def send(self, method: str, url: str, timeout: float) -> tuple[int, bytes]:
         body = b"{}" if method == "POST" else None
+        parts = urlsplit(url)
+        origin = origin_of(parts)
+        headers = lean_headers()
         if self.flavour == "sync":
-            response = self.session.request(method, url, data=body, timeout=(timeout, timeout))
-            return response.status_code, response.content
-        response = self.loop.run_until_complete(self.client.request(method, url, content=body, timeout=timeout))
-        return response.status_code, response.content
+            pool = self.sync_pools.get(origin)
+            if pool is None:
+                pool = self.sync_pools[origin] = pool_for_origin(*origin, True, 2, LIMIT)
+            reader = pool.request(method, parts.path, headers, body, timeout, timeout)
+        else:
+            reader = self.loop.run_until_complete(
+                self.pools.exchange(self.pools.pool_of(*origin), method, parts.path, headers, body, timeout, timeout)
+            )
+        return reader.status, reader.body
 
     def in_use(self) -> int:
-        return self.adapter.connections_in_use() if self.flavour == "sync" else self.transport.connections_in_use()
+        if self.flavour == "sync":
+            return sum(pool.in_use for pool in self.sync_pools.values())
+        return self.pools.connections_in_use()
 
     def close(self) -> None:
-        if self.flavour == "sync":
-            self.session.close()
-        else:
-            self.loop.run_until_complete(self.client.aclose())
+        for pool in self.sync_pools.values():
+            pool.close()
+        if self.flavour == "async":
+            self.loop.run_until_complete(self.pools.aclose())
             self.loop.close()
 
 
@@ -150,13 +163,11 @@ def test_keep_alive_reuses_one_connection(serve: Callable[..., ScriptedServer], 
     assert server.connections == 1 and exchange.in_use() == 0
 
 
-def test_the_adapters_ask_for_the_encodings_the_lean_transport_decodes(
-    serve: Callable[..., ScriptedServer], flavour: str, monkeypatch: pytest.MonkeyPatch
+def test_the_lean_transports_ask_for_the_encodings_they_decode(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
 ) -> None:
-    """Whatever the session or AsyncClient puts in Accept-Encoding (br and zstd when those
-    decoders are installed), the lean adapters send only gzip and deflate."""
-    monkeypatch.setattr(requests.utils, "DEFAULT_ACCEPT_ENCODING", "gzip, deflate, br, zstd")
-    monkeypatch.setattr(httpx._client, "ACCEPT_ENCODING", "gzip, deflate, br, zstd")
+    """The lean transports send only gzip and deflate, what ``BodyCollector`` decodes (the clients
+    over them: ``test_accept_encoding``)."""
     heads: list[bytes] = []
 
     def capture(conn: socket.socket, request: bytes) -> bool:
@@ -165,11 +176,7 @@ def test_the_adapters_ask_for_the_encodings_the_lean_transport_decodes(
         return True
 
     server = serve([capture])
-    exchange = Exchange(flavour)  # after the patch: the libraries read their default when built
-    try:
-        assert exchange.get(server.url) == (200, b"{}")
-    finally:
-        exchange.close()
+    assert exchange.get(server.url) == (200, b"{}")
     [head] = heads
     assert [line for line in head.split(b"\r\n") if line.startswith(b"accept-encoding:")] == [
         b"accept-encoding: gzip, deflate"], head
@@ -209,7 +216,7 @@ def test_a_post_on_a_connection_closed_while_idle_fails_rather_than_being_sent_t
     closed.wait(5)
     try:  # sent on the stale connection: it fails; or the close was noticed first: a fresh connection
         delivered = exchange.post(server.url) == (200, b"{}")
-    except (requests.ConnectionError, httpx.ReadError):
+    except (ConnectionError, ProtocolError):
         delivered = False
     assert server.requests == (2 if delivered else 1)  # the second POST reached the server at most once
     assert exchange.post(server.url) == (200, b"{}")
@@ -220,8 +227,7 @@ def test_a_reset_in_the_middle_of_an_answer_is_a_connection_error(
     serve: Callable[..., ScriptedServer], exchange: Exchange
 ) -> None:
     server = serve([reset_after(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part"), answer(OK)])
-    errors = (requests.ConnectionError, httpx.ReadError)
-    with pytest.raises(errors):
+    with pytest.raises((ConnectionError, ProtocolError)):
         exchange.post(server.url)
     assert exchange.in_use() == 0
     assert exchange.post(server.url) == (200, b"{}")  # the transport stays usable
@@ -231,7 +237,7 @@ def test_garbage_instead_of_http_is_a_connection_error(
     serve: Callable[..., ScriptedServer], exchange: Exchange
 ) -> None:
     server = serve([answer(b"<html>not http</html>\r\n\r\n", keep=False)])
-    with pytest.raises((requests.ConnectionError, httpx.ReadError), match="status line"):
+    with pytest.raises(ProtocolError, match="status line"):
         exchange.post(server.url)
 
 
@@ -239,7 +245,7 @@ def test_no_answer_within_the_read_timeout_is_a_timeout(
     serve: Callable[..., ScriptedServer], exchange: Exchange
 ) -> None:
     server = serve([silence])
-    with pytest.raises((requests.ReadTimeout, httpx.ReadTimeout)):
+    with pytest.raises(TimeoutError):
         exchange.post(server.url, timeout=0.2)
     assert exchange.in_use() == 0
 
@@ -247,7 +253,7 @@ def test_no_answer_within_the_read_timeout_is_a_timeout(
 def test_a_refused_connection_is_a_connect_error(exchange: Exchange) -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
-    with pytest.raises((requests.ConnectionError, httpx.ConnectError)):
+    with pytest.raises(ConnectionError):
         exchange.post(f"http://127.0.0.1:{port}/api/tasks")
 
 

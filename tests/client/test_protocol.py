@@ -23,8 +23,9 @@ from conductor_actors.client import (
     TaskResult,
     TaskResultStatus,
 )
-from conductor_actors.client import _protocol as protocol
-from conductor_actors.client._wire import Call, check_pool_size
+from conductor_actors.client import _calls as protocol
+from conductor_actors.client._calls import Call
+from conductor_actors.client._config import check_pool_size
 
 TASK = {"taskId": "t1", "workflowInstanceId": "w1", "taskType": "echo", "status": "IN_PROGRESS", "inputData": {"x": 1}}
 

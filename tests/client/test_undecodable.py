@@ -29,7 +29,8 @@ from conductor_actors.client import (
     UndecodableTask,
     UndecodableTaskError,
 )
-from conductor_actors.client._wire import HttpRequest, _split_array, parse_optional_task, parse_tasks
+from conductor_actors.client._answers import _split_array, parse_optional_task, parse_tasks
+from conductor_actors.client._calls import HttpRequest
 
 BATCH = HttpRequest("GET", "/tasks/poll/batch/echo")
 UPDATE_V2 = HttpRequest("POST", "/tasks/update-v2")

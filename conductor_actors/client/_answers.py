@@ -1,22 +1,19 @@
-"""The pieces every Conductor call is made of, without I/O.
+"""Reading the answers of Conductor calls, without I/O: ``(request, status, body) -> result``.
 
-- ``HttpRequest``: one request, relative to the API root (method, percent-encoded path, query,
-  body, the headers that matter); ``Call``: a request plus the parser of its answer.
-- Argument checks and encoders: a bad argument raises ``ValueError`` (``ConfigurationError`` for a
-  client setting) naming it, before anything is sent.
-- Answer readers and parsers ``(request, status, body) -> result``: a non-2xx raises
-  ``http_error_for`` (``AuthorizationError``, ``NotFoundError``, ``ConductorHTTPError`` with the
-  server's message); a 2xx whose body is not JSON, is truncated or has the wrong shape raises
-  ``InvalidResponseError``. Never a bare ``KeyError``/``JSONDecodeError``/``TypeError``.
+- A non-2xx raises ``http_error_for`` (``AuthorizationError``, ``NotFoundError``,
+  ``ConductorHTTPError`` with the server's message); a 2xx whose body is not JSON, is truncated or
+  has the wrong shape raises ``InvalidResponseError``. Never a bare
+  ``KeyError``/``JSONDecodeError``/``TypeError``.
 - Tasks that cannot be decoded: one task in an answer that ``json`` cannot read (nested too deep,
   invalid UTF-8, an integer over the interpreter's digit limit, broken JSON) does not cost the
   others. A batch answer is then split into its elements by a small iterative scanner and each is
   decoded on its own (``TaskBatch.undecodable`` lists the ones that failed); the single task of
   a poll or update-v2 answer raises ``UndecodableTaskError``. Both carry an ``UndecodableTask``:
   why it failed and the ids that could still be read.
-- ``transport_error``, ``lean_transport_error`` and ``log_answer`` for the clients' own I/O.
 
-Pure functions and frozen data; safe to use from any thread or event loop.
+The parsers only read the request's method and path, for their messages (``Asked``); the calls
+that use them are built in ``_calls``. Pure functions and frozen data; safe to use from any thread
+or event loop.
 """
 
 from __future__ import annotations
@@ -25,40 +22,19 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-from urllib.parse import quote, urlencode
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from .._logging import TRACE
-from ._config import ConfigurationError
-from ._errors import (
-    ConductorTimeoutError,
-    ConductorTransportError,
-    InvalidResponseError,
-    ResponseTooLargeError,
-    http_error_for,
-)
-from ._http11 import BodyTooLarge, ConnectTimeout
-from ._models import Task, TaskDef, TaskExecLog, TaskResult
+from ._errors import InvalidResponseError, http_error_for
+from ._models import Task, TaskDef, TaskExecLog
 
 __all__ = [
-    "JSON_CONTENT_TYPE",
-    "TEXT_CONTENT_TYPE",
-    "Call",
-    "HttpRequest",
-    "Parser",
-    "RequestObserver",
+    "Asked",
     "TaskBatch",
     "UndecodableTask",
     "UndecodableTaskError",
-    "check_pool_size",
     "ensure_success",
-    "json_body",
-    "json_request",
-    "lean_transport_error",
-    "log_answer",
-    "optional_text",
     "parse_count",
     "parse_logs",
     "parse_nothing",
@@ -70,214 +46,28 @@ __all__ = [
     "parse_tasks",
     "parse_workflow",
     "parse_workflow_id",
-    "path_segment",
-    "query_params",
-    "result_body",
-    "too_large_error",
-    "transport_error",
-    "whole_number",
 ]
 
 logger = logging.getLogger("conductor_actors.client")
 
-T = TypeVar("T")
 
-JSON_CONTENT_TYPE = "application/json"
-TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """One HTTP request, relative to the API root (``Configuration.server_api_url``).
-
-    ``path`` is already percent-encoded; ``template`` names it for metrics.
-    ``long_poll_seconds`` is how long the server may hold the
-    request on purpose; clients add it to their read timeout. ``authenticated`` is false only for the
-    token request itself. The body is left out of ``repr`` (the token request carries the secret).
-    """
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = field(default=None, repr=False)
-    content_type: str | None = None
-    accept: str = JSON_CONTENT_TYPE
-    long_poll_seconds: float = 0.0
-    authenticated: bool = True
-    template: str = ""  # the path with its parameters as placeholders, e.g. /tasks/{taskId}
+class Asked(Protocol):
+    """What a parser knows of the request it reads the answer of (``_calls.HttpRequest`` is one)."""
 
     @property
-    def uri_template(self) -> str:
-        """The path template (a bounded metric label): ``template``, or ``path`` when it has no parameter."""
-        return self.template or self.path
+    def method(self) -> str: ...
 
     @property
-    def target(self) -> str:
-        """Path plus encoded query string, to append to the API root."""
-        if not self.query:
-            return self.path
-        return f"{self.path}?{urlencode(self.query, quote_via=quote)}"
-
-    def headers(self, token: str | None) -> dict[str, str]:
-        """The per-request headers: ``Accept``, ``Content-Type`` with a body, ``X-Authorization``."""
-        headers = {"Accept": self.accept}
-        if self.content_type is not None:
-            headers["Content-Type"] = self.content_type
-        if token is not None and self.authenticated:
-            headers["X-Authorization"] = token
-        return headers
+    def path(self) -> str: ...
 
 
-#: Observes one exchange: (method, path template, HTTP status or 0 for no answer, seconds).
-RequestObserver = Callable[[str, str, int, float], None]
-
-#: A parser: the request (for error messages), the status and the raw body -> the result.
-Parser = Callable[[HttpRequest, int, bytes], T]
-
-
-@dataclass(frozen=True)
-class Call(Generic[T]):
-    """A request and the parser of its answer."""
-
-    request: HttpRequest
-    parse: Parser[T] = field(repr=False)
-
-    def result(self, status: int, body: bytes) -> T:
-        """The call's result from the answer; raises from the client error tree (see module doc)."""
-        return self.parse(self.request, status, body)
-
-
-def transport_error(request: HttpRequest, detail: str, *, timed_out: bool) -> ConductorTransportError:
-    """The error for a request that got no HTTP answer; names the method and path, never headers."""
-    cls = ConductorTimeoutError if timed_out else ConductorTransportError
-    return cls(f"{request.method} {request.path}: {detail}")
-
-
-def lean_transport_error(
-    request: HttpRequest, exc: BaseException, connect_timeout: float, read_timeout: float
-) -> ConductorTransportError:
-    """The error for a lean transport's failure (``ConnectTimeout``, ``TimeoutError``, ``OSError``,
-    ``ProtocolError``): a timeout names the timeout that ran out."""
-    if isinstance(exc, ConnectTimeout):
-        return transport_error(request, f"could not connect within {connect_timeout} s", timed_out=True)
-    if isinstance(exc, TimeoutError):
-        return transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True)
-    if isinstance(exc, BodyTooLarge):
-        return too_large_error(request, exc)
-    return transport_error(request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False)
-
-
-def too_large_error(request: HttpRequest, exc: BodyTooLarge) -> ResponseTooLargeError:
-    """The error for an answer whose body passed ``max_response_bytes``: names the limit and the size."""
-    return ResponseTooLargeError(
-        f"{request.method} {request.path}: {exc} (max_response_bytes={exc.limit})", limit=exc.limit, size=exc.size
-    )
-
-
-def log_answer(request: HttpRequest, status: int, body: bytes, seconds: float) -> None:
-    """DEBUG line for one exchange (method, path, status, size, time; never headers or bodies);
-    a poll's line is at TRACE, below DEBUG, since idle workers poll all the time."""
-    level = TRACE if request.path.startswith("/tasks/poll") else logging.DEBUG
-    if logger.isEnabledFor(level):
-        logger.log(
-            level, "%s %s -> %d (%d bytes, %.1f ms)", request.method, request.path, status, len(body), seconds * 1000.0
-        )
-
-
-# ----------------------------------------------------------------------------------------------
-# Argument checks and encoding
-
-
-def path_segment(name: str, value: str) -> str:
-    """A path parameter, percent-encoded with no safe characters (``/`` becomes ``%2F``)."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return quote(value, safe="")
-
-
-def optional_text(name: str, value: str | None) -> str | None:
-    """``None`` and ``""`` mean "not given"; anything else must be a string."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string or None, got {value!r}")
-    return value
-
-
-def whole_number(name: str, value: int, minimum: int) -> int:
-    """An integer argument of at least ``minimum`` (``bool`` is not an integer here)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def check_pool_size(pool_size: int) -> int:
-    """A client's connection pool size; anything but an integer >= 1 raises ``ConfigurationError``."""
-    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-        raise ConfigurationError(f"pool_size={pool_size!r}: must be an integer >= 1")
-    return pool_size
-
-
-def query_params(*pairs: tuple[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Query parameters, leaving out those whose value is ``None``; booleans as ``true``/``false``."""
-    out = []
-    for key, value in pairs:
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        out.append((key, str(value)))
-    return tuple(out)
-
-
-def json_body(what: str, value: Any) -> bytes:
-    """Compact UTF-8 JSON; a value JSON cannot express (an object, NaN) raises ``ValueError``."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValueError(f"{what} cannot be encoded as JSON: {exc}") from None
-
-
-def json_request(
-    method: str,
-    path: str,
-    what: str,
-    value: Any,
-    *,
-    query: tuple[tuple[str, str], ...] = (),
-    accept: str = JSON_CONTENT_TYPE,
-) -> HttpRequest:
-    """A request whose body is ``value`` as JSON (``what`` names it in an encoding error)."""
-    return HttpRequest(
-        method, path, query, json_body(what, value), content_type=JSON_CONTENT_TYPE, accept=accept
-    )
-
-
-def result_body(result: TaskResult) -> bytes:
-    """The TaskResult body. Missing ids or status raise ``ValueError`` (the server answers 400/500)."""
-    if not isinstance(result, TaskResult):
-        raise ValueError(f"expected a TaskResult, got {type(result).__name__}")
-    missing = [
-        name
-        for name in ("task_id", "workflow_instance_id", "status")
-        if getattr(result, name) in (None, "")
-    ]
-    if missing:
-        raise ValueError(f"TaskResult for task {result.task_id!r} has no {', '.join(missing)}")
-    return json_body(f"TaskResult for task {result.task_id!r}", result.to_wire())
-
-
-# ----------------------------------------------------------------------------------------------
-# Answer readers (shared by the parsers)
-
-
-def ensure_success(request: HttpRequest, status: int, body: bytes) -> None:
+def ensure_success(request: Asked, status: int, body: bytes) -> None:
     """Raise the ``http_error_for`` a non-2xx answer; return quietly on 2xx."""
     if not 200 <= status < 300:
         raise http_error_for(status, body, method=request.method, path=request.path)
 
 
-def _invalid(request: HttpRequest, message: str, body: bytes) -> InvalidResponseError:
+def _invalid(request: Asked, message: str, body: bytes) -> InvalidResponseError:
     return InvalidResponseError(
         message, body=body.decode("utf-8", "replace"), method=request.method, path=request.path
     )
@@ -287,7 +77,7 @@ def _is_empty(status: int, body: bytes) -> bool:
     return status == 204 or not body.strip()
 
 
-def _invalid_json(request: HttpRequest, body: bytes, exc: Exception) -> InvalidResponseError:
+def _invalid_json(request: Asked, body: bytes, exc: Exception) -> InvalidResponseError:
     """The error for a body ``json.loads`` refused with ``exc``, saying what the body was."""
     if isinstance(exc, json.JSONDecodeError):
         if body.lstrip()[:1] == b"<":
@@ -318,7 +108,7 @@ def _bad_bytes(exc: UnicodeDecodeError, offset: int) -> str:
     return f"invalid {encoding} at byte {offset + exc.start} of the answer"
 
 
-def _decode_json(request: HttpRequest, body: bytes) -> Any:
+def _decode_json(request: Asked, body: bytes) -> Any:
     """The body's JSON value; anything else raises ``InvalidResponseError`` saying what it was."""
     try:
         return json.loads(body)
@@ -336,21 +126,21 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _json_object(request: HttpRequest, body: bytes, what: str) -> dict[str, Any]:
+def _json_object(request: Asked, body: bytes, what: str) -> dict[str, Any]:
     value = _decode_json(request, body)
     if not isinstance(value, dict):
         raise _invalid(request, f"expected {what} (a JSON object), got {_kind(value)}", body)
     return value
 
 
-def _json_objects(request: HttpRequest, status: int, body: bytes, what: str) -> list[dict[str, Any]]:
+def _json_objects(request: Asked, status: int, body: bytes, what: str) -> list[dict[str, Any]]:
     """The objects of a JSON list (204 or an empty body = none); non-object items are logged and skipped."""
     if _is_empty(status, body):
         return []
     return _objects_in(request, _decode_json(request, body), body, what)
 
 
-def _objects_in(request: HttpRequest, value: Any, body: bytes, what: str) -> list[dict[str, Any]]:
+def _objects_in(request: Asked, value: Any, body: bytes, what: str) -> list[dict[str, Any]]:
     """The objects of the decoded list ``value``; non-object items are logged and skipped."""
     if not isinstance(value, list):
         raise _invalid(request, f"expected a list of {what} objects, got {_kind(value)}", body)
@@ -363,14 +153,14 @@ def _objects_in(request: HttpRequest, value: Any, body: bytes, what: str) -> lis
     return items
 
 
-def _skip_item(request: HttpRequest, index: int, what: str, item: Any) -> None:
+def _skip_item(request: Asked, index: int, what: str, item: Any) -> None:
     logger.warning(
         "%s %s: skipping item %d of the answer: expected a %s object, got %s",
         request.method, request.path, index, what, _kind(item),
     )
 
 
-def _bare_id(request: HttpRequest, status: int, body: bytes, what: str) -> str:
+def _bare_id(request: Asked, status: int, body: bytes, what: str) -> str:
     """A text/plain answer holding one id (taskId, workflowId)."""
     ensure_success(request, status, body)
     try:
@@ -443,7 +233,7 @@ class UndecodableTaskError(InvalidResponseError):
 
     retryable = False
 
-    def __init__(self, request: HttpRequest, task: UndecodableTask, body: bytes) -> None:
+    def __init__(self, request: Asked, task: UndecodableTask, body: bytes) -> None:
         super().__init__(
             f"the task in the answer could not be decoded: {task.reason}; {task.describe()}",
             body=body[:4096].decode("utf-8", "replace"), method=request.method, path=request.path,
@@ -484,21 +274,21 @@ def _trimmed(body: bytes, start: int, end: int, depth: int) -> tuple[int, int, i
     return start, end, depth
 
 
-def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
-    """Where each element of the JSON array ``body`` lies: ``(start, end, depth)`` in order, without
-    the whitespace around it, ``depth`` being how many brackets nest in the element (an object of
-    scalars: 1). None when
-    ``body`` is not one complete array (another value, a string or bracket that never closes,
-    anything but whitespace after it).
+def _scan(body: bytes, opener: bytes) -> tuple[int, int, int, list[tuple[int, int, int]]] | None:
+    """The one JSON array or object (``opener``: ``b"["`` or ``b"{"``) that ``body`` holds, as
+    ``(start, end, depth, elements)``: ``depth`` is how many brackets nest in it, ``elements`` where
+    each of its top-level elements lies (an array's items, an object's key/value pairs) as
+    ``(start, end, depth)`` without the whitespace around it. None when ``body`` holds anything
+    else (another value, a string or bracket that never closes, anything but whitespace after it).
 
     Iterative, so any depth is fine, and linear in the body's size. Brackets are counted, not
     paired: a mismatch shows when the element is decoded.
     """
     start = _skip_blank(body, _text_start(body))
-    if body[start:start + 1] != b"[":
+    if body[start:start + 1] != opener:
         return None
     elements: list[tuple[int, int, int]] = []
-    depth = deepest = 0
+    depth = deepest = overall = 0  # deepest: in the current element; overall: in the whole value
     element_start = start + 1
     for token in _TOKEN.finditer(body, start):
         at = token.start()
@@ -514,35 +304,29 @@ def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
             if depth == 0:
                 if elements or _skip_blank(body, element_start, at) < at:  # "[]" has no element
                     elements.append(_trimmed(body, element_start, at, deepest - 1))
-                return elements if _skip_blank(body, token.end()) == len(body) else None
+                end = token.end()
+                if _skip_blank(body, end) != len(body):
+                    return None
+                return start, end, max(overall, deepest), elements
         elif char == _COMMA and depth == 1:
             elements.append(_trimmed(body, element_start, at, deepest - 1))
+            overall = max(overall, deepest)
             element_start, deepest = token.end(), 1
-    return None  # the array never closes: the answer ends early
+    return None  # the value never closes: the answer ends early
+
+
+def _split_array(body: bytes) -> list[tuple[int, int, int]] | None:
+    """Where each element of the JSON array ``body`` lies: ``(start, end, depth)`` in order (see
+    ``_scan``; an object of scalars has depth 1). None when ``body`` is not one complete array."""
+    scanned = _scan(body, b"[")
+    return None if scanned is None else scanned[3]
 
 
 def _whole_object(body: bytes) -> tuple[int, int, int] | None:
     """``(start, end, depth)`` of the one JSON object ``body`` holds; None when it holds anything
-    else or the object never closes (the same scan as ``_split_array``)."""
-    start = _skip_blank(body, _text_start(body))
-    if body[start:start + 1] != b"{":
-        return None
-    depth = deepest = 0
-    for token in _TOKEN.finditer(body, start):
-        at = token.start()
-        char = body[at]
-        if char == _QUOTE:
-            if token.end() - at == 1:
-                return None
-        elif char in _OPENERS:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in _CLOSERS:
-            depth -= 1
-            if depth == 0:
-                end = token.end()
-                return (start, end, deepest) if _skip_blank(body, end) == len(body) else None
-    return None
+    else or the object never closes (see ``_scan``)."""
+    scanned = _scan(body, b"{")
+    return None if scanned is None else scanned[:3]
 
 
 def _json_text(body: bytes, start: int, end: int) -> str | None:
@@ -638,7 +422,7 @@ def _undecodable(
     return UndecodableTask(reason, **ids, position=position, size=end - start)
 
 
-def _salvage_tasks(request: HttpRequest, body: bytes) -> TaskBatch | None:
+def _salvage_tasks(request: Asked, body: bytes) -> TaskBatch | None:
     """The tasks of a batch answer that ``json`` refused as a whole, decoded one element at a
     time; None when the body is not one complete JSON array."""
     elements = _split_array(body)
@@ -664,18 +448,18 @@ def _salvage_tasks(request: HttpRequest, body: bytes) -> TaskBatch | None:
 # Parsers
 
 
-def parse_nothing(request: HttpRequest, status: int, body: bytes) -> None:
+def parse_nothing(request: Asked, status: int, body: bytes) -> None:
     ensure_success(request, status, body)
 
 
-def parse_task(request: HttpRequest, status: int, body: bytes) -> Task:
+def parse_task(request: Asked, status: int, body: bytes) -> Task:
     ensure_success(request, status, body)
     if _is_empty(status, body):
         raise _invalid(request, "expected a task, got an empty answer", body)
     return Task.from_dict(_json_object(request, body, "a task"))
 
 
-def parse_optional_task(request: HttpRequest, status: int, body: bytes) -> Task | None:
+def parse_optional_task(request: Asked, status: int, body: bytes) -> Task | None:
     """The one task of a poll or update-v2 answer, or None; ``UndecodableTaskError`` when the answer
     is one JSON object that cannot be decoded (a body that is not even that: ``InvalidResponseError``)."""
     ensure_success(request, status, body)
@@ -697,7 +481,7 @@ def parse_optional_task(request: HttpRequest, status: int, body: bytes) -> Task 
     return Task.from_dict(value)
 
 
-def parse_tasks(request: HttpRequest, status: int, body: bytes) -> TaskBatch:
+def parse_tasks(request: Asked, status: int, body: bytes) -> TaskBatch:
     """The tasks of a batch answer. When ``json`` cannot decode the body as a whole, a body that is
     one complete array is decoded element by element: the tasks that decode are returned, the
     others are listed in ``undecodable``; any other body raises ``InvalidResponseError``."""
@@ -718,35 +502,35 @@ def parse_tasks(request: HttpRequest, status: int, body: bytes) -> TaskBatch:
     return salvaged
 
 
-def parse_logs(request: HttpRequest, status: int, body: bytes) -> list[TaskExecLog]:
+def parse_logs(request: Asked, status: int, body: bytes) -> list[TaskExecLog]:
     ensure_success(request, status, body)
     return [TaskExecLog.from_dict(item) for item in _json_objects(request, status, body, "log entry")]
 
 
-def parse_task_def(request: HttpRequest, status: int, body: bytes) -> TaskDef:
+def parse_task_def(request: Asked, status: int, body: bytes) -> TaskDef:
     ensure_success(request, status, body)
     return TaskDef.from_dict(_json_object(request, body, "a task definition"))
 
 
-def parse_task_defs(request: HttpRequest, status: int, body: bytes) -> list[TaskDef]:
+def parse_task_defs(request: Asked, status: int, body: bytes) -> list[TaskDef]:
     ensure_success(request, status, body)
     return [TaskDef.from_dict(item) for item in _json_objects(request, status, body, "task definition")]
 
 
-def parse_workflow(request: HttpRequest, status: int, body: bytes) -> dict[str, Any]:
+def parse_workflow(request: Asked, status: int, body: bytes) -> dict[str, Any]:
     ensure_success(request, status, body)
     return _json_object(request, body, "a workflow")
 
 
-def parse_task_id(request: HttpRequest, status: int, body: bytes) -> str:
+def parse_task_id(request: Asked, status: int, body: bytes) -> str:
     return _bare_id(request, status, body, "task id")
 
 
-def parse_workflow_id(request: HttpRequest, status: int, body: bytes) -> str:
+def parse_workflow_id(request: Asked, status: int, body: bytes) -> str:
     return _bare_id(request, status, body, "workflow id")
 
 
-def parse_count(request: HttpRequest, status: int, body: bytes) -> int:
+def parse_count(request: Asked, status: int, body: bytes) -> int:
     ensure_success(request, status, body)
     value = _decode_json(request, body)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -1,4 +1,4 @@
-"""The async client's exchanges through ``httpx`` (its own transport, one passed in, or a client passed in).
+"""The async client's standard transport: ``httpx`` (its own transport, one passed in, or a client passed in).
 
 Imported only when an ``AsyncConductorClient`` needs ``httpx``: an ``http_client`` or ``transport``
 passed in, the standard transport, or a proxy. The lean transport alone never loads it (see
@@ -6,12 +6,20 @@ passed in, the standard transport, or a proxy. The lean transport alone never lo
 
 The body is streamed into one ``BodyCollector`` (``_http11``): read against
 ``max_response_bytes`` and decoded there, as on the lean transport, so it is never buffered more
-often than there. A response whose body a transport already read (``httpx.MockTransport``, the
-lean transport plugged in) has its content checked against the limit.
+often than there. A response whose body a transport already read (``httpx.MockTransport``, a
+transport of the caller's) has its content checked against the limit.
 
 httpx never sends a request twice here: the transport is built with ``retries=0`` (which covers
 connection attempts only), and httpcore checks an idle connection for a close before it writes on
 it; a request that failed once written goes to the caller.
+
+The whole-answer deadline (``AnswerDeadline``): httpx (httpcore) applies the read timeout to each
+network read, so a server that sends a byte now and then keeps a call open for as long as it
+likes. ``AnswerDeadline`` bounds the whole answer with public httpx hooks only: its ``trace``
+callback (the ``trace`` request extension) starts a loop timer once the request has been sent, and
+at the deadline the timer cancels the task making the call. The exchange turns that cancellation
+into a timeout with ``absorb_cancel``; httpcore closes a connection whose answer was cut short, so
+it is never reused.
 
 Runs on the event loop that uses the client.
 """
@@ -20,16 +28,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import httpx
 
 from .._version import __version__
-from ._bounded_httpx import AnswerDeadline
+from ._calls import HttpRequest, too_large_error, transport_error
 from ._config import Configuration
-from ._http11 import ACCEPT_ENCODING, BodyCollector, BodyTooLarge, ProtocolError, tls_context, trusted_cas
-from ._wire import HttpRequest, too_large_error, transport_error
+from ._http11 import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    ProtocolError,
+    body_collector,
+    tls_context,
+    trusted_cas,
+    whole_body,
+)
 
-__all__ = ["HttpxExchange", "build_http_client"]
+__all__ = ["AnswerDeadline", "HttpxExchange", "build_http_client"]
 
 
 def build_http_client(
@@ -114,8 +130,6 @@ class HttpxExchange:
                 request, f"no complete answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
             ) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
-            if isinstance(exc.__cause__, BodyTooLarge):  # from the lean transport plugged into httpx
-                raise too_large_error(request, exc.__cause__) from exc
             raise transport_error(
                 request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
             ) from exc
@@ -128,14 +142,67 @@ class HttpxExchange:
 async def _read_body(response: httpx.Response, limit: int) -> bytes:
     """The response's whole body, decoded, within ``limit`` bytes (``BodyTooLarge`` past it)."""
     if response.is_stream_consumed:  # a transport that read (and decoded) the body itself
-        content = response.content
-        if len(content) > limit:
-            raise BodyTooLarge(limit, len(content), declared=False)
-        return content
-    collector = BodyCollector(limit, response.headers.get("content-encoding", ""))
-    declared = response.headers.get("content-length", "")
-    if declared.isdigit():
-        collector.declare(int(declared))
+        return whole_body(response.content, limit)
+    collector = body_collector(response.headers, limit)
     async for chunk in response.aiter_raw():
         collector.add(chunk)
     return collector.finish()
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole-answer deadline (see the module)
+
+#: The trace event httpcore sends once a request has gone out and the answer is awaited.
+_ANSWER_AWAITED = "http11.receive_response_headers.started"
+
+
+class AnswerDeadline:
+    """Cancels the calling task if the answer is not complete ``budget`` seconds after the request was sent.
+
+    Use::
+
+        deadline = AnswerDeadline(budget)
+        try:
+            response = await client.request(..., extensions={"trace": deadline.trace})
+        except asyncio.CancelledError:
+            if deadline.absorb_cancel():
+                raise <a timeout error> from None
+            raise
+        finally:
+            deadline.disarm()
+    """
+
+    __slots__ = ("_budget", "_loop", "_task", "_timer", "expired")
+
+    def __init__(self, budget: float) -> None:
+        self._budget = budget
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._timer: asyncio.TimerHandle | None = None
+        self.expired = False
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx ``trace`` extension: arms the timer when the answer starts to be awaited (once)."""
+        if event == _ANSWER_AWAITED and self._timer is None and self._task is not None:
+            self._timer = self._loop.call_later(self._budget, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        assert self._task is not None
+        self._task.cancel()
+
+    def disarm(self) -> None:
+        """Stop the timer (the call is over, one way or another)."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def absorb_cancel(self) -> bool:
+        """After a ``CancelledError``: True when it was this deadline's own cancellation, now consumed.
+
+        False when the deadline did not fire, or (Python 3.11+) when someone else cancelled the
+        task as well: then the cancellation must go on.
+        """
+        if not self.expired:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # Python 3.11+
+        return uncancel is None or uncancel() == 0

@@ -1,33 +1,27 @@
-"""The Conductor calls without I/O: one builder per call.
+"""The Conductor calls, without I/O: one builder per call.
 
 Each builder checks its arguments (``ValueError`` naming a bad one, before anything is sent) and
-returns a ``Call``: the frozen ``HttpRequest`` to send and the parser that turns the answer's
-``(status, body bytes)`` into the result or raises from the client error tree (see ``_wire``). The
-sync and async clients only move bytes: they send ``call.request`` and hand the answer to
-``call.result``.
+returns a ``Call``: the frozen ``HttpRequest`` to send (method, percent-encoded path relative to
+the API root, query, body, the headers that matter) and the parser from ``_answers`` that turns
+the answer's ``(status, body bytes)`` into the result or raises from the client error tree. The
+clients (``_clients``) only move bytes: they send ``call.request`` and hand the answer to
+``call.result``. ``transport_error``, ``lean_transport_error`` and ``too_large_error`` name a call
+that got no answer, for the transports.
 
-Pure functions; safe to use from any thread or event loop.
+Pure functions and frozen data; safe to use from any thread or event loop.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode
 
-from ._config import AuthenticationSettings, ConfigurationError
-from ._errors import InvalidResponseError
-from ._models import Task, TaskDef, TaskExecLog, TaskResult
-from ._wire import (
-    JSON_CONTENT_TYPE,
-    TEXT_CONTENT_TYPE,
-    Call,
-    HttpRequest,
+from ._answers import (
     TaskBatch,
     ensure_success,
-    json_body,
-    json_request,
-    optional_text,
     parse_count,
     parse_logs,
     parse_nothing,
@@ -39,13 +33,23 @@ from ._wire import (
     parse_tasks,
     parse_workflow,
     parse_workflow_id,
-    path_segment,
-    query_params,
-    result_body,
-    whole_number,
 )
+from ._config import AuthenticationSettings, ConfigurationError
+from ._errors import (
+    ConductorTimeoutError,
+    ConductorTransportError,
+    InvalidResponseError,
+    ResponseTooLargeError,
+)
+from ._http11 import BodyTooLarge, ConnectTimeout
+from ._models import Task, TaskDef, TaskExecLog, TaskResult
 
 __all__ = [
+    "JSON_CONTENT_TYPE",
+    "TEXT_CONTENT_TYPE",
+    "Call",
+    "HttpRequest",
+    "Parser",
     "add_task_log",
     "batch_poll",
     "get_queue_size",
@@ -55,15 +59,192 @@ __all__ = [
     "get_task_logs",
     "get_token",
     "get_workflow",
+    "json_body",
+    "json_request",
+    "lean_transport_error",
+    "optional_text",
+    "path_segment",
     "poll",
+    "query_params",
     "register_task_defs",
     "register_workflow_def",
+    "result_body",
     "save_schema",
     "start_workflow",
+    "too_large_error",
+    "transport_error",
     "update_task",
     "update_task_def",
     "update_task_v2",
+    "whole_number",
 ]
+
+T = TypeVar("T")
+
+JSON_CONTENT_TYPE = "application/json"
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request, relative to the API root (``Configuration.server_api_url``).
+
+    ``path`` is already percent-encoded; ``template`` names it for metrics.
+    ``long_poll_seconds`` is how long the server may hold the
+    request on purpose; clients add it to their read timeout. ``authenticated`` is false only for the
+    token request itself. The body is left out of ``repr`` (the token request carries the secret).
+    """
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = field(default=None, repr=False)
+    content_type: str | None = None
+    accept: str = JSON_CONTENT_TYPE
+    long_poll_seconds: float = 0.0
+    authenticated: bool = True
+    template: str = ""  # the path with its parameters as placeholders, e.g. /tasks/{taskId}
+
+    @property
+    def uri_template(self) -> str:
+        """The path template (a bounded metric label): ``template``, or ``path`` when it has no parameter."""
+        return self.template or self.path
+
+    @property
+    def target(self) -> str:
+        """Path plus encoded query string, to append to the API root."""
+        if not self.query:
+            return self.path
+        return f"{self.path}?{urlencode(self.query, quote_via=quote)}"
+
+    def headers(self, token: str | None) -> dict[str, str]:
+        """The per-request headers: ``Accept``, ``Content-Type`` with a body, ``X-Authorization``."""
+        headers = {"Accept": self.accept}
+        if self.content_type is not None:
+            headers["Content-Type"] = self.content_type
+        if token is not None and self.authenticated:
+            headers["X-Authorization"] = token
+        return headers
+
+
+#: A parser: the request (for error messages), the status and the raw body -> the result.
+Parser = Callable[[HttpRequest, int, bytes], T]
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A request and the parser of its answer."""
+
+    request: HttpRequest
+    parse: Parser[T] = field(repr=False)
+
+    def result(self, status: int, body: bytes) -> T:
+        """The call's result from the answer; raises from the client error tree (see module doc)."""
+        return self.parse(self.request, status, body)
+
+
+def transport_error(request: HttpRequest, detail: str, *, timed_out: bool) -> ConductorTransportError:
+    """The error for a request that got no HTTP answer; names the method and path, never headers."""
+    cls = ConductorTimeoutError if timed_out else ConductorTransportError
+    return cls(f"{request.method} {request.path}: {detail}")
+
+
+def lean_transport_error(
+    request: HttpRequest, exc: BaseException, connect_timeout: float, read_timeout: float
+) -> ConductorTransportError:
+    """The error for a lean transport's failure (``ConnectTimeout``, ``TimeoutError``, ``OSError``,
+    ``ProtocolError``): a timeout names the timeout that ran out."""
+    if isinstance(exc, ConnectTimeout):
+        return transport_error(request, f"could not connect within {connect_timeout} s", timed_out=True)
+    if isinstance(exc, TimeoutError):
+        return transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True)
+    if isinstance(exc, BodyTooLarge):
+        return too_large_error(request, exc)
+    return transport_error(request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False)
+
+
+def too_large_error(request: HttpRequest, exc: BodyTooLarge) -> ResponseTooLargeError:
+    """The error for an answer whose body passed ``max_response_bytes``: names the limit and the size."""
+    return ResponseTooLargeError(
+        f"{request.method} {request.path}: {exc} (max_response_bytes={exc.limit})", limit=exc.limit, size=exc.size
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Argument checks and encoding
+
+
+def path_segment(name: str, value: str) -> str:
+    """A path parameter, percent-encoded with no safe characters (``/`` becomes ``%2F``)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return quote(value, safe="")
+
+
+def optional_text(name: str, value: str | None) -> str | None:
+    """``None`` and ``""`` mean "not given"; anything else must be a string."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or None, got {value!r}")
+    return value
+
+
+def whole_number(name: str, value: int, minimum: int) -> int:
+    """An integer argument of at least ``minimum`` (``bool`` is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def query_params(*pairs: tuple[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Query parameters, leaving out those whose value is ``None``; booleans as ``true``/``false``."""
+    out = []
+    for key, value in pairs:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        out.append((key, str(value)))
+    return tuple(out)
+
+
+def json_body(what: str, value: Any) -> bytes:
+    """Compact UTF-8 JSON; a value JSON cannot express (an object, NaN) raises ``ValueError``."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{what} cannot be encoded as JSON: {exc}") from None
+
+
+def json_request(
+    method: str,
+    path: str,
+    what: str,
+    value: Any,
+    *,
+    query: tuple[tuple[str, str], ...] = (),
+    accept: str = JSON_CONTENT_TYPE,
+) -> HttpRequest:
+    """A request whose body is ``value`` as JSON (``what`` names it in an encoding error)."""
+    return HttpRequest(
+        method, path, query, json_body(what, value), content_type=JSON_CONTENT_TYPE, accept=accept
+    )
+
+
+def result_body(result: TaskResult) -> bytes:
+    """The TaskResult body. Missing ids or status raise ``ValueError`` (the server answers 400/500)."""
+    if not isinstance(result, TaskResult):
+        raise ValueError(f"expected a TaskResult, got {type(result).__name__}")
+    missing = [
+        name
+        for name in ("task_id", "workflow_instance_id", "status")
+        if getattr(result, name) in (None, "")
+    ]
+    if missing:
+        raise ValueError(f"TaskResult for task {result.task_id!r} has no {', '.join(missing)}")
+    return json_body(f"TaskResult for task {result.task_id!r}", result.to_wire())
+
 
 #: How long the server itself waits inside a single poll and inside update-v2 (count 1, 100 ms).
 _SERVER_SINGLE_POLL_SECONDS = 0.1
