@@ -290,29 +290,21 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
     module-level worker objects, as ``TaskHandler(workers=[...], scan_for_annotated_workers=True)``
     runs them. Raises what importing the modules and building the handler raise."""
     from .handler import TaskHandler
-    from .settings import MetricsSettings, RecoverySettings, SupervisionSettings, settings_from_env
+    from .settings import CommandLine, build_tree_settings
     from .worker import WorkerLoader
 
     loader = WorkerLoader()
     loader.scan_packages(options.modules, recursive=True)
-
-    metrics = None
-    if options.metrics_port is not None or options.metrics_dir is not None:
-        metrics = MetricsSettings(
-            http_port=options.metrics_port, directory=options.metrics_dir, file_name="metrics.prom"
-        )
-    overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
-    supervision = settings_from_env(SupervisionSettings, **overrides)
-    recovery_overrides: dict[str, Any] = {}
-    if options.no_recovery:
-        recovery_overrides["enabled"] = False
-    if options.state_dir:
-        recovery_overrides["state_dir"] = options.state_dir
-    recovery = settings_from_env(RecoverySettings, prefix="CONDUCTOR_ACTORS_RECOVERY_", **recovery_overrides)
+    settings = build_tree_settings(
+        log_level=options.log_level, log_format=options.log_format, log_tasks=options.log_tasks,
+        command_line=CommandLine(
+            shutdown_timeout=options.shutdown_timeout, state_dir=options.state_dir, no_recovery=options.no_recovery,
+            metrics_port=options.metrics_port, metrics_dir=options.metrics_dir,
+        ),
+    )
     return TaskHandler(
-        workers=loader.get_module_level_workers(), configuration=configuration, metrics_settings=metrics,
-        scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,
-        log_format=options.log_format, log_tasks=options.log_tasks,
+        workers=loader.get_module_level_workers(), configuration=configuration, scan_for_annotated_workers=True,
+        settings=settings,
     )
 
 
