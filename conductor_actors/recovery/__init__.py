@@ -4,9 +4,9 @@ delivered when the server is back (``RecoveryActor``), inspected with
 
 from __future__ import annotations
 
+from ..settings import RecoverySettings, RecoverySettingsError, default_state_dir
 from ._actor import RecoveryActor, RecoverySink
-from ._identity import ServerIdentity, normalise_api_root
-from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError
+from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, ServerIdentity, normalise_api_root
 
 __all__ = [
     "DEFAULT_FILE_NAME",
@@ -14,7 +14,10 @@ __all__ = [
     "JournalEntry",
     "JournalError",
     "RecoveryActor",
+    "RecoverySettings",
+    "RecoverySettingsError",
     "RecoverySink",
     "ServerIdentity",
+    "default_state_dir",
     "normalise_api_root",
 ]
