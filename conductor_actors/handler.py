@@ -23,8 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from ._logging import LOG_FORMATS
-from ._parent_actors import ParentActors, ParentSink
-from ._startup_check import start_server_check
+from ._parent import ParentActors, ParentSink, start_server_check
 from .client import Configuration
 from .recovery import RecoverySink
 from .runtime import WorkerSettings
@@ -104,8 +103,6 @@ class TaskHandler:
             tasks are always logged).
         env: environment to resolve worker configuration and the settings not given from (default
             ``os.environ``).
-        settings: the tree's settings as ``build_tree_settings()`` merged them (the command line
-            passes them); when given, the section and restart keywords above must not be.
         monitor_processes, restart_on_failure, monitor_interval_seconds, restart_backoff_seconds,
         restart_backoff_max_seconds, restart_max_attempts: the official SDK's parameters, in its
             positional order (7th to 12th, before ``actors``), mapped onto ``supervision`` when given
@@ -142,7 +139,6 @@ class TaskHandler:
         log_format: str = "text",
         log_tasks: bool = False,
         env: Mapping[str, str] | None = None,
-        settings: TreeSettings | None = None,
     ) -> None:
         # The official SDK's restart parameters, positional in its order; None = not given.
         given = {
@@ -159,17 +155,12 @@ class TaskHandler:
         self._configuration = configuration if configuration is not None else Configuration()
         env = os.environ if env is None else env
         self._env = env
-        if settings is None:
-            settings = build_tree_settings(
-                supervision=supervision, runtime=runtime_settings, metrics=metrics_settings, recovery=recovery,
-                supervision_changes=_official_supervision_changes(official_options),
-                log_level=log_level, log_format=log_format, log_tasks=log_tasks, env=env,
-            )
-        elif official_options or any(
-            section is not None for section in (supervision, runtime_settings, metrics_settings, recovery)
-        ):
-            raise TypeError("TaskHandler: give settings=, or the settings sections and restart keywords, not both")
-        self.settings = settings
+        settings = build_tree_settings(
+            supervision=supervision, runtime=runtime_settings, metrics=metrics_settings, recovery=recovery,
+            supervision_changes=_official_supervision_changes(official_options),
+            log_level=log_level, log_format=log_format, log_tasks=log_tasks, env=env,
+        )
+        self.settings: TreeSettings = settings  # code and environment merged once
         self.supervision = settings.supervision
         self.runtime_settings = settings.runtime
         self.metrics_settings = settings.metrics
