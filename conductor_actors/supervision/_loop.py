@@ -357,11 +357,7 @@ class SupervisionLoop:
         try:
             child.spawn(self._context, self._target, self._clock())
         except Exception as exc:
-            self._culprit = child
-            self._set_state(child, "failed")
-            reason = f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}"
-            _log.error("%s; stopping every worker", reason)
-            self._escalate(3, reason)
+            self._fail(child, 3, f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}")
             return
         if restart:
             child.restarts += 1
@@ -423,12 +419,15 @@ class SupervisionLoop:
 
     def _fail_boot(self, child: SupervisedChild, cause: str) -> None:
         """A child that never became ready: no restart, the tree stops with exit code 3."""
+        self._fail(child, 3, f"worker {child.key!r} failed to start: {cause}")
+
+    def _fail(self, child: SupervisedChild, code: int, reason: str) -> None:
+        """``child`` makes the tree stop with ``code``: it is the culprit (failed once it is gone)."""
         self._culprit = child
-        reason = f"worker {child.key!r} failed to start: {cause}"
-        _log.error("%s; stopping every worker", reason)
         if not child.alive:
             self._set_state(child, "failed")
-        self._escalate(3, reason)
+        _log.error("%s; stopping every worker", reason)
+        self._escalate(code, reason)
 
     def _crashed(self, child: SupervisedChild, how: str) -> None:
         settings, now = self._settings, self._clock()
@@ -437,14 +436,10 @@ class SupervisionLoop:
         child.consecutive_crashes += 1
         what = f"was wedged ({child.wedged}) and ended with {how}" if child.wedged else f"exited unexpectedly: {how}"
         if not self._intensity.record():
-            self._culprit = child
-            self._set_state(child, "failed")
-            reason = (
+            self._fail(child, 1, (
                 f"worker {child.key!r} {what}; giving up after more than {settings.max_restarts} restarts "
                 f"within {settings.restart_window:g} s (this worker was restarted {child.restarts} times)"
-            )
-            _log.error("%s; stopping every worker", reason)
-            self._escalate(1, reason)
+            ))
             return
         delay = restart_backoff(
             child.consecutive_crashes,
