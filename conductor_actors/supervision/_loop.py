@@ -42,7 +42,7 @@ _log = logging.getLogger("conductor_actors.supervision")
 FAST_FLUSH = 1.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StopTree:
     """Stop the whole tree: gracefully, or on the fast path; ``exit_code`` overrides the final code."""
 

@@ -46,7 +46,7 @@ class ProcessSupervisor:
         on_state: called with the new status on every state change of a child (supervisor thread;
             an exception is logged).
         target: the process entry point, called as ``target(pickle.dumps(spec), conn)``; default
-            ``conductor_actors.runtime._child.child_main``. Must be importable by the children.
+            ``conductor_actors.runtime.child_main``. Must be importable by the children.
         clock: monotonic seconds; every deadline and age is measured with it.
         rng: uniform [0, 1) source for the restart jitter.
 
