@@ -1,6 +1,12 @@
-"""``python -m conductor_actors``: run the workers of some modules until SIGTERM/SIGINT.
+"""``python -m conductor_actors``: run the workers of some modules until SIGTERM/SIGINT, and the
+``outbox list|retry|purge|assign`` commands that inspect and act on the outbox journal.
 
 One clear line for every bad input, and exit codes a process manager can act on (``EXIT_*``).
+Runs on the main thread of the process; a bad input is a ``UsageError`` (exit code 2), never a
+traceback. The outbox commands work on the journal file directly (a running worker tree picks the
+changes up within its ``check_interval``); their exit codes: 0 done, 2 usage error or an
+unreadable journal. Modules the commands need are imported when a command runs, so ``--help`` and
+``--version`` stay cheap.
 """
 
 from __future__ import annotations
@@ -9,11 +15,15 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._logging import configure_logging
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .recovery import Journal, JournalEntry
 
 __all__ = [
     "DEFAULT_DEV_SERVER_PORT",
@@ -173,9 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (``python -m conductor_actors`` exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "outbox":
-        from ._outbox_cli import outbox_main
-
-        return outbox_main(args[1:])
+        return _outbox_main(args[1:])
     if args and args[0] == "demo":
         from ._demo import demo_main
 
@@ -290,29 +298,24 @@ def _build_handler(options: argparse.Namespace, configuration: Any) -> Any:
     module-level worker objects, as ``TaskHandler(workers=[...], scan_for_annotated_workers=True)``
     runs them. Raises what importing the modules and building the handler raise."""
     from .handler import TaskHandler
-    from .settings import MetricsSettings, RecoverySettings, SupervisionSettings, settings_from_env
+    from .settings import CommandLine, build_tree_settings
     from .worker import WorkerLoader
 
     loader = WorkerLoader()
     loader.scan_packages(options.modules, recursive=True)
-
-    metrics = None
-    if options.metrics_port is not None or options.metrics_dir is not None:
-        metrics = MetricsSettings(
-            http_port=options.metrics_port, directory=options.metrics_dir, file_name="metrics.prom"
-        )
-    overrides = {} if options.shutdown_timeout is None else {"shutdown_grace": options.shutdown_timeout}
-    supervision = settings_from_env(SupervisionSettings, **overrides)
-    recovery_overrides: dict[str, Any] = {}
-    if options.no_recovery:
-        recovery_overrides["enabled"] = False
-    if options.state_dir:
-        recovery_overrides["state_dir"] = options.state_dir
-    recovery = settings_from_env(RecoverySettings, prefix="CONDUCTOR_ACTORS_RECOVERY_", **recovery_overrides)
+    settings = build_tree_settings(
+        log_level=options.log_level, log_format=options.log_format, log_tasks=options.log_tasks,
+        command_line=CommandLine(
+            shutdown_timeout=options.shutdown_timeout, state_dir=options.state_dir, no_recovery=options.no_recovery,
+            metrics_port=options.metrics_port, metrics_dir=options.metrics_dir,
+        ),
+    )
+    # The sections go in as given, so the handler's own merge keeps them.
     return TaskHandler(
-        workers=loader.get_module_level_workers(), configuration=configuration, metrics_settings=metrics,
-        scan_for_annotated_workers=True, supervision=supervision, recovery=recovery, log_level=options.log_level,
-        log_format=options.log_format, log_tasks=options.log_tasks,
+        workers=loader.get_module_level_workers(), configuration=configuration, scan_for_annotated_workers=True,
+        supervision=settings.supervision, runtime_settings=settings.runtime, metrics_settings=settings.metrics,
+        recovery=settings.recovery or False, log_level=settings.log_level, log_format=settings.log_format,
+        log_tasks=settings.log_tasks,
     )
 
 
@@ -337,3 +340,147 @@ def _print_workers(handler: Any, out: TextIO) -> None:
         overridden = {k: v for k, v in config.sources.items() if v not in ("code", "default")}
         for prop, source in sorted(overridden.items()):
             print(f"    {prop} from {source}", file=out)
+
+
+# --- python -m conductor_actors outbox ---
+
+
+def _api_root(value: str) -> str:
+    """An argparse type: the URL normalised as the outbox records it."""
+    from .recovery import normalise_api_root
+
+    try:
+        return normalise_api_root(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _outbox_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conductor_actors outbox",
+        description="Inspect and act on the outbox: task results whose update failed, kept until delivered.",
+    )
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="the state directory (default: $CONDUCTOR_ACTORS_STATE_DIR or the per-user state dir)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # --state-dir is accepted before or after the command (`outbox list --state-dir DIR`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", metavar="DIR", default=argparse.SUPPRESS, help="the state directory")
+    # --server-url limits a command to the entries of one API root (any key id).
+    scoped = argparse.ArgumentParser(add_help=False)
+    scoped.add_argument("--server-url", metavar="URL", type=_api_root,
+                        help="only the entries of this server (its API root, e.g. http://host:8080/api)")
+    show = commands.add_parser("list", parents=[common, scoped],
+                               help="counts and entries with their servers (pending and dead; --all adds closed ones)")
+    show.add_argument("--all", action="store_true", help="also list closed entries (delivered or not needed)")
+    retry = commands.add_parser("retry", parents=[common, scoped],
+                                help="put dead entries back in the outbox and make every entry due now")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="only these dead entries (default: all)")
+    purge = commands.add_parser(
+        "purge", parents=[common, scoped], help="delete closed entries (--dead: delete dead entries too)"
+    )
+    purge.add_argument("--dead", action="store_true", help="also delete dead entries (their results are lost)")
+    assign = commands.add_parser(
+        "assign", parents=[common],
+        help="give entries of unknown server (or the ids given) to a server, whose worker trees then deliver them",
+    )
+    assign.add_argument("url", type=_api_root, metavar="URL", help="the server's API root, e.g. http://host:8080/api")
+    assign.add_argument("--key-id", metavar="KEY", help="the application key id the server's trees use, if any")
+    assign.add_argument("ids", nargs="*", type=int, metavar="ID",
+                        help="only these pending or dead entries, whatever their server (default: every entry "
+                             "of unknown server)")
+    return parser
+
+
+def _outbox_main(argv: Sequence[str], out: TextIO | None = None) -> int:
+    """Run one outbox command; returns the exit code."""
+    from .recovery import DEFAULT_FILE_NAME, Journal, JournalError
+    from .settings import default_state_dir
+
+    out = sys.stdout if out is None else out
+    options = _outbox_parser().parse_args(list(argv))
+    directory = os.path.abspath(os.path.expanduser(options.state_dir or default_state_dir()))
+    path = os.path.join(directory, DEFAULT_FILE_NAME)
+    if not os.path.exists(path):
+        print(f"no outbox journal at {path}: no result was ever kept there", file=out)
+        return EXIT_OK
+    journal: Journal | None = None
+    try:
+        journal = Journal(path)
+        _OUTBOX_COMMANDS[options.command](journal, options, out)
+    except JournalError as exc:  # an unreadable journal, opening it or during the command
+        print(f"conductor_actors outbox: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if journal is not None:
+            journal.close()
+    return EXIT_OK
+
+
+def _outbox_list(journal: Journal, options: argparse.Namespace, out: TextIO) -> None:
+    server_url = options.server_url
+    counts = journal.counts(server=server_url)
+    print(f"outbox {journal.path}{f' (server {server_url})' if server_url else ''}: {counts['pending']} pending, "
+          f"{counts['dead']} dead, {counts['closed']} closed", file=out)
+    now = time.time()
+    tables = ["pending", "dead"] + (["closed"] if options.all else [])
+    for table in tables:
+        entries = journal.entries(table, server=server_url)
+        if not entries:
+            continue
+        print(f"\n{table}:", file=out)
+        for entry in entries:
+            print("  " + _describe(entry, table, now), file=out)
+
+
+def _outbox_retry(journal: Journal, options: argparse.Namespace, out: TextIO) -> None:
+    revived = journal.revive(options.ids or None, server=options.server_url)
+    due = journal.retry_now(server=options.server_url)
+    print(f"{revived} dead {_entries(revived)} back in the outbox; {due} {_entries(due)} due for delivery now",
+          file=out)
+
+
+def _outbox_assign(journal: Journal, options: argparse.Namespace, out: TextIO) -> None:
+    from .recovery import ServerIdentity
+
+    server = ServerIdentity(options.url, options.key_id or None)
+    changed = journal.assign(server, options.ids or None)
+    print(f"{changed} {_entries(changed)} now belong to {server.label()}: a worker tree of that server "
+          f"delivers the pending ones (dead ones after `outbox retry`)", file=out)
+
+
+def _outbox_purge(journal: Journal, options: argparse.Namespace, out: TextIO) -> None:
+    closed = journal.purge("closed", server=options.server_url)
+    dead = journal.purge("dead", server=options.server_url) if options.dead else 0
+    print(f"deleted {closed} closed and {dead} dead {_entries(closed + dead)}", file=out)
+
+
+#: The outbox's sub-commands (the parser's names) and what each does to the open journal.
+_OUTBOX_COMMANDS: dict[str, Callable[[Journal, argparse.Namespace, TextIO], None]] = {
+    "list": _outbox_list,
+    "retry": _outbox_retry,
+    "assign": _outbox_assign,
+    "purge": _outbox_purge,
+}
+
+
+def _entries(count: int) -> str:
+    return "entry" if count == 1 else "entries"
+
+
+def _describe(entry: JournalEntry, table: str, now: float) -> str:
+    server = entry.server.label() if entry.server is not None else "unknown"
+    head = (f"#{entry.id} {entry.task_type} task {entry.task_id} (workflow {entry.workflow_id}), server {server}, "
+            f"age {_age(now - entry.created_at)}, {entry.attempts} attempt(s)")
+    if table == "closed":
+        return f"{head}: {entry.reason}"
+    status = entry.result.status.value if entry.result is not None and entry.result.status else "?"
+    return f"{head}, result {status}" + (f": {entry.last_error}" if entry.last_error else "")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"

@@ -7,12 +7,11 @@ worker whose function a worker process cannot re-create (a lambda, a nested func
 when started (not when built, so ``Worker(...).execute(task)`` still works in-process), starting
 one while multiprocessing re-imports the main script for a worker process (a script
 without the ``if __name__ == "__main__":`` guard) is an error that names the fix, and the restart
-knobs of the official SDK map onto the supervisor's policy (see ``_compat_supervision``).
+knobs of the official SDK map onto the supervisor's policy (see ``_official_supervision_changes``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing
 import os
@@ -24,8 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from ._logging import LOG_FORMATS
-from ._parent_actors import ParentActors, ParentSink
-from ._startup_check import start_server_check
+from ._parent import ParentActors, ParentSink, start_server_check
 from .client import Configuration
 from .recovery import RecoverySink
 from .runtime import WorkerSettings
@@ -35,7 +33,8 @@ from .settings import (
     RecoverySettings,
     RuntimeSettings,
     SupervisionSettings,
-    settings_from_env,
+    TreeSettings,
+    build_tree_settings,
 )
 from .supervision import (
     EXIT_UNGUARDED_MAIN,
@@ -102,7 +101,8 @@ class TaskHandler:
             processes' log lines.
         log_tasks: the worker processes log one line per completed task (default False; failed
             tasks are always logged).
-        env: environment to resolve worker configuration from (default ``os.environ``).
+        env: environment to resolve worker configuration and the settings not given from (default
+            ``os.environ``).
         monitor_processes, restart_on_failure, monitor_interval_seconds, restart_backoff_seconds,
         restart_backoff_max_seconds, restart_max_attempts: the official SDK's parameters, in its
             positional order (7th to 12th, before ``actors``), mapped onto ``supervision`` when given
@@ -150,18 +150,21 @@ class TaskHandler:
             "restart_max_attempts": restart_max_attempts,
         }
         official_options = {name: value for name, value in given.items() if value is not None}
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format={log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
         self._configuration = configuration if configuration is not None else Configuration()
-        self.metrics_settings = metrics_settings
         env = os.environ if env is None else env
         self._env = env
-        self.supervision = _compat_supervision(
-            supervision if supervision is not None else settings_from_env(SupervisionSettings, env), official_options
+        settings = build_tree_settings(
+            supervision=supervision, runtime=runtime_settings, metrics=metrics_settings, recovery=recovery,
+            supervision_changes=_official_supervision_changes(official_options),
+            log_level=log_level, log_format=log_format, log_tasks=log_tasks, env=env,
         )
-        runtime = runtime_settings if runtime_settings is not None else settings_from_env(RuntimeSettings, env)
-        # One shutdown budget for the tree: a child stopped by SIGTERM alone uses the same times.
-        self.runtime_settings = dataclasses.replace(
-            runtime, shutdown_grace=self.supervision.shutdown_grace, shutdown_flush=self.supervision.shutdown_flush
-        )
+        self.settings: TreeSettings = settings  # code and environment merged once
+        self.supervision = settings.supervision
+        self.runtime_settings = settings.runtime
+        self.metrics_settings = settings.metrics
+        self.recovery_settings: RecoverySettings | None = settings.recovery
         loader = WorkerLoader()
         if import_modules:
             loader.scan_packages(list(import_modules), recursive=True)
@@ -173,16 +176,8 @@ class TaskHandler:
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
         self.metrics: Any = None  # the MetricsSink when metrics are on
         self.recovery: RecoverySink | None = None
-        if recovery is None or recovery is True:
-            recovery = settings_from_env(RecoverySettings, env, prefix="CONDUCTOR_ACTORS_RECOVERY_")
-        self.recovery_settings: RecoverySettings | None = recovery if recovery and recovery.enabled else None
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
-        self._log_level = _level(log_level)
-        if log_format not in LOG_FORMATS:
-            raise ValueError(f"log_format={log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
-        self._log_format = log_format
-        self._log_tasks = bool(log_tasks)
         self._supervisor: ProcessSupervisor | None = None
         self._started = False
         self._finished = threading.Event()
@@ -247,7 +242,8 @@ class TaskHandler:
                     process_index=index, listeners_payload=self._listeners_payload,
                     forward_event_types=forward, metrics=self.metrics_settings is not None,
                     metric_samples=bool(self.metrics_settings and self.metrics_settings.quantiles),
-                    log_level=self._log_level, log_format=self._log_format, log_tasks=self._log_tasks,
+                    log_level=self.settings.log_level, log_format=self.settings.log_format,
+                    log_tasks=self.settings.log_tasks,
                 ))
         return specs
 
@@ -409,32 +405,20 @@ def _log_gave_up(ref: Any, exc: BaseException) -> None:
     _log.error("parent actor %s failed too often and was given up: %r", getattr(ref, "name", ref), exc)
 
 
-def _level(value: int | str | None) -> int:
-    if value is None:  # follow the parent's logging when it is configured, else INFO
-        if logging.getLogger().handlers:
-            return logging.getLogger("conductor_actors").getEffectiveLevel()
-        return logging.INFO
-    if isinstance(value, str):
-        level = logging.getLevelName(value.upper())
-        if not isinstance(level, int):
-            raise ValueError(f"log_level={value!r}: not a logging level name")
-        return level
-    return int(value)
-
-
 _OFFICIAL_OPTIONS = {
     "monitor_processes", "restart_on_failure", "restart_backoff_seconds", "restart_backoff_max_seconds",
     "restart_max_attempts", "monitor_interval_seconds",
 }
 
 
-def _compat_supervision(settings: SupervisionSettings, options: dict[str, Any]) -> SupervisionSettings:
-    """Map the official SDK's restart keywords onto the supervisor's policy.
+def _official_supervision_changes(options: dict[str, Any]) -> dict[str, Any]:
+    """The supervision fields the official SDK's restart keywords set.
 
     ``restart_on_failure=False`` or ``monitor_processes=False``: never restart (a crash stops the
     tree); ``restart_backoff_seconds``/``restart_backoff_max_seconds``: backoff base and cap;
     ``restart_max_attempts`` > 0: at most that many restarts in the intensity window;
-    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once).
+    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once). Raises
+    ``TypeError`` for a keyword the official SDK does not have.
     """
     unknown = set(options) - _OFFICIAL_OPTIONS
     if unknown:
@@ -449,4 +433,4 @@ def _compat_supervision(settings: SupervisionSettings, options: dict[str, Any]) 
     attempts = options.get("restart_max_attempts")
     if attempts:
         changes["max_restarts"] = int(attempts)
-    return dataclasses.replace(settings, **changes) if changes else settings
+    return changes

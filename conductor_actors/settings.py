@@ -6,7 +6,8 @@ process), ``SupervisionSettings`` (how the parent restarts, watches and stops th
 frozen dataclass validated at construction, so a bad value fails at start-up with a subclass of
 ``SettingsError`` naming the setting. Every field can also be set from the environment by its
 upper-cased name with the ``CONDUCTOR_ACTORS_`` prefix (``settings_from_env``); explicit arguments in
-code win over the environment, which wins over the defaults.
+code win over the environment, which wins over the defaults. ``build_tree_settings`` is the one
+place that merges code, environment and command line into a ``TreeSettings`` for a process tree.
 
 Runs on whichever thread builds the settings; nothing here does I/O except reading ``os.environ``.
 """
@@ -29,8 +30,10 @@ __all__ = [
     "ENV_PREFIX",
     "MAX_UPDATER_CONCURRENCY",
     "PARENT_STOP_TIMEOUT",
+    "RECOVERY_ENV_PREFIX",
     "STATE_DIR_VARIABLE",
     "STOP_MARGIN",
+    "CommandLine",
     "MetricsSettings",
     "MetricsSettingsError",
     "RecoverySettings",
@@ -41,6 +44,8 @@ __all__ = [
     "ShutdownDeadlines",
     "SupervisionSettings",
     "SupervisionSettingsError",
+    "TreeSettings",
+    "build_tree_settings",
     "default_metrics_directory",
     "default_state_dir",
     "env_names",
@@ -503,3 +508,114 @@ def _parse(kind: Any, raw: str) -> Any:
     if kind is str:
         return raw
     raise ValueError(f"cannot read a {kind!r} from the environment")
+
+
+# --- the process tree: code, environment and command line in one place ---
+
+RECOVERY_ENV_PREFIX = ENV_PREFIX + "RECOVERY_"
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The settings options of ``python -m conductor_actors`` (None or False: not given).
+
+    ``shutdown_timeout`` overrides the environment's ``shutdown_grace``; ``state_dir`` and
+    ``no_recovery`` the outbox's ``state_dir`` and ``enabled``; ``metrics_port`` or
+    ``metrics_dir`` switch metrics on (HTTP, or the file ``metrics.prom`` in that directory).
+    """
+
+    shutdown_timeout: float | None = None
+    state_dir: str | None = None
+    no_recovery: bool = False
+    metrics_port: int | None = None
+    metrics_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeSettings:
+    """Everything one process tree runs with, as ``build_tree_settings()`` merged it.
+
+    Attributes:
+        supervision: restart policy, liveness and the tree's shutdown deadlines.
+        runtime: the pipeline settings sent to every worker process; its ``shutdown_grace`` and
+            ``shutdown_flush`` are the supervision's (one shutdown budget for the tree).
+        metrics: where metrics go; None = no metrics.
+        recovery: the durable outbox; None = switched off.
+        log_level / log_format / log_tasks: the worker processes' logging.
+    """
+
+    supervision: SupervisionSettings
+    runtime: RuntimeSettings
+    metrics: MetricsSettings | None
+    recovery: RecoverySettings | None
+    log_level: int
+    log_format: str
+    log_tasks: bool
+
+
+def build_tree_settings(
+    *,
+    supervision: SupervisionSettings | None = None,
+    runtime: RuntimeSettings | None = None,
+    metrics: MetricsSettings | None = None,
+    recovery: RecoverySettings | bool | None = None,
+    supervision_changes: Mapping[str, Any] | None = None,
+    log_level: int | str | None = None,
+    log_format: str = "text",
+    log_tasks: bool = False,
+    command_line: CommandLine | None = None,
+    env: Mapping[str, str] | None = None,
+) -> TreeSettings:
+    """The one place where code, environment and command line are merged into a tree's settings.
+
+    A section passed in code is used as given; otherwise the environment (``env``, default
+    ``os.environ``) fills it, and ``command_line`` options override the environment's values.
+    ``recovery`` may also be ``False`` (off) or ``True`` (from the environment, like None).
+    ``supervision_changes`` (the official SDK's restart keywords) replace fields of the
+    supervision section, whichever way it was made. ``log_level`` None follows the parent's
+    ``conductor_actors`` logger when logging is configured, else INFO.
+
+    Raises ``ValueError`` (naming the variable) for an environment value that does not parse, and
+    the section's ``SettingsError`` for a value out of range.
+    """
+    env = os.environ if env is None else env
+    cli = command_line if command_line is not None else CommandLine()
+    if supervision is None:
+        grace: dict[str, Any] = {} if cli.shutdown_timeout is None else {"shutdown_grace": cli.shutdown_timeout}
+        supervision = settings_from_env(SupervisionSettings, env, **grace)
+    if supervision_changes:
+        supervision = dataclasses.replace(supervision, **supervision_changes)
+    runtime = runtime if runtime is not None else settings_from_env(RuntimeSettings, env)
+    if cli.metrics_port is not None or cli.metrics_dir is not None:
+        metrics = MetricsSettings(http_port=cli.metrics_port, directory=cli.metrics_dir, file_name="metrics.prom")
+    if recovery is None or recovery is True:
+        outbox: dict[str, Any] = {"state_dir": cli.state_dir} if cli.state_dir else {}
+        if cli.no_recovery:
+            outbox["enabled"] = False
+        recovery = settings_from_env(RecoverySettings, env, prefix=RECOVERY_ENV_PREFIX, **outbox)
+    return TreeSettings(
+        supervision=supervision,
+        # One shutdown budget for the tree: a child stopped by SIGTERM alone uses the same times.
+        runtime=dataclasses.replace(
+            runtime, shutdown_grace=supervision.shutdown_grace, shutdown_flush=supervision.shutdown_flush
+        ),
+        metrics=metrics,
+        recovery=recovery if recovery and recovery.enabled else None,
+        log_level=_log_level(log_level),
+        log_format=log_format,
+        log_tasks=bool(log_tasks),
+    )
+
+
+def _log_level(value: int | str | None) -> int:
+    """A logging level from a number or a name; None follows the parent's logging (INFO unset)."""
+    if value is None:
+        if logging.getLogger().handlers:
+            return logging.getLogger("conductor_actors").getEffectiveLevel()
+        return logging.INFO
+    if isinstance(value, str):
+        level = logging.getLevelName(value.upper())
+        if not isinstance(level, int):
+            raise ValueError(f"log_level={value!r}: not a logging level name")
+        return level
+    return int(value)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from ..settings import RecoverySettings, RecoverySettingsError, default_state_dir
 from ._actor import RecoveryActor, RecoverySink
-from ._identity import ServerIdentity, normalise_api_root
-from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError
+from ._journal import DEFAULT_FILE_NAME, Journal, JournalEntry, JournalError, ServerIdentity, normalise_api_root
 
 __all__ = [
     "DEFAULT_FILE_NAME",

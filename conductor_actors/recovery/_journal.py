@@ -14,6 +14,11 @@ by a version before that have NULL there ("unknown server") and are never delive
 The schema version is SQLite's ``user_version``; an older journal is migrated in one transaction
 the first time this version opens it.
 
+An entry is delivered only by a worker tree configured for the same server (``ServerIdentity``):
+the same API root URL (normalised, so ``HTTP://Host:80/api/`` and ``http://host/api`` are one
+server) and, when authentication is on, the same application key id. The key secret is never part
+of it.
+
 The journal holds whole task results: a journal file this module creates is owner-only (0600),
 and SQLite gives its ``-wal`` and ``-shm`` files the mode of the database file.
 
@@ -22,6 +27,7 @@ A ``Journal`` object is used from one thread (each thread or process opens its o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -31,9 +37,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..client import TaskResult
-from ._identity import ServerIdentity
 
 __all__ = [
     "DEFAULT_FILE_NAME",
@@ -42,9 +48,11 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "JournalError",
+    "ServerIdentity",
     "ServerScope",
     "exposed_paths",
     "make_private_dir",
+    "normalise_api_root",
 ]
 
 DEFAULT_FILE_NAME = "outbox.sqlite3"
@@ -52,6 +60,71 @@ DEFAULT_FILE_NAME = "outbox.sqlite3"
 DEFAULT_LOCK_TIMEOUT = 10.0
 #: 0: entries without a server (before servers were recorded); 1: every entry names its server.
 SCHEMA_VERSION = 1
+
+# --- which server an entry belongs to ---
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalise_api_root(url: str) -> str:
+    """``url`` as ``scheme://host[:port]/path``: scheme and host in lower case, the default port
+    dropped, no user name or password, query, fragment or trailing slash. Raises ``ValueError``
+    naming the URL when it is not an http(s) URL with a host."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL with a host")
+    host = parts.hostname  # already lower case, without IPv6 brackets
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class ServerIdentity:
+    """A server as the outbox knows it: ``url`` (normalised API root) and ``key_id`` (None
+    without authentication). ``repr`` masks the key id, as ``Configuration`` does."""
+
+    url: str
+    key_id: str | None = None
+
+    @classmethod
+    def parse(cls, url: str, key_id: str | None = None) -> ServerIdentity:
+        """From a URL as a user writes it; raises ``ValueError`` naming a URL that cannot be one."""
+        return cls(normalise_api_root(url), key_id or None)
+
+    @classmethod
+    def of(cls, configuration: Any) -> ServerIdentity:
+        """The server a ``Configuration`` talks to (its API root and key id)."""
+        auth = configuration.authentication_settings
+        return cls.parse(configuration.server_api_url, auth.key_id if auth is not None else None)
+
+    def label(self) -> str:
+        """For people: the URL, and the key id in full when there is one (``outbox list``)."""
+        return self.url if self.key_id is None else f"{self.url} (key {self.key_id})"
+
+    def digest(self) -> str:
+        """A short stable name for files that belong to this server (its delivery lock)."""
+        return hashlib.sha256(f"{self.url}\n{self.key_id or ''}".encode()).hexdigest()[:16]
+
+    def __str__(self) -> str:
+        return self.url if self.key_id is None else f"{self.url} (key {_mask(self.key_id)})"
+
+    def __repr__(self) -> str:
+        key = None if self.key_id is None else _mask(self.key_id)
+        return f"ServerIdentity(url={self.url!r}, key_id={key!r})"
+
+
+def _mask(value: str) -> str:
+    return value[:4] + "***" if len(value) > 8 else "***"
+
+
+# --- the journal ---
 
 #: Which entries an inspecting or administering call covers: None = every entry; a URL = the
 #: entries of that API root, whatever their key id; a ServerIdentity = exactly that server's.

@@ -8,16 +8,18 @@ and SIGINT to it, for the programs that own the process.
 
 from __future__ import annotations
 
-from ._signals import HANDLED_SIGNALS, install_signal_handlers
-from ._status import CHILD_STATES, EXIT_UNGUARDED_MAIN, ChildState, ChildStatus
-from ._supervisor import ProcessSupervisor
+from ._child import CHILD_STATES, EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus
+from ._loop import StopTree
+from ._supervisor import HANDLED_SIGNALS, ProcessSupervisor, install_signal_handlers
 
 __all__ = [
     "CHILD_STATES",
     "EXIT_UNGUARDED_MAIN",
     "HANDLED_SIGNALS",
+    "UNGUARDED_MAIN_CAUSE",
     "ChildState",
     "ChildStatus",
     "ProcessSupervisor",
+    "StopTree",
     "install_signal_handlers",
 ]

@@ -1,27 +1,203 @@
-"""One supervised worker process: its spec, its current OS process and pipe, and what was last heard.
+"""One supervised worker process: its spec, its OS process and pipe, what was last heard of it,
+and the board where the supervisor publishes that for other threads.
 
 A ``SupervisedChild`` is owned by the supervisor thread: every method runs there. Other threads only
-see the immutable ``ChildStatus`` snapshots built by ``snapshot``.
+see the immutable ``ChildStatus`` snapshots built by ``snapshot``, through the ``StatusBoard``
+(whose writers run on the supervisor thread and whose readers run on any thread). Worker
+processes start with ``multiprocessing``'s own ``Process`` of the configured start method.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Literal
 
 from ..runtime import WorkerSettings
-from ._spawn import new_process, starts_untracked
-from ._status import ChildState, ChildStatus, exit_label
 
-__all__ = ["ChildTarget", "SupervisedChild"]
+__all__ = [
+    "CHILD_STATES",
+    "EXIT_UNGUARDED_MAIN",
+    "UNGUARDED_MAIN_CAUSE",
+    "ChildState",
+    "ChildStatus",
+    "ChildTarget",
+    "StatusBoard",
+    "SupervisedChild",
+    "describe_exit",
+    "exit_label",
+]
 
 _log = logging.getLogger("conductor_actors.supervision")
+
+#: The exit code of a worker process that, while multiprocessing re-imported the main script to
+#: start it, was asked to start a ``TaskHandler`` (the script does so at import time, without the
+#: ``if __name__ == "__main__":`` guard). ``TaskHandler`` raises ``UnguardedMainError`` with it.
+EXIT_UNGUARDED_MAIN = 5
+#: How the supervisor names that cause when such a process dies before it said Ready.
+UNGUARDED_MAIN_CAUSE = (
+    "starting it re-ran the main script, which starts a TaskHandler when imported; put the code that "
+    'starts the TaskHandler under `if __name__ == "__main__":`'
+)
+
+#: starting: spawned, not Ready yet; up: Ready; stopping: asked to stop (or being killed because
+#: it is wedged); restarting: dead, waiting for its backoff before a fresh process; stopped: gone
+#: for good after a stop; failed: gone for good because it failed (boot failure, or the crash
+#: that made the supervisor give up).
+ChildState = Literal["starting", "up", "stopping", "restarting", "stopped", "failed"]
+CHILD_STATES: tuple[ChildState, ...] = ("starting", "up", "stopping", "restarting", "stopped", "failed")
+
+
+@dataclass(frozen=True)
+class ChildStatus:
+    """One worker process as the supervisor last saw it.
+
+    Attributes:
+        key: the spec's key (unique in the tree).
+        task_type: the worker's task definition name.
+        pid: the current (or last) process id; None before the first start.
+        state: see ``ChildState``.
+        alive: a process for this child exists and has not been reaped.
+        restarts: how many times this child was restarted since the supervisor started.
+        consecutive_crashes: crashes since it last stayed up ``restart_reset_after`` seconds.
+        last_heartbeat_age: seconds since its last heartbeat (or since Ready before the first
+            one); None when it is not up.
+        in_flight: tasks in flight at the last heartbeat.
+        stage_ages: ``(stage, seconds since that stage loop last ran)`` at the last heartbeat.
+        last_exit: how its previous process ended: the exit code, or the signal name
+            ("SIGKILL"); None while no process of it has ended.
+        last_poll_success_age: seconds since its current process last completed a poll
+            successfully (as of the last heartbeat); None before the first.
+        last_poll_error: the error of its last poll when that poll failed; None once one succeeds.
+        polling_paused: its polling is paused (it does not poll on purpose).
+    """
+
+    key: str
+    task_type: str
+    pid: int | None
+    state: ChildState
+    alive: bool
+    restarts: int
+    consecutive_crashes: int
+    last_heartbeat_age: float | None
+    in_flight: int
+    stage_ages: tuple[tuple[str, float], ...]
+    last_exit: int | str | None
+    last_poll_success_age: float | None = None
+    last_poll_error: str | None = None
+    polling_paused: bool = False
+
+
+def exit_label(exitcode: int) -> int | str:
+    """``multiprocessing``'s exit code as ``ChildStatus.last_exit``: the code, or the signal's name."""
+    if exitcode >= 0:
+        return exitcode
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return f"signal {-exitcode}"
+
+
+def describe_exit(exitcode: int) -> str:
+    """A phrase for logs: ``exit code 3`` or ``signal SIGKILL``."""
+    label = exit_label(exitcode)
+    if isinstance(label, int):
+        return f"exit code {label}"
+    return label if label.startswith("signal ") else f"signal {label}"
+
+
+class StatusBoard:
+    """Latest ``ChildStatus`` per child, plus the exit code and reason once the tree has stopped.
+
+    The supervisor thread calls ``publish`` and ``finish``; any thread calls the readers and
+    waiters. One condition variable guards everything, held only for dictionary updates and copies.
+
+    Args:
+        fresh_within: per child key, the heartbeat age up to which the child counts as healthy.
+        clock: the supervisor's clock (heartbeat ages are recomputed at read time).
+    """
+
+    def __init__(self, fresh_within: Mapping[str, float], clock: Callable[[], float]) -> None:
+        self._fresh_within = dict(fresh_within)
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._latest: dict[str, tuple[ChildStatus, float | None]] = {}
+        self._finished = False
+        self._exit_code: int | None = None
+        self._exit_reason: str | None = None
+
+    def publish(self, status: ChildStatus, beat_at: float | None) -> None:
+        """Supervisor thread: record ``status`` (``beat_at`` = clock time of the last heartbeat)."""
+        with self._cond:
+            self._latest[status.key] = (status, beat_at)
+            self._cond.notify_all()
+
+    def finish(self, exit_code: int, reason: str | None) -> None:
+        """Supervisor thread: the tree has stopped and every child is reaped."""
+        with self._cond:
+            self._finished, self._exit_code, self._exit_reason = True, exit_code, reason
+            self._cond.notify_all()
+
+    def statuses(self) -> list[ChildStatus]:
+        """Any thread: every child's latest status, heartbeat ages as of now, in spec order."""
+        with self._cond:
+            latest = list(self._latest.values())
+        now = self._clock()
+        return [self._aged(status, beat_at, now) for status, beat_at in latest]
+
+    def is_healthy(self) -> bool:
+        """Any thread: every child is up and its last heartbeat is fresh."""
+        statuses = self.statuses()
+        return bool(statuses) and all(
+            status.state == "up"
+            and status.last_heartbeat_age is not None
+            and status.last_heartbeat_age <= self._fresh_within[status.key]
+            for status in statuses
+        )
+
+    def wait_all_up(self, timeout: float | None) -> bool:
+        """Any thread: block until every child is up (True), or timeout / the tree stopped (False)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._finished or self._all_up(), timeout)
+            return not self._finished and self._all_up()
+
+    def wait_finished(self, timeout: float | None) -> bool:
+        """Any thread: block until the tree has stopped; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._finished, timeout)
+
+    @property
+    def finished(self) -> bool:
+        with self._cond:
+            return self._finished
+
+    @property
+    def exit_code(self) -> int | None:
+        with self._cond:
+            return self._exit_code
+
+    @property
+    def exit_reason(self) -> str | None:
+        with self._cond:
+            return self._exit_reason
+
+    def _all_up(self) -> bool:
+        return bool(self._latest) and all(status.state == "up" for status, _ in self._latest.values())
+
+    @staticmethod
+    def _aged(status: ChildStatus, beat_at: float | None, now: float) -> ChildStatus:
+        if status.state != "up" or beat_at is None:
+            return status
+        return dataclasses.replace(status, last_heartbeat_age=max(0.0, now - beat_at))
+
 
 #: The process entry point: ``target(pickle.dumps(spec), child_end_of_the_pipe)``.
 ChildTarget = Callable[[bytes, Connection], Any]
@@ -71,14 +247,12 @@ class SupervisedChild:
         return self.process is not None
 
     def spawn(self, context: BaseContext, target: ChildTarget, now: float) -> None:
-        """Start a fresh process for this spec; raises what ``Process.start`` raises (nothing leaks).
-
-        With "spawn" on POSIX the process starts without multiprocessing's resource tracker (see
-        ``_spawn``: no tracker process, nothing here for it to track).
-        """
+        """Start a fresh process for this spec; raises what ``Process.start`` raises (nothing leaks)."""
         _block_stop_signals(context)
         parent_end, child_end = context.Pipe(duplex=True)
-        process = new_process(context, target=target, args=(self.spec_bytes, child_end), name=self.key, daemon=False)
+        process = context.Process(  # type: ignore[attr-defined]
+            target=target, args=(self.spec_bytes, child_end), name=self.key, daemon=False
+        )
         try:
             process.start()
         except BaseException:
@@ -202,11 +376,10 @@ class SupervisedChild:
 def _block_stop_signals(context: BaseContext) -> None:
     """Block SIGINT/SIGTERM in the calling (supervisor) thread so the next child inherits the mask.
 
-    Done before every start: with "forkserver" (and "spawn" where the untracked launcher of
-    ``_spawn`` is not available), multiprocessing starts its resource tracker on first use and
-    UNblocks SIGINT/SIGTERM in the calling thread afterwards, so the tracker is started first and
-    the mask set again. The untracked "spawn" launcher never starts a tracker.
+    Done before every start: with "spawn" and "forkserver", multiprocessing starts its resource
+    tracker (one process for the whole tree) on first use and UNblocks SIGINT/SIGTERM in the
+    calling thread afterwards, so the tracker is started first and the mask set again.
     """
-    if context.get_start_method() != "fork" and not starts_untracked(context):
+    if context.get_start_method() != "fork":
         resource_tracker.ensure_running()
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)

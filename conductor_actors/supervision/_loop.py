@@ -5,30 +5,115 @@ Everything here runs on the supervisor thread. The loop blocks in
 socket of its own request box, with a timeout equal to the next deadline (a restart backoff, a
 SIGKILL due, a boot or heartbeat deadline, the shutdown's SIGTERM time). A child's death is seen
 through its sentinel at once; nothing polls, nothing sleeps, there is no SIGCHLD handler.
+
+Requests reach the loop through its ``RequestBox``: ``StopTree``, and the runtime's ``Pause`` and
+``Resume``, which the loop forwards to the children as they are.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from ..actors import RestartIntensity, restart_backoff
 from ..runtime import EXIT_RECYCLE, EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
 from ..settings import SupervisionSettings
-from ._board import StatusBoard
-from ._child import ChildTarget, SupervisedChild
-from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._status import EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus, describe_exit
+from ._child import (
+    EXIT_UNGUARDED_MAIN,
+    UNGUARDED_MAIN_CAUSE,
+    ChildState,
+    ChildStatus,
+    ChildTarget,
+    StatusBoard,
+    SupervisedChild,
+    describe_exit,
+)
 
-__all__ = ["FAST_FLUSH", "SupervisionLoop"]
+__all__ = ["FAST_FLUSH", "RequestBox", "StopTree", "SupervisionLoop", "SupervisorRequest"]
 
 _log = logging.getLogger("conductor_actors.supervision")
 
 #: The flush time children get on the fast path: ``Stop(0, FAST_FLUSH)``.
 FAST_FLUSH = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class StopTree:
+    """Stop the whole tree: gracefully, or on the fast path; ``exit_code`` overrides the final code."""
+
+    fast: bool = False
+    exit_code: int | None = None
+
+
+#: What the request box carries: a stop of the tree, or polling paused / resumed in every child.
+SupervisorRequest = StopTree | Pause | Resume
+
+
+class RequestBox:
+    """A queue of requests plus a wake-up socket: the supervisor loop's own mailbox.
+
+    ``post`` only appends to a ``queue.SimpleQueue`` (whose ``put`` is reentrant, so a signal
+    handler may interrupt another ``put``) and writes one byte to a non-blocking socket; the loop
+    waits on the other end next to its children's pipes and sentinels, so a request wakes it at once.
+
+    ``post`` may be called from any thread or a signal handler; ``open``, ``drain`` and ``close``
+    belong to the supervisor thread.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[SupervisorRequest] = queue.SimpleQueue()
+        self._reader: socket.socket | None = None
+        self._writer: socket.socket | None = None
+
+    def open(self) -> socket.socket:
+        """Supervisor thread, once: create the wake-up socket pair; returns the end to wait on.
+
+        Requests posted before this are kept and seen by the first ``drain``.
+        """
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        self._reader, self._writer = reader, writer
+        return reader
+
+    def post(self, request: SupervisorRequest) -> None:
+        """Queue ``request`` and wake the loop. Never blocks, never logs, never raises."""
+        self._queue.put(request)
+        writer = self._writer
+        if writer is None:
+            return  # not open yet (the loop drains first thing) or closed (nobody is listening)
+        try:
+            writer.send(b"\0")
+        except OSError:
+            pass  # full of wake-ups already (the loop is going to look anyway), or closed just now
+
+    def drain(self) -> list[SupervisorRequest]:
+        """Clear the wake-up bytes and return every queued request, oldest first."""
+        if self._reader is not None:
+            try:
+                while self._reader.recv(4096):
+                    pass
+            except OSError:
+                pass  # BlockingIOError: nothing more to read
+        requests: list[SupervisorRequest] = []
+        while True:
+            try:
+                requests.append(self._queue.get_nowait())
+            except queue.Empty:
+                return requests
+
+    def close(self) -> None:
+        """Supervisor thread: release the sockets; later posts are queued but wake nobody."""
+        reader, writer = self._reader, self._writer
+        self._reader = self._writer = None
+        for sock in (reader, writer):
+            if sock is not None:
+                sock.close()
 
 
 class SupervisionLoop:
@@ -210,17 +295,16 @@ class SupervisionLoop:
 
     def _handle_requests(self) -> None:
         for request in self._requests.drain():
-            if isinstance(request, StopRequest):
+            if isinstance(request, StopTree):
                 if request.exit_code is not None:
                     self._override = request.exit_code
                 _log.info("%s stop requested", "fast" if request.fast else "graceful")
                 self._begin_stop(fast=request.fast)
-            elif isinstance(request, (PauseRequest, ResumeRequest)):
-                self._paused = isinstance(request, PauseRequest)
-                message = Pause() if self._paused else Resume()
+            else:  # Pause or Resume: told to every child that is up (and to later ones on Ready)
+                self._paused = isinstance(request, Pause)
                 for child in self._children:
                     if child.state == "up":
-                        child.send(message)
+                        child.send(request)
 
     def _begin_stop(self, *, fast: bool) -> None:
         """Stop the tree: graceful (Stop(grace, flush), SIGTERM at the deadline) or fast."""
@@ -273,11 +357,7 @@ class SupervisionLoop:
         try:
             child.spawn(self._context, self._target, self._clock())
         except Exception as exc:
-            self._culprit = child
-            self._set_state(child, "failed")
-            reason = f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}"
-            _log.error("%s; stopping every worker", reason)
-            self._escalate(3, reason)
+            self._fail(child, 3, f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}")
             return
         if restart:
             child.restarts += 1
@@ -339,12 +419,15 @@ class SupervisionLoop:
 
     def _fail_boot(self, child: SupervisedChild, cause: str) -> None:
         """A child that never became ready: no restart, the tree stops with exit code 3."""
+        self._fail(child, 3, f"worker {child.key!r} failed to start: {cause}")
+
+    def _fail(self, child: SupervisedChild, code: int, reason: str) -> None:
+        """``child`` makes the tree stop with ``code``: it is the culprit (failed once it is gone)."""
         self._culprit = child
-        reason = f"worker {child.key!r} failed to start: {cause}"
-        _log.error("%s; stopping every worker", reason)
         if not child.alive:
             self._set_state(child, "failed")
-        self._escalate(3, reason)
+        _log.error("%s; stopping every worker", reason)
+        self._escalate(code, reason)
 
     def _crashed(self, child: SupervisedChild, how: str) -> None:
         settings, now = self._settings, self._clock()
@@ -353,14 +436,10 @@ class SupervisionLoop:
         child.consecutive_crashes += 1
         what = f"was wedged ({child.wedged}) and ended with {how}" if child.wedged else f"exited unexpectedly: {how}"
         if not self._intensity.record():
-            self._culprit = child
-            self._set_state(child, "failed")
-            reason = (
+            self._fail(child, 1, (
                 f"worker {child.key!r} {what}; giving up after more than {settings.max_restarts} restarts "
                 f"within {settings.restart_window:g} s (this worker was restarted {child.restarts} times)"
-            )
-            _log.error("%s; stopping every worker", reason)
-            self._escalate(1, reason)
+            ))
             return
         delay = restart_backoff(
             child.consecutive_crashes,

@@ -2,7 +2,10 @@
 
 The public face of the supervisor. ``start()`` launches the supervisor thread (which runs
 ``SupervisionLoop``); every other method may be called from any thread, and ``request_stop`` also
-from a signal handler.
+from a signal handler. ``install_signal_handlers`` connects SIGTERM/SIGINT to it for the programs
+that own the process (the CLI and ``TaskHandler.run()``; library code never calls it implicitly):
+the handlers only queue a ``StopTree`` (``request_stop`` appends to a queue and writes one wake-up
+byte); the supervisor loop acts.
 """
 
 from __future__ import annotations
@@ -10,19 +13,19 @@ from __future__ import annotations
 import logging
 import pickle
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any, Protocol
 
-from ..runtime import WorkerSettings
+from ..runtime import Pause, Resume, WorkerSettings
 from ..settings import SupervisionSettings
-from ._board import StatusBoard
-from ._child import ChildTarget, SupervisedChild
-from ._loop import SupervisionLoop
-from ._requests import PauseRequest, RequestBox, ResumeRequest, StopRequest
-from ._status import ChildStatus
+from ._child import ChildStatus, ChildTarget, StatusBoard, SupervisedChild
+from ._loop import RequestBox, StopTree, SupervisionLoop
 
-__all__ = ["ProcessSupervisor"]
+__all__ = ["HANDLED_SIGNALS", "ProcessSupervisor", "install_signal_handlers"]
 
 _log = logging.getLogger("conductor_actors.supervision")
 
@@ -43,7 +46,7 @@ class ProcessSupervisor:
         on_state: called with the new status on every state change of a child (supervisor thread;
             an exception is logged).
         target: the process entry point, called as ``target(pickle.dumps(spec), conn)``; default
-            ``conductor_actors.runtime._child.child_main``. Must be importable by the children.
+            ``conductor_actors.runtime.child_main``. Must be importable by the children.
         clock: monotonic seconds; every deadline and age is measured with it.
         rng: uniform [0, 1) source for the restart jitter.
 
@@ -127,15 +130,15 @@ class ProcessSupervisor:
         """
         if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
             raise TypeError(f"exit_code must be an int or None, not {exit_code!r}")
-        self._requests.post(StopRequest(fast=fast, exit_code=exit_code))
+        self._requests.post(StopTree(fast=fast, exit_code=exit_code))
 
     def pause(self) -> None:
         """Any thread: every running child stops polling (children started later start paused)."""
-        self._requests.post(PauseRequest())
+        self._requests.post(Pause())
 
     def resume(self) -> None:
         """Any thread: every running child polls again."""
-        self._requests.post(ResumeRequest())
+        self._requests.post(Resume())
 
     def join(self, timeout: float | None = None) -> int | None:
         """Wait until the tree has stopped and every child is reaped; returns the exit code.
@@ -201,3 +204,50 @@ def _children_of(specs: Sequence[WorkerSettings]) -> list[SupervisedChild]:
             ) from exc
         children.append(SupervisedChild(spec, spec_bytes))
     return children
+
+
+#: The signals ``install_signal_handlers`` takes over.
+HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Stoppable(Protocol):
+    def request_stop(self, *, fast: bool = False, exit_code: int | None = None) -> None: ...
+
+
+def install_signal_handlers(supervisor: _Stoppable) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``supervisor``; returns a function that restores the old handlers.
+
+    The first of either signal asks for a graceful stop (``request_stop()``); any later one for
+    the fast path (``request_stop(fast=True, exit_code=128 + signum)``, so 143 for SIGTERM and
+    130 for SIGINT). Must be called, and the restorer too, from the main thread (Python runs
+    signal handlers there): ``RuntimeError`` otherwise.
+    """
+    _require_main_thread("install_signal_handlers")
+    received = 0
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            supervisor.request_stop()
+        else:
+            supervisor.request_stop(fast=True, exit_code=128 + signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    for signum in HANDLED_SIGNALS:
+        previous[signum] = signal.signal(signum, handle)
+
+    def restore() -> None:
+        _require_main_thread("restoring the signal handlers")
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    return restore
+
+
+def _require_main_thread(what: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            f"{what} must run in the main thread (Python delivers signals there); "
+            f"it was called from thread {threading.current_thread().name!r}"
+        )

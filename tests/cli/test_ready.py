@@ -168,7 +168,7 @@ def test_the_start_up_check_names_a_403() -> None:
     """A server that answers 403 (a key without permission): the line says the credentials were
     refused, naming the URL; without credentials, that they are required."""
     from conductor_actors import AuthenticationSettings, Configuration
-    from conductor_actors._startup_check import check_server
+    from conductor_actors._parent import check_server
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidding)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -205,7 +205,7 @@ def test_the_start_up_check_suggests_the_api_root_for_a_web_page() -> None:
     """The UI's address instead of the API root (Orkes Cloud and the Conductor UI answer every path
     with their page, not 404): the line names the URL called and suggests the /api root."""
     from conductor_actors import Configuration
-    from conductor_actors._startup_check import check_server
+    from conductor_actors._parent import check_server
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
     threading.Thread(target=server.serve_forever, daemon=True).start()

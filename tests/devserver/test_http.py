@@ -9,7 +9,7 @@ import time
 from devserver._support import RawConnection, one_task_workflow
 
 from conductor_actors import Configuration
-from conductor_actors._startup_check import check_server
+from conductor_actors._parent import check_server
 from conductor_actors.devserver import DevServer
 
 TASKDEFS = b"GET /api/metadata/taskdefs HTTP/1.1\r\nHost: x\r\n\r\n"

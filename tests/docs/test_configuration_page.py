@@ -30,7 +30,7 @@ from _support.docs_tools import (
 
 from conductor_actors import Configuration, MetricsSettings, RuntimeSettings, SupervisionSettings, TaskHandler
 from conductor_actors import cli as cli_module
-from conductor_actors._outbox_cli import _parser as outbox_parser
+from conductor_actors.cli import _outbox_parser as outbox_parser
 from conductor_actors.cli import build_parser
 from conductor_actors.handler import _OFFICIAL_OPTIONS
 from conductor_actors.settings import ENV_PREFIX, RecoverySettings, env_names

@@ -17,7 +17,7 @@ import pytest
 from _support.docs_tools import OPERATING_PAGES, RECOVERY_ENV_PREFIX, REPO_ROOT, code_spans, page_text
 
 from conductor_actors import RuntimeSettings, SupervisionSettings
-from conductor_actors._outbox_cli import _parser as outbox_parser
+from conductor_actors.cli import _outbox_parser as outbox_parser
 from conductor_actors.cli import build_parser
 from conductor_actors.settings import RecoverySettings, env_names
 from conductor_actors.worker._config import _variable_names

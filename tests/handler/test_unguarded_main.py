@@ -18,7 +18,7 @@ from pathlib import Path
 from _support.cli_apps import WAIT
 from _support.ports import free_port
 
-from conductor_actors.supervision._status import UNGUARDED_MAIN_CAUSE
+from conductor_actors.supervision import UNGUARDED_MAIN_CAUSE
 
 TASK = "unguarded_echo"
 

@@ -28,7 +28,7 @@ from _support.fault_apps.outbox_driver import register_outbox_flow
 from conductor_actors import ConductorClient, Configuration, TaskResult, TaskResultStatus
 from conductor_actors.devserver import DevServer
 from conductor_actors.recovery import Journal, ServerIdentity
-from conductor_actors.recovery._lock import DeliveryLock
+from conductor_actors.recovery._actor import DeliveryLock
 
 LOGGER = "conductor_actors.recovery"
 
@@ -131,7 +131,7 @@ def test_a_second_tree_of_the_same_server_leaves_delivery_to_the_lock_holder(out
 _HOLDER = """
 import os, sys
 from conductor_actors.recovery import ServerIdentity
-from conductor_actors.recovery._lock import DeliveryLock
+from conductor_actors.recovery._actor import DeliveryLock
 lock = DeliveryLock(sys.argv[1], ServerIdentity.parse("http://conductor:8080/api"))
 assert lock.acquire()
 child = os.fork()

@@ -16,8 +16,7 @@ from _support.fake_children import read_records
 from _support.waiting import wait_until
 
 from conductor_actors.settings import SupervisionSettings
-from conductor_actors.supervision import ChildStatus
-from conductor_actors.supervision._status import EXIT_UNGUARDED_MAIN
+from conductor_actors.supervision import EXIT_UNGUARDED_MAIN, ChildStatus
 
 #: Generous upper bound for anything a test waits for (spawning is slow on a loaded machine).
 WAIT = 20.0

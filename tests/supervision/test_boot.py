@@ -29,8 +29,7 @@ from supervision._helpers import (
 
 from conductor_actors.client import Configuration
 from conductor_actors.runtime import WorkerSettings
-from conductor_actors.supervision import ProcessSupervisor
-from conductor_actors.supervision._status import UNGUARDED_MAIN_CAUSE
+from conductor_actors.supervision import UNGUARDED_MAIN_CAUSE, ProcessSupervisor
 
 LOGGER = "conductor_actors.supervision"
 
