@@ -30,7 +30,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from types import TracebackType
@@ -55,7 +55,14 @@ from ._results import (
     result_from_error,
     result_from_return,
 )
-from ._worker import TaskContextError, Worker, WorkerInterface, check_seconds
+from ._worker import (
+    TaskContextError,
+    TaskInProgress,
+    Worker,
+    WorkerInterface,
+    check_seconds,
+    provide_official_execute,
+)
 
 __all__ = [
     "BoundWorker",
@@ -496,3 +503,73 @@ def failed_outcome(
     except BaseException as error:  # str() of the exception is user code
         parts = contract_violation(task, bound.worker_id, failure_reason(error), [])
     return _outcome(parts, 0.0)
+
+
+# --- the official ``Worker.execute`` -------------------------------------------------------------
+# It runs the function as the runtime does, but gives back a ``TaskInProgress`` the function
+# returned as is (the official SDK's contract). ``Worker`` lives in ``_worker``, which this module
+# builds on, so the method reaches this implementation through ``provide_official_execute``.
+
+
+def _never() -> bool:
+    return False
+
+
+#: What the function returned during ``Worker.execute`` (set only there), so that a returned
+#: ``TaskInProgress`` can be given back as is.
+_returned: ContextVar[list[Any] | None] = ContextVar("conductor_actors_worker_returned", default=None)
+
+
+def _record(value: Any) -> Any:
+    box = _returned.get()
+    if box is not None:
+        box.append(value)
+    return value
+
+
+def _recording(target: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
+    """``target``, recording its return value in ``_returned`` when ``Worker.execute`` asked."""
+    if is_async:
+
+        async def record_async(*args: Any, **kwargs: Any) -> Any:
+            return _record(await target(*args, **kwargs))
+
+        return record_async
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        return _record(target(*args, **kwargs))
+
+    return record
+
+
+def _given_back(box: list[Any], result: TaskResult) -> TaskResult | TaskInProgress:
+    return box[0] if box and isinstance(box[0], TaskInProgress) else result
+
+
+def _execute_official(
+    worker: Worker, task: Task
+) -> TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]:
+    """``Worker.execute`` (see there), in the calling thread; the binding plan is built once."""
+    bound = worker._bound
+    if not isinstance(bound, BoundWorker):
+        bound = BoundWorker(worker, worker.get_identity())
+        bound._target = _recording(bound._target, bound.is_async)
+        worker._bound = bound
+    if worker.is_async:
+        return _execute_official_async(bound, task)
+    box: list[Any] = []
+    token = _returned.set(box)
+    try:
+        result = execute_sync(bound, task, _never).result
+    finally:
+        _returned.reset(token)
+    return _given_back(box, result)
+
+
+async def _execute_official_async(bound: BoundWorker, task: Task) -> TaskResult | TaskInProgress:
+    box: list[Any] = []
+    _returned.set(box)  # this coroutine's own context: nothing to reset
+    return _given_back(box, (await execute_async(bound, task, _never)).result)
+
+
+provide_official_execute(_execute_official)

@@ -31,7 +31,6 @@ import pickle
 import socket
 import sys
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,6 @@ from ._conversion import callable_signature, hint_target, resolve_type_hints
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
-
-    from ._execution import BoundWorker
 
 __all__ = [
     "FunctionReference",
@@ -57,6 +54,7 @@ __all__ = [
     "is_async_callable",
     "is_callable_input_parameter_a_task",
     "is_callable_return_value_of_type",
+    "provide_official_execute",
 ]
 
 
@@ -109,6 +107,11 @@ def check_seconds(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
     return math.ceil(value)
+
+
+if TYPE_CHECKING:
+    #: What the official ``Worker.execute`` returns (see ``Worker.execute``).
+    _Executed = TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]
 
 
 #: Longest ``__wrapped__`` chain followed from a module-level name to the worker function.
@@ -454,7 +457,9 @@ class Worker(WorkerInterface):
             raise WorkerRegistrationError(
                 f"worker {task_definition_name!r}: task_def must be a TaskDef, got {type(task_def_template).__name__}"
             )
-        self._bound: BoundWorker | None = None
+        #: The execution module's prepared form of this worker (its input-binding plan), built by
+        #: the first ``execute``; typed loosely because that module builds on this one.
+        self._bound: object | None = None
         self.execute_function = execute_function
         self.task_def_template = task_def_template
         self._set_properties(
@@ -510,7 +515,7 @@ class Worker(WorkerInterface):
         qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
         return f"{module}.{qualname}"
 
-    def execute(self, task: Task) -> TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]:
+    def execute(self, task: Task) -> _Executed:
         """Run the function for ``task`` in the calling thread, as the official ``Worker.execute``.
 
         Returns the ``TaskResult``, or the ``TaskInProgress`` the function returned, as is (the
@@ -518,21 +523,7 @@ class Worker(WorkerInterface):
         ``execute_sync``/``execute_async`` instead. Never raises for what the function or the data
         does (failures become FAILED results).
         """
-        from ._execution import BoundWorker, execute_sync
-
-        if self._bound is None:
-            bound = BoundWorker(self, self.get_identity())
-            bound._target = _recording(bound._target, bound.is_async)
-            self._bound = bound
-        if self.is_async:
-            return _execute_async(self._bound, task)
-        box: list[Any] = []
-        token = _returned.set(box)
-        try:
-            result = execute_sync(self._bound, task, _never).result
-        finally:
-            _returned.reset(token)
-        return box[0] if box and isinstance(box[0], TaskInProgress) else result
+        return _official_execute(self, task)
 
     def check_spawnable(self) -> None:
         """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker; the
@@ -581,42 +572,13 @@ def _returns_task_result(func: Callable[..., Any]) -> bool:
         return False
 
 
-def _never() -> bool:
-    return False
+#: Runs ``Worker.execute`` as the runtime runs a task. The execution module provides it
+#: (``provide_official_execute``) when it is imported, which importing this package does: that module
+#: builds on this one, so this one cannot import it.
+_official_execute: Callable[[Worker, Task], _Executed]
 
 
-#: What the function returned during ``Worker.execute`` (set only there), so that a returned
-#: ``TaskInProgress`` can be given back as is.
-_returned: ContextVar[list[Any] | None] = ContextVar("conductor_actors_worker_returned", default=None)
-
-
-def _recording(target: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
-    """``target``, recording its return value in ``_returned`` when ``Worker.execute`` asked."""
-    if is_async:
-
-        async def record_async(*args: Any, **kwargs: Any) -> Any:
-            value = await target(*args, **kwargs)
-            box = _returned.get()
-            if box is not None:
-                box.append(value)
-            return value
-
-        return record_async
-
-    def record(*args: Any, **kwargs: Any) -> Any:
-        value = target(*args, **kwargs)
-        box = _returned.get()
-        if box is not None:
-            box.append(value)
-        return value
-
-    return record
-
-
-async def _execute_async(bound: BoundWorker, task: Task) -> TaskResult | TaskInProgress:
-    from ._execution import execute_async
-
-    box: list[Any] = []
-    _returned.set(box)  # this coroutine's own context: nothing to reset
-    result = (await execute_async(bound, task, _never)).result
-    return box[0] if box and isinstance(box[0], TaskInProgress) else result
+def provide_official_execute(run: Callable[[Worker, Task], _Executed]) -> None:
+    """Make ``run`` the implementation of ``Worker.execute`` (called once, by the execution module)."""
+    global _official_execute
+    _official_execute = run
