@@ -341,7 +341,7 @@ class WorkerConfig:
 
     def oneline(self, pid: int | None = None) -> str:
         """The startup log line, in the official SDK's format (``pid`` defaults to this process)."""
-        return _oneline(self.task_definition_name, self, pid)
+        return get_worker_config_oneline(self.task_definition_name, self, pid)
 
 
 #: The official SDK's property names, in the order its ``resolve_worker_config`` returns them.
@@ -534,24 +534,6 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _oneline(name: str, config: WorkerConfig, pid: int | None) -> str:
-    parts = [
-        f"name={name}",
-        f"pid={os.getpid() if pid is None else pid}",
-        f"status={'paused' if config.paused else 'active'}",
-        f"poll_interval={_format_value(config.poll_interval_millis)}ms",
-    ]
-    if config.domain is not None:
-        parts.append(f"domain={config.domain}")
-    parts += [
-        f"thread_count={config.thread_count}",
-        f"poll_timeout={config.poll_timeout}ms",
-        f"lease_extend={_format_value(config.lease_extend_enabled)}",
-        f"register_task_def={_format_value(config.register_task_def)}",
-    ]
-    return f"Conductor Worker[{', '.join(parts)}]"
-
-
 #: ``(official config key, label, unit)`` of the one-line summary, in the official order.
 _ONELINE_KEYS = (
     ("poll_interval", "poll_interval", "ms"),
@@ -567,7 +549,9 @@ def get_worker_config_oneline(name: str, config: WorkerConfig | Mapping[str, Any
     """The one-line startup summary of worker ``name`` (official SDK format); ``config`` is a
     ``WorkerConfig`` or the official resolver's dict."""
     if isinstance(config, WorkerConfig):
-        return _oneline(name, config, pid)
+        millis = config.poll_interval_millis
+        config = {official: getattr(config, prop) for official, prop in _OFFICIAL_PROPERTIES.items()}
+        config["poll_interval"] = int(millis) if millis.is_integer() else millis  # "100ms", not "100.0ms"
     parts = [f"name={name}", f"pid={os.getpid() if pid is None else pid}",
              f"status={'paused' if config.get('paused') else 'active'}"]
     for key, label, unit in _ONELINE_KEYS:

@@ -40,6 +40,7 @@ __all__ = [
     "converter_for",
     "describe_type",
     "describe_value",
+    "field_has_default",
     "field_plan",
     "hint_target",
     "is_dataclass_type",
@@ -393,6 +394,11 @@ class FieldPlan:
     none_when_missing: bool
 
 
+def field_has_default(field: dataclasses.Field[Any]) -> bool:
+    """Whether a dataclass field has a default (a value or a factory)."""
+    return field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
+
+
 def is_required(tp: Any, has_default: bool) -> bool:
     """A named value must be present unless it has a default, is Optional, or is ``Any``."""
     return not has_default and not split_optional(tp)[1] and tp is not Any
@@ -452,8 +458,7 @@ def _dataclass(cls: type, memo: dict[Any, Converter | None]) -> Converter:
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
-        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         default = f.default if f.default is not dataclasses.MISSING else dataclasses.MISSING
-        conv.fields.append(field_plan(f.name, hints.get(f.name, Any), has_default, default, memo))
+        conv.fields.append(field_plan(f.name, hints.get(f.name, Any), field_has_default(f), default, memo))
     return conv
 

@@ -37,7 +37,7 @@ import dataclasses
 import inspect
 import logging
 import typing
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,6 +46,7 @@ from ._config import WorkerConfig
 from ._conversion import (
     NoneType,
     callable_signature,
+    field_has_default,
     hint_target,
     is_dataclass_type,
     is_enum_type,
@@ -123,11 +124,7 @@ class _SchemaBuilder:
             properties[name] = self.schema(tp)
             if is_required(tp, has_default):
                 required.append(name)
-        schema: dict[str, Any] = {"type": "object", "properties": properties}
-        if required:
-            schema["required"] = required
-        schema["additionalProperties"] = not self.strict
-        return schema
+        return _object_schema(properties, required, self.strict)
 
     def _dataclass(self, cls: type) -> dict[str, Any]:
         if cls in self._expanding:
@@ -136,25 +133,29 @@ class _SchemaBuilder:
         try:
             hints = resolve_type_hints(cls)
             return self.object_schema(
-                [
-                    (
-                        f.name,
-                        hints.get(f.name, Any),
-                        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
-                    )
-                    for f in dataclasses.fields(cls)
-                    if f.init
-                ]
+                [(f.name, hints.get(f.name, Any), field_has_default(f)) for f in dataclasses.fields(cls) if f.init]
             )
         finally:
             self._expanding.discard(cls)
+
+
+def _object_schema(properties: dict[str, Any], required: list[str], strict: bool) -> dict[str, Any]:
+    """An object schema with these properties (extra keys refused when ``strict``)."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": not strict}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _uninspectable(func: Callable[..., Any], schema_name: str, exc: Exception) -> None:
+    logger.warning("cannot generate schema %r: %r has no inspectable signature (%s)", schema_name, func, exc)
 
 
 def _inspect(func: Callable[..., Any], schema_name: str) -> tuple[inspect.Signature, dict[str, Any]] | None:
     try:
         return callable_signature(func), resolve_type_hints(hint_target(func))
     except (TypeError, ValueError) as exc:
-        logger.warning("cannot generate schema %r: %r has no inspectable signature (%s)", schema_name, func, exc)
+        _uninspectable(func, schema_name, exc)
         return None
 
 
@@ -175,7 +176,7 @@ def generate_json_schema_from_function(
     try:
         signature = callable_signature(func)
     except (TypeError, ValueError) as exc:
-        logger.warning("cannot generate schema %r: %r has no inspectable signature (%s)", schema_name, func, exc)
+        _uninspectable(func, schema_name, exc)
         return None
     signature = _with_resolved_strings(func, signature)
     return {
@@ -294,19 +295,8 @@ def _type_to_json_schema(type_hint: Any, strict_schema: bool = False) -> dict[st
         return dict(simple)
     if is_dataclass_type(type_hint):
         hints = resolve_type_hints(type_hint)
-        properties: dict[str, Any] = {}
-        required: list[str] = []
-        for f in dataclasses.fields(type_hint):
-            field_schema = _type_to_json_schema(hints.get(f.name, f.type), strict_schema)
-            if field_schema is None:
-                return None
-            properties[f.name] = field_schema
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                required.append(f.name)
-        schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": not strict_schema}
-        if required:
-            schema["required"] = required
-        return schema
+        fields = ((f.name, hints.get(f.name, f.type), not field_has_default(f)) for f in dataclasses.fields(type_hint))
+        return _official_object(fields, strict_schema)
     if type_hint is Any:
         return {}
     return None
@@ -316,27 +306,29 @@ def _generate_input_schema(
     sig: inspect.Signature, schema_name: str, strict_schema: bool = False
 ) -> dict[str, Any] | None:
     """The official generator's input schema for ``sig`` (``schema_name`` is unused there too):
-    None as soon as one parameter is unannotated or cannot be described."""
+    None as soon as one parameter is unannotated or cannot be described (an unannotated one's
+    ``Parameter.empty`` describes nothing)."""
+    fields = (
+        (name, p.annotation, p.default is inspect.Parameter.empty and not split_optional(p.annotation)[1])
+        for name, p in sig.parameters.items()
+    )
+    body = _official_object(fields, strict_schema)
+    return None if body is None else {"$schema": DRAFT_07, **body}
+
+
+def _official_object(fields: Iterable[tuple[str, Any, bool]], strict_schema: bool) -> dict[str, Any] | None:
+    """The official generator's object of ``(name, annotation, required)`` fields: None as soon as
+    one field cannot be described."""
     properties: dict[str, Any] = {}
     required: list[str] = []
-    for name, param in sig.parameters.items():
-        if param.annotation is inspect.Parameter.empty:
+    for name, annotation, is_required_field in fields:
+        field_schema = _type_to_json_schema(annotation, strict_schema)
+        if field_schema is None:
             return None
-        param_schema = _type_to_json_schema(param.annotation, strict_schema)
-        if param_schema is None:
-            return None
-        properties[name] = param_schema
-        if param.default is inspect.Parameter.empty and not split_optional(param.annotation)[1]:
+        properties[name] = field_schema
+        if is_required_field:
             required.append(name)
-    schema: dict[str, Any] = {
-        "$schema": DRAFT_07,
-        "type": "object",
-        "properties": properties,
-        "additionalProperties": not strict_schema,
-    }
-    if required:
-        schema["required"] = required
-    return schema
+    return _object_schema(properties, required, strict_schema)
 
 
 def _generate_output_schema(
@@ -483,23 +475,47 @@ def _guarded(worker: WorkerInterface, config: WorkerConfig) -> _Steps:
         return run.report("failed")
 
 
+class _Driven:
+    """The steps of one registration as a driver sees them: ``call`` is the next client call (None
+    once done, ``report`` then set); the driver answers it with ``reply`` or ``fail``."""
+
+    def __init__(self, worker: WorkerInterface, config: WorkerConfig) -> None:
+        self._steps = _guarded(worker, config)
+        self.report: RegistrationReport | None = None
+        self.call: _ClientCall | None = None
+        self._resume(self._steps.send, None)
+
+    def result(self) -> RegistrationReport:
+        assert self.report is not None, "the registration has not ended"  # the loop ends only then
+        return self.report
+
+    def reply(self, outcome: Any) -> None:
+        self._resume(self._steps.send, outcome)
+
+    def fail(self, exc: Exception) -> None:
+        self._resume(self._steps.throw, exc)
+
+    def _resume(self, step: Callable[[Any], _ClientCall], value: Any) -> None:
+        try:
+            self.call = step(value)
+        except StopIteration as done:
+            self.call, self.report = None, done.value
+
+
 def register_task_definition(client: Any, worker: WorkerInterface, config: WorkerConfig) -> RegistrationReport:
     """Register ``worker``'s task definition with a ``ConductorClient``, in the calling thread.
 
     Never raises (failures are WARNING logs and ``report.warnings``).
     """
-    steps = _guarded(worker, config)
-    try:
-        call = next(steps)
-        while True:
-            try:
-                outcome = getattr(client, call.method)(*call.args)
-            except Exception as exc:
-                call = steps.throw(exc)
-            else:
-                call = steps.send(outcome)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    driven = _Driven(worker, config)
+    while (call := driven.call) is not None:
+        try:
+            outcome = getattr(client, call.method)(*call.args)
+        except Exception as exc:
+            driven.fail(exc)
+        else:
+            driven.reply(outcome)
+    return driven.result()
 
 
 async def register_task_definition_async(
@@ -509,15 +525,12 @@ async def register_task_definition_async(
 
     Never raises (failures are WARNING logs and ``report.warnings``).
     """
-    steps = _guarded(worker, config)
-    try:
-        call = next(steps)
-        while True:
-            try:
-                outcome = await getattr(client, call.method)(*call.args)
-            except Exception as exc:
-                call = steps.throw(exc)
-            else:
-                call = steps.send(outcome)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
+    driven = _Driven(worker, config)
+    while (call := driven.call) is not None:
+        try:
+            outcome = await getattr(client, call.method)(*call.args)
+        except Exception as exc:
+            driven.fail(exc)
+        else:
+            driven.reply(outcome)
+    return driven.result()
