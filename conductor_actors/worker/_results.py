@@ -234,7 +234,7 @@ def _as_output(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, dict):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if _is_dataclass_instance(value):
         converted: dict[str, Any] = plain_value(value)
         return converted
     return {"result": value}
