@@ -14,33 +14,52 @@ from __future__ import annotations
 
 from ._config import (
     WorkerConfig,
+    WorkerConfigError,
+    default_worker_id,
     get_worker_config_oneline,
     get_worker_config_summary,
     resolve_worker_config,
 )
 from ._config import _get_env_value as _get_env_value
 from ._config import _parse_env_value as _parse_env_value
-from ._context import TaskContext, TaskInProgress, get_task_context
-from ._decorator import WorkerTask, register_decorated_fn, worker_task
-from ._exceptions import (
+from ._discovery import (
+    WorkerLoader,
+    WorkerTask,
+    auto_discover_workers,
+    get_registered_worker_names,
+    get_registered_workers,
+    merge_workers,
+    register_decorated_fn,
+    scan_for_workers,
+    worker_task,
+)
+from ._execution import (
+    BoundWorker,
+    ExecutionOutcome,
+    TaskContext,
+    execute_async,
+    execute_sync,
+    failed_outcome,
+    get_task_context,
+)
+from ._registration import (
+    RegistrationReport,
+    generate_json_schema_from_function,
+    generate_output_json_schema_from_function,
+    register_task_definition,
+    register_task_definition_async,
+)
+from ._registration import _generate_input_schema as _generate_input_schema
+from ._registration import _generate_output_schema as _generate_output_schema
+from ._registration import _type_to_json_schema as _type_to_json_schema
+from ._worker import (
     NonRetryableException,
     TaskContextError,
-    WorkerConfigError,
-    WorkerDiscoveryError,
-    WorkerRegistrationError,
-)
-from ._execution import BoundWorker, ExecutionOutcome, execute_async, execute_sync, failed_outcome
-from ._identity import default_worker_id
-from ._loader import WorkerLoader, auto_discover_workers, merge_workers, scan_for_workers
-from ._registration import RegistrationReport, register_task_definition, register_task_definition_async
-from ._registry import get_registered_worker_names, get_registered_workers
-from ._schema import _generate_input_schema as _generate_input_schema
-from ._schema import _generate_output_schema as _generate_output_schema
-from ._schema import _type_to_json_schema as _type_to_json_schema
-from ._schema import generate_json_schema_from_function, generate_output_json_schema_from_function
-from ._worker import (
+    TaskInProgress,
     Worker,
+    WorkerDiscoveryError,
     WorkerInterface,
+    WorkerRegistrationError,
     is_callable_input_parameter_a_task,
     is_callable_return_value_of_type,
 )

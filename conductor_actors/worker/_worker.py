@@ -1,47 +1,238 @@
-"""What a worker is: ``WorkerInterface`` (class-based workers) and ``Worker`` (a function).
+"""What a worker is: ``WorkerInterface`` (class-based workers) and ``Worker`` (a function), what
+its code may raise or return besides a value (``NonRetryableException``, ``TaskInProgress``), and
+the exceptions of the worker model::
 
-Both carry their code-level properties (validated on creation, see ``_properties``); the
-effective values, after environment overrides, come from ``resolve_worker_config``. Both pickle for
-the spawn start method: a ``Worker`` ships its function as a re-importable reference, a class-based
-worker is pickled as it is. Objects are created in the parent (any thread) and re-created in each
-child process.
+    NonRetryableException        raised BY a worker function: fail the task for good
+                                 (FAILED_WITH_TERMINAL_ERROR, no retry)
+    WorkerConfigError            (ValueError, from ``_config``) a worker property has a value that
+                                 cannot work; the message names the variable or keyword and the value
+    WorkerRegistrationError      (ValueError) a worker cannot be registered or cannot run in a
+                                 child process; the message says how to fix it
+    WorkerDiscoveryError         (ImportError) a scanned module failed to import; the message
+                                 names the module and carries the original traceback
+    TaskContextError             (RuntimeError) get_task_context() outside a running task
+
+Workers carry their code-level properties (validated on creation, see ``_config``); the effective
+values, after environment overrides, come from ``resolve_worker_config``. Both kinds pickle for the
+spawn start method: a ``Worker`` ships its function as a re-importable reference (a
+``FunctionReference``), a class-based worker is pickled as it is. The spawn checks here turn what
+cannot work into a ``WorkerRegistrationError`` that says how to fix it, instead of a
+``PicklingError`` in a child. Objects are created in the parent (any thread) and re-created in each
+child process; the exceptions are pure definitions and all of them pickle.
 """
 
 from __future__ import annotations
 
 import abc
+import importlib
 import inspect
+import math
+import pickle
 import socket
+import sys
 from collections.abc import Callable
-from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..client import Task, TaskDef, TaskResult
-from ._context import TaskInProgress
-from ._exceptions import WorkerRegistrationError
-from ._identity import default_worker_id
-from ._introspection import callable_signature, hint_target, resolve_type_hints
-from ._properties import PROPERTIES, check_thread_count, coerce_property
-from ._references import (
-    FunctionReference,
-    check_definition,
-    check_picklable,
-    function_reference,
-    is_plain_function,
-)
+from ._config import PROPERTIES, check_thread_count, coerce_property, default_worker_id
+from ._conversion import callable_signature, hint_target, resolve_type_hints
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from ._execution import BoundWorker
-
 __all__ = [
+    "FunctionReference",
+    "NonRetryableException",
+    "TaskContextError",
+    "TaskInProgress",
     "Worker",
+    "WorkerDiscoveryError",
     "WorkerInterface",
+    "WorkerRegistrationError",
+    "check_seconds",
     "is_async_callable",
     "is_callable_input_parameter_a_task",
     "is_callable_return_value_of_type",
+    "provide_official_execute",
 ]
+
+
+class NonRetryableException(Exception):
+    """Raise from a worker function to fail the task with FAILED_WITH_TERMINAL_ERROR (no retry)."""
+
+
+class WorkerRegistrationError(ValueError):
+    """A worker cannot be registered, or could not be re-created in a spawned child process."""
+
+
+class WorkerDiscoveryError(ImportError):
+    """Importing a module during worker discovery failed (the cause is chained)."""
+
+
+class TaskContextError(RuntimeError):
+    """The task context was requested outside a running task."""
+
+
+class TaskInProgress:
+    """Return this to keep the task IN_PROGRESS and have the server hand it out again after
+    ``callback_after_seconds`` (re-queue / checkpoint pattern). ``output`` becomes the task's output
+    so far (a dict, a dataclass, None or any JSON value, converted like a return value; None is
+    kept as ``{}``). Both attributes may be reassigned, as in the official SDK.
+
+    Raises ``ValueError`` for a negative or non-numeric ``callback_after_seconds`` (on creation and
+    on assignment).
+    """
+
+    def __init__(self, callback_after_seconds: float = 60, output: Any = None) -> None:
+        self.callback_after_seconds = callback_after_seconds
+        self.output = {} if output is None else output
+
+    @property
+    def callback_after_seconds(self) -> float:
+        return self._callback_after_seconds
+
+    @callback_after_seconds.setter
+    def callback_after_seconds(self, seconds: float) -> None:
+        check_seconds(seconds, "callback_after_seconds")
+        self._callback_after_seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"TaskInProgress(callback_after={self.callback_after_seconds}s, output={self.output})"
+
+
+def check_seconds(value: Any, name: str) -> int:
+    """Whole seconds for the wire (rounded up so the server never calls back early); raises
+    ``ValueError`` for a negative or non-numeric value."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+    return math.ceil(value)
+
+
+if TYPE_CHECKING:
+    #: What the official ``Worker.execute`` returns (see ``Worker.execute``).
+    _Executed = TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]
+
+
+#: Longest ``__wrapped__`` chain followed from a module-level name to the worker function.
+_MAX_WRAP_DEPTH = 32
+
+_MAIN_HINT = (
+    " Functions and classes in the main script are re-imported by every worker process: define them"
+    " at module level and keep the code that starts the workers under"
+    ' `if __name__ == "__main__":`.'
+)
+
+
+def _main_hint(module: str | None) -> str:
+    return _MAIN_HINT if module in ("__main__", "__mp_main__") else ""
+
+
+def _is_plain_function(obj: object) -> bool:
+    """True for a function defined with ``def``/``async def``/``lambda`` (travels by reference)."""
+    return inspect.isfunction(obj)
+
+
+def _check_definition(func: Callable[..., Any], task_name: str) -> None:
+    """Reject, at registration time, callables that can never be re-imported in a child.
+
+    Lambdas and functions defined inside other functions are rejected; other callables (bound
+    methods, callable instances, partials) must pickle. The module-level name of a function is
+    checked later by ``_function_reference`` (it is not bound yet while a decorator runs).
+    Raises ``WorkerRegistrationError``.
+    """
+    if not callable(func):
+        raise WorkerRegistrationError(
+            f"worker {task_name!r}: execute_function must be callable, got {type(func).__name__}"
+        )
+    if _is_plain_function(func):
+        qualname = func.__qualname__
+        if func.__name__ == "<lambda>":
+            raise WorkerRegistrationError(
+                f"worker {task_name!r}: a lambda cannot be a worker function, because worker processes"
+                " re-import the function by its module and name. Define it with `def` at module level."
+                + _main_hint(func.__module__)
+            )
+        if "<locals>" in qualname:
+            raise WorkerRegistrationError(
+                f"worker {task_name!r}: {func.__module__}.{qualname} is defined inside another function,"
+                " so worker processes cannot re-import it. Define it at module level; if a decorator"
+                " produced it, decorate the wrapper with functools.wraps(func)."
+                + _main_hint(func.__module__)
+            )
+        return
+    _check_picklable(func, f"worker {task_name!r}: the callable {func!r}")
+
+
+def _check_picklable(obj: object, what: str) -> None:
+    """Raise ``WorkerRegistrationError`` unless ``pickle.dumps(obj)`` works."""
+    try:
+        pickle.dumps(obj)
+    except Exception as exc:
+        module = getattr(type(obj), "__module__", None)
+        raise WorkerRegistrationError(
+            f"{what} cannot be pickled ({type(exc).__name__}: {exc}). Worker processes are started"
+            " with 'spawn' and receive their worker by pickle: define the class at module level and"
+            " keep only picklable state on it (create clients, locks and connections lazily, inside"
+            " execute)." + _main_hint(module)
+        ) from exc
+
+
+@dataclass(frozen=True)
+class FunctionReference:
+    """Where a worker function can be found again: ``module.qualname`` then ``depth`` unwraps."""
+
+    module: str
+    qualname: str
+    depth: int = 0
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import the module and return the function. Raises ``WorkerRegistrationError``."""
+        try:
+            obj: Any = sys.modules.get(self.module) or importlib.import_module(self.module)
+            for part in self.qualname.split("."):
+                obj = getattr(obj, part)
+            for _ in range(self.depth):
+                obj = obj.__wrapped__
+        except Exception as exc:
+            raise WorkerRegistrationError(
+                f"cannot re-import worker function {self.module}.{self.qualname}"
+                f" ({type(exc).__name__}: {exc})." + _main_hint(self.module)
+            ) from exc
+        return obj  # type: ignore[no-any-return]
+
+
+def _function_reference(func: Callable[..., Any], task_name: str) -> FunctionReference:
+    """The reference a child process uses to find ``func``, after checking that it works.
+
+    The module-level name ``func.__module__``/``func.__qualname__`` must lead to ``func`` itself
+    or to a wrapper whose ``__wrapped__`` chain (functools.wraps) reaches it. Raises
+    ``WorkerRegistrationError`` saying how to fix it otherwise.
+    """
+    module_name, qualname = func.__module__, func.__qualname__
+    where = f"worker {task_name!r}: {module_name}.{qualname}"
+    try:
+        obj: Any = sys.modules.get(module_name) or importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise WorkerRegistrationError(
+            f"{where} cannot be found by its module-level name ({type(exc).__name__}: {exc}), so worker"
+            " processes cannot re-import it. Define the function at module level under its own name."
+            + _main_hint(module_name)
+        ) from exc
+    depth = 0
+    while obj is not func:
+        obj = getattr(obj, "__wrapped__", None)
+        depth += 1
+        if obj is None or depth > _MAX_WRAP_DEPTH:
+            raise WorkerRegistrationError(
+                f"{where}: the module-level name {qualname!r} no longer points at the worker function"
+                " (was it wrapped by a decorator that does not use functools.wraps?). Worker processes"
+                " re-import the function by that name: use functools.wraps(func) in the decorator, or"
+                " apply the other decorator below @worker_task." + _main_hint(module_name)
+            )
+    return FunctionReference(module_name, qualname, depth)
 
 
 def is_async_callable(obj: object) -> bool:
@@ -225,7 +416,7 @@ class WorkerInterface(abc.ABC):
     def check_spawnable(self) -> None:
         """Raise ``WorkerRegistrationError`` (saying how to fix it) unless this worker pickles."""
         self.get_task_definition_name()
-        check_picklable(self, f"class-based worker {self.task_definition_name!r} ({type(self).__qualname__})")
+        _check_picklable(self, f"class-based worker {self.task_definition_name!r} ({type(self).__qualname__})")
 
     def __repr__(self) -> str:
         name = getattr(self, "task_definition_name", None)
@@ -266,7 +457,9 @@ class Worker(WorkerInterface):
             raise WorkerRegistrationError(
                 f"worker {task_definition_name!r}: task_def must be a TaskDef, got {type(task_def_template).__name__}"
             )
-        self._bound: BoundWorker | None = None
+        #: The execution module's prepared form of this worker (its input-binding plan), built by
+        #: the first ``execute``; typed loosely because that module builds on this one.
+        self._bound: object | None = None
         self.execute_function = execute_function
         self.task_def_template = task_def_template
         self._set_properties(
@@ -322,7 +515,7 @@ class Worker(WorkerInterface):
         qualname = getattr(func, "__qualname__", None) or type(func).__qualname__
         return f"{module}.{qualname}"
 
-    def execute(self, task: Task) -> TaskResult | TaskInProgress | Awaitable[TaskResult | TaskInProgress]:
+    def execute(self, task: Task) -> _Executed:
         """Run the function for ``task`` in the calling thread, as the official ``Worker.execute``.
 
         Returns the ``TaskResult``, or the ``TaskInProgress`` the function returned, as is (the
@@ -330,38 +523,24 @@ class Worker(WorkerInterface):
         ``execute_sync``/``execute_async`` instead. Never raises for what the function or the data
         does (failures become FAILED results).
         """
-        from ._execution import BoundWorker, execute_sync
-
-        if self._bound is None:
-            bound = BoundWorker(self, self.get_identity())
-            bound._target = _recording(bound._target, bound.is_async)
-            self._bound = bound
-        if self.is_async:
-            return _execute_async(self._bound, task)
-        box: list[Any] = []
-        token = _returned.set(box)
-        try:
-            result = execute_sync(self._bound, task, _never).result
-        finally:
-            _returned.reset(token)
-        return box[0] if box and isinstance(box[0], TaskInProgress) else result
+        return _official_execute(self, task)
 
     def check_spawnable(self) -> None:
         """Raise ``WorkerRegistrationError`` unless a child process can re-create this worker; the
         message says how to fix it (a lambda or nested function: define it at module level)."""
         func = self.execute_function
-        check_definition(func, self.task_definition_name)
-        if is_plain_function(func):
-            function_reference(func, self.task_definition_name)
+        _check_definition(func, self.task_definition_name)
+        if _is_plain_function(func):
+            _function_reference(func, self.task_definition_name)
         else:
-            check_picklable(func, f"worker {self.task_definition_name!r}: the callable {func!r}")
+            _check_picklable(func, f"worker {self.task_definition_name!r}: the callable {func!r}")
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_bound"] = None
         func = state["_execute_function"]
-        if is_plain_function(func):
-            state["_execute_function"] = function_reference(func, self.task_definition_name)
+        if _is_plain_function(func):
+            state["_execute_function"] = _function_reference(func, self.task_definition_name)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -393,42 +572,13 @@ def _returns_task_result(func: Callable[..., Any]) -> bool:
         return False
 
 
-def _never() -> bool:
-    return False
+#: Runs ``Worker.execute`` as the runtime runs a task. The execution module provides it
+#: (``provide_official_execute``) when it is imported, which importing this package does: that module
+#: builds on this one, so this one cannot import it.
+_official_execute: Callable[[Worker, Task], _Executed]
 
 
-#: What the function returned during ``Worker.execute`` (set only there), so that a returned
-#: ``TaskInProgress`` can be given back as is.
-_returned: ContextVar[list[Any] | None] = ContextVar("conductor_actors_worker_returned", default=None)
-
-
-def _recording(target: Callable[..., Any], is_async: bool) -> Callable[..., Any]:
-    """``target``, recording its return value in ``_returned`` when ``Worker.execute`` asked."""
-    if is_async:
-
-        async def record_async(*args: Any, **kwargs: Any) -> Any:
-            value = await target(*args, **kwargs)
-            box = _returned.get()
-            if box is not None:
-                box.append(value)
-            return value
-
-        return record_async
-
-    def record(*args: Any, **kwargs: Any) -> Any:
-        value = target(*args, **kwargs)
-        box = _returned.get()
-        if box is not None:
-            box.append(value)
-        return value
-
-    return record
-
-
-async def _execute_async(bound: BoundWorker, task: Task) -> TaskResult | TaskInProgress:
-    from ._execution import execute_async
-
-    box: list[Any] = []
-    _returned.set(box)  # this coroutine's own context: nothing to reset
-    result = (await execute_async(bound, task, _never)).result
-    return box[0] if box and isinstance(box[0], TaskInProgress) else result
+def provide_official_execute(run: Callable[[Worker, Task], _Executed]) -> None:
+    """Make ``run`` the implementation of ``Worker.execute`` (called once, by the execution module)."""
+    global _official_execute
+    _official_execute = run

@@ -38,13 +38,13 @@ from conductor_actors.worker import (
     _generate_output_schema,
     _get_env_value,
     _parse_env_value,
-    _registry,
     _type_to_json_schema,
     generate_json_schema_from_function,
     get_registered_workers,
     is_callable_input_parameter_a_task,
     is_callable_return_value_of_type,
 )
+from conductor_actors.worker import _discovery as _registry
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 

@@ -35,8 +35,7 @@ from conductor_actors.cli import build_parser
 from conductor_actors.handler import _OFFICIAL_OPTIONS
 from conductor_actors.settings import ENV_PREFIX, RecoverySettings, env_names
 from conductor_actors.worker import Worker, WorkerConfig, resolve_worker_config, worker_task
-from conductor_actors.worker._config import _variable_names
-from conductor_actors.worker._properties import PROPERTIES, PROPERTY_NAMES
+from conductor_actors.worker._config import PROPERTIES, PROPERTY_NAMES, _variable_names
 
 PAGE = "configuration.md"
 TEXT = page_text(PAGE)

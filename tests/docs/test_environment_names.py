@@ -20,8 +20,7 @@ from conductor_actors import RuntimeSettings, SupervisionSettings
 from conductor_actors.cli import _outbox_parser as outbox_parser
 from conductor_actors.cli import build_parser
 from conductor_actors.settings import RecoverySettings, env_names
-from conductor_actors.worker._config import _variable_names
-from conductor_actors.worker._properties import PROPERTIES, PROPERTY_NAMES
+from conductor_actors.worker._config import PROPERTIES, PROPERTY_NAMES, _variable_names
 
 PAGE = "configuration.md"
 #: A worker name whose variables are all distinct (the global forms are what matters here).

@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 
-from conductor_actors.worker import _registry
+from conductor_actors.worker import _discovery as _registry
 
 #: The examples directory (not a package: its scripts and packages import as top-level modules).
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

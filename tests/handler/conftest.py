@@ -20,7 +20,7 @@ from _support.cli_apps import FAST_ENV, WAIT
 
 from conductor_actors import Configuration, RuntimeSettings, TaskHandler
 from conductor_actors.settings import SupervisionSettings, settings_from_env
-from conductor_actors.worker import _registry
+from conductor_actors.worker import _discovery as _registry
 
 
 @pytest.fixture(autouse=True)

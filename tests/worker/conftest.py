@@ -20,15 +20,15 @@ from typing import Any
 import pytest
 
 from conductor_actors.client import Task
-from conductor_actors.worker import BoundWorker, ExecutionOutcome, Worker, _registry, execute_async, execute_sync
+from conductor_actors.worker import BoundWorker, ExecutionOutcome, Worker, _discovery, execute_async, execute_sync
 
 
 @pytest.fixture(autouse=True)
 def _isolated_registry() -> Iterator[None]:
-    saved = dict(_registry._registry)
+    saved = dict(_discovery._registry)
     yield
-    _registry._registry.clear()
-    _registry._registry.update(saved)
+    _discovery._registry.clear()
+    _discovery._registry.update(saved)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from conductor_actors import RuntimeSettings
 from conductor_actors.settings import MAX_UPDATER_CONCURRENCY, RuntimeSettingsError
 from conductor_actors.worker import Worker, WorkerConfigError, WorkerInterface, resolve_worker_config, worker_task
-from conductor_actors.worker._properties import MAX_ASYNC_THREAD_COUNT, MAX_PROCESSES, MAX_SYNC_THREAD_COUNT
+from conductor_actors.worker._config import MAX_ASYNC_THREAD_COUNT, MAX_PROCESSES, MAX_SYNC_THREAD_COUNT
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 #: The largest thread_count of each flavour.

@@ -20,7 +20,7 @@ from conductor_actors.worker import (
     resolve_worker_config,
     worker_task,
 )
-from conductor_actors.worker._properties import PROPERTIES, PROPERTY_NAMES
+from conductor_actors.worker._config import PROPERTIES, PROPERTY_NAMES
 
 
 def charge(amount: float) -> dict:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from conductor_actors.client import Task
 from conductor_actors.worker import TaskInProgress, generate_output_json_schema_from_function
-from conductor_actors.worker._schema import generate_input_json_schema_from_function
+from conductor_actors.worker._registration import generate_input_json_schema_from_function
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 
