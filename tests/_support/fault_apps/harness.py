@@ -29,7 +29,6 @@ __all__ = [
     "FAULT_ENV",
     "TESTS_DIR",
     "WAIT",
-    "FakeClock",
     "check_results",
     "compute_workflow",
     "fast_recovery",
@@ -63,16 +62,6 @@ FAULT_ENV: dict[str, str] = {
     "CONDUCTOR_ACTORS_SHUTDOWN_GRACE": "1",
     "CONDUCTOR_ACTORS_SHUTDOWN_FLUSH": "1",
 }
-
-
-class FakeClock:
-    """Wall-clock seconds (``time.time`` style) that move only when a test moves them (``now``)."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fast_runtime(**overrides: Any) -> RuntimeSettings:
