@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cli_tree import hermetic_env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS_DIR = REPO_ROOT / "docs"
 #: The pages this suite checks command by command (the operating docs).
@@ -309,14 +311,13 @@ def _venv_python_dir() -> str | None:
     return str(executable.parent) if sibling.exists() and sibling.samefile(executable) else None
 
 
-def hermetic_env(directory: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without any Conductor setting, this interpreter as the first
-    ``python`` on PATH, the outbox in ``directory/state``, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith("conductor")}
+def page_env(directory: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The hermetic environment of ``_support.cli_tree`` with the library's defaults (no fast
+    numbers, no flavour), the outbox in ``directory/state``, this interpreter as the first
+    ``python`` on PATH and no PYTHONPATH (a reader's shell has none), plus ``extra``."""
+    env = hermetic_env(directory / "state", settings={}, flavour=None)
     first = _venv_python_dir() or str(directory / "bin")
     env["PATH"] = f"{first}{os.pathsep}{env.get('PATH', '')}"
-    env["CONDUCTOR_ACTORS_STATE_DIR"] = str(directory / "state")
-    env["PYTHONUNBUFFERED"] = "1"
     env.pop("PYTHONPATH", None)
     env.update(extra or {})
     return env
@@ -331,9 +332,9 @@ def run_shell(
 
 
 def run_argv(argv: list[str], directory: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` in ``directory`` with ``hermetic_env`` plus ``env``; output captured together."""
+    """Run ``argv`` in ``directory`` with ``page_env`` plus ``env``; output captured together."""
     return subprocess.run(
-        argv, cwd=directory, env=hermetic_env(directory, env), stdin=subprocess.DEVNULL,
+        argv, cwd=directory, env=page_env(directory, env), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=COMMAND_TIMEOUT,
     )
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from conductor_actors.actors import Actor, ActorRef, AsyncioActor, ThreadActor
@@ -23,15 +22,6 @@ T = TypeVar("T")
 
 #: Upper bound for any wait in this suite; tests never wait this long when they pass.
 WAIT = 10.0
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = WAIT, what: str = "condition") -> None:
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 class Gate:

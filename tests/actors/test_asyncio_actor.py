@@ -8,7 +8,8 @@ import threading
 from typing import Any
 
 import pytest
-from actors._support import WAIT, wait_until
+from _support.waiting import wait_until
+from actors._support import WAIT
 
 from conductor_actors.actors import ActorDeadError, ActorRef, AsyncioActor, ThreadActor
 

@@ -6,7 +6,8 @@ import threading
 from typing import Any
 
 import pytest
-from actors._support import WAIT, Gate, Runtime, wait_until
+from _support.waiting import wait_until
+from actors._support import WAIT, Gate, Runtime
 
 from conductor_actors.actors import ActorDeadError, MailboxFull, ThreadActor
 

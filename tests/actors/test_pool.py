@@ -7,7 +7,8 @@ import threading
 from typing import Any
 
 import pytest
-from actors._support import WAIT, Gate, wait_until
+from _support.waiting import wait_until
+from actors._support import WAIT, Gate
 
 from conductor_actors.actors import (
     ActorDeadError,
@@ -188,7 +189,7 @@ def test_bounded_pool_mailbox() -> None:
         ref.tell(gate)
         gate.wait_entered()
         ref.tell(1)
-        wait_until(lambda: ref.mailbox_depth() == 1)
+        wait_until(lambda: ref.mailbox_depth() == 1, "the message to be queued behind the gate")
         with pytest.raises(MailboxFull):
             ref.tell(2)
         gate.open()

@@ -3,46 +3,39 @@
 from __future__ import annotations
 
 import pytest
+from _support.clock import FakeClock
 
 from conductor_actors.actors import RestartIntensity, RestartPolicy, restart_backoff
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_intensity_allows_max_restarts_within_the_window_then_refuses() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     intensity = RestartIntensity(max_restarts=3, within=10.0, clock=clock)
     for _ in range(3):
         assert intensity.record()
-        clock.now += 1.0
+        clock.advance(1.0)
     assert not intensity.record()  # the 4th within 10 s
     assert intensity.count() == 4
 
 
 def test_intensity_window_slides() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     intensity = RestartIntensity(max_restarts=2, within=10.0, clock=clock)
     assert intensity.record()  # t=0
-    clock.now = 5.0
+    clock.advance(5.0)
     assert intensity.record()  # t=5
-    clock.now = 10.0  # the restart at t=0 has left the window (t-10, t]
+    clock.advance(5.0)  # t=10: the restart at t=0 has left the window (t-10, t]
     assert intensity.record()
     assert intensity.count() == 2
-    clock.now = 10.5
+    clock.advance(0.5)
     assert not intensity.record()  # t=5, t=10, t=10.5
-    clock.now = 100.0
+    clock.advance(89.5)  # t=100
     assert intensity.count() == 0
     assert intensity.record()
 
 
 def test_defaults_follow_the_design() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     intensity = RestartIntensity(clock=clock)
     assert [intensity.record() for _ in range(11)] == [True] * 10 + [False]
     policy = RestartPolicy()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.cli_apps import FAILING_TASK, SLEEPY_TASK, one_task_workflow, start_workflows
+from _support.clock import FakeClock
 
 from conductor_actors._logging import JsonFormatter, TaskLog
 from conductor_actors.cli import EXIT_OK
@@ -128,14 +129,6 @@ def test_per_poll_lines_only_at_trace(cli: StartCli, dev_server: DevServer) -> N
 # -- the rate limiting, with a fake clock ---------------------------------------------------------
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -184,7 +177,7 @@ def test_repeated_failures_are_summarised_per_interval(lines: Any) -> None:
     once the interval is over (or by the next failure); other exception types have their own
     budget."""
     logger, handler = lines
-    clock = _Clock()
+    clock = FakeClock(100.0)
     log = TaskLog("charge", burst=2, interval=60.0, clock=clock, logger=logger)
     for n in range(5):
         log.finished(_task(n), _failed(_task(n), _raised(f"declined {n}")))
@@ -201,10 +194,10 @@ def test_repeated_failures_are_summarised_per_interval(lines: Any) -> None:
                            "(NonRetryableException): no such card")
     assert handler.records[3].levelno == logging.WARNING and handler.records[3].exc_info is None
     assert len(messages) == 4
-    clock.now += 59.9
+    clock.advance(59.9)
     log.flush()
     assert len(handler.messages()) == 4  # the interval is not over
-    clock.now += 0.1
+    clock.advance(0.1)
     log.flush()
     assert handler.messages()[4:] == [
         "suppressed 3 more ValueError failure(s) of charge tasks in the last 60 s; the last: task t4 of type "
@@ -229,7 +222,7 @@ def test_a_base_exception_is_named_once_in_its_failure_line(lines: Any, exc: Bas
     """The reason of a BaseException that is not an Exception already starts with its type (the
     server shows it): the line does not repeat it."""
     logger, handler = lines
-    log = TaskLog("charge", burst=5, interval=60.0, clock=_Clock(), logger=logger)
+    log = TaskLog("charge", burst=5, interval=60.0, clock=FakeClock(100.0), logger=logger)
     task = _task(0)
     result = TaskResult(task_id="t0", workflow_instance_id="w0", status=TaskResultStatus.FAILED,
                         reason_for_incompletion=failure_reason(exc))
@@ -239,11 +232,11 @@ def test_a_base_exception_is_named_once_in_its_failure_line(lines: Any, exc: Bas
 
 def test_the_next_failure_writes_an_overdue_summary(lines: Any) -> None:
     logger, handler = lines
-    clock = _Clock()
+    clock = FakeClock(100.0)
     log = TaskLog("charge", burst=1, interval=10.0, clock=clock, logger=logger)
     for n in range(3):
         log.finished(_task(n), _failed(_task(n), _raised("x")))
-    clock.now += 11
+    clock.advance(11)
     log.finished(_task(3), _failed(_task(3), _raised("x")))
     messages = handler.messages()
     assert messages[2].startswith("suppressed 2 more ValueError failure(s) of charge tasks in the last 10 s")
@@ -252,11 +245,11 @@ def test_the_next_failure_writes_an_overdue_summary(lines: Any) -> None:
 
 def test_a_final_flush_summarises_the_open_interval(lines: Any) -> None:
     logger, handler = lines
-    clock = _Clock()
+    clock = FakeClock(100.0)
     log = TaskLog("charge", burst=1, interval=60.0, clock=clock, logger=logger)
     for n in range(4):
         log.finished(_task(n), _failed(_task(n), _raised("x")))
-    clock.now += 12.34
+    clock.advance(12.34)
     log.flush()
     assert len(handler.messages()) == 2  # the interval is not over
     log.flush(final=True)

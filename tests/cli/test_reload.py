@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from _support.cli_apps import WAIT, one_task_workflow, process_gone, wait_until
+from _support.cli_tree import hermetic_env
 
 from conductor_actors._reload import SourceWatcher, watched_roots
-
-from .conftest import cli_env
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer
@@ -55,7 +54,7 @@ def test_editing_a_module_restarts_the_workers_with_the_new_code(dev_server: Dev
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "conductor_actors", "--reload", "reload_app.workers"], cwd=tmp_path,
-            env=cli_env(tmp_path, server_url=dev_server.url), stdout=log, stderr=subprocess.STDOUT,
+            env=hermetic_env(tmp_path / "state", server_url=dev_server.url), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
 
@@ -93,7 +92,8 @@ def test_with_the_dev_server_a_reload_keeps_the_server_and_its_workflows(tmp_pat
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "conductor_actors", "--reload", "--dev-server=0", "reload_app.workers"],
-            cwd=tmp_path, env=cli_env(tmp_path, extra={"CONDUCTOR_AUTH_KEY": "ignored", "CONDUCTOR_AUTH_SECRET": "x"}),
+            cwd=tmp_path,
+            env=hermetic_env(tmp_path / "state", extra={"CONDUCTOR_AUTH_KEY": "ignored", "CONDUCTOR_AUTH_SECRET": "x"}),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
 

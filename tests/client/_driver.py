@@ -24,19 +24,6 @@ import requests.adapters
 from conductor_actors.client import AsyncConductorClient, ConductorClient, Configuration
 
 
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class Driver:
     """Blocking access to either client: ``driver.batch_poll(...)`` works for both flavours."""
 

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from client._driver import FakeClock
+from _support.clock import FakeClock
 
 from conductor_actors.client import (
     AuthorizationError,

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from client._driver import Driver, FakeClock, Recorder, configuration_for
+from _support.clock import FakeClock
+from client._driver import Driver, Recorder, configuration_for
 
 from conductor_actors.client import (
     AuthenticationSettings,

@@ -7,23 +7,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _support.cli_apps import WAIT, one_task_workflow
-from _support.compat_apps import (
-    CLASS_TASK,
-    DECORATED_TASK,
-    FUNCTION_TASK,
-    LISTED_TASK,
-    OBJECT_TASKS,
-    TESTS_DIR,
-    Run,
-    run_env,
-)
+from _support.cli_tree import CliTree, hermetic_env, run_to_end
+from _support.compat_apps import CLASS_TASK, DECORATED_TASK, FUNCTION_TASK, LISTED_TASK, OBJECT_TASKS
 
 from conductor_actors.cli import EXIT_OK, EXIT_USAGE
 
@@ -32,21 +22,10 @@ pytestmark = pytest.mark.slow
 MODULE = "_support.compat_apps.objects"
 
 
-@pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Run]]:
-    """The runs a test started; at teardown their output is printed and leftovers are killed."""
-    started: list[Run] = []
-    yield started
-    orphans = []
-    for run in started:
-        print(f"{run.argv}: exit code {run.process.poll()}\n{run.log()[-6000:]}")
-        orphans += run.kill_leftovers()
-    assert not orphans, f"worker processes outlived their parent: {orphans}"
-
-
 def test_the_cli_runs_module_level_worker_objects_and_decorated_functions(
-        flavour: str, dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
-    run = Run(["-m", "conductor_actors", MODULE], run_env(tmp_path, dev_server.url, flavour), tmp_path / "cli.log")
+        flavour: str, dev_server: Any, tmp_path: Path, runs: list[CliTree]) -> None:
+    env = hermetic_env(tmp_path / "state", server_url=dev_server.url, flavour=flavour)
+    run = CliTree(["-m", "conductor_actors", MODULE], env, tmp_path / "cli.log")
     runs.append(run)
     ids = {task: dev_server.start_workflow(one_task_workflow(dev_server, task, ["n"]), {"n": index + 1})
            for index, task in enumerate(OBJECT_TASKS)}
@@ -65,10 +44,7 @@ def test_the_cli_runs_module_level_worker_objects_and_decorated_functions(
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conductor_actors", *args], cwd=TESTS_DIR, capture_output=True, text=True,
-        env=run_env(tmp_path, "http://127.0.0.1:9/api"), stdin=subprocess.DEVNULL, timeout=WAIT, check=False,
-    )
+    return run_to_end(args, hermetic_env(tmp_path / "state", server_url="http://127.0.0.1:9/api"))
 
 
 def test_list_names_every_worker_the_module_defines(tmp_path: Path) -> None:

@@ -16,32 +16,20 @@ from __future__ import annotations
 
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _support.cli_apps import WAIT, one_task_workflow, wait_until
-from _support.compat_apps import CLASS_TASK, FUNCTION_TASK, GREET_ASYNC_TASK, GREET_TASK, LISTED_TASK, Run, run_env
+from _support.cli_tree import CliTree, hermetic_env
+from _support.compat_apps import CLASS_TASK, FUNCTION_TASK, GREET_ASYNC_TASK, GREET_TASK, LISTED_TASK
 
 from conductor_actors.cli import EXIT_OK
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def runs(tmp_path: Path) -> Iterator[list[Run]]:
-    """The runs a test started; at teardown their output is printed and leftovers are killed."""
-    started: list[Run] = []
-    yield started
-    orphans = []
-    for run in started:
-        print(f"{run.argv}: exit code {run.process.poll()}\n{run.log()[-6000:]}")
-        orphans += run.kill_leftovers()
-    assert not orphans, f"worker processes outlived their parent: {orphans}"
-
-
-def test_hello_world_workers_greet_in_both_flavours(dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
+def test_hello_world_workers_greet_in_both_flavours(dev_server: Any, tmp_path: Path, runs: list[CliTree]) -> None:
     dev_server.register_workflow({
         "name": "compat_hello", "version": 1, "schemaVersion": 2,
         "tasks": [
@@ -51,8 +39,8 @@ def test_hello_world_workers_greet_in_both_flavours(dev_server: Any, tmp_path: P
         ],
         "outputParameters": {"greeting": "${greet_async.output.result}"},
     })
-    run = Run(["-m", "conductor_actors", "_support.compat_apps.hello"], run_env(tmp_path, dev_server.url),
-              tmp_path / "hello.log")
+    env = hermetic_env(tmp_path / "state", server_url=dev_server.url)
+    run = CliTree(["-m", "conductor_actors", "_support.compat_apps.hello"], env, tmp_path / "hello.log")
     runs.append(run)
     workflow_id = dev_server.start_workflow("compat_hello", {"name": "Orkes"})
     assert dev_server.wait_for_workflows([workflow_id], timeout=WAIT) == {workflow_id: "COMPLETED"}
@@ -61,19 +49,21 @@ def test_hello_world_workers_greet_in_both_flavours(dev_server: Any, tmp_path: P
 
 
 def test_the_hello_world_program_executes_its_workflow_and_stops(
-        dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
+        dev_server: Any, tmp_path: Path, runs: list[CliTree]) -> None:
     """Register, start the workers, execute and wait, print the result, stop: to the end, exit 0."""
-    run = Run(["-m", "_support.compat_apps.hello"], run_env(tmp_path, dev_server.url), tmp_path / "hello-main.log")
+    env = hermetic_env(tmp_path / "state", server_url=dev_server.url)
+    run = CliTree(["-m", "_support.compat_apps.hello"], env, tmp_path / "hello-main.log")
     runs.append(run)
-    assert run.wait() == 0, run.log()[-4000:]
+    assert run.wait_exit() == 0, run.log()[-4000:]
     lines = run.log().splitlines()
     assert "workflow result: COMPLETED {'greeting': 'Hello, Hello, World (async)'}" in lines, lines[-40:]
     assert any(line.startswith("see the workflow execution here: http://127.0.0.1:") for line in lines)
 
 
 def test_the_end_to_end_example_registers_starts_runs_and_reports(
-        dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
-    run = Run(["-m", "_support.compat_apps.e2e"], run_env(tmp_path, dev_server.url), tmp_path / "e2e.log")
+        dev_server: Any, tmp_path: Path, runs: list[CliTree]) -> None:
+    env = hermetic_env(tmp_path / "state", server_url=dev_server.url)
+    run = CliTree(["-m", "_support.compat_apps.e2e"], env, tmp_path / "e2e.log")
     runs.append(run)
     started = wait_until(lambda: re.search(r"^Workflow started: (\S+)$", run.log(), re.MULTILINE),
                          "the example to start its workflow")
@@ -92,7 +82,7 @@ def test_the_end_to_end_example_registers_starts_runs_and_reports(
 
 
 def test_module_level_worker_objects_run_through_task_handler(
-        flavour: str, dev_server: Any, tmp_path: Path, runs: list[Run]) -> None:
+        flavour: str, dev_server: Any, tmp_path: Path, runs: list[CliTree]) -> None:
     """The official pattern ``TaskHandler(workers=[Worker(...), MyWorker(...)])`` in a script."""
     script = tmp_path / "handler_main.py"
     script.write_text(
@@ -108,8 +98,9 @@ def test_module_level_worker_objects_run_through_task_handler(
         "    except KeyboardInterrupt:\n"
         "        print('stopped')\n"
     )
-    env = run_env(tmp_path, dev_server.url, flavour, {"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
-    run = Run([str(script)], env, tmp_path / "handler.log")
+    env = hermetic_env(tmp_path / "state", server_url=dev_server.url, flavour=flavour,
+                       extra={"PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    run = CliTree([str(script)], env, tmp_path / "handler.log")
     runs.append(run)
     ids = [dev_server.start_workflow(one_task_workflow(dev_server, task, ["n"]), {"n": 5})
            for task in (FUNCTION_TASK, CLASS_TASK, LISTED_TASK)]

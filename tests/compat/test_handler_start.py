@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from _support.cli_apps import FAST_ENV, WAIT, one_task_workflow, spawned_children
-from _support.compat_apps import TESTS_DIR, run_env
+from _support.cli_tree import hermetic_env, run_to_end
 from _support.compat_apps import lambda_objects as module_level
 
 from conductor_actors import Configuration, Task, TaskHandler, TaskResultStatus, Worker
@@ -131,10 +130,7 @@ def test_a_worker_fixed_after_a_refused_start_runs_in_a_worker_process(dev_serve
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conductor_actors", *args], cwd=TESTS_DIR, capture_output=True, text=True,
-        env=run_env(tmp_path, UNREACHABLE), stdin=subprocess.DEVNULL, timeout=WAIT, check=False,
-    )
+    return run_to_end(args, hermetic_env(tmp_path / "state", server_url=UNREACHABLE))
 
 
 def test_the_cli_lists_a_module_level_lambda_worker_and_refuses_to_start_it(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from _support.cli_apps import WAIT, wait_until
-from _support.compat_apps import Run, run_env
+from _support.cli_tree import CliTree, hermetic_env
 
 pytestmark = pytest.mark.slow
 
@@ -126,8 +126,8 @@ def test_official_workflow_client_and_our_workers_complete_a_workflow(
         both_installed: Path, dev_server: Any, tmp_path: Path) -> None:
     program = tmp_path / "side_by_side.py"
     program.write_text(PROGRAM)
-    run = Run([str(program)], run_env(tmp_path, dev_server.url), tmp_path / "side_by_side.log",
-              python=str(both_installed))
+    run = CliTree([str(program)], hermetic_env(tmp_path / "state", server_url=dev_server.url),
+                  tmp_path / "side_by_side.log", python=str(both_installed))
     try:
         started = wait_until(lambda: re.search(r"^Workflow started: (\S+) (\S+)$", run.log(), re.MULTILINE),
                              "the program to start its workflows")

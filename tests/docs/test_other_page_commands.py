@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _support.docs_tools import Command, hermetic_env, page_commands, prepare_workdir
+from _support.docs_tools import Command, page_commands, page_env, prepare_workdir
 from _support.ports import free_port, port_is_free
 from _support.waiting import wait_until
 
@@ -110,7 +110,7 @@ def test_one_shot_command_runs_as_written(command: Command, tmp_path: Path, serv
     if " outbox" in prepared.text:
         _seed_outbox(tmp_path / "state")
     done = subprocess.run(
-        ["sh", "-c", prepared.text], cwd=tmp_path, env=hermetic_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
+        ["sh", "-c", prepared.text], cwd=tmp_path, env=page_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60,
     )
     assert done.returncode == command.expected_exit, f"`{prepared.text}` exited {done.returncode}\n{done.stdout}"
@@ -141,7 +141,7 @@ def test_worker_command_starts_serves_and_stops_cleanly(command: Command, tmp_pa
     prepared = _prepare(command, tmp_path, server)
     process = subprocess.Popen(
         ["sh", "-c", f"exec {prepared.text}"], cwd=tmp_path,
-        env=hermetic_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
+        env=page_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: queue.Queue[str | None] = queue.Queue()

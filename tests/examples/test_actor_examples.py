@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support.clock import FakeClock
 from _support.waiting import wait_until
 
 from conductor_actors import TaskResult, TaskResultStatus, TaskUpdateFailure
@@ -50,14 +51,6 @@ def test_redelivering_actor_script(tmp_path: Path) -> None:
                          "the store"), lines
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
@@ -89,16 +82,16 @@ def test_alert_actor_sends_one_alert_per_quiet_period(example: LoadExample, webh
     message was handled) and an injected clock."""
     module = example("alerting_actor")
     url, received = webhook
-    clock = _Clock()
+    clock = FakeClock()
     ref = module.UpdateFailureAlert.start(url, 60.0, clock)
     try:
         ref.ask(_failure(1))
         for n in range(2, 5):
-            clock.now += 10
+            clock.advance(10)
             ref.ask(_failure(n))
         assert [a["summary"] for a in received] == ["1 charge_card result(s) could not be delivered to Conductor"]
         ref.ask(_failure(5, "ship_parcel"))
-        clock.now += 30  # 60 s after the first alert
+        clock.advance(30)  # 60 s after the first alert
         ref.ask(_failure(6))
         assert [a["summary"] for a in received] == [
             "1 charge_card result(s) could not be delivered to Conductor",

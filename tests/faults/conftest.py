@@ -5,7 +5,7 @@ own state directory.
 ``start_tree(workers, **kwargs)`` builds, starts and waits for a ``TaskHandler`` (any keyword
 overrides the defaults); every tree a test started is stopped when the test ends and must stop
 cleanly, with no worker process left alive. ``cli_tree(*args, flavour=..., extra=...)`` starts
-``python -m conductor_actors ARGS`` as a process tree of its own (see ``CliTree``); whatever is
+``python -m conductor_actors ARGS`` as a process tree of its own (see ``fault_cli``); whatever is
 left of it is killed when the test ends.
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support.fault_apps.harness import WAIT, CliTree, fast_recovery, fast_runtime, fast_supervision
+from _support.cli_tree import CliTree
+from _support.fault_apps.harness import WAIT, fast_recovery, fast_runtime, fast_supervision, fault_cli
 
 from conductor_actors import Configuration, TaskHandler
 
@@ -64,7 +65,7 @@ def cli_tree(tmp_path: Path) -> Iterator[StartCli]:
     trees: list[CliTree] = []
 
     def start(*args: str, flavour: str = "sync", extra: Mapping[str, str] | None = None) -> CliTree:
-        tree = CliTree(list(args), tmp_path / f"cli-{len(trees) + 1}.log", flavour, extra)
+        tree = fault_cli(args, tmp_path / f"cli-{len(trees) + 1}.log", flavour, extra)
         trees.append(tree)
         return tree
 

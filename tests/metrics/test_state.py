@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 import pytest
+from _support.clock import FakeClock
 from _support.metrics_apps.harness import Scrape, buckets
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
@@ -53,14 +54,6 @@ def delta(*, counters: Mapping[str, float] = MappingProxyType({}), observations:
     for (name, labels), value in gauges.items():
         accumulator.set_gauge(name, labels, value)
     return accumulator.drain()
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def status(key: str, state: str, *, restarts: int = 0, last_exit: int | str | None = None,
@@ -164,7 +157,7 @@ def test_the_quantile_window_drops_samples_older_than_the_window() -> None:
     clock = FakeClock()
     state = MetricsState(quantile_window=10.0, clock=clock)
     state.merge("t#1", delta(observations=[5.0] * 100, samples=True))  # slow, at t=1000
-    clock.now += 6
+    clock.advance(6)
     state.merge("t#2", delta(observations=[0.01 * i for i in range(1, 101)], samples=True))  # at t=1006
 
     both = quantiles(render(state, quantiles=True))
@@ -172,11 +165,11 @@ def test_the_quantile_window_drops_samples_older_than_the_window() -> None:
     # nearest rank over 200 samples, the upper 100 of them slow: the median is the 100th value
     assert both["0.5"] == pytest.approx(1.0) and both["0.75"] == 5.0 and both["0.99"] == 5.0
 
-    clock.now += 5  # t=1011: the slow ones are 11 s old
+    clock.advance(5)  # t=1011: the slow ones are 11 s old
     recent = quantiles(render(state, quantiles=True))
     assert recent == pytest.approx({"0.5": 0.5, "0.75": 0.75, "0.9": 0.9, "0.95": 0.95, "0.99": 0.99})
 
-    clock.now += 10  # t=1021: nothing left in the window
+    clock.advance(10)  # t=1021: nothing left in the window
     empty = render(state, quantiles=True)
     assert all(math.isnan(v) for v in quantiles(empty).values()) and len(quantiles(empty)) == 5
     # the histogram part is cumulative for ever: the window only bounds the quantiles

@@ -124,7 +124,7 @@ def test_sync_async_long_running_and_performance_examples_run_under_the_cli(
     fetched_target(completed_output(dev_server, ids["api_calls"]))  # a dict result is the output itself
 
     assert run.stop(signal.SIGTERM) == 0
-    assert len(run.lines(r"worker \S+ \(pid \d+\) exited: stopped")) == 9, run.log()
+    assert len(run.matches(r"worker \S+ \(pid \d+\) exited: stopped")) == 9, run.log()
 
 
 def test_async_none_results_registration_and_listeners_under_the_documented_task_handler(
@@ -155,8 +155,8 @@ def test_async_none_results_registration_and_listeners_under_the_documented_task
     fetched_target(outputs["fetch_data"])
     assert outputs["log_event"] == outputs["notify"] == outputs["validate_order"] == outputs["stable_task"] == {}
     assert outputs["process_order"] == {"status": "processed", "order_id": "o-1"}
-    assert run.lines(r"AUDIT LOG pid=\d+: order o-1 shipped$")
-    assert run.lines(r"NOTIFICATION pid=\d+: your order is on its way$")
+    assert run.matches(r"AUDIT LOG pid=\d+: order o-1 shipped$")
+    assert run.matches(r"NOTIFICATION pid=\d+: your order is on its way$")
 
     with ConductorClient(Configuration(server_api_url=dev_server.url, env={})) as client:
         for name in ("process_order", "validate_order"):
@@ -170,9 +170,9 @@ def test_async_none_results_registration_and_listeners_under_the_documented_task
     # separately, so another process's line can land in between. Match text, not whole lines.
     for key, workflow_id in ids.items():
         task_id = only_task(dev_server, workflow_id)["taskId"]
-        assert run.lines(rf"Task {task_id} completed in \S+ms"), key
-        assert run.lines(rf"AUDIT: {key} task {task_id} started on \S+$"), key
-    sizes = [int(m.group(1)) for m in run.lines(r"Output size: (\d+) bytes")]
+        assert run.matches(rf"Task {task_id} completed in \S+ms"), key
+        assert run.matches(rf"AUDIT: {key} task {task_id} started on \S+$"), key
+    sizes = [int(m.group(1)) for m in run.matches(r"Output size: (\d+) bytes")]
     assert sorted(sizes) == sorted(output_size(output) for output in outputs.values())
 
     outage = dev_server.faults.add("update", status=503, times=3)  # every attempt (FAST_ENV: 3) fails
@@ -180,19 +180,19 @@ def test_async_none_results_registration_and_listeners_under_the_documented_task
     assert dev_server.wait_for_workflows([lost], timeout=WAIT)[lost] == "COMPLETED"
     assert outage.hits == 3
     task_id = only_task(dev_server, lost)["taskId"]
-    wait_until(lambda: run.lines(rf"CUSTOM UPDATE: delivered the result of task {task_id}$"), "the custom update")
-    assert run.lines(rf"PAGERDUTY: CRITICAL: Task update failed after 3 attempts task_id={task_id} "
+    wait_until(lambda: run.matches(rf"CUSTOM UPDATE: delivered the result of task {task_id}$"), "the custom update")
+    assert run.matches(rf"PAGERDUTY: CRITICAL: Task update failed after 3 attempts task_id={task_id} "
                      rf"workflow_id={lost}$")
-    backups = [json.loads(m.group(1)) for m in run.lines(r"BACKUP DB: (\{.*\})$")]
+    backups = [json.loads(m.group(1)) for m in run.matches(r"BACKUP DB: (\{.*\})$")]
     assert [(b["task_id"], b["result"]["status"], b["result"]["task_id"]) for b in backups] == [
         (task_id, "COMPLETED", task_id)]
     assert "503" in backups[0]["error"]
 
     assert run.stop(signal.SIGINT) == 0
-    assert run.lines(r"stopped by Ctrl-C")
+    assert run.matches(r"stopped by Ctrl-C")
     clean = (r"conductor_actors\.runtime: worker \S+ stopped in \d+\.\d\d s: \d+ task\(s\) handed back, "
              r"0 abandoned at the deadline, 0 result\(s\) to recovery$")
-    assert len(run.lines(clean)) == 6, run.log()
+    assert len(run.matches(clean)) == 6, run.log()
 
 
 def test_environment_overrides_and_the_rollback_worker(dev_server: Any, launch: Launch) -> None:
@@ -207,10 +207,10 @@ def test_environment_overrides_and_the_rollback_worker(dev_server: Any, launch: 
     modules = ["_support.migration.configuration", "_support.migration.rollback"]
     listing = launch("-m", "conductor_actors", *modules, "--list", server=dev_server, env=env)
     assert listing.process.wait(WAIT) == 0, listing.log()
-    assert listing.lines(
+    assert listing.matches(
         r"^Conductor Worker\[name=process_order, status=active, poll_interval=1000ms, domain=production, "
         r"thread_count=50, poll_timeout=100ms, lease_extend=false, register_task_def=false\] \[sync\]$"), listing.log()
-    assert listing.lines(r"^Conductor Worker\[name=fetch_data, .*domain=production, thread_count=20, .*\[sync\]$")
+    assert listing.matches(r"^Conductor Worker\[name=fetch_data, .*domain=production, thread_count=20, .*\[sync\]$")
 
     url = target_url(dev_server)
     run = launch("-m", "conductor_actors", *modules, server=dev_server, env=env)

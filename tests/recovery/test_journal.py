@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from _support.fault_apps.harness import TESTS_DIR, WAIT, FakeClock
+from _support.clock import FakeClock
+from _support.fault_apps.harness import TESTS_DIR, WAIT
 from _support.fault_apps.journal_writer import WRITER_TASK, writer_output
 
 from conductor_actors import TaskExecLog, TaskResult, TaskResultStatus
@@ -103,7 +104,7 @@ def test_due_entries_come_oldest_first_and_retry_now_makes_every_entry_due(path)
     assert journal.due(clock.now) == [] and journal.next_due() == clock.now + 10
     assert [e.id for e in journal.due(clock.now + 25)] == [second, third]
     assert [e.id for e in journal.due(clock.now + 25, limit=1)] == [second]
-    clock.now += 1
+    clock.advance(1)
     assert journal.retry_now() == 3
     assert [e.id for e in journal.due(clock.now)] == [first, second, third]
     journal.close()
@@ -119,7 +120,7 @@ def test_revive_moves_dead_entries_back_and_purge_deletes_only_closed_or_dead(pa
     for entry_id in ids[:3]:
         journal.attempted(entry_id, "down", clock.now + 1)
         journal.bury(entry_id, "too old")
-    clock.now += 100
+    clock.advance(100)
     assert journal.revive([ids[1]]) == 1
     [revived] = [e for e in journal.entries("pending") if e.id == ids[1]]
     assert (revived.attempts, revived.created_at, revived.next_attempt_at, revived.result) == (

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _support.fault_apps.harness import FakeClock
+from _support.clock import FakeClock
 
 from conductor_actors import AuthenticationSettings, Configuration, TaskResult, TaskResultStatus
 from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal, JournalError, ServerIdentity

@@ -11,10 +11,10 @@ import queue
 from _support.fault_apps.compute import CLI_COMPUTE_TASK, COMPUTE_TASK, compute_worker, expected_output
 from _support.fault_apps.harness import (
     WAIT,
-    CliTree,
     compute_workflow,
     fast_runtime,
     fast_supervision,
+    fault_cli,
     outbox_command,
     start_computations,
 )
@@ -78,8 +78,8 @@ def test_the_cli_with_no_recovery_logs_each_lost_result_and_keeps_no_journal(dev
     state_dir = tmp_path / "state"
     dev_server.faults.add("update", status=503)
     workflow = compute_workflow(dev_server, CLI_COMPUTE_TASK)
-    tree = CliTree(["--server-url", dev_server.url, "--no-recovery", "--state-dir", str(state_dir),
-                    "_support.fault_apps.cli_compute"], tmp_path / "cli.log", flavour)
+    tree = fault_cli(["--server-url", dev_server.url, "--no-recovery", "--state-dir", str(state_dir),
+                      "_support.fault_apps.cli_compute"], tmp_path / "cli.log", flavour)
     try:
         tree.wait_for(r"worker \S+ \(pid \d+\) is ready", "the worker to be ready")
         started = start_computations(dev_server, workflow, range(2))

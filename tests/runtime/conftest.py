@@ -3,7 +3,8 @@
 ``pipeline`` is a ``PipelineHarness`` for the test's flavour over a fresh dev server: it builds
 workers from ``_support.pipeline_workers``, starts ``WorkerRunner``s with fast runtime settings and
 an event recorder, starts one-task workflows, and stops every runner (opening every gate first) at
-the end of the test. ``wait_until`` polls a condition with a deadline (tests never sleep to wait).
+the end of the test.
+
 ``RecordingClient`` / ``AsyncRecordingClient`` wrap the real client at the transport seam: they
 record every result sent (with times, and the most updates in flight at once), can make the next
 calls of an endpoint fail with a given error, and can make polls ask the server for more tasks than
@@ -65,21 +66,6 @@ FAST_SETTINGS: dict[str, Any] = {
 }
 #: Default wait (s) for something a test expects to happen.
 WAIT = 10.0
-
-
-def wait_until(condition: Callable[[], object], timeout: float = WAIT, what: str = "the condition") -> None:
-    """Poll ``condition`` every few milliseconds; TimeoutError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-
-
-@pytest.fixture(name="wait_until")
-def wait_until_fixture() -> Callable[..., None]:
-    """``wait_until(condition, timeout=10, what=...)``: poll with a deadline (TimeoutError after it)."""
-    return wait_until
 
 
 class EventRecorder:

@@ -3,11 +3,11 @@ slow down their own task only: the pipeline keeps polling, executing and reporti
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 from _support.pipeline_workers import GATES
+from _support.waiting import wait_until
 
 from conductor_actors.events import PollStarted, TaskExecutionFailure, TaskExecutionStarted
 
@@ -27,7 +27,7 @@ BURN = 1.5
     ids=["raises", "unserialisable"],
 )
 def test_a_misbehaving_function_fails_its_own_task_and_the_worker_goes_on(
-    pipeline: PipelineHarness, mood: str, status: str, reason: str, wait_until: Callable[..., None]
+    pipeline: PipelineHarness, mood: str, status: str, reason: str
 ) -> None:
     pipeline.server.register_task_def({"name": pipeline.task_name(), "retryCount": 0})
     bad, *good = pipeline.start_workflows([{"mood": mood, "x": 0}] + [{"mood": "ok", "x": i} for i in range(1, 6)])
@@ -60,9 +60,7 @@ def test_a_task_that_blocks_for_long_does_not_hold_up_the_other_slots(pipeline: 
     assert runner.failure is None
 
 
-def test_cpu_heavy_tasks_leave_the_poller_and_the_updater_alive(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_cpu_heavy_tasks_leave_the_poller_and_the_updater_alive(pipeline: PipelineHarness) -> None:
     burning = pipeline.start_workflows([{"seconds": BURN}] * 2)
     settings = pipeline.settings(heartbeat_interval=0.25)
     runner = pipeline.runner(pipeline.worker("burn", thread_count=3), settings=settings)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.pipeline_workers import GATES
+from _support.waiting import wait_until
 
 from conductor_actors.actors import ManualTimerService, TimerHandle
 from conductor_actors.client import (
@@ -41,9 +42,7 @@ FAULT_WINDOW = 0.6
 
 
 @pytest.mark.parametrize("kind", list(POLL_FAULTS))
-def test_failing_polls_back_off_and_recover_when_the_fault_ends(
-    pipeline: PipelineHarness, kind: str, wait_until: Callable[..., None]
-) -> None:
+def test_failing_polls_back_off_and_recover_when_the_fault_ends(pipeline: PipelineHarness, kind: str) -> None:
     fault_kwargs, error_type = POLL_FAULTS[kind]
     pipeline.runner(pipeline.worker("echo", thread_count=2))
     pipeline.recorder.wait_for(PollCompleted)  # polling works; now it breaks for FAULT_WINDOW seconds
@@ -111,7 +110,7 @@ def test_polls_refused_for_wrong_credentials_back_off_on_the_auth_schedule(auth_
 
 
 def test_polled_tasks_without_ids_are_skipped_with_a_warning(
-    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture, wait_until: Callable[..., None]
+    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="conductor_actors.runtime")
     fault = pipeline.server.faults.add("poll_batch", garbage="missing_ids", times=3)
@@ -129,7 +128,7 @@ def test_polled_tasks_without_ids_are_skipped_with_a_warning(
 
 
 def test_the_worker_recovers_when_the_server_goes_away_and_comes_back(
-    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture, wait_until: Callable[..., None]
+    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="conductor_actors.runtime")
     server = pipeline.server
@@ -167,9 +166,7 @@ def test_a_paused_worker_does_not_poll_until_resumed(pipeline: PipelineHarness) 
     pipeline.complete(workflow_ids)
 
 
-def test_pause_stops_new_polls_while_running_tasks_finish(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_pause_stops_new_polls_while_running_tasks_finish(pipeline: PipelineHarness) -> None:
     recorder = pipeline.recorder
     running = pipeline.start_workflows([{"gate": "running"}])
     runner = pipeline.runner(pipeline.worker("hold", thread_count=2))

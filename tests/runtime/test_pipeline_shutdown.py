@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.pipeline_workers import GATES
+from _support.waiting import wait_until
 
 from conductor_actors.client import ConductorHTTPError, TaskResultStatus
 from conductor_actors.events import PollStarted, TaskExecutionCompleted, TaskExecutionStarted, TaskUpdateFailure
@@ -39,7 +39,7 @@ def test_tasks_finishing_within_the_grace_period_are_delivered(pipeline: Pipelin
 
 
 def test_tasks_still_running_at_the_deadline_are_handed_back_and_their_late_results_dropped(
-    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture, wait_until: Callable[..., None]
+    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="conductor_actors.runtime")
     workflow_ids = pipeline.start_workflows([{"gate": "stuck"}] * 2)
@@ -74,7 +74,7 @@ def test_tasks_still_running_at_the_deadline_are_handed_back_and_their_late_resu
     assert sorted(started_by_second) == sorted(task_ids)
 
 
-def test_hurry_shortens_a_stop_in_progress(pipeline: PipelineHarness, wait_until: Callable[..., None]) -> None:
+def test_hurry_shortens_a_stop_in_progress(pipeline: PipelineHarness) -> None:
     pipeline.start_workflows([{"gate": "stuck"}])
     runner = pipeline.runner(pipeline.worker("hold"))
     pipeline.recorder.wait_for(TaskExecutionStarted)
@@ -168,7 +168,7 @@ def test_a_result_that_fails_to_send_during_shutdown_goes_to_undeliverable(pipel
 
 
 def test_a_result_waiting_for_a_retry_is_flushed_at_stop_and_handed_over_when_it_fails(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
+    pipeline: PipelineHarness
 ) -> None:
     pipeline.server.faults.add("update", status=503)
     workflow_ids = pipeline.start_workflows([{"x": 9}])

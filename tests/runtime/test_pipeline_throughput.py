@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
 from _support.pipeline_workers import GATES
+from _support.waiting import wait_until
 
 from conductor_actors.client import TaskResult, TaskResultStatus
 from conductor_actors.events import (
@@ -64,7 +65,7 @@ def test_a_backlog_of_thousands_completes_with_about_one_request_per_task_within
 
 
 def test_tasks_beyond_the_free_slots_are_handed_back_at_once(
-    pipeline: PipelineHarness, wait_until: Callable[..., None], caplog: pytest.LogCaptureFixture
+    pipeline: PipelineHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A server that ignores ``count`` (here: the transport asks for 3 tasks more than the pipeline
     did): the excess is handed back unstarted at once, and no more than thread_count ever run."""

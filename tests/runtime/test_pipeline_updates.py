@@ -8,11 +8,11 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.pipeline_workers import GATES
+from _support.waiting import wait_until
 
 from conductor_actors.client import AuthorizationError, ConductorHTTPError, NotFoundError, TaskResult, TaskResultStatus
 from conductor_actors.client._errors import http_error_for
@@ -62,9 +62,7 @@ def test_update_v2_probes_end_once_the_server_shows_it_lacks_the_endpoint(pipeli
     assert 1 <= stats["update_v2"] <= 4, "more update-v2 tries than results in flight when the first 405 came"
 
 
-def test_a_404_about_the_task_is_final_and_keeps_update_v2(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_a_404_about_the_task_is_final_and_keeps_update_v2(pipeline: PipelineHarness) -> None:
     client = pipeline.recording_client()
     client.fail_next("update_task_v2", _task_not_found)
     first = pipeline.start_workflows([{"x": 1}])
@@ -126,9 +124,7 @@ def test_transient_update_failures_are_retried_with_the_configured_delays(
     assert pipeline.undeliverable.calls == []
 
 
-def test_an_update_failing_every_attempt_is_published_handed_over_and_frees_its_slot(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_an_update_failing_every_attempt_is_published_handed_over_and_frees_its_slot(pipeline: PipelineHarness) -> None:
     fault = pipeline.server.faults.add("update_v2", status=500)
     first = pipeline.start_workflows([{"x": 42}])
 
@@ -160,9 +156,7 @@ def test_an_update_failing_every_attempt_is_published_handed_over_and_frees_its_
     assert len(pipeline.recorder.update_failures()) == 1
 
 
-def test_a_result_whose_update_v2_answer_is_too_large_is_sent_again_over_v1_only(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_a_result_whose_update_v2_answer_is_too_large_is_sent_again_over_v1_only(pipeline: PipelineHarness) -> None:
     """The server accepted the result and chained a task larger than ``max_response_bytes``.
     Sending the result over update-v2 again would lease one more such task on every attempt (each
     then stranded until its response timeout) and end in a false "could not deliver"; it goes once
@@ -182,7 +176,7 @@ def test_a_result_whose_update_v2_answer_is_too_large_is_sent_again_over_v1_only
     assert pipeline.undeliverable.calls == []
 
 
-def test_a_400_answer_is_final_at_once(pipeline: PipelineHarness, wait_until: Callable[..., None]) -> None:
+def test_a_400_answer_is_final_at_once(pipeline: PipelineHarness) -> None:
     pipeline.server.faults.add("update_v2", status=400)
     workflow_ids = pipeline.start_workflows([{"x": 1}])
 
@@ -256,9 +250,7 @@ def test_a_result_waiting_for_its_retry_holds_up_no_other_result(pipeline: Pipel
     assert not pipeline.recorder.update_failures()
 
 
-def test_a_final_update_failure_is_handed_to_recovery_before_listeners_hear_of_it(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_a_final_update_failure_is_handed_to_recovery_before_listeners_hear_of_it(pipeline: PipelineHarness) -> None:
     """A listener that raises or blocks on TaskUpdateFailure cannot delay the durable hand-off: the
     blocking one finds the result already with recovery."""
     pipeline.server.faults.add("update_v2", status=500)
@@ -293,7 +285,7 @@ def test_a_final_update_failure_is_handed_to_recovery_before_listeners_hear_of_i
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_result_refused_for_its_credentials_is_retried_then_handed_to_recovery(
-    pipeline: PipelineHarness, status: int, wait_until: Callable[..., None]
+    pipeline: PipelineHarness, status: int
 ) -> None:
     pipeline.server.faults.add("update_v2", status=status)
     workflow_ids = pipeline.start_workflows([{"x": 5}])

@@ -8,10 +8,10 @@ stage on its loop without an await in between, so it has no such window; the tes
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
+from _support.waiting import wait_until
 
 from conductor_actors.actors import ActorPool
 from conductor_actors.runtime._sync_stages import SyncExecutor, SyncPoller, SyncUpdater
@@ -21,9 +21,7 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize("flavour", ["sync"])
-def test_a_slot_freed_before_the_poller_ref_is_stored_reaches_the_poller(
-    pipeline: PipelineHarness, wait_until: Callable[..., None]
-) -> None:
+def test_a_slot_freed_before_the_poller_ref_is_stored_reaches_the_poller(pipeline: PipelineHarness) -> None:
     """The stages are started as the sync pipeline starts them, except that the launcher never gets
     to store the poller's ref: the widest form of the window between the poller's thread starting
     and ``start()`` storing its ref. Two tasks one after the other through one slot show that the

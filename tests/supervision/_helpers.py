@@ -92,16 +92,3 @@ class Collector:
     def timeline(self, key: str) -> list[tuple[float, ChildStatus]]:
         with self._lock:
             return [(at, status) for at, status in self._states if status.key == key]
-
-
-class OffsetClock:
-    """``time.monotonic()`` plus an offset the test can increase (jumping the supervisor forward)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.monotonic() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _support.clock import FakeClock
 from _support.fake_children import (
     crash_loop,
     crashes_then_behaves,
@@ -21,7 +22,7 @@ from _support.fake_children import (
     wedged,
     well_behaved,
 )
-from supervision._helpers import WAIT, OffsetClock, process_gone, settings, started_pids, wait_for_record, wait_until
+from supervision._helpers import WAIT, process_gone, settings, started_pids, wait_for_record, wait_until
 
 LOGGER = "conductor_actors.supervision"
 
@@ -94,7 +95,7 @@ def test_consecutive_crashes_reset_after_uptime(make_supervisor, tmp_path: Path,
     delay; after ``restart_reset_after`` seconds of (clock) uptime the next crash starts from the
     base again."""
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    clock = OffsetClock()
+    clock = FakeClock.running()
     supervisor, _ = make_supervisor(
         [fake_spec("victim", well_behaved(tmp_path))],
         settings(restart_reset_after=30.0, heartbeat_timeout=600.0, restart_jitter=0.2),
@@ -119,7 +120,7 @@ def test_consecutive_crashes_reset_after_uptime(make_supervisor, tmp_path: Path,
 
 def test_restart_window_slides_with_the_clock(make_supervisor, tmp_path: Path) -> None:
     """Restarts older than ``restart_window`` (on the injected clock) no longer count."""
-    clock = OffsetClock()
+    clock = FakeClock.running()
     supervisor, _ = make_supervisor(
         [fake_spec("victim", well_behaved(tmp_path))],
         settings(max_restarts=2, restart_window=100.0, heartbeat_timeout=600.0),

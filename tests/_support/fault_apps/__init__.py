@@ -14,7 +14,6 @@ from __future__ import annotations
 from .compute import (
     CLI_COMPUTE_TASK,
     COMPUTE_TASK,
-    FLAVOUR_VARIABLE,
     compute_async,
     compute_sync,
     compute_worker,
@@ -25,7 +24,6 @@ from .misbehaving import HARD_EXIT_CODE, LEAK_MIB, misbehaving_worker
 __all__ = [
     "CLI_COMPUTE_TASK",
     "COMPUTE_TASK",
-    "FLAVOUR_VARIABLE",
     "HARD_EXIT_CODE",
     "LEAK_MIB",
     "compute_async",

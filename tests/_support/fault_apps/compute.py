@@ -25,7 +25,6 @@ from conductor_actors import Worker, get_task_context
 __all__ = [
     "CLI_COMPUTE_TASK",
     "COMPUTE_TASK",
-    "FLAVOUR_VARIABLE",
     "STARTED_DIR_VARIABLE",
     "compute_async",
     "compute_sync",
@@ -35,9 +34,8 @@ __all__ = [
 
 #: Default task type of the compute worker.
 COMPUTE_TASK = "fault_compute"
-#: Task type of the compute worker that ``cli_compute`` registers, and the variable choosing its flavour.
+#: Task type of the compute worker that ``cli_compute`` registers.
 CLI_COMPUTE_TASK = "fault_cli_compute"
-FLAVOUR_VARIABLE = "FAULT_APPS_FLAVOUR"
 STARTED_DIR_VARIABLE = "FAULT_APPS_STARTED_DIR"
 
 

@@ -4,19 +4,16 @@ Everything here runs on the test's own thread. ``WAIT``, ``wait_until`` and ``pr
 from ``_support.waiting``. ``FAULT_ENV`` holds the ``CONDUCTOR_ACTORS_*``
 numbers that make a fault scenario take seconds (few quick update attempts, short poll-error and
 restart backoffs, frequent heartbeats); ``fast_runtime``/``fast_supervision`` read them the way the
-CLI does, ``fast_recovery`` is the outbox with sub-second delivery attempts.
+CLI does, ``fast_recovery`` is the outbox with sub-second delivery attempts. ``fault_cli`` starts
+``python -m conductor_actors`` with those numbers as a ``CliTree`` of ``_support.cli_tree``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import subprocess
-import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +21,20 @@ from conductor_actors import RuntimeSettings
 from conductor_actors.recovery import DEFAULT_FILE_NAME, Journal
 from conductor_actors.settings import RecoverySettings, SupervisionSettings, settings_from_env
 
+from ..cli_tree import CLI, TESTS_DIR, CliTree, hermetic_env, run_to_end
 from ..waiting import WAIT, process_gone, wait_until
-from .compute import FLAVOUR_VARIABLE, expected_output
+from .compute import expected_output
 
 __all__ = [
     "FAULT_ENV",
     "TESTS_DIR",
     "WAIT",
-    "CliTree",
-    "FakeClock",
     "check_results",
     "compute_workflow",
     "fast_recovery",
     "fast_runtime",
     "fast_supervision",
+    "fault_cli",
     "journal_counts",
     "journal_entries",
     "outbox_command",
@@ -49,8 +46,6 @@ __all__ = [
     "wait_until",
 ]
 
-#: The tests root: the working directory of CLI runs (so ``_support.fault_apps`` imports there).
-TESTS_DIR = Path(__file__).resolve().parents[2]
 #: Runtime and supervision settings small enough for a fault scenario to take seconds.
 FAULT_ENV: dict[str, str] = {
     "CONDUCTOR_ACTORS_UPDATE_RETRY_DELAYS": "0.05,0.1",
@@ -67,16 +62,6 @@ FAULT_ENV: dict[str, str] = {
     "CONDUCTOR_ACTORS_SHUTDOWN_GRACE": "1",
     "CONDUCTOR_ACTORS_SHUTDOWN_FLUSH": "1",
 }
-
-
-class FakeClock:
-    """Wall-clock seconds (``time.time`` style) that move only when a test moves them (``now``)."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def fast_runtime(**overrides: Any) -> RuntimeSettings:
@@ -188,71 +173,15 @@ def outbox_settled(state_dir: Path | str, timeout: float = WAIT) -> dict[str, in
 
 
 def outbox_command(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m conductor_actors outbox ARGS`` to its end (output captured as text)."""
-    return subprocess.run(
-        [sys.executable, "-m", "conductor_actors", "outbox", *args], cwd=TESTS_DIR,
-        env=None if env is None else dict(env), capture_output=True, text=True, timeout=WAIT, stdin=subprocess.DEVNULL,
-    )
+    """Run ``python -m conductor_actors outbox ARGS`` to its end (output captured as text; ``env``
+    ``None`` keeps the test's own environment)."""
+    return run_to_end(["outbox", *args], env)
 
 
-class CliTree:
-    """``python -m conductor_actors ARGS`` started by a test in its own session (process group),
-    in the tests directory, with the environment of the test minus every ``CONDUCTOR*`` variable,
-    plus ``FAULT_ENV``, the worker ``flavour`` and ``extra``. The parent's and its worker
-    processes' logs go to ``log_path``. Methods run on the test's thread."""
-
-    def __init__(self, args: list[str], log_path: Path, flavour: str = "sync",
-                 extra: Mapping[str, str] | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CONDUCTOR")}
-        env.update(FAULT_ENV)
-        env[FLAVOUR_VARIABLE] = flavour
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(extra or {})
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "conductor_actors", *args], cwd=TESTS_DIR, env=env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def tail(self, lines: int = 40) -> str:
-        return "----- CLI log (last lines) -----\n" + "\n".join(self.log().splitlines()[-lines:])
-
-    def worker_pids(self) -> list[int]:
-        """Every worker process the supervisor logged as started, in order."""
-        return [int(m.group(1)) for m in re.finditer(r"worker \S+ started \(pid (\d+)\)", self.log())]
-
-    def wait_for(self, pattern: str, what: str, timeout: float = WAIT) -> re.Match[str]:
-        """The first match of ``pattern`` in the log; fails with the log's tail if the CLI exits
-        or ``timeout`` passes first."""
-
-        def seen() -> re.Match[str] | None:
-            found = re.search(pattern, self.log(), re.MULTILINE)
-            if found is None and self.process.poll() is not None:
-                raise AssertionError(f"the CLI exited ({self.process.returncode}) before {what}\n{self.tail()}")
-            return found
-
-        try:
-            return wait_until(seen, what, timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}\n{self.tail()}") from None
-
-    def kill_all(self) -> None:
-        """SIGKILL the whole tree at once (the parent, its worker processes, multiprocessing's
-        helpers: the process group the CLI leads) and reap the parent."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # nothing of the group is left
-        self.process.wait(WAIT)
-
-    def stop(self) -> int:
-        """SIGTERM (a graceful stop); returns the exit code, failing with the log's tail on a timeout."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the CLI did not stop within {WAIT:g} s\n{self.tail()}") from None
+def fault_cli(args: Sequence[str], log_path: Path, flavour: str = "sync",
+              extra: Mapping[str, str] | None = None) -> CliTree:
+    """``python -m conductor_actors ARGS`` started as a ``CliTree`` with the hermetic environment
+    and ``FAULT_ENV``, the worker ``flavour`` and ``extra``; no outbox directory is set (the tests
+    pass ``--state-dir``)."""
+    env = hermetic_env(None, settings=FAULT_ENV, flavour=flavour, extra=extra)
+    return CliTree([*CLI, *args], env, log_path)

@@ -18,7 +18,8 @@ from conductor_actors.recovery import DEFAULT_FILE_NAME, RecoveryActor
 from conductor_actors.runtime import UndeliveredResult
 from conductor_actors.settings import RecoverySettings
 
-from .harness import WAIT, FakeClock, journal_entries
+from ..clock import FakeClock
+from .harness import WAIT, journal_entries
 
 __all__ = ["OUTBOX_SETTINGS", "OUTBOX_TASK", "Barrier", "OutboxDriver", "register_outbox_flow"]
 
@@ -45,7 +46,7 @@ class OutboxDriver:
         self.server = server
         self.directory = directory
         self.path = str(directory / DEFAULT_FILE_NAME)
-        self.clock = FakeClock()
+        self.clock = FakeClock(1_000_000.0)
         self.timers = ManualTimerService()
         self.records: list[tuple[str, str, tuple[str, ...], float]] = []
         self.configuration = Configuration(server_api_url=server.url)
@@ -69,7 +70,7 @@ class OutboxDriver:
 
     def advance(self, seconds: float) -> None:
         """Move wall clock and timers ``seconds`` forward and let the actor handle what fired."""
-        self.clock.now += seconds
+        self.clock.advance(seconds)
         self.timers.advance(seconds)
         self.settle()
 
