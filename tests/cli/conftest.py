@@ -20,22 +20,19 @@ import pytest
 from _support.cli_tree import CLI, CliTree, finish_trees, hermetic_env, run_to_end
 from _support.waiting import WAIT
 
-#: The handle of one CLI run, as the tests of this directory name it.
-CliRun = CliTree
-
-StartCli = Callable[..., CliRun]
+StartCli = Callable[..., CliTree]
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[StartCli]:
-    """``cli(*args, flavour="sync", server=None, env=None) -> CliRun``: start the CLI (not waited on).
+    """``cli(*args, flavour="sync", server=None, env=None) -> CliTree``: start the CLI (not waited on).
 
     ``server`` (a DevServer) sets ``CONDUCTOR_SERVER_URL``; ``env`` adds or overrides variables.
     At teardown each run's log is printed (pytest shows it for a failed test), anything still
     running is killed, and the test fails if a worker process outlived a CLI that had exited."""
-    runs: list[CliRun] = []
+    runs: list[CliTree] = []
 
-    def start(*args: str, flavour: str = "sync", server: Any = None, env: Mapping[str, str] | None = None) -> CliRun:
+    def start(*args: str, flavour: str = "sync", server: Any = None, env: Mapping[str, str] | None = None) -> CliTree:
         url = None if server is None else server.url
         environment = hermetic_env(tmp_path / "state", server_url=url, flavour=flavour, extra=env)
         run = CliTree([*CLI, *args], environment, tmp_path / f"cli-{len(runs) + 1}.log")

@@ -18,7 +18,9 @@ from conductor_actors import ConductorClient, Configuration
 from conductor_actors.cli import DEFAULT_DEV_SERVER_PORT, EXIT_OK
 
 if TYPE_CHECKING:
-    from .conftest import CliRun, StartCli
+    from _support.cli_tree import CliTree
+
+    from .conftest import StartCli
 
 SCENARIO = "_support.cli_apps.sleepy"
 #: The log line that names the embedded server's URL.
@@ -69,7 +71,7 @@ class EmbeddedServer:
         self.client.close()
 
 
-def embedded_server(run: CliRun) -> EmbeddedServer:
+def embedded_server(run: CliTree) -> EmbeddedServer:
     """The server the CLI ``run`` started, once its log names it."""
     return EmbeddedServer(run.wait_for(URL_LINE, "the dev server URL")[0].group(1))
 

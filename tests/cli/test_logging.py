@@ -24,14 +24,16 @@ from conductor_actors.worker import ExecutionOutcome, NonRetryableException
 from conductor_actors.worker._results import failure_reason
 
 if TYPE_CHECKING:
+    from _support.cli_tree import CliTree
+
     from conductor_actors.devserver import DevServer
 
-    from .conftest import CliRun, StartCli
+    from .conftest import StartCli
 
 APP = "_support.cli_apps.failing"
 
 
-def _run_failures(cli: StartCli, server: DevServer, flavour: str, *args: str) -> tuple[CliRun, dict[str, str]]:
+def _run_failures(cli: StartCli, server: DevServer, flavour: str, *args: str) -> tuple[CliTree, dict[str, str]]:
     """Start the failing app and one workflow per mode; returns the run and {mode: workflow id}
     once the three workflows ended (the task definition allows no retry)."""
     server.register_task_def({"name": FAILING_TASK, "retryCount": 0, "responseTimeoutSeconds": 30})
@@ -45,7 +47,7 @@ def _run_failures(cli: StartCli, server: DevServer, flavour: str, *args: str) ->
     return run, dict(zip(modes, ids, strict=True))
 
 
-def _stop(run: CliRun) -> str:
+def _stop(run: CliTree) -> str:
     run.send(signal.SIGTERM)
     assert run.wait_exit() == EXIT_OK, run.tail()
     return run.log()

@@ -24,7 +24,9 @@ from _support.ports import free_port
 from conductor_actors.devserver import DevServer
 
 if TYPE_CHECKING:
-    from .conftest import CliRun, StartCli
+    from _support.cli_tree import CliTree
+
+    from .conftest import StartCli
 
 APP = "_support.cli_apps.sleepy"
 
@@ -37,7 +39,7 @@ def _get(port: int, path: str) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
-def _start(cli: StartCli, flavour: str, url: str, env: dict[str, str] | None = None) -> tuple[CliRun, int]:
+def _start(cli: StartCli, flavour: str, url: str, env: dict[str, str] | None = None) -> tuple[CliTree, int]:
     port = free_port()
     run = cli("--metrics-port", str(port), APP, flavour=flavour, env={"CONDUCTOR_SERVER_URL": url, **(env or {})})
     run.wait_ready(SLEEPY_TASK)

@@ -27,9 +27,11 @@ from conductor_actors.cli import EXIT_OK
 from conductor_actors.settings import STOP_MARGIN
 
 if TYPE_CHECKING:
+    from _support.cli_tree import CliTree
+
     from conductor_actors.devserver import DevServer
 
-    from .conftest import CliRun, RunCli, StartCli
+    from .conftest import RunCli, StartCli
 
 GRACE = float(FAST_ENV["CONDUCTOR_ACTORS_SHUTDOWN_GRACE"])
 FLUSH = float(FAST_ENV["CONDUCTOR_ACTORS_SHUTDOWN_FLUSH"])
@@ -42,7 +44,7 @@ FAST_SHUTDOWN_TIMEOUT = 2.0
 
 def stop_twice_while_tasks_run(
     cli: StartCli, server: DevServer, flavour: str, signum: int
-) -> tuple[CliRun, float]:
+) -> tuple[CliTree, float]:
     """Start the slow scenario with a long grace, get 4 tasks of 30 s running, send ``signum``,
     wait until the worker is stopping gracefully, send ``signum`` again; returns (run, seconds from
     the second signal to the CLI's exit)."""
@@ -96,7 +98,7 @@ def test_sigterm_under_load_exits_0_in_time_and_leaves_no_task_in_progress(
     assert second.wait_exit() == EXIT_OK, second.tail()
 
 
-def stop_while_updates_fail(cli: StartCli, server: DevServer, flavour: str, count: int) -> CliRun:
+def stop_while_updates_fail(cli: StartCli, server: DevServer, flavour: str, count: int) -> CliTree:
     """Every update answered 503 (retries 0.3 s apart, so retries are pending); once each of
     ``count`` results failed its first attempt, SIGTERM; returns the run after its exit 0."""
     workflow = one_task_workflow(server, SLEEPY_TASK, ["seconds", "index"])
