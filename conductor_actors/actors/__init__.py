@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._actor import Actor
-from ._errors import ActorDeadError, MailboxClosed, MailboxFull
+from ._errors import ActorDeadError, MailboxClosed
 from ._messages import ActorFailed
 from ._ref import ActorRef
 from ._restart import RestartIntensity, RestartPolicy, restart_backoff
@@ -49,7 +49,6 @@ __all__ = [
     "ActorSupervisor",
     "AsyncioActor",
     "MailboxClosed",
-    "MailboxFull",
     "ManualTimerService",
     "RestartIntensity",
     "RestartPolicy",

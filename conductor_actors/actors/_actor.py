@@ -86,16 +86,12 @@ class Actor:
         self._actor_cell.halt()
 
 
-def check_start_options(
-    cls: type, owner: object, name: object, mailbox_size: object, timers: object
-) -> str:
+def check_start_options(cls: type, owner: object, name: object, timers: object) -> str:
     """Validate the options every ``start`` takes; return the actor's name (given or made up)."""
     from ._ref import ActorRef
 
     if owner is not None and not isinstance(owner, ActorRef):
         raise TypeError(f"owner must be an ActorRef or None, not {type(owner).__name__}")
-    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int) or mailbox_size < 0:
-        raise ValueError(f"mailbox_size must be an int >= 0 (0 = unbounded), got {mailbox_size!r}")
     if timers is not None and not isinstance(timers, TimerService):
         raise TypeError(f"timers must be a TimerService or None, not {type(timers).__name__}")
     if name is None:

@@ -41,7 +41,6 @@ class AsyncioActor(Actor):
         *args: Any,
         owner: ActorRef | None = None,
         name: str | None = None,
-        mailbox_size: int = 0,
         timers: TimerService | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         **kwargs: Any,
@@ -53,7 +52,7 @@ class AsyncioActor(Actor):
         ``timers`` defaults to the loop's ``call_later``. Raises RuntimeError when there is no
         loop or it is closed, and what the constructor raises.
         """
-        actor_name = check_start_options(cls, owner, name, mailbox_size, timers)
+        actor_name = check_start_options(cls, owner, name, timers)
         if loop is None:
             try:
                 loop = asyncio.get_running_loop()
@@ -66,7 +65,7 @@ class AsyncioActor(Actor):
         if loop.is_closed():
             raise RuntimeError(f"{cls.__qualname__}.start(): the event loop is closed")
         actor = cls(*args, **kwargs)
-        mailbox = LoopMailbox(actor_name, mailbox_size, loop)
+        mailbox = LoopMailbox(actor_name, loop)
         cell = _LoopCell(actor_name, mailbox, owner, timers or LoopTimerService(loop), actor, loop)
         ref = ActorRef(cell)
         actor.actor_ref = ref

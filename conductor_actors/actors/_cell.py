@@ -92,7 +92,7 @@ class Cell:
     def deliver_timer(self, message: Any) -> None:
         """Timer callback: put ``message`` in the mailbox unless the actor is stopping."""
         try:
-            self.mailbox.put_system(message)
+            self.mailbox.put(message)
         except ActorDeadError:
             _log.debug("actor %s: timer message %s dropped (actor stopping)", self.name, type(message).__qualname__)
 
@@ -157,7 +157,7 @@ class Cell:
         if failure is not None and self.owner is not None:
             # Before the cell is marked dead: once join() returns, the owner has its notice.
             try:
-                self.owner._mailbox.put_system(ActorFailed(self.ref, failure))
+                self.owner._mailbox.put(ActorFailed(self.ref, failure))
             except ActorDeadError:
                 _log.warning("actor %s failed but its owner %s is stopped", self.name, self.owner.name)
         with self._lock:

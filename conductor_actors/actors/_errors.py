@@ -4,16 +4,15 @@ Exception tree::
 
     RuntimeError
      +-- ActorDeadError        the actor has stopped (or died); the message was not delivered
-     |    +-- MailboxClosed    the actor is stopping: its mailbox takes no new messages, while the
-     |                         messages already queued are still processed
-     +-- MailboxFull           a bounded mailbox is full (non-blocking send)
+          +-- MailboxClosed    the actor is stopping: its mailbox takes no new messages, while the
+                               messages already queued are still processed
 
 ``ask`` also raises the builtin ``TimeoutError`` when no answer arrives in time.
 """
 
 from __future__ import annotations
 
-__all__ = ["ActorDeadError", "MailboxClosed", "MailboxFull"]
+__all__ = ["ActorDeadError", "MailboxClosed"]
 
 
 class ActorDeadError(RuntimeError):
@@ -26,7 +25,3 @@ class MailboxClosed(ActorDeadError):
     A subclass of ``ActorDeadError`` so one ``except ActorDeadError`` covers "stopping" and
     "stopped".
     """
-
-
-class MailboxFull(RuntimeError):
-    """A bounded mailbox has no room for the message; it was not accepted."""

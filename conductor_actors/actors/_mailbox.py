@@ -1,10 +1,9 @@
 """Mailboxes: the one queue in front of an actor (or of every member of a pool).
 
-Three implementations share one small interface, the seam between the flavours:
+Two implementations share one small interface, the seam between the flavours; both are
+unbounded:
 
-- ``ThreadMailbox``: unbounded, on ``queue.SimpleQueue`` (no lock besides the queue's own);
-- ``BoundedThreadMailbox``: ``mailbox_size`` places, a deque under one condition, with a blocking
-  ``put_wait`` for back-pressure;
+- ``ThreadMailbox``: on ``queue.SimpleQueue`` (no lock besides the queue's own);
 - ``LoopMailbox``: for an asyncio actor; a deque read by the actor's task. A sender on the actor's
   own loop appends directly. Other threads append to an inbound deque and wake the loop with
   ``loop.call_soon_threadsafe`` (one wake-up covers every message sent before it runs, so a burst
@@ -22,19 +21,17 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
-import time
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._errors import ActorDeadError, MailboxClosed, MailboxFull
+from ._errors import ActorDeadError, MailboxClosed
 from ._messages import _Ask, _Control
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["BoundedThreadMailbox", "LoopMailbox", "Mailbox", "ThreadMailbox"]
+__all__ = ["LoopMailbox", "Mailbox", "ThreadMailbox"]
 
 _log = logging.getLogger("conductor_actors.actors")
 
@@ -46,10 +43,6 @@ class Mailbox(Protocol):
     closed: bool
 
     def put(self, item: Any) -> None: ...
-
-    def put_wait(self, item: Any, timeout: float | None) -> None: ...
-
-    def put_system(self, item: Any) -> None: ...
 
     def put_control(self, item: Any) -> None: ...
 
@@ -103,12 +96,6 @@ class ThreadMailbox:
             # The receiver finished between the check and the put: nobody else will look.
             _log_late_drops(self.name, self._drain())
 
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        """Same as ``put``: an unbounded mailbox never makes a sender wait."""
-        self.put(item)
-
-    put_system = put
-
     def put_control(self, item: Any) -> None:
         """Enqueue a kernel control item even when closed; ignored once the receiver is gone."""
         if not self.gone:
@@ -143,108 +130,18 @@ class ThreadMailbox:
         return _reject(items, self.name)
 
 
-class BoundedThreadMailbox:
-    """Mailbox with ``size`` places for thread actors; ``put`` raises MailboxFull when full."""
-
-    __slots__ = ("_items", "_not_empty", "_not_full", "_size", "closed", "gone", "name")
-
-    def __init__(self, name: str, size: int) -> None:
-        self.name = name
-        self.closed = False
-        self.gone = False
-        self._items: deque[Any] = deque()
-        self._size = size
-        lock = threading.Lock()
-        self._not_empty = threading.Condition(lock)
-        self._not_full = threading.Condition(lock)
-
-    def put(self, item: Any) -> None:
-        """Enqueue without waiting (any thread); MailboxFull when no place is free."""
-        with self._not_empty:
-            if self.closed:
-                raise _refusal(self.name, self.gone)
-            if len(self._items) >= self._size:
-                raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
-            self._append(item)
-
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        """Block the sending thread until a place is free; MailboxFull when ``timeout`` elapses."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._not_empty:
-            while True:
-                if self.closed:
-                    raise _refusal(self.name, self.gone)
-                if len(self._items) < self._size:
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise MailboxFull(
-                        f"mailbox of actor {self.name!r} stayed full ({self._size} messages) for {timeout} s"
-                    )
-                self._not_full.wait(remaining)
-            self._append(item)
-
-    def put_system(self, item: Any) -> None:
-        """Enqueue a kernel-sent message (timer, failure notice): refused when closed, never for room."""
-        with self._not_empty:
-            if self.closed:
-                raise _refusal(self.name, self.gone)
-            self._append(item)
-
-    def put_control(self, item: Any) -> None:
-        with self._not_empty:
-            if not self.gone:
-                self._append(item)
-
-    def _append(self, item: Any) -> None:  # lock held
-        self._items.append(item)
-        self._not_empty.notify()
-
-    def get(self) -> Any:
-        with self._not_empty:
-            while not self._items:
-                self._not_empty.wait()
-            item = self._items.popleft()
-            self._not_full.notify()
-            return item
-
-    def close(self) -> None:
-        with self._not_empty:
-            self.closed = True
-            self._not_full.notify_all()
-
-    def finish(self) -> int:
-        with self._not_empty:
-            self.closed = True
-            self.gone = True
-            items = list(self._items)
-            self._items.clear()
-            self._not_full.notify_all()
-        return _reject(items, self.name)
-
-    def depth(self) -> int:
-        return len(self._items)
-
-
 class LoopMailbox:
-    """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere.
+    """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere."""
 
-    ``size`` 0 means unbounded. Senders on other threads are checked against the size when they
-    send, so a burst of them may overshoot it by the messages still in flight to the loop.
-    """
+    __slots__ = ("_inbound", "_loop", "_running_loop", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
 
-    __slots__ = (
-        "_inbound", "_loop", "_running_loop", "_size", "_waiter", "_wake_pending", "closed", "gone", "items", "name",
-    )
-
-    def __init__(self, name: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
         self.name = name
         self.closed = False
         self.gone = False
         self.items: deque[Any] = deque()
         self._inbound: deque[Any] = deque()
         self._wake_pending = False
-        self._size = size
         self._loop = loop
         self._waiter: asyncio.Future[None] | None = None
         import asyncio  # only asyncio actors build this mailbox: thread-only processes never load asyncio
@@ -252,18 +149,6 @@ class LoopMailbox:
         self._running_loop = asyncio._get_running_loop
 
     def put(self, item: Any) -> None:
-        if self.closed:
-            raise _refusal(self.name, self.gone)
-        if self._size and len(self.items) + len(self._inbound) >= self._size:
-            raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
-        self._send(item)
-
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        raise TypeError(
-            f"actor {self.name!r} runs on an event loop: tell_wait is for thread actors, use tell"
-        )
-
-    def put_system(self, item: Any) -> None:
         if self.closed:
             raise _refusal(self.name, self.gone)
         self._send(item)

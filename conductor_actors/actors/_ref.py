@@ -27,7 +27,7 @@ class ActorRef:
     """A thread-safe handle to a running actor or pool; obtained from ``start()``.
 
     Every method may be called from any thread. The blocking ones (``ask``, ``join``,
-    ``stop(block=True)``, ``tell_wait``) raise RuntimeError instead of deadlocking when called
+    ``stop(block=True)``) raise RuntimeError instead of deadlocking when called
     from the actor's own thread or event loop; coroutines use the ``*_async`` twins.
 
     A supervised actor keeps its ref across restarts: the ref then reaches the new instance.
@@ -49,20 +49,9 @@ class ActorRef:
     def tell(self, message: Any) -> None:
         """Queue ``message`` for the actor and return at once (fire and forget).
 
-        Raises ``MailboxClosed`` while the actor is stopping, ``ActorDeadError`` once it stopped,
-        ``MailboxFull`` when its bounded mailbox has no room.
+        Raises ``MailboxClosed`` while the actor is stopping, ``ActorDeadError`` once it stopped.
         """
         self._mailbox.put(message)
-
-    def tell_wait(self, message: Any, timeout: float | None = None) -> None:
-        """Like ``tell`` but block while a bounded mailbox is full (thread actors only).
-
-        Raises ``MailboxFull`` when still full after ``timeout`` seconds, ``TypeError`` for an
-        asyncio actor.
-        """
-        _check_timeout(timeout)
-        self._cell.check_blocking_allowed()
-        self._mailbox.put_wait(message, timeout)
 
     def ask(self, message: Any, timeout: float | None = None) -> Any:
         """Send ``message`` and block until the actor's ``on_receive`` returns; return its result.

@@ -38,7 +38,6 @@ GiveUpCallback = Callable[[ActorRef, BaseException], None]
 class _StartChild:
     factory: Callable[[], ThreadActor]
     name: str | None
-    mailbox_size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,19 +58,17 @@ class _StopAll:
 class _Child:
     """A supervised child's record; owned by the supervisor's thread."""
 
-    __slots__ = ("crashes", "done", "factory", "intensity", "mailbox_size", "ref", "started_at", "timer")
+    __slots__ = ("crashes", "done", "factory", "intensity", "ref", "started_at", "timer")
 
     def __init__(
         self,
         ref: ActorRef,
         factory: Callable[[], ThreadActor],
-        mailbox_size: int,
         intensity: RestartIntensity,
         now: float,
     ) -> None:
         self.ref = ref
         self.factory = factory
-        self.mailbox_size = mailbox_size
         self.intensity = intensity
         self.crashes = 0
         self.started_at = now
@@ -112,12 +109,12 @@ class _SupervisorActor(ThreadActor):
 
     def _start_child(self, request: _StartChild) -> ActorRef:
         actor = request.factory()
-        name = check_start_options(type(actor), None, request.name, request.mailbox_size, None)
+        name = check_start_options(type(actor), None, request.name, None)
         ref = launch_thread_actors(
-            [actor], name=name, owner=self.actor_ref, mailbox_size=request.mailbox_size, timers=self._actor_cell.timers
+            [actor], name=name, owner=self.actor_ref, timers=self._actor_cell.timers
         )
         intensity = RestartIntensity(self._policy.max_restarts, self._policy.within, clock=self._now)
-        self._children[ref] = _Child(ref, request.factory, request.mailbox_size, intensity, self._now())
+        self._children[ref] = _Child(ref, request.factory, intensity, self._now())
         return ref
 
     def _child_failed(self, child: _Child, exc: BaseException) -> None:
@@ -155,7 +152,6 @@ class _SupervisorActor(ThreadActor):
                 [child.factory()],
                 name=child.ref.name,
                 owner=self.actor_ref,
-                mailbox_size=child.mailbox_size,
                 timers=self._actor_cell.timers,
                 ref=child.ref,
             )
@@ -216,9 +212,7 @@ class ActorSupervisor:
             raise TypeError("on_give_up must be callable or None")
         self._ref = _SupervisorActor.start(policy, rng, on_give_up, name=name, timers=timers)
 
-    def start_child(
-        self, factory: Callable[[], ThreadActor], *, name: str | None = None, mailbox_size: int = 0
-    ) -> ActorRef:
+    def start_child(self, factory: Callable[[], ThreadActor], *, name: str | None = None) -> ActorRef:
         """Build ``factory()`` (on the supervisor's thread) and start it as a supervised child.
 
         The returned ref stays valid across restarts. Raises what the factory raises, TypeError
@@ -226,7 +220,7 @@ class ActorSupervisor:
         """
         if not callable(factory):
             raise TypeError(f"factory must be callable, not {type(factory).__name__}")
-        ref: ActorRef = self._ref.ask(_StartChild(factory, name, mailbox_size))
+        ref: ActorRef = self._ref.ask(_StartChild(factory, name))
         return ref
 
     def children(self) -> tuple[ActorRef, ...]:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from ._actor import Actor, check_start_options
 from ._cell import Cell, ended_by
-from ._mailbox import BoundedThreadMailbox, ThreadMailbox
+from ._mailbox import ThreadMailbox
 from ._messages import _Ask, _Control
 from ._ref import ActorRef
 from ._timers import TimerService, default_timer_service
@@ -34,19 +34,18 @@ class ThreadActor(Actor):
         *args: Any,
         owner: ActorRef | None = None,
         name: str | None = None,
-        mailbox_size: int = 0,
         timers: TimerService | None = None,
         **kwargs: Any,
     ) -> ActorRef:
         """Build ``cls(*args, **kwargs)`` on the calling thread, start its thread, return its ref.
 
-        ``owner`` receives ``ActorFailed`` if the actor fails; ``mailbox_size`` > 0 bounds the
-        mailbox; ``timers`` replaces the process-wide timer thread (e.g. ``ManualTimerService``
-        in tests). Raises what the constructor raises; a failing ``on_start`` does not raise here.
+        ``owner`` receives ``ActorFailed`` if the actor fails; ``timers`` replaces the process-wide
+        timer thread (e.g. ``ManualTimerService`` in tests). Raises what the constructor raises; a
+        failing ``on_start`` does not raise here.
         """
-        actor_name = check_start_options(cls, owner, name, mailbox_size, timers)
+        actor_name = check_start_options(cls, owner, name, timers)
         return launch_thread_actors(
-            [cls(*args, **kwargs)], name=actor_name, owner=owner, mailbox_size=mailbox_size, timers=timers
+            [cls(*args, **kwargs)], name=actor_name, owner=owner, timers=timers
         )
 
 
@@ -66,7 +65,6 @@ class ActorPool:
         *,
         name: str | None = None,
         owner: ActorRef | None = None,
-        mailbox_size: int = 0,
         timers: TimerService | None = None,
     ) -> ActorRef:
         """Call ``factory()`` ``size`` times on the calling thread and start one thread each.
@@ -77,8 +75,8 @@ class ActorPool:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"pool size must be an int >= 1, got {size!r}")
         members = [factory() for _ in range(size)]
-        pool_name = check_start_options(type(members[0]), owner, name, mailbox_size, timers)
-        return launch_thread_actors(members, name=pool_name, owner=owner, mailbox_size=mailbox_size, timers=timers)
+        pool_name = check_start_options(type(members[0]), owner, name, timers)
+        return launch_thread_actors(members, name=pool_name, owner=owner, timers=timers)
 
 
 def launch_thread_actors(
@@ -86,7 +84,6 @@ def launch_thread_actors(
     *,
     name: str,
     owner: ActorRef | None,
-    mailbox_size: int,
     timers: TimerService | None,
     ref: ActorRef | None = None,
 ) -> ActorRef:
@@ -101,8 +98,7 @@ def launch_thread_actors(
                     f"{type(actor).__qualname__}.{hook} is async: subclass AsyncioActor for coroutine hooks"
                 )
         members.append(actor)
-    mailbox = BoundedThreadMailbox(name, mailbox_size) if mailbox_size else ThreadMailbox(name)
-    cell = _ThreadCell(name, mailbox, owner, timers or default_timer_service(), members)
+    cell = _ThreadCell(name, ThreadMailbox(name), owner, timers or default_timer_service(), members)
     if ref is None:
         ref = ActorRef(cell)
     else:
@@ -118,7 +114,7 @@ class _ThreadCell(Cell):
     def __init__(
         self,
         name: str,
-        mailbox: ThreadMailbox | BoundedThreadMailbox,
+        mailbox: ThreadMailbox,
         owner: ActorRef | None,
         timers: TimerService,
         actors: list[ThreadActor],

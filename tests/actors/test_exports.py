@@ -17,7 +17,6 @@ PUBLIC = {
     "ActorSupervisor",
     "AsyncioActor",
     "MailboxClosed",
-    "MailboxFull",
     "ManualTimerService",
     "RestartIntensity",
     "RestartPolicy",
@@ -48,8 +47,6 @@ def test_implementation_modules_are_private_and_use_postponed_annotations() -> N
 def test_errors_form_the_documented_tree() -> None:
     assert issubclass(actors.MailboxClosed, actors.ActorDeadError)
     assert issubclass(actors.ActorDeadError, RuntimeError)
-    assert issubclass(actors.MailboxFull, RuntimeError)
-    assert not issubclass(actors.MailboxFull, actors.ActorDeadError)
 
 
 def test_the_package_docstring_example_runs() -> None:
