@@ -70,7 +70,7 @@ class ParentSink(Protocol):
 
 def _is_asyncio_actor_class(target: Any) -> bool:
     """Without importing asyncio: a class can only subclass AsyncioActor once its module is loaded."""
-    module = sys.modules.get("conductor_actors.actors._asyncio_actor")
+    module = sys.modules.get("conductor_actors.actors")
     return module is not None and isinstance(target, type) and issubclass(target, module.AsyncioActor)
 
 

@@ -26,19 +26,13 @@ actors fresh with backoff and gives up past a restart intensity.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from ._actor import Actor
-from ._errors import ActorDeadError, MailboxClosed, MailboxFull
-from ._messages import ActorFailed
-from ._ref import ActorRef
-from ._restart import RestartIntensity, RestartPolicy, restart_backoff
-from ._supervisor import ActorSupervisor
-from ._thread_actor import ActorPool, ThreadActor
+# Plain imports: none of these modules imports asyncio at module level (sync worker processes run
+# thread actors only), so AsyncioActor is exported like the rest.
+from ._actor import Actor, ActorDeadError, ActorFailed, MailboxClosed
+from ._flavours import ActorPool, AsyncioActor, ThreadActor
+from ._mailbox import ActorRef
+from ._supervisor import ActorSupervisor, RestartIntensity, RestartPolicy, restart_backoff
 from ._timers import ManualTimerService, ThreadTimerService, TimerHandle, TimerService
-
-if TYPE_CHECKING:
-    from ._asyncio_actor import AsyncioActor
 
 __all__ = [
     "Actor",
@@ -49,7 +43,6 @@ __all__ = [
     "ActorSupervisor",
     "AsyncioActor",
     "MailboxClosed",
-    "MailboxFull",
     "ManualTimerService",
     "RestartIntensity",
     "RestartPolicy",
@@ -59,13 +52,3 @@ __all__ = [
     "TimerService",
     "restart_backoff",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    """``AsyncioActor`` loads on first use, so processes without event loops never import asyncio."""
-    if name == "AsyncioActor":
-        from ._asyncio_actor import AsyncioActor
-
-        globals()[name] = AsyncioActor
-        return AsyncioActor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,27 +1,382 @@
-"""``Actor``: the base class with the life-cycle hooks, common to both flavours.
+"""What both flavours share: the ``Actor`` base with its hooks, the running cell, the kernel's
+messages and errors.
 
 Users subclass ``ThreadActor`` (one thread per actor) or ``AsyncioActor`` (one task on an event
 loop), override the hooks they need and start the actor with ``MyActor.start(...)``, which returns
 an ``ActorRef``. An actor handles one message at a time, so its state needs no lock.
+
+A ``Cell`` is the running side of one actor or pool: one mailbox and one or more members (actor
+instances; more than one for a pool). Each member runs the receive loop of its flavour
+(``_flavours``); what they share lives here:
+
+- stopping: ``request_stop`` (a stop message per member, then the mailbox closes) and ``halt``
+  (stop after the current message: ``stop_self``, a failure);
+- answering an ask, failure bookkeeping and logging;
+- the end: when the last member is out, ``_finish`` rejects what is still queued (every ask gets
+  ``ActorDeadError``; tells are dropped with one DEBUG line counting them), tells the owner
+  ``ActorFailed`` when the actor failed, then marks the cell dead and wakes joiners.
+
+A ``tell`` puts the user's message into the mailbox as it is (no wrapper). Only an ``ask`` needs
+an envelope, which carries the message and the way back to the caller; ``_STOP`` is the stop
+request. Both derive from ``_Control`` so the receive loop tells them apart from user messages
+with one ``isinstance`` check. They never leave the kernel.
+
+Exception tree::
+
+    RuntimeError
+     +-- ActorDeadError        the actor has stopped (or died); the message was not delivered
+          +-- MailboxClosed    the actor is stopping: its mailbox takes no new messages, while the
+                               messages already queued are still processed
+
+``ask`` also raises the builtin ``TimeoutError`` when no answer arrives in time.
+
+Methods say which thread may call them.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._timers import TimerHandle, TimerService
 
 if TYPE_CHECKING:
-    from ._cell import Cell
-    from ._ref import ActorRef
+    import asyncio
 
-__all__ = ["Actor"]
+    from ._mailbox import ActorRef
+
+__all__ = ["Actor", "ActorDeadError", "ActorFailed", "Cell", "Mailbox", "MailboxClosed"]
 
 _log = logging.getLogger("conductor_actors.actors")
-_numbers = itertools.count(1)
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class ActorDeadError(RuntimeError):
+    """The actor is not running: a message sent to it was not (and will not be) handled."""
+
+
+class MailboxClosed(ActorDeadError):
+    """The actor's mailbox is closed (the actor is stopping); the message was not accepted.
+
+    A subclass of ``ActorDeadError`` so one ``except ActorDeadError`` covers "stopping" and
+    "stopped".
+    """
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActorFailed:
+    """Told to an actor's owner when that actor failed and is now stopped.
+
+    ``exception`` is what ``on_start`` or ``on_receive`` (handling a ``tell``) raised, or the
+    BaseException (e.g. SystemExit) that ended it. The notice is queued at the owner before the
+    failed actor counts as stopped, so once ``join()`` returns the owner has it. An owner that
+    supervises decides what to do, e.g. start a fresh instance.
+    """
+
+    actor: ActorRef
+    exception: BaseException
+
+
+class _Control:
+    """Base of the kernel's own mailbox items."""
+
+    __slots__ = ()
+
+
+class _Stop(_Control):
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<stop>"
+
+
+#: The stop request: everything queued before it is handled first.
+_STOP = _Stop()
+
+
+class _Ask(_Control):
+    """An envelope for ``ask``: the message plus the way back to the waiting caller.
+
+    ``resolve`` is called exactly once, by the thread or loop that handled (or rejected) the
+    message.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+    def resolve(self, value: Any, error: BaseException | None) -> None:
+        raise NotImplementedError
+
+
+class _BlockingAsk(_Ask):
+    """Answer for a caller blocked in ``ask``: a pre-acquired lock released on resolve."""
+
+    __slots__ = ("_done", "error", "value")
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(message)
+        self._done = threading.Lock()
+        self._done.acquire()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def resolve(self, value: Any, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+        self._done.release()
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block the calling thread until resolved; False when ``timeout`` elapsed first."""
+        return self._done.acquire(timeout=-1 if timeout is None else timeout)
+
+
+class _LoopAsk(_Ask):
+    """Answer for a coroutine awaiting ``ask_async``: a future on the caller's event loop."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, message: Any, future: asyncio.Future[Any]) -> None:
+        super().__init__(message)
+        self.future = future
+
+    def resolve(self, value: Any, error: BaseException | None) -> None:
+        _settle_threadsafe(self.future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """Complete ``future`` unless the caller already gave up (timeout or cancellation)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
+
+
+def _settle_threadsafe(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    """``_settle`` from any thread: at once on the future's own loop, else through that loop."""
+    import asyncio  # loaded already: the future was made by a coroutine
+
+    loop = future.get_loop()
+    if asyncio._get_running_loop() is loop:
+        _settle(future, value, error)
+        return
+    try:
+        loop.call_soon_threadsafe(_settle, future, value, error)
+    except RuntimeError:
+        pass  # the waiting loop is closed: nobody is waiting any more
+
+
+def _reject(items: Iterable[Any], name: str) -> int:
+    """Answer every ask in ``items`` with ActorDeadError; return how many tells were dropped."""
+    dropped = 0
+    for item in items:
+        if isinstance(item, _Control):
+            if isinstance(item, _Ask):
+                item.resolve(None, ActorDeadError(f"actor {name!r} stopped before it handled the message"))
+        else:
+            dropped += 1
+    return dropped
+
+
+# -- the running cell -----------------------------------------------------------------------------
+
+
+class Mailbox(Protocol):
+    """What a cell and its refs need from a mailbox (the seam between the flavours, ``_mailbox``)."""
+
+    name: str
+    closed: bool
+
+    def put(self, item: Any) -> None: ...
+
+    def put_control(self, item: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+    def finish(self) -> int: ...
+
+    def depth(self) -> int: ...
+
+
+class Cell:
+    """State of one running actor or pool (private; refs and actors point at it).
+
+    A flavour subclasses it with ``launch`` and the checks against blocking on oneself.
+    """
+
+    ref: ActorRef
+
+    def __init__(
+        self, name: str, mailbox: Mailbox, owner: ActorRef | None, timers: TimerService, members: int
+    ) -> None:
+        self.name = name
+        self.mailbox = mailbox
+        self.owner = owner
+        self.timers = timers
+        #: Set when the members must stop after their current message (stop_self, a failure).
+        self.halting = False
+        self._members = members
+        self._members_left = members
+        self._failure: BaseException | None = None
+        self._dropped = 0
+        self._stop_requested = False
+        self._lock = threading.Lock()
+        self._dead = threading.Event()
+        self._death_callbacks: list[Callable[[], None]] = []
+
+    def launch(self) -> None:
+        """Caller's thread: start running the members (threads, or a task on the loop)."""
+        raise NotImplementedError
+
+    # -- any thread ---------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Close the mailbox and queue one stop per member: queued messages are handled first."""
+        with self._lock:
+            if self._stop_requested:
+                return
+            self._stop_requested = True
+        self.mailbox.close()
+        for _ in range(self._members):
+            self.mailbox.put_control(_STOP)
+
+    def halt(self) -> None:
+        """Stop every member after its current message; queued messages are rejected."""
+        self.halting = True
+        self.mailbox.close()
+        for _ in range(self._members - 1):  # wake the members blocked waiting for a message
+            self.mailbox.put_control(_STOP)
+
+    def is_dead(self) -> bool:
+        return self._dead.is_set()
+
+    def wait_dead(self, timeout: float | None) -> bool:
+        """Block the calling thread until every member stopped; False on timeout."""
+        return self._dead.wait(timeout)
+
+    def add_death_callback(self, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` once the cell is dead (now, on this thread, if it already is)."""
+        with self._lock:
+            if not self._dead.is_set():
+                self._death_callbacks.append(callback)
+                return
+        callback()
+
+    def deliver_timer(self, message: Any) -> None:
+        """Timer callback: put ``message`` in the mailbox unless the actor is stopping."""
+        try:
+            self.mailbox.put(message)
+        except ActorDeadError:
+            _log.debug("actor %s: timer message %s dropped (actor stopping)", self.name, type(message).__qualname__)
+
+    def check_blocking_allowed(self) -> None:
+        """Raise RuntimeError when the caller would block the thread or loop this actor runs on."""
+        raise NotImplementedError
+
+    def check_async_allowed(self) -> None:
+        """Raise RuntimeError when the awaiting coroutine is this actor's own receive loop."""
+
+    # -- member threads / the actor's loop ----------------------------------------------------
+
+    def answer(self, ask: _Ask, receive: Callable[[Any], Any]) -> None:
+        """Handle ``ask`` with a plain (not async) ``receive`` and resolve it."""
+        try:
+            result = receive(ask.message)
+        except BaseException as exc:
+            self.ask_failed(ask, exc)
+            return
+        ask.resolve(result, None)
+
+    def ask_failed(self, ask: _Ask, exc: BaseException) -> None:
+        """``on_receive`` raised ``exc`` for ``ask``. An Exception is the asker's answer and the
+        actor lives on; anything else ends the actor: the asker gets ``ActorDeadError`` and ``exc``
+        is raised again, out of the member."""
+        if isinstance(exc, Exception):
+            ask.resolve(None, exc)
+            return
+        error = ActorDeadError(f"actor {self.name!r} ended by {type(exc).__name__} while handling the message")
+        error.__cause__ = exc
+        ask.resolve(None, error)
+        raise exc
+
+    def record_failure(self, exc: BaseException, where: str) -> None:
+        """A hook raised: log it, remember the first failure, halt the other members."""
+        _log.error("actor %s failed in %s; stopping it", self.name, where, exc_info=exc)
+        self._remember_failure(exc)
+        self.halt()
+
+    def record_abort(self, exc: BaseException) -> None:
+        """A BaseException (KeyboardInterrupt, SystemExit) is ending a member: the actor ends."""
+        _log.warning("actor %s ended by %s", self.name, type(exc).__name__)
+        self._remember_failure(exc)
+        self.halt()
+
+    def record_cancel(self) -> None:
+        """The actor's task was cancelled (its loop is going away): end without hooks or notice."""
+        _log.debug("actor %s cancelled", self.name)
+        self.halt()
+
+    def _remember_failure(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = exc
+
+    def drop_taken(self, item: Any) -> None:
+        """A member took ``item`` while halting: reject it (asks) or count it (tells)."""
+        dropped = _reject((item,), self.name)
+        if dropped:
+            with self._lock:
+                self._dropped += dropped
+
+    def run_hook(self, hook: Callable[..., Any], *args: Any) -> None:
+        """Call a clean-up hook (on_stop, on_failure, a callback); an Exception is logged, not raised."""
+        try:
+            hook(*args)
+        except Exception:
+            self.log_hook_error(hook)
+
+    def log_hook_error(self, hook: Callable[..., Any]) -> None:
+        """Called in the ``except`` of a clean-up hook that raised."""
+        _log.exception("actor %s: %s raised", self.name, getattr(hook, "__name__", "hook"))
+
+    def member_exited(self) -> None:
+        """Called once by each member as it ends; the last one finishes the cell."""
+        with self._lock:
+            self._members_left -= 1
+            last = self._members_left == 0
+        if last:
+            self._finish()
+
+    def _finish(self) -> None:
+        dropped = self.mailbox.finish() + self._dropped
+        if dropped:
+            _log.debug("actor %s stopped; dropped %d queued message(s)", self.name, dropped)
+        failure = self._failure
+        if failure is not None and self.owner is not None:
+            # Before the cell is marked dead: once join() returns, the owner has its notice.
+            try:
+                self.owner._mailbox.put(ActorFailed(self.ref, failure))
+            except ActorDeadError:
+                _log.warning("actor %s failed but its owner %s is stopped", self.name, self.owner.name)
+        with self._lock:
+            self._dead.set()
+            callbacks, self._death_callbacks = self._death_callbacks, []
+        for callback in callbacks:
+            self.run_hook(callback)
+
+
+# -- the base class -------------------------------------------------------------------------------
 
 
 class Actor:
@@ -84,22 +439,3 @@ class Actor:
         """Stop after the current message: ``on_stop`` runs, messages still queued are not handled
         (asks among them get ``ActorDeadError``). In a pool, stops the whole pool."""
         self._actor_cell.halt()
-
-
-def check_start_options(
-    cls: type, owner: object, name: object, mailbox_size: object, timers: object
-) -> str:
-    """Validate the options every ``start`` takes; return the actor's name (given or made up)."""
-    from ._ref import ActorRef
-
-    if owner is not None and not isinstance(owner, ActorRef):
-        raise TypeError(f"owner must be an ActorRef or None, not {type(owner).__name__}")
-    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int) or mailbox_size < 0:
-        raise ValueError(f"mailbox_size must be an int >= 0 (0 = unbounded), got {mailbox_size!r}")
-    if timers is not None and not isinstance(timers, TimerService):
-        raise TypeError(f"timers must be a TimerService or None, not {type(timers).__name__}")
-    if name is None:
-        return f"{cls.__name__}-{next(_numbers)}"
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty str, got {name!r}")
-    return name

@@ -1,10 +1,9 @@
-"""Mailboxes: the one queue in front of an actor (or of every member of a pool).
+"""Mailboxes, the one queue in front of an actor (or of every member of a pool), and
+``ActorRef``, the handle through which everybody else puts messages into it.
 
-Three implementations share one small interface, the seam between the flavours:
+Two mailboxes implement the cell's ``Mailbox`` seam; both are unbounded:
 
-- ``ThreadMailbox``: unbounded, on ``queue.SimpleQueue`` (no lock besides the queue's own);
-- ``BoundedThreadMailbox``: ``mailbox_size`` places, a deque under one condition, with a blocking
-  ``put_wait`` for back-pressure;
+- ``ThreadMailbox``: on ``queue.SimpleQueue`` (no lock besides the queue's own);
 - ``LoopMailbox``: for an asyncio actor; a deque read by the actor's task. A sender on the actor's
   own loop appends directly. Other threads append to an inbound deque and wake the loop with
   ``loop.call_soon_threadsafe`` (one wake-up covers every message sent before it runs, so a burst
@@ -14,68 +13,43 @@ Life cycle: open -> ``close()`` (puts raise ``MailboxClosed``; what is queued is
 -> ``finish()`` (the receiver is gone: puts raise ``ActorDeadError``; whatever is still queued is
 rejected: every ask is answered with ``ActorDeadError``, tells are counted and dropped).
 
-Send methods may be called from any thread; ``get``/``wait`` run on the receiver's thread or
-loop; ``finish`` runs once, on the thread or loop of the last receiver to stop.
+Send methods and every ``ActorRef`` method may be called from any thread; ``get``/``wait`` run on
+the receiver's thread or loop; ``finish`` runs once, on the thread or loop of the last receiver to
+stop.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import queue
-import threading
-import time
 from collections import deque
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ._errors import ActorDeadError, MailboxClosed, MailboxFull
-from ._messages import _Ask, _Control
+from ._actor import (
+    ActorDeadError,
+    Cell,
+    Mailbox,
+    MailboxClosed,
+    _BlockingAsk,
+    _LoopAsk,
+    _reject,
+    _settle,
+    _settle_threadsafe,
+)
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["BoundedThreadMailbox", "LoopMailbox", "Mailbox", "ThreadMailbox"]
+__all__ = ["ActorRef", "LoopMailbox", "ThreadMailbox"]
 
 _log = logging.getLogger("conductor_actors.actors")
-
-
-class Mailbox(Protocol):
-    """What an actor cell and its refs need from a mailbox (private seam)."""
-
-    name: str
-    closed: bool
-
-    def put(self, item: Any) -> None: ...
-
-    def put_wait(self, item: Any, timeout: float | None) -> None: ...
-
-    def put_system(self, item: Any) -> None: ...
-
-    def put_control(self, item: Any) -> None: ...
-
-    def close(self) -> None: ...
-
-    def finish(self) -> int: ...
-
-    def depth(self) -> int: ...
 
 
 def _refusal(name: str, gone: bool) -> ActorDeadError:
     if gone:
         return ActorDeadError(f"actor {name!r} is stopped")
     return MailboxClosed(f"actor {name!r} is stopping and takes no new messages")
-
-
-def _reject(items: Iterable[Any], name: str) -> int:
-    """Answer every ask in ``items`` with ActorDeadError; return how many tells were dropped."""
-    dropped = 0
-    for item in items:
-        if isinstance(item, _Control):
-            if isinstance(item, _Ask):
-                item.resolve(None, ActorDeadError(f"actor {name!r} stopped before it handled the message"))
-        else:
-            dropped += 1
-    return dropped
 
 
 def _log_late_drops(name: str, count: int) -> None:
@@ -102,12 +76,6 @@ class ThreadMailbox:
         if self.gone:
             # The receiver finished between the check and the put: nobody else will look.
             _log_late_drops(self.name, self._drain())
-
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        """Same as ``put``: an unbounded mailbox never makes a sender wait."""
-        self.put(item)
-
-    put_system = put
 
     def put_control(self, item: Any) -> None:
         """Enqueue a kernel control item even when closed; ignored once the receiver is gone."""
@@ -143,108 +111,18 @@ class ThreadMailbox:
         return _reject(items, self.name)
 
 
-class BoundedThreadMailbox:
-    """Mailbox with ``size`` places for thread actors; ``put`` raises MailboxFull when full."""
-
-    __slots__ = ("_items", "_not_empty", "_not_full", "_size", "closed", "gone", "name")
-
-    def __init__(self, name: str, size: int) -> None:
-        self.name = name
-        self.closed = False
-        self.gone = False
-        self._items: deque[Any] = deque()
-        self._size = size
-        lock = threading.Lock()
-        self._not_empty = threading.Condition(lock)
-        self._not_full = threading.Condition(lock)
-
-    def put(self, item: Any) -> None:
-        """Enqueue without waiting (any thread); MailboxFull when no place is free."""
-        with self._not_empty:
-            if self.closed:
-                raise _refusal(self.name, self.gone)
-            if len(self._items) >= self._size:
-                raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
-            self._append(item)
-
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        """Block the sending thread until a place is free; MailboxFull when ``timeout`` elapses."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._not_empty:
-            while True:
-                if self.closed:
-                    raise _refusal(self.name, self.gone)
-                if len(self._items) < self._size:
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise MailboxFull(
-                        f"mailbox of actor {self.name!r} stayed full ({self._size} messages) for {timeout} s"
-                    )
-                self._not_full.wait(remaining)
-            self._append(item)
-
-    def put_system(self, item: Any) -> None:
-        """Enqueue a kernel-sent message (timer, failure notice): refused when closed, never for room."""
-        with self._not_empty:
-            if self.closed:
-                raise _refusal(self.name, self.gone)
-            self._append(item)
-
-    def put_control(self, item: Any) -> None:
-        with self._not_empty:
-            if not self.gone:
-                self._append(item)
-
-    def _append(self, item: Any) -> None:  # lock held
-        self._items.append(item)
-        self._not_empty.notify()
-
-    def get(self) -> Any:
-        with self._not_empty:
-            while not self._items:
-                self._not_empty.wait()
-            item = self._items.popleft()
-            self._not_full.notify()
-            return item
-
-    def close(self) -> None:
-        with self._not_empty:
-            self.closed = True
-            self._not_full.notify_all()
-
-    def finish(self) -> int:
-        with self._not_empty:
-            self.closed = True
-            self.gone = True
-            items = list(self._items)
-            self._items.clear()
-            self._not_full.notify_all()
-        return _reject(items, self.name)
-
-    def depth(self) -> int:
-        return len(self._items)
-
-
 class LoopMailbox:
-    """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere.
+    """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere."""
 
-    ``size`` 0 means unbounded. Senders on other threads are checked against the size when they
-    send, so a burst of them may overshoot it by the messages still in flight to the loop.
-    """
+    __slots__ = ("_inbound", "_loop", "_running_loop", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
 
-    __slots__ = (
-        "_inbound", "_loop", "_running_loop", "_size", "_waiter", "_wake_pending", "closed", "gone", "items", "name",
-    )
-
-    def __init__(self, name: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
         self.name = name
         self.closed = False
         self.gone = False
         self.items: deque[Any] = deque()
         self._inbound: deque[Any] = deque()
         self._wake_pending = False
-        self._size = size
         self._loop = loop
         self._waiter: asyncio.Future[None] | None = None
         import asyncio  # only asyncio actors build this mailbox: thread-only processes never load asyncio
@@ -252,18 +130,6 @@ class LoopMailbox:
         self._running_loop = asyncio._get_running_loop
 
     def put(self, item: Any) -> None:
-        if self.closed:
-            raise _refusal(self.name, self.gone)
-        if self._size and len(self.items) + len(self._inbound) >= self._size:
-            raise MailboxFull(f"mailbox of actor {self.name!r} is full ({self._size} messages)")
-        self._send(item)
-
-    def put_wait(self, item: Any, timeout: float | None) -> None:
-        raise TypeError(
-            f"actor {self.name!r} runs on an event loop: tell_wait is for thread actors, use tell"
-        )
-
-    def put_system(self, item: Any) -> None:
         if self.closed:
             raise _refusal(self.name, self.gone)
         self._send(item)
@@ -335,3 +201,141 @@ class LoopMailbox:
 
     def depth(self) -> int:
         return len(self.items) + len(self._inbound)
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+
+
+class ActorRef:
+    """A thread-safe handle to a running actor or pool; obtained from ``start()``.
+
+    Every method may be called from any thread. The blocking ones (``ask``, ``join``,
+    ``stop(block=True)``) raise RuntimeError instead of deadlocking when called
+    from the actor's own thread or event loop; coroutines use the ``*_async`` twins.
+
+    A supervised actor keeps its ref across restarts: the ref then reaches the new instance.
+    """
+
+    __slots__ = ("__weakref__", "_cell", "_mailbox", "_stop_requested", "name")
+
+    def __init__(self, cell: Cell) -> None:
+        self.name = cell.name
+        self._stop_requested = False
+        self._bind(cell)
+
+    def _bind(self, cell: Cell) -> None:
+        """Point this ref at ``cell`` (a new actor, or a supervised actor's fresh instance)."""
+        self._cell = cell
+        self._mailbox: Mailbox = cell.mailbox
+        cell.ref = self
+
+    def tell(self, message: Any) -> None:
+        """Queue ``message`` for the actor and return at once (fire and forget).
+
+        Raises ``MailboxClosed`` while the actor is stopping, ``ActorDeadError`` once it stopped.
+        """
+        self._mailbox.put(message)
+
+    def ask(self, message: Any, timeout: float | None = None) -> Any:
+        """Send ``message`` and block until the actor's ``on_receive`` returns; return its result.
+
+        Raises what ``on_receive`` raised (the actor lives on), ``ActorDeadError`` if the actor
+        is or becomes stopped before handling it, or ``TimeoutError`` after ``timeout`` seconds
+        (the message stays queued and its answer is discarded).
+        """
+        _check_timeout(timeout)
+        self._cell.check_blocking_allowed()
+        envelope = _BlockingAsk(message)
+        self._mailbox.put(envelope)
+        if not envelope.wait(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not answer within {timeout} s")
+        if envelope.error is not None:
+            raise envelope.error
+        return envelope.value
+
+    async def ask_async(self, message: Any, timeout: float | None = None) -> Any:
+        """``ask`` for a coroutine: waits on the caller's event loop without blocking it."""
+        import asyncio  # loaded already: called from a coroutine
+
+        _check_timeout(timeout)
+        self._cell.check_async_allowed()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._mailbox.put(_LoopAsk(message, future))
+        if timeout is None:
+            return await future
+        expiry = loop.call_later(timeout, self._expire, future, timeout)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+
+    def _expire(self, future: asyncio.Future[Any], timeout: float) -> None:
+        _settle(future, None, TimeoutError(f"actor {self.name!r} did not answer within {timeout} s"))
+
+    def stop(self, timeout: float | None = None, block: bool = True) -> None:
+        """Ask the actor to stop after every message queued before this call.
+
+        The stop is a message; its mailbox closes at once (later sends raise ``MailboxClosed``).
+        With ``block``, wait until it stopped; raises ``TimeoutError`` if that takes longer than
+        ``timeout`` seconds. Stopping a stopped actor does nothing.
+        """
+        _check_timeout(timeout)
+        cell = self._cell
+        if block:
+            cell.check_blocking_allowed()
+        self._stop_requested = True
+        cell.request_stop()
+        if block and not cell.wait_dead(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not stop within {timeout} s")
+
+    async def stop_async(self, timeout: float | None = None) -> None:
+        """``stop`` for a coroutine: request the stop, then await the end without blocking."""
+        _check_timeout(timeout)
+        self._cell.check_async_allowed()
+        self._stop_requested = True
+        self._cell.request_stop()
+        if not await self.join_async(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not stop within {timeout} s")
+
+    def is_alive(self) -> bool:
+        """True until the actor (every member of a pool) has stopped."""
+        return not self._cell.is_dead()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until the actor stopped; False if ``timeout`` seconds passed first."""
+        _check_timeout(timeout)
+        cell = self._cell
+        cell.check_blocking_allowed()
+        return cell.wait_dead(timeout)
+
+    async def join_async(self, timeout: float | None = None) -> bool:
+        """``join`` for a coroutine; False if ``timeout`` seconds passed first."""
+        import asyncio  # loaded already: called from a coroutine
+
+        _check_timeout(timeout)
+        cell = self._cell
+        cell.check_async_allowed()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        cell.add_death_callback(lambda: _settle_threadsafe(future, True, None))
+        if timeout is None:
+            await future
+            return True
+        expiry = loop.call_later(timeout, _settle, future, False, None)
+        try:
+            return bool(await future)
+        finally:
+            expiry.cancel()
+
+    def mailbox_depth(self) -> int:
+        """How many messages wait in the actor's mailbox (a snapshot, for health reports)."""
+        return self._mailbox.depth()
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} {'alive' if self.is_alive() else 'stopped'}>"

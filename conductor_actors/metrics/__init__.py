@@ -1,20 +1,16 @@
 """Metrics: one Prometheus registry in the parent, fed by every worker process.
 
-``MetricsSettings`` says where metrics go (defined in ``conductor_actors.settings``, re-exported here
-where users import it); ``CATALOG`` lists every metric. The parent's MetricsActor (``MetricsSink``)
-loads ``prometheus_client`` only when metrics are on.
+``MetricsSettings`` says where metrics go (HTTP ``/metrics`` and ``/health``, or a file);
+``CATALOG`` lists every metric; worker processes record into a ``MetricsAccumulator``. The parent's
+MetricsActor (``MetricsSink``) loads ``prometheus_client`` only when metrics are on, so importing
+this package never does.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ..settings import MetricsSettings, MetricsSettingsError
-from ._accumulator import MetricsAccumulator, MetricsDelta
-from ._catalog import CATALOG, MetricKind, MetricSpec
-
-if TYPE_CHECKING:
-    from ._actor import MetricsSink
+from ._actor import MetricsSink
+from ._catalog import CATALOG, MetricKind, MetricsAccumulator, MetricsDelta, MetricSpec
 
 __all__ = [
     "CATALOG",
@@ -26,12 +22,3 @@ __all__ = [
     "MetricsSettingsError",
     "MetricsSink",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MetricsSink":
-        from ._actor import MetricsSink
-
-        globals()[name] = MetricsSink
-        return MetricsSink
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,10 @@ crash restarts it with the same state and the same inbox, so the totals survive 
 arrived during the restart is merged by the fresh instance. Only the one item being merged at the
 moment of the crash can be lost (or partly counted). Scrapes keep working during a worker
 process's restart (they never touch the children); during the actor's own restart they answer 503.
+
+Worker processes and a parent without metrics import this package too (for the accumulator, and
+through its root), so ``prometheus_client`` and the exposition module are imported where the
+parent starts metrics (``MetricsSink.start``, ``MetricsActor``), never at module level.
 """
 
 from __future__ import annotations
@@ -18,16 +22,16 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
+from typing import TYPE_CHECKING, Any
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
 from ..settings import MetricsSettings
-from ._accumulator import MetricsDelta
-from ._exposition import HealthProbe, MetricsHTTPServer, check_writable_directory, write_atomically
-from ._state import MetricsState
+from ._catalog import MetricsDelta, MetricsState
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
+
+    from ._exposition import HealthProbe, MetricsHTTPServer
 
 __all__ = ["MetricsActor", "MetricsSink"]
 
@@ -96,6 +100,12 @@ class MetricsActor(ThreadActor):
         statuses: Callable[[], Sequence[Any]],
         inbox: deque[Pending],
     ) -> None:
+        from prometheus_client import CollectorRegistry, generate_latest  # see the module docstring
+
+        from ._exposition import write_atomically
+
+        self._generate_latest = generate_latest
+        self._write_atomically = write_atomically
         self.settings = settings
         self.state = state
         self.statuses = statuses
@@ -120,7 +130,7 @@ class MetricsActor(ThreadActor):
             self._drain()
         elif isinstance(message, _Render):
             self._drain()
-            return generate_latest(self.registry)
+            return self._generate_latest(self.registry)
         elif isinstance(message, _WriteFile):
             self._drain()
             self.write_file()
@@ -148,7 +158,7 @@ class MetricsActor(ThreadActor):
         if self.file_path is None:
             return
         try:
-            write_atomically(self.file_path, generate_latest(self.registry))
+            self._write_atomically(self.file_path, self._generate_latest(self.registry))
         except OSError as exc:
             _log.warning("could not write the metrics file %s: %s", self.file_path, exc)
 
@@ -187,6 +197,8 @@ class MetricsSink:
 
     def start(self, supervisor: ActorSupervisor) -> None:
         """Check the destination first (raises ``MetricsSettingsError`` naming the setting), then start."""
+        from ._exposition import MetricsHTTPServer, check_writable_directory  # see the module docstring
+
         settings = self.settings
         if not settings.http_mode and settings.directory is not None:
             check_writable_directory(settings.directory)

@@ -1,4 +1,5 @@
-"""Serving metrics: the HTTP server for ``/metrics`` and ``/health``, and the atomic file writer.
+"""Serving metrics: the HTTP server for ``/metrics``, ``/health`` and ``/ready``, and the atomic
+file writer. Only a parent with metrics on loads this module (``_actor`` imports it there).
 
 The HTTP server is one socket thread plus a small fixed pool of answering threads, with every
 connection bounded in number and in time (see ``MetricsHTTPServer``), so no client can exhaust
@@ -30,7 +31,7 @@ from urllib.parse import urlsplit
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..settings import MetricsSettingsError
-from ._readiness import ready_report
+from ._catalog import health_report, ready_report
 
 __all__ = [
     "CONNECTION_TIMEOUT",
@@ -40,7 +41,6 @@ __all__ = [
     "HealthProbe",
     "MetricsHTTPServer",
     "check_writable_directory",
-    "health_report",
     "write_atomically",
 ]
 
@@ -60,32 +60,6 @@ MAX_HEAD_BYTES = 16 * 1024
 _BACKLOG = 128
 #: Longest wait of the socket thread between two looks at the deadlines.
 _TICK = 0.5
-
-
-def health_report(healthy: bool, statuses: Sequence[Any]) -> tuple[int, dict[str, Any]]:
-    """The ``/health`` answer: 200 when every worker process is up and polling, else 503 naming why."""
-    children = [
-        {
-            "key": s.key, "taskType": s.task_type, "pid": s.pid, "state": s.state, "alive": s.alive,
-            "restarts": s.restarts, "inFlight": s.in_flight,
-            "lastHeartbeatAgeSeconds": None if s.last_heartbeat_age is None else round(s.last_heartbeat_age, 3),
-        }
-        for s in statuses
-    ]
-    problems = [
-        f"{s.key}: {s.state}" + (f" (last exit {s.last_exit})" if s.last_exit is not None and s.state != "up" else "")
-        for s in statuses
-        if s.state != "up"
-    ]
-    if not statuses:
-        problems.append("no worker process is running")
-    if not problems and not healthy:
-        problems.append("a worker process has stopped heartbeating")
-    ok = healthy and not problems
-    body: dict[str, Any] = {"status": "ok" if ok else "unhealthy", "children": children}
-    if problems:
-        body["problems"] = problems
-    return (200 if ok else 503), body
 
 
 @dataclass(frozen=True)
@@ -132,7 +106,7 @@ def _routes(render: Callable[[], bytes], probe: HealthProbe) -> _Routes:
     def health() -> _Response:
         return _json(*health_report(*probe()))
 
-    def ready() -> _Response:  # readiness: the polls reach the server (see _readiness)
+    def ready() -> _Response:  # readiness: the polls reach the server (see _catalog)
         return _json(*ready_report(probe()[1]))
 
     return {"/": metrics, "/metrics": metrics, "/health": health, "/ready": ready}

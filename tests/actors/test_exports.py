@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import conductor_actors.actors as actors
@@ -17,7 +20,6 @@ PUBLIC = {
     "ActorSupervisor",
     "AsyncioActor",
     "MailboxClosed",
-    "MailboxFull",
     "ManualTimerService",
     "RestartIntensity",
     "RestartPolicy",
@@ -48,8 +50,6 @@ def test_implementation_modules_are_private_and_use_postponed_annotations() -> N
 def test_errors_form_the_documented_tree() -> None:
     assert issubclass(actors.MailboxClosed, actors.ActorDeadError)
     assert issubclass(actors.ActorDeadError, RuntimeError)
-    assert issubclass(actors.MailboxFull, RuntimeError)
-    assert not issubclass(actors.MailboxFull, actors.ActorDeadError)
 
 
 def test_the_package_docstring_example_runs() -> None:
@@ -63,3 +63,29 @@ def test_the_package_docstring_example_runs() -> None:
     exec(compile("\n".join(block), "<actors docstring>", "exec"), namespace)
     counter = namespace["counter"]
     assert isinstance(counter, actors.ActorRef) and not counter.is_alive()
+
+
+_THREAD_ONLY_PROBE = """
+import json, sys
+from conductor_actors import actors
+
+class Echo(actors.ThreadActor):
+    def on_receive(self, message):
+        return message
+
+ref = Echo.start()
+answer = ref.ask("hello", timeout=10)
+ref.stop(timeout=10)
+print(json.dumps({"answer": answer, "asyncio": "asyncio" in sys.modules,
+                  "exported": actors.AsyncioActor.__name__}))
+"""
+
+
+def test_thread_actors_run_without_loading_asyncio() -> None:
+    """Sync worker processes use the kernel and must not pay for asyncio (checked in a fresh
+    interpreter, where nothing else loaded it first)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _THREAD_ONLY_PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"answer": "hello", "asyncio": False, "exported": "AsyncioActor"}

@@ -11,7 +11,7 @@ import pytest
 from _support.waiting import wait_until
 from actors._support import WAIT, Gate, Runtime, context_id
 
-from conductor_actors.actors import ActorDeadError, ActorFailed, ActorRef, MailboxClosed, MailboxFull
+from conductor_actors.actors import ActorDeadError, ActorFailed, ActorRef, MailboxClosed
 
 
 class Recorder:
@@ -213,42 +213,6 @@ def test_on_start_failure_is_a_failure_and_start_does_not_raise(runtime: Runtime
     assert failure[0] == "failure" and failure[1] is notice.exception
 
 
-def test_bounded_mailbox_refuses_when_full_and_when_closed(runtime: Runtime) -> None:
-    events: queue.Queue[Any] = queue.Queue()
-    ref = runtime.start(Recorder, events, mailbox_size=2)
-    gate = Gate()
-    ref.tell(gate)
-    gate.wait_entered()
-
-    async def fill() -> list[str]:
-        # On the actor's own loop a send is synchronous, so the count is exact at once.
-        outcomes = []
-        for n in range(3):
-            try:
-                ref.tell(n)
-                outcomes.append("ok")
-            except MailboxFull:
-                outcomes.append("full")
-        return outcomes
-
-    if runtime.loop is not None:
-        assert runtime.run(fill()) == ["ok", "ok", "full"]
-    else:
-        ref.tell(0)
-        ref.tell(1)
-        with pytest.raises(MailboxFull):
-            ref.tell(2)
-    assert ref.mailbox_depth() == 2
-    with pytest.raises(MailboxFull):
-        ref.ask("no room", timeout=WAIT)
-    ref.stop(block=False)  # the stop message does not need a place
-    with pytest.raises(MailboxClosed):
-        ref.tell("closed")
-    gate.open()
-    assert ref.join(WAIT)
-    assert [e for e in drain(events) if e[0] == "receive"] == [("receive", 0), ("receive", 1)]
-
-
 def test_blocking_on_itself_raises_instead_of_deadlocking(runtime: Runtime) -> None:
     class SelfAsker:
         def on_receive(self, message: Any) -> Any:
@@ -265,8 +229,6 @@ def test_blocking_on_itself_raises_instead_of_deadlocking(runtime: Runtime) -> N
 
 def test_start_options_are_validated(runtime: Runtime) -> None:
     cls = runtime.actor(Recorder)
-    with pytest.raises(ValueError, match="mailbox_size"):
-        runtime.start_class(cls, queue.Queue(), mailbox_size=-1)
     with pytest.raises(TypeError, match="owner"):
         runtime.start_class(cls, queue.Queue(), owner="me")
     with pytest.raises(ValueError, match="name"):

@@ -1,4 +1,4 @@
-"""Sending across threads and loops: many senders at once, the async API, and back-pressure."""
+"""Sending across threads and loops: many senders at once, and the async API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from _support.waiting import wait_until
 from actors._support import WAIT, Gate, Runtime
 
-from conductor_actors.actors import ActorDeadError, MailboxFull, ThreadActor
+from conductor_actors.actors import ActorDeadError, ThreadActor
 
 
 class PerSender:
@@ -105,39 +105,6 @@ def test_ask_async_on_a_stopped_actor(runtime: Runtime) -> None:
     runtime.run(scenario())
 
 
-def test_tell_wait_blocks_until_there_is_room() -> None:
-    class Sink(ThreadActor):
-        def on_receive(self, message: Any) -> Any:
-            if isinstance(message, Gate):
-                return message.hold()
-            return message
-
-    ref = Sink.start(mailbox_size=1)
-    try:
-        gate = Gate()
-        ref.tell(gate)
-        gate.wait_entered()
-        ref.tell("fills the only place")
-        with pytest.raises(MailboxFull, match="stayed full"):
-            ref.tell_wait("no room", timeout=0.01)
-        done = threading.Event()
-
-        def waiting_sender() -> None:
-            ref.tell_wait("waits for room", timeout=WAIT)
-            done.set()
-
-        sender = threading.Thread(target=waiting_sender)
-        sender.start()
-        assert not done.is_set()
-        gate.open()
-        assert done.wait(WAIT)
-        sender.join(WAIT)
-        wait_until(lambda: ref.mailbox_depth() == 0, what="the waiting message to be handled")
-        assert ref.ask("last", timeout=WAIT) == "last"
-    finally:
-        ref.stop(timeout=WAIT)
-
-
 def test_system_exit_in_a_thread_actor_ends_it_and_tells_the_owner(monkeypatch: pytest.MonkeyPatch) -> None:
     escaped: list[type[BaseException]] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_type))
@@ -207,8 +174,6 @@ def test_thread_actor_daemon_flag_and_async_handler_rejected() -> None:
 def test_flavour_specific_refusals(runtime: Runtime) -> None:
     ref = runtime.start(PerSender)
     if runtime.loop is not None:
-        with pytest.raises(TypeError, match="tell_wait"):
-            ref.tell_wait("x")
 
         async def block_on_own_loop() -> None:
             with pytest.raises(RuntimeError, match="ask_async"):
@@ -218,5 +183,5 @@ def test_flavour_specific_refusals(runtime: Runtime) -> None:
 
         runtime.run(block_on_own_loop())
     else:
-        ref.tell_wait((1, 1))  # unbounded: never waits
+        ref.tell((1, 1))
         assert ref.ask("report", timeout=WAIT) == {1: [1]}

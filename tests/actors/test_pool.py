@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import pytest
-from _support.waiting import wait_until
 from actors._support import WAIT, Gate
 
 from conductor_actors.actors import (
@@ -17,7 +16,6 @@ from conductor_actors.actors import (
     ActorRef,
     AsyncioActor,
     MailboxClosed,
-    MailboxFull,
     ThreadActor,
 )
 
@@ -178,23 +176,6 @@ def test_pool_arguments_are_checked() -> None:
 
     with pytest.raises(TypeError, match="ThreadActor"):
         ActorPool.start(NotThreaded, 2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="mailbox_size"):
-        ActorPool.start(lambda: Member(0, queue.Queue()), 2, mailbox_size=-3)
-
-
-def test_bounded_pool_mailbox() -> None:
-    ref, _ = start_pool(1, mailbox_size=1)
-    try:
-        gate = Gate()
-        ref.tell(gate)
-        gate.wait_entered()
-        ref.tell(1)
-        wait_until(lambda: ref.mailbox_depth() == 1, "the message to be queued behind the gate")
-        with pytest.raises(MailboxFull):
-            ref.tell(2)
-        gate.open()
-    finally:
-        ref.stop(timeout=WAIT)
 
 
 @pytest.mark.parametrize("size", [1, 3])

@@ -130,7 +130,7 @@ def _status(**fields: Any) -> Any:
 def test_readiness_rules() -> None:
     """Ready: a good poll and no failure since, or failures for at most the window, or paused.
     Not ready: not up, no good poll yet, failing longer than the window, or no process at all."""
-    from conductor_actors.metrics._readiness import READY_WINDOW, ready_report
+    from conductor_actors.metrics._catalog import READY_WINDOW, ready_report
 
     good = _status(last_poll_success_age=0.5)
     busy = _status(key="busy", last_poll_success_age=600.0)  # all slots busy: no poll since, none failed

@@ -18,8 +18,7 @@ from _support.metrics_apps import make_worker
 from _support.metrics_apps.harness import FAST_RUNTIME, TASK, WAIT, HandlerFactory, run_tasks, scrape_until
 
 from conductor_actors.devserver import DevServer
-from conductor_actors.metrics._accumulator import MetricsDelta
-from conductor_actors.metrics._catalog import TIME_BUCKETS
+from conductor_actors.metrics._catalog import TIME_BUCKETS, MetricsDelta
 from conductor_actors.runtime import EventBatch
 
 N = 300

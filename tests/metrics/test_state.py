@@ -17,10 +17,14 @@ from _support.metrics_apps.harness import Scrape, buckets
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 
-from conductor_actors.metrics._accumulator import MetricsAccumulator, MetricsDelta, SeriesKey
-from conductor_actors.metrics._catalog import TIME_BUCKETS
-from conductor_actors.metrics._exposition import health_report
-from conductor_actors.metrics._state import MetricsState
+from conductor_actors.metrics._catalog import (
+    TIME_BUCKETS,
+    MetricsAccumulator,
+    MetricsDelta,
+    MetricsState,
+    SeriesKey,
+    health_report,
+)
 from conductor_actors.supervision import ChildStatus
 
 EXECUTE = "task_execute_time_seconds"
