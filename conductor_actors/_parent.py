@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from .actors import ActorRef, ActorSupervisor, RestartPolicy, ThreadActor
+from .actors import ActorRef, ActorSupervisor, AsyncioActor, RestartPolicy, ThreadActor
 from .client import (
     AuthorizationError,
     ConductorClient,
@@ -68,18 +67,12 @@ class ParentSink(Protocol):
     def on_child_state(self, status: ChildStatus) -> None: ...
 
 
-def _is_asyncio_actor_class(target: Any) -> bool:
-    """Without importing asyncio: a class can only subclass AsyncioActor once its module is loaded."""
-    module = sys.modules.get("conductor_actors.actors")
-    return module is not None and isinstance(target, type) and issubclass(target, module.AsyncioActor)
-
-
 def actor_subscriptions(item: Any) -> tuple[type[TaskRunnerEvent], ...]:
     """The event classes a user actor (class or partial) subscribed to; raises TypeError/ValueError
     naming the actor when it is not something the parent can run."""
     target = item.func if isinstance(item, functools.partial) else item
     label = getattr(target, "__qualname__", repr(target))
-    if _is_asyncio_actor_class(target):
+    if isinstance(target, type) and issubclass(target, AsyncioActor):
         raise TypeError(f"actor {label}: parent-side actors run on threads; subclass ThreadActor")
     if not (isinstance(target, type) and issubclass(target, ThreadActor)):
         if isinstance(target, ThreadActor):

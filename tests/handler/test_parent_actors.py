@@ -11,9 +11,11 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from _support.cli_apps import WAIT, one_task_workflow, start_workflows, wait_until
 
 from conductor_actors import (
+    AsyncioActor,
     RuntimeSettings,
     TaskExecutionCompleted,
     TaskResultStatus,
@@ -206,3 +208,15 @@ def test_update_failures_during_the_stop_reach_the_actor_before_stop_returns(
     received = [sink.get_nowait() for _ in range(sink.qsize())]
     assert sorted(e.task_id for e in received) == sorted(task_ids(dev_server, ids).values())
     assert {e.task_result.status for e in received} == {TaskResultStatus.COMPLETED}
+
+
+def test_an_asyncio_actor_is_refused_as_a_parent_actor(scenario: Scenario, make_handler: MakeHandler) -> None:
+    """Parent-side actors run on threads: an AsyncioActor subclass is refused at construction, with
+    the fix named, before any process starts."""
+
+    class LoopRecorder(AsyncioActor):
+        subscriptions = (TaskExecutionCompleted,)
+
+    sleepy = scenario("sleepy")
+    with pytest.raises(TypeError, match=r"LoopRecorder.*subclass ThreadActor"):
+        make_handler([Worker("h_refused", sleepy.sleepy_sync, poll_interval=20)], actors=[LoopRecorder])
