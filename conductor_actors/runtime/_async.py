@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..actors import AsyncioActor
-from ..client import AsyncConductorClient, Task
+from ..client import AsyncConductorClient
 from ..worker import ExecutionOutcome, execute_async, failed_outcome, register_task_definition_async
 from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
-from ._messages import CancelRunning, CancelSends, Execute, Pause, Report, Resume
+from ._messages import CancelRunning, CancelSends, Execute, Pause, Report, Resume, ValidTask
 from ._pipeline import PipelineState, TaskState, tell_quietly
 from ._poll import PollerBehaviour
 from ._update import UpdaterBehaviour
@@ -75,7 +75,7 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         if isinstance(message, Execute):
             task = message.task
             if self.begin(task):
-                task_id: str = task.task_id  # type: ignore[assignment]
+                task_id = task.task_id
                 coroutine = asyncio.get_running_loop().create_task(self._run(task))
                 self.running[task_id] = coroutine
                 coroutine.add_done_callback(lambda _: self.running.pop(task_id, None))
@@ -83,15 +83,14 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             for coroutine in list(self.running.values()):
                 coroutine.cancel()
 
-    async def _run(self, task: Task) -> None:
+    async def _run(self, task: ValidTask) -> None:
         p = self.pipeline
         timeout = float(task.response_timeout_seconds or 0) if self._cancel_overdue else 0.0
         # One loop timer cancels an overdue task's coroutine (asyncio.wait_for would wrap every
         # execution in an extra task, a cost paid by every task for the rare overdue one).
         timer = None
         if timeout > 0:
-            task_id: str = task.task_id  # type: ignore[assignment]  # checked when the task arrived
-            timer = asyncio.get_running_loop().call_later(timeout, self._expire, task_id, asyncio.current_task())
+            timer = asyncio.get_running_loop().call_later(timeout, self._expire, task.task_id, asyncio.current_task())
         try:
             outcome = await execute_async(p.bound, task, p.shutting_down.is_set)
         except asyncio.CancelledError as exc:
@@ -113,7 +112,7 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             self.overdue.add(task_id)
             coroutine.cancel()
 
-    def _overdue(self, task: Task, timeout: float) -> ExecutionOutcome:
+    def _overdue(self, task: ValidTask, timeout: float) -> ExecutionOutcome:
         p = self.pipeline
         _log.warning(
             "%s ran longer than its responseTimeoutSeconds (%g s) without lease extension and was cancelled; "
@@ -192,7 +191,7 @@ class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):
             self._spawn(self._extend(*due))
         return None
 
-    async def _extend(self, task: Task, extension: Any) -> None:
+    async def _extend(self, task: ValidTask, extension: Any) -> None:
         try:
             await self.pipeline.client.update_task(extension)
         except Exception as exc:

@@ -21,7 +21,7 @@ from ..actors import TimerHandle
 from ..client import Task, TaskResult, TaskResultStatus
 from ..settings import RuntimeSettings
 from ..worker import ExecutionOutcome
-from ._messages import LeaseBeat, LeaseRelease, LeaseTrack, Purpose, Report
+from ._messages import LeaseBeat, LeaseRelease, LeaseTrack, Purpose, Report, ValidTask
 from ._pipeline import PipelineState, Stage, TaskState, tell_quietly
 
 __all__ = [
@@ -54,10 +54,10 @@ def handback_result(task: Task, worker_id: str) -> TaskResult:
     )
 
 
-def hand_back(pipeline: PipelineState, task: Task) -> None:
+def hand_back(pipeline: PipelineState, task: ValidTask) -> None:
     """Return a received, unstarted task to the server (via the updater); its slot is freed when that
     settles. The ledger claim makes sure one task is handed back once, whoever notices first."""
-    if pipeline.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING):  # type: ignore[arg-type]
+    if pipeline.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING):
         tell_quietly(pipeline.updater, Report(task, handback_result(task, pipeline.worker_id), Purpose.HANDBACK))
 
 
@@ -104,34 +104,33 @@ class ExecutorBehaviour(Stage):
     def __init__(self, pipeline: PipelineState) -> None:
         self.pipeline = pipeline
 
-    def begin(self, task: Task) -> bool:
+    def begin(self, task: ValidTask) -> bool:
         """Claim ``task`` for running; False when it must not run (shutdown: it is handed back)."""
         p = self.pipeline
-        task_id: str = task.task_id  # type: ignore[assignment]
         if p.shutting_down.is_set():
             hand_back(p, task)
             return False
-        if not p.ledger.transition(task_id, TaskState.RECEIVED, TaskState.RUNNING):
+        if not p.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.RUNNING):
             return False  # handed back by the shutdown deadline while it waited
         p.telemetry.execution_started(task)
         if p.leases is not None:
             tell_quietly(p.leases, LeaseTrack(task))
         return True
 
-    def finish(self, task: Task, outcome: ExecutionOutcome) -> None:
+    def finish(self, task: ValidTask, outcome: ExecutionOutcome) -> None:
         """Report the outcome (unless the task was handed back meanwhile)."""
         p = self.pipeline
         recycle = p.recycling.after_task(p.executed.add())  # max_tasks, and memory after every task
         if recycle is not None and p.on_task_limit is not None:
             p.on_task_limit(recycle)
         if p.leases is not None:
-            tell_quietly(p.leases, LeaseRelease(task.task_id))  # type: ignore[arg-type]
+            tell_quietly(p.leases, LeaseRelease(task.task_id))
         p.telemetry.execution_finished(
             task, failed=outcome.failed, cause=outcome.cause,
             duration=outcome.duration, output_size=outcome.output_size_bytes,
         )
         p.task_log.finished(task, outcome)
-        if p.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):  # type: ignore[arg-type]
+        if p.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):
             tell_quietly(p.updater, Report(task, outcome.result))
         else:
             _log.warning(
@@ -145,14 +144,14 @@ class LeaseBehaviour(Stage):
 
     def __init__(self, pipeline: PipelineState) -> None:
         self.pipeline = pipeline
-        self.tracked: dict[str, tuple[Task, float, TimerHandle]] = {}
+        self.tracked: dict[str, tuple[ValidTask, float, TimerHandle]] = {}
 
-    def handle(self, message: Any) -> tuple[Task, TaskResult] | None:
+    def handle(self, message: Any) -> tuple[ValidTask, TaskResult] | None:
         """Process a message; returns (task, extension result) when an extension must be sent now."""
         if isinstance(message, LeaseTrack):
             interval = lease_interval(message.task, self.pipeline.runtime)
             if interval is not None:
-                task_id: str = message.task.task_id  # type: ignore[assignment]
+                task_id = message.task.task_id
                 self.tracked[task_id] = (message.task, interval, self.send_after(interval, LeaseBeat(task_id)))
         elif isinstance(message, LeaseRelease):
             entry = self.tracked.pop(message.task_id, None)
@@ -164,9 +163,9 @@ class LeaseBehaviour(Stage):
                 return entry[0], lease_extension_result(entry[0], self.pipeline.worker_id)
         return None
 
-    def extended(self, task: Task, error: BaseException | None) -> None:
+    def extended(self, task: ValidTask, error: BaseException | None) -> None:
         """The extension was sent (``error`` None) or failed; schedule the next one."""
-        task_id: str = task.task_id  # type: ignore[assignment]
+        task_id = task.task_id
         entry = self.tracked.get(task_id)
         if entry is None:
             return  # the task finished meanwhile

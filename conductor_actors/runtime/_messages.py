@@ -20,7 +20,7 @@ import dataclasses
 import enum
 import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..client import Task, TaskResult
 from ..events import RemoteError, TaskRunnerEvent
@@ -47,8 +47,10 @@ __all__ = [
     "SlotsFreed",
     "Stop",
     "UndeliveredResult",
+    "ValidTask",
     "picklable_error",
     "picklable_event",
+    "valid_task",
 ]
 
 
@@ -144,6 +146,29 @@ def picklable_event(event: Any) -> Any:
 
 # -- inside the pipeline --------------------------------------------------------------------------
 
+if TYPE_CHECKING:
+
+    class ValidTask(Task):
+        """A ``Task`` that passed validation on arrival (``valid_task``): its ids are plain ``str``,
+        so no code after the poller checks or ignores an optional id."""
+
+        task_id: str
+        workflow_instance_id: str
+
+else:
+    # At run time a ValidTask is the very Task the server sent: validation checks its ids once, on
+    # arrival, and neither copies nor wraps it (every task of every poll passes through here).
+    ValidTask = Task
+
+
+def valid_task(task: Task) -> ValidTask | None:
+    """``task`` as a ``ValidTask`` when both its ids are non-empty strings, else None."""
+    task_id, workflow_id = task.task_id, task.workflow_instance_id
+    if isinstance(task_id, str) and task_id and isinstance(workflow_id, str) and workflow_id:
+        return cast(ValidTask, task)
+    return None
+
+
 
 class Purpose(enum.Enum):
     """Why a result is being sent: it decides the endpoint and what success means."""
@@ -173,7 +198,7 @@ class Beat:
 class Execute:
     """Poller or updater -> executor: run the worker function for ``task`` (its slot is taken)."""
 
-    task: Task
+    task: ValidTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +206,7 @@ class Report:
     """Executor or runner -> updater: send ``result`` for ``task``. ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
 
-    task: Task
+    task: ValidTask
     result: TaskResult
     purpose: Purpose = Purpose.RESULT
     attempt: int = 1
@@ -208,7 +233,7 @@ class Flush:
 class LeaseTrack:
     """Executor -> lease keeper: ``task`` started running; extend its lease until released."""
 
-    task: Task
+    task: ValidTask
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from ..actors import ActorDeadError, ActorFailed, ActorRef, ThreadActor, TimerHa
 from ..client import Configuration, Task, TaskResult
 from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig
-from ._messages import Beat
+from ._messages import Beat, ValidTask
 from ._telemetry import TaskLog, Telemetry
 
 if TYPE_CHECKING:  # built by the runner, which imports the stage modules
@@ -126,7 +126,7 @@ class TaskLedger:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._entries: dict[str, tuple[Task, TaskState, TaskResult | None]] = {}
+        self._entries: dict[str, tuple[ValidTask, TaskState, TaskResult | None]] = {}
         self._waiters = 0
         self._interruptions = 0
         self.on_change: Callable[[], None] | None = None
@@ -140,10 +140,10 @@ class TaskLedger:
         if callback is not None:
             callback()
 
-    def received(self, task: Task) -> None:
-        """A task arrived (its id is checked by the caller)."""
+    def received(self, task: ValidTask) -> None:
+        """A task arrived."""
         with self._cond:
-            self._entries[task.task_id] = (task, TaskState.RECEIVED, None)  # type: ignore[index]
+            self._entries[task.task_id] = (task, TaskState.RECEIVED, None)
             self._changed()
         self._notify()
 
@@ -176,12 +176,12 @@ class TaskLedger:
             entry = self._entries.get(task_id)
             return None if entry is None else entry[1]
 
-    def unsettled(self, *states: TaskState) -> list[Task]:
+    def unsettled(self, *states: TaskState) -> list[ValidTask]:
         """Tasks in any of ``states`` (all unsettled tasks when none are given)."""
         with self._cond:
             return [task for task, state, _ in self._entries.values() if not states or state in states]
 
-    def pending_results(self) -> list[tuple[Task, TaskResult]]:
+    def pending_results(self) -> list[tuple[ValidTask, TaskResult]]:
         """REPORTING tasks whose result is recorded (results not yet accepted by the server)."""
         with self._cond:
             return [

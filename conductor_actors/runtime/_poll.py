@@ -16,7 +16,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..client import (
     AuthorizationError,
@@ -29,7 +29,7 @@ from ..client import (
 )
 from ..settings import RuntimeSettings
 from ._execute import hand_back
-from ._messages import Beat, Execute, Pause, PollTick, Report, Resume, SlotsFreed, Stop
+from ._messages import Beat, Execute, Pause, PollTick, Report, Resume, SlotsFreed, Stop, ValidTask, valid_task
 from ._pipeline import PipelineState, Stage, TaskState, tell_quietly
 
 __all__ = [
@@ -178,7 +178,7 @@ def undecodable_result(task: UndecodableTask, worker_id: str) -> TaskResult:
     )
 
 
-def arrive(pipeline: PipelineState, task: Task) -> None:
+def arrive(pipeline: PipelineState, task: ValidTask) -> None:
     """A task arrived (by a poll or chained by update-v2) and holds a slot: record it and have it
     run, or hand it back at once when the pipeline is stopping."""
     pipeline.ledger.received(task)
@@ -193,13 +193,16 @@ def fail_undecodable(pipeline: PipelineState, bad: UndecodableTask) -> None:
     decoded; its ids could. Report it FAILED_WITH_TERMINAL_ERROR through the updater like any
     result: retried, kept in the outbox when it cannot be delivered, and the slot freed once settled.
     Also while stopping: handing it back would only bring it back as broken."""
-    task = Task(task_id=bad.task_id, workflow_instance_id=bad.workflow_instance_id, task_type=bad.task_type)
+    # Only an addressable task gets here: both its ids were read.
+    task = cast(
+        ValidTask, Task(task_id=bad.task_id, workflow_instance_id=bad.workflow_instance_id, task_type=bad.task_type)
+    )
     result = undecodable_result(bad, pipeline.worker_id)
     _log.error(
         "%s could not be decoded (%s); failing it with FAILED_WITH_TERMINAL_ERROR", pipeline.describe(task), bad.reason
     )
     pipeline.ledger.received(task)
-    pipeline.ledger.transition(bad.task_id, TaskState.RECEIVED, TaskState.REPORTING, result)  # type: ignore[arg-type]
+    pipeline.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING, result)
     tell_quietly(pipeline.updater, Report(task, result))
 
 
@@ -225,8 +228,8 @@ class Polled:
     ``count`` and must be handed back at once; ``failing`` could not be decoded but its ids could,
     so it is failed on the server. Every task of the three holds a slot until settled."""
 
-    run: tuple[Task, ...]
-    excess: tuple[Task, ...] = ()
+    run: tuple[ValidTask, ...]
+    excess: tuple[ValidTask, ...] = ()
     failing: tuple[UndecodableTask, ...] = ()
 
 
@@ -284,16 +287,16 @@ class PollerLogic:
         """
         self.polling = False
         failing = tuple(addressable(undecodable, "a polled"))
-        accepted: list[Task] = []
+        accepted: list[ValidTask] = []
         for task in tasks:
-            reason = invalid_task_reason(task)
-            if reason is not None:
+            valid = valid_task(task)
+            if valid is None:
                 _log.warning(
-                    "skipping a polled %s task the runtime cannot execute (%s): %r",
-                    task.task_type or "?", reason, {k: v for k, v in task.to_wire().items() if k != "inputData"},
+                    "skipping a polled %s task the runtime cannot execute (%s): %r", task.task_type or "?",
+                    invalid_task_reason(task), {k: v for k, v in task.to_wire().items() if k != "inputData"},
                 )
                 continue
-            accepted.append(task)
+            accepted.append(valid)
         room = max(0, self.free - len(failing))
         self.free -= len(accepted) + len(failing)
         self.schedule.poll_succeeded(len(accepted) + len(failing), now)

@@ -39,13 +39,13 @@ from types import TracebackType
 from typing import Any
 
 from ..actors import TimerService
-from ..client import Configuration, Task, TaskResult
+from ..client import Configuration, TaskResult
 from ..events import TaskRunnerEvent
 from ..metrics import MetricsAccumulator
 from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig, WorkerInterface, resolve_worker_config
 from ._execute import handback_result
-from ._messages import Flush, Purpose, Report, Stop
+from ._messages import Flush, Purpose, Report, Stop, ValidTask
 from ._pipeline import (
     Liveness,
     PipelineState,
@@ -201,7 +201,7 @@ class GracefulStop:
     def grace_deadline(self) -> float:
         return self._grace_until
 
-    def hand_back_unfinished(self, pipeline: PipelineState) -> list[Task]:
+    def hand_back_unfinished(self, pipeline: PipelineState) -> list[ValidTask]:
         """At the grace deadline: hand back every task not started or still running (see
         ``_claim_unfinished``), send every result waiting for a retry now, and start the flush
         deadline. Returns the tasks that were still running (abandoned)."""
@@ -222,18 +222,18 @@ class GracefulStop:
         ledger, task_type = pipeline.ledger, pipeline.task_type
         pending = ledger.pending_results()
         for task, result in pending:
-            if ledger.settled(task.task_id):  # type: ignore[arg-type]
+            if ledger.settled(task.task_id):
                 pipeline.hand_to_recovery(result, TimeoutError("not delivered before the shutdown deadline"), 0)
         if pending:
             _log.warning("%d %s result(s) not delivered before the shutdown deadline were handed to recovery",
                          len(pending), task_type)
-        unanswered = [t for t in ledger.unsettled() if ledger.settled(t.task_id)]  # type: ignore[arg-type]
+        unanswered = [t for t in ledger.unsettled() if ledger.settled(t.task_id)]
         if unanswered:
             _log.warning("%d %s hand-back(s) were not answered before the shutdown deadline; the server offers "
                          "those tasks again after their response timeout", len(unanswered), task_type)
         return len(pending)
 
-    def report(self, pipeline: PipelineState, running: list[Task], clean: bool) -> StopReport:
+    def report(self, pipeline: PipelineState, running: list[ValidTask], clean: bool) -> StopReport:
         """What this stop did (logged); ``clean``: the flush wait saw every task settled."""
         handed_back_before, recovered_before = self._before
         undelivered = pipeline.handed_to_recovery.value - recovered_before
@@ -256,7 +256,7 @@ class GracefulStop:
         return StopReport(0, 0, 0, True, 0.0)
 
 
-def _claim_unfinished(pipeline: PipelineState) -> tuple[list[Report], list[Task]]:
+def _claim_unfinished(pipeline: PipelineState) -> tuple[list[Report], list[ValidTask]]:
     """At the grace deadline: claim every task not started or still running for a hand-back.
 
     Returns the hand-back reports to send and the tasks that were running (abandoned). Claims are
@@ -264,11 +264,11 @@ def _claim_unfinished(pipeline: PipelineState) -> tuple[list[Report], list[Task]
     never both.
     """
     reports: list[Report] = []
-    running: list[Task] = []
+    running: list[ValidTask] = []
     ledger = pipeline.ledger
     for state in (TaskState.RECEIVED, TaskState.RUNNING):
         for task in ledger.unsettled(state):
-            if ledger.transition(task.task_id, state, TaskState.REPORTING):  # type: ignore[arg-type]
+            if ledger.transition(task.task_id, state, TaskState.REPORTING):
                 reports.append(Report(task, handback_result(task, pipeline.worker_id), Purpose.HANDBACK))
                 if state is TaskState.RUNNING:
                     running.append(task)

@@ -34,7 +34,7 @@ from typing import Any
 
 from .._logging import TASK_LOGGER
 from ..actors import ThreadActor
-from ..client import Task, TaskResult
+from ..client import TaskResult
 from ..events import (
     PollCompleted,
     PollFailure,
@@ -48,7 +48,7 @@ from ..events import (
 )
 from ..metrics import MetricsAccumulator
 from ..worker import NonRetryableException
-from ._messages import EventBatch, Heartbeat, UndeliveredResult, picklable_error, picklable_event
+from ._messages import EventBatch, Heartbeat, UndeliveredResult, ValidTask, picklable_error, picklable_event
 
 __all__ = ["FAILURE_BURST", "FAILURE_INTERVAL", "Relay", "SendNow", "SetProbe", "TaskLog", "Telemetry"]
 
@@ -112,16 +112,16 @@ class Telemetry:
         if self._want_poll_failure:
             self._dispatcher.publish(PollFailure(self.task_type, duration * 1000.0, cause))
 
-    def execution_started(self, task: Task) -> None:
+    def execution_started(self, task: ValidTask) -> None:
         if self.metrics is not None:
             self.metrics.inc("task_execution_started_total", self._type_label)
         if self._want_started:
             self._dispatcher.publish(
-                TaskExecutionStarted(self.task_type, task.task_id or "", self.worker_id, task.workflow_instance_id)
+                TaskExecutionStarted(self.task_type, task.task_id, self.worker_id, task.workflow_instance_id)
             )
 
     def execution_finished(
-        self, task: Task, *, failed: bool, cause: BaseException | None, duration: float, output_size: int
+        self, task: ValidTask, *, failed: bool, cause: BaseException | None, duration: float, output_size: int
     ) -> None:
         metrics = self.metrics
         if metrics is not None:
@@ -134,14 +134,14 @@ class Telemetry:
             if self._want_failure:
                 self._dispatcher.publish(
                     TaskExecutionFailure(
-                        self.task_type, task.task_id or "", self.worker_id, task.workflow_instance_id,
+                        self.task_type, task.task_id, self.worker_id, task.workflow_instance_id,
                         cause if cause is not None else RuntimeError("task failed"), duration * 1000.0,
                     )
                 )
         elif self._want_completed:
             self._dispatcher.publish(
                 TaskExecutionCompleted(
-                    self.task_type, task.task_id or "", self.worker_id, task.workflow_instance_id,
+                    self.task_type, task.task_id, self.worker_id, task.workflow_instance_id,
                     duration * 1000.0, output_size,
                 )
             )
@@ -156,13 +156,13 @@ class Telemetry:
         if error is not None:
             self.metrics.inc("task_update_error_total", (self.task_type, type(error).__name__))
 
-    def update_failed(self, task: Task, result: TaskResult, cause: BaseException, attempts: int) -> None:
+    def update_failed(self, task: ValidTask, result: TaskResult, cause: BaseException, attempts: int) -> None:
         """A result could not be delivered after every attempt: always published (and forwarded)."""
         if self.metrics is not None:
             self.metrics.inc("task_update_failed_total", self._type_label)
         self._dispatcher.publish(
             TaskUpdateFailure(
-                self.task_type, task.task_id or "", self.worker_id, task.workflow_instance_id,
+                self.task_type, task.task_id, self.worker_id, task.workflow_instance_id,
                 cause, attempts, result,
             )
         )

@@ -31,9 +31,9 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed
+from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed, ValidTask, valid_task
 from ._pipeline import PipelineState, Stage, tell_quietly
-from ._poll import addressable, arrive, fail_undecodable, invalid_task_reason
+from ._poll import addressable, arrive, fail_undecodable
 
 __all__ = [
     "GiveUp",
@@ -116,7 +116,7 @@ class Settled:
     """The result was accepted; ``next_task`` (update-v2) keeps the slot, or ``failing`` (a chained
     task that could not be decoded, to be failed) does; with neither, the slot is freed."""
 
-    next_task: Task | None
+    next_task: ValidTask | None
     failing: UndecodableTask | None = None
 
 
@@ -176,10 +176,12 @@ class UpdaterLogic:
         if isinstance(next_task, UndecodableTask):
             failing = addressable((next_task,), "the update-v2 answer's")
             return Settled(None, failing[0] if failing else None)
-        if next_task is not None and invalid_task_reason(next_task) is not None:
+        if next_task is None:
+            return Settled(None)
+        valid = valid_task(next_task)
+        if valid is None:
             _log.warning("update-v2 returned a task without ids; ignored: %r", next_task.to_wire())
-            next_task = None
-        return Settled(next_task)
+        return Settled(valid)
 
     def on_failure(self, report: Report, error: BaseException, *, sent_v2: bool) -> Resend | Retry | GiveUp:
         if sent_v2 and isinstance(error, ResponseTooLargeError):
@@ -249,7 +251,7 @@ class UpdaterBehaviour(Stage):
 
     def _still_owed(self, report: Report) -> Report | None:
         """``report``, unless its task was settled meanwhile (the flush deadline handed it over)."""
-        if self.pipeline.ledger.state_of(report.task.task_id) is None:  # type: ignore[arg-type]
+        if self.pipeline.ledger.state_of(report.task.task_id) is None:
             _log.debug("not sending the result of %s: already handed over", self.pipeline.describe(report.task))
             return None
         return report
@@ -263,7 +265,7 @@ class UpdaterBehaviour(Stage):
         p = self.pipeline
         p.telemetry.update_sent(duration, None)
         settled = p.updater_logic.on_success(next_task)
-        p.ledger.settled(report.task.task_id)  # type: ignore[arg-type]
+        p.ledger.settled(report.task.task_id)
         if report.purpose is Purpose.HANDBACK:
             p.handed_back.add()
             p.telemetry.handed_back()
@@ -302,7 +304,7 @@ class UpdaterBehaviour(Stage):
         report = outcome.report
         # Whoever settles the entry owns it: a result the flush deadline already handed to recovery
         # (the ledger entry is gone) is neither reported nor handed over a second time.
-        if not p.ledger.settled(report.task.task_id):  # type: ignore[arg-type]
+        if not p.ledger.settled(report.task.task_id):
             _log.debug("%s was already handed over; its late failure is ignored", p.describe(report.task))
             return
         if report.purpose is Purpose.HANDBACK:
