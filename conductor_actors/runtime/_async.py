@@ -28,7 +28,7 @@ from ..actors import AsyncioActor
 from ..client import AsyncConductorClient
 from ..worker import ExecutionOutcome, execute_async, failed_outcome, register_task_definition_async
 from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
-from ._messages import CancelRunning, CancelSends, Execute, Pause, Report, Resume, ValidTask
+from ._messages import CancelRunning, CancelSends, Execute, Report, ValidTask
 from ._pipeline import PipelineState, TaskState, tell_quietly
 from ._poll import PollerBehaviour
 from ._update import UpdaterBehaviour
@@ -201,28 +201,11 @@ class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):
 
 
 class AsyncPipeline:
-    """A running async worker: ``await start()``, then ``pause()``/``resume()``, then ``await stop()``.
+    """A running async worker over ``state``: ``await start()``, then ``await stop()`` once. As
+    ``SyncPipeline``, except that a client not given is built on the loop by ``start``."""
 
-    Args: as ``SyncPipeline``'s; a client not given is built on the loop by ``start``.
-    """
-
-    flavour = "async"
-
-    def __init__(
-        self,
-        state: PipelineState,
-        stop_plan: GracefulStop,
-        *,
-        client: Any = None,
-        on_request: Callable[[str, str, int, float], None] | None = None,
-        on_stage_failure: Callable[[str, BaseException], None],
-        on_ready: Callable[[PipelineState], None] | None = None,
-    ) -> None:
+    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
         self.state = state
-        self.client = client
-        self._on_request = on_request
-        self._on_stage_failure = on_stage_failure
-        self._on_ready = on_ready
         self._changed: asyncio.Event | None = None
         self._stop = stop_plan
         self._started = False
@@ -235,33 +218,25 @@ class AsyncPipeline:
         self._started = True
         p = self.state
         config = p.config
-        if self.client is None:
-            self.client = AsyncConductorClient(
-                p.settings.configuration, pool_size=config.thread_count * 2 + 2, on_request=self._on_request
+        if p.client is None:
+            p.client = AsyncConductorClient(
+                p.settings.configuration, pool_size=config.thread_count * 2 + 2,
+                on_request=p.telemetry.request_observer(),
             )
-        p.client = self.client
         self._changed = asyncio.Event()
         p.ledger.on_change = self._changed.set  # every ledger change happens on this loop
         if config.register_task_def:
-            await register_task_definition_async(self.client, p.bound.worker, config)
+            await register_task_definition_async(p.client, p.bound.worker, config)
         name = p.task_type
-        guardian = p.start_guardian(self._on_stage_failure)
+        guardian = p.start_guardian()
         p.updater = AsyncUpdater.start(p, {}, name=f"{name}-updater", owner=guardian)
         p.executor = AsyncExecutor.start(p, name=f"{name}-executor", owner=guardian)
         if config.lease_extend_enabled:
             p.leases = AsyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
-        if self._on_ready is not None:
-            self._on_ready(p)
+        if p.on_ready is not None:
+            p.on_ready(p)
         p.poller = AsyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
         _log.info("Created AsyncTaskRunner for async worker: %s (up to %d concurrent tasks)", name, config.thread_count)
-
-    def pause(self) -> None:
-        tell_quietly(self.state.poller, Pause())
-        tell_quietly(self.state.updater, Pause())
-
-    def resume(self) -> None:
-        tell_quietly(self.state.poller, Resume())
-        tell_quietly(self.state.updater, Resume())
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal); runs on the loop (``call_soon_threadsafe``)."""
@@ -318,6 +293,6 @@ class AsyncPipeline:
         for ref in (p.leases, p.executor, p.updater, p.guardian):
             if ref is not None:
                 ref.stop(block=False)
-        await self.client.aclose()
+        await p.client.aclose()
         self._stopped = stop.report(p, running, clean)
         return self._stopped

@@ -31,7 +31,7 @@ from ..actors import ActorDeadError, ActorFailed, ActorRef, ThreadActor, TimerHa
 from ..client import Configuration, Task, TaskResult
 from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig
-from ._messages import Beat, ValidTask
+from ._messages import Beat, Pause, Resume, ValidTask
 from ._telemetry import TaskLog, Telemetry
 
 if TYPE_CHECKING:  # built by the runner, which imports the stage modules
@@ -49,6 +49,7 @@ __all__ = [
     "TaskState",
     "UndeliverableSink",
     "WorkerSettings",
+    "log_undeliverable",
     "tell_quietly",
 ]
 
@@ -56,6 +57,15 @@ _log = logging.getLogger("conductor_actors.runtime")
 
 #: Receives a result that could not be delivered: (task type, result, cause, attempts made).
 UndeliverableSink = Callable[[str, TaskResult, BaseException, int], None]
+
+
+def log_undeliverable(task_type: str, result: TaskResult, cause: BaseException, attempts: int) -> None:
+    """The ``UndeliverableSink`` of a pipeline without recovery: one ERROR line."""
+    _log.error(
+        "the result of %s task %s (workflow %s) could not be delivered (%s) and no recovery is configured; "
+        "the server will time the task out and retry it",
+        task_type, result.task_id, result.workflow_instance_id, cause,
+    )
 
 
 @dataclass(frozen=True)
@@ -337,11 +347,11 @@ class StageGuardian(ThreadActor):
 class PipelineState:
     """Shared by the stages of one worker's pipeline in one process.
 
-    Built by the runner before the stages start; the pipeline then stores the client and the stage
-    references once, and the stages read them. ``poll_timers`` is the poller's timer service (None:
-    the flavour's own timers) and ``clock`` the poller's clock, read from that service when one is
-    given (else ``time.monotonic``): the poll schedule is measured on the clock its waits run on,
-    so a test can drive both by hand.
+    Built by the runner before the stages start; the pipeline then stores the client (when it
+    builds one) and the stage references once, and the stages read them. ``poll_timers`` is the
+    poller's timer service (None: the flavour's own timers) and ``clock`` the poller's clock, read
+    from that service when one is given (else ``time.monotonic``): the poll schedule is measured on
+    the clock its waits run on, so a test can drive both by hand.
 
     Args:
         settings: the worker-scope settings.
@@ -350,8 +360,11 @@ class PipelineState:
         undeliverable: receives results whose update failed finally.
         updater_logic: the updater's protocol state, shared by every updater member.
         recycling: the recycling limits checked as each task ends.
+        on_stage_failure: called on the guardian's thread when a stage fails.
         on_task_limit: called once when a recycling limit is reached (None: nobody asks).
+        on_ready: called with this state once every stage but the poller runs (None: nobody asks).
         poll_timers: see above.
+        client: a ready client (the transport seam); None: the pipeline builds one.
     """
 
     def __init__(
@@ -363,8 +376,11 @@ class PipelineState:
         undeliverable: UndeliverableSink,
         updater_logic: UpdaterLogic,
         recycling: RecycleCheck,
+        on_stage_failure: Callable[[str, BaseException], None],
         on_task_limit: Callable[[str], None] | None = None,
+        on_ready: Callable[[PipelineState], None] | None = None,
         poll_timers: TimerService | None = None,
+        client: Any = None,
     ) -> None:
         self.settings = settings
         self.config: WorkerConfig = settings.worker_config
@@ -374,12 +390,14 @@ class PipelineState:
         self.undeliverable = undeliverable
         self.updater_logic = updater_logic
         self.recycling = recycling
+        self.on_stage_failure = on_stage_failure
         self.on_task_limit = on_task_limit
+        self.on_ready = on_ready
         self.poll_timers = poll_timers
         self.clock: Callable[[], float] = poll_timers.now if poll_timers is not None else time.monotonic
         self.task_type: str = settings.task_type
         self.worker_id: str = bound.worker_id
-        self.client: Any = None  # stored by the pipeline before its stages start
+        self.client = client
         self.ledger = TaskLedger()
         self.liveness = Liveness()
         self.task_log = TaskLog(self.task_type)  # failure lines (rate limited) and --log-tasks lines
@@ -394,10 +412,16 @@ class PipelineState:
         self.leases: ActorRef | None = None
         self.guardian: ActorRef | None = None
 
-    def start_guardian(self, on_failure: Callable[[str, BaseException], None]) -> ActorRef:
+    def start_guardian(self) -> ActorRef:
         """Start the owner of the stage actors (see ``StageGuardian``) and keep its ref."""
-        self.guardian = StageGuardian.start(on_failure, name=f"{self.task_type}-guardian")
+        self.guardian = StageGuardian.start(self.on_stage_failure, name=f"{self.task_type}-guardian")
         return self.guardian
+
+    def tell_polling(self, message: Pause | Resume) -> None:
+        """``Pause`` or ``Resume`` for the poller and the updater (which chains no task while
+        paused); any thread."""
+        tell_quietly(self.poller, message)
+        tell_quietly(self.updater, message)
 
     def hand_to_recovery(self, result: TaskResult, cause: BaseException, attempts: int) -> None:
         """Pass a result that could not be delivered to ``undeliverable`` (counted)."""

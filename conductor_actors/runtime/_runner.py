@@ -39,13 +39,13 @@ from types import TracebackType
 from typing import Any
 
 from ..actors import TimerService
-from ..client import Configuration, TaskResult
+from ..client import Configuration
 from ..events import TaskRunnerEvent
 from ..metrics import MetricsAccumulator
 from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig, WorkerInterface, resolve_worker_config
 from ._execute import handback_result
-from ._messages import Flush, Purpose, Report, Stop, ValidTask
+from ._messages import Flush, Pause, Purpose, Report, Resume, Stop, ValidTask
 from ._pipeline import (
     Liveness,
     PipelineState,
@@ -53,6 +53,7 @@ from ._pipeline import (
     TaskState,
     UndeliverableSink,
     WorkerSettings,
+    log_undeliverable,
     tell_quietly,
 )
 from ._sync import SyncPipeline
@@ -283,25 +284,6 @@ def _claim_unfinished(pipeline: PipelineState) -> tuple[list[Report], list[Valid
 # -- the runner -----------------------------------------------------------------------------------
 
 
-def _log_undeliverable(task_type: str, result: TaskResult, cause: BaseException, attempts: int) -> None:
-    _log.error(
-        "the result of %s task %s (workflow %s) could not be delivered (%s) and no recovery is configured; "
-        "the server will time the task out and retry it",
-        task_type, result.task_id, result.workflow_instance_id, cause,
-    )
-
-
-def _request_observer(metrics: MetricsAccumulator | None) -> Callable[[str, str, int, float], None] | None:
-    """The client's ``on_request`` hook feeding ``http_api_client_request_seconds`` (None without metrics)."""
-    if metrics is None:
-        return None
-
-    def observe(method: str, uri: str, status: int, seconds: float) -> None:
-        metrics.observe("http_api_client_request_seconds", (method, uri, str(status)), seconds)
-
-    return observe
-
-
 class WorkerRunner:
     """One worker's pipeline in this process.
 
@@ -368,7 +350,7 @@ class WorkerRunner:
         self.flavour = "async" if worker.is_async else "sync"
         self._worker = worker
         self._listeners = listeners
-        self._undeliverable = undeliverable or _log_undeliverable
+        self._undeliverable = undeliverable or log_undeliverable
         self._metrics = metrics
         self._forward = forward
         self._forward_types = forward_types
@@ -430,7 +412,8 @@ class WorkerRunner:
         return PipelineState(
             settings, bound, telemetry, undeliverable=self._undeliverable,
             updater_logic=UpdaterLogic(settings.runtime), recycling=RecycleCheck(settings.runtime),
-            on_task_limit=self._on_task_limit, poll_timers=self._poll_timers,
+            on_stage_failure=self._on_stage_failure, on_task_limit=self._on_task_limit, on_ready=self._on_ready,
+            poll_timers=self._poll_timers, client=self._client,
         )
 
     def start(self) -> None:
@@ -438,12 +421,8 @@ class WorkerRunner:
         if self._sync is not None or self._async is not None:
             return
         if self.flavour == "sync":
-            self._sync = SyncPipeline(
-                self._build_state(), self._stop_plan, client=self._client,
-                on_request=_request_observer(self._metrics), on_stage_failure=self._on_stage_failure,
-                on_ready=self._on_ready,
-            )
-            self._state = self._sync.state
+            self._state = self._build_state()
+            self._sync = SyncPipeline(self._state, self._stop_plan)
             self._sync.start()
             return
         import asyncio  # sync worker processes never load asyncio
@@ -485,23 +464,18 @@ class WorkerRunner:
         from ._async import AsyncPipeline
 
         self._state = self._build_state()
-        self._async = AsyncPipeline(
-            self._state, self._stop_plan, client=self._client, on_request=_request_observer(self._metrics),
-            on_stage_failure=self._on_stage_failure, on_ready=self._on_ready,
-        )
+        self._async = AsyncPipeline(self._state, self._stop_plan)
         asyncio.run_coroutine_threadsafe(self._async.start(), loop).result()
 
     def pause(self) -> None:
         """Stop polling (running tasks continue); thread-safe."""
-        pipeline = self._sync or self._async
-        if pipeline is not None:
-            pipeline.pause()
+        if self._state is not None:
+            self._state.tell_polling(Pause())
 
     def resume(self) -> None:
         """Poll again after ``pause``; thread-safe."""
-        pipeline = self._sync or self._async
-        if pipeline is not None:
-            pipeline.resume()
+        if self._state is not None:
+            self._state.tell_polling(Resume())
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (another thread is inside ``stop``): running tasks get at most

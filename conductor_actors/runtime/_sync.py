@@ -24,8 +24,8 @@ from ..actors import ActorPool, ThreadActor
 from ..client import ConductorClient
 from ..worker import execute_sync, register_task_definition
 from ._execute import ExecutorBehaviour, LeaseBehaviour
-from ._messages import Execute, Pause, Resume
-from ._pipeline import PipelineState, TaskState, tell_quietly
+from ._messages import Execute
+from ._pipeline import PipelineState, TaskState
 from ._poll import PollerBehaviour
 from ._update import UpdaterBehaviour
 
@@ -114,39 +114,22 @@ class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
 
 
 class SyncPipeline:
-    """A running sync worker. ``start()``, then ``pause()``/``resume()``, then ``stop()`` once.
+    """A running sync worker over ``state`` (built by the runner, with the client of the transport
+    seam or none: one is built here). ``start()``, then ``stop()`` once; ``stop_plan`` holds the
+    graceful stop's steps and deadlines (``hurry`` may shorten them early). The poller and the
+    updater take ``Pause``/``Resume`` through the state."""
 
-    Args:
-        state: the state its stages share (built by the runner).
-        stop_plan: the graceful stop's steps and deadlines (``hurry`` may shorten them early).
-        client: a ready ``ConductorClient`` (the transport seam); default: built here.
-        on_request: the client's request observer (metrics), for a client built here.
-        on_stage_failure: called on the guardian's thread when a stage fails.
-        on_ready: called with the state once every stage but the poller runs.
-    """
-
-    flavour = "sync"
-
-    def __init__(
-        self,
-        state: PipelineState,
-        stop_plan: GracefulStop,
-        *,
-        client: Any = None,
-        on_request: Callable[[str, str, int, float], None] | None = None,
-        on_stage_failure: Callable[[str, BaseException], None],
-        on_ready: Callable[[PipelineState], None] | None = None,
-    ) -> None:
+    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
         self.state = state
         config = state.config
         updaters = state.runtime.updater_pool_size(config.thread_count)
         self._updater_count = updaters
-        self.client = client or ConductorClient(
-            state.settings.configuration, pool_size=config.thread_count + updaters + 2, on_request=on_request
-        )
-        state.client = self.client
-        self._on_stage_failure = on_stage_failure
-        self._on_ready = on_ready
+        if state.client is None:
+            state.client = ConductorClient(
+                state.settings.configuration, pool_size=config.thread_count + updaters + 2,
+                on_request=state.telemetry.request_observer(),
+            )
+        self.client = state.client
         self._started = False
         self._stopped: StopReport | None = None
         self._stop = stop_plan
@@ -162,7 +145,7 @@ class SyncPipeline:
             register_task_definition(self.client, p.bound.worker, config)
         name = p.task_type
         retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
-        guardian = p.start_guardian(self._on_stage_failure)
+        guardian = p.start_guardian()
         p.updater = ActorPool.start(
             lambda: SyncUpdater(p, retries), self._updater_count, name=f"{name}-updater", owner=guardian
         )
@@ -171,21 +154,13 @@ class SyncPipeline:
         )
         if config.lease_extend_enabled:
             p.leases = SyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
-        if self._on_ready is not None:
-            self._on_ready(p)
+        if p.on_ready is not None:
+            p.on_ready(p)
         p.poller = SyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
         _log.info(
             "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
             name, config.thread_count, self._updater_count,
         )
-
-    def pause(self) -> None:
-        tell_quietly(self.state.poller, Pause())
-        tell_quietly(self.state.updater, Pause())
-
-    def resume(self) -> None:
-        tell_quietly(self.state.poller, Resume())
-        tell_quietly(self.state.updater, Resume())
 
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more

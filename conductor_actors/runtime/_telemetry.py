@@ -175,6 +175,18 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.inc("task_lease_extend_total", (self.task_type, _SUCCESS if ok else _FAILURE))
 
+    def request_observer(self) -> Callable[[str, str, int, float], None] | None:
+        """The client's ``on_request`` hook feeding ``http_api_client_request_seconds`` (None
+        without metrics); called on the thread or loop of each request."""
+        metrics = self.metrics
+        if metrics is None:
+            return None
+
+        def observe(method: str, uri: str, status: int, seconds: float) -> None:
+            metrics.observe("http_api_client_request_seconds", (method, uri, str(status)), seconds)
+
+        return observe
+
 
 # -- the task log ---------------------------------------------------------------------------------
 
