@@ -7,7 +7,8 @@ Child -> parent: ``Ready``, ``Heartbeat``, ``EventBatch`` (events parent-side ac
 plus pre-aggregated metric deltas), ``UndeliveredResult`` (a result whose update failed finally, for
 the recovery actor), ``Exiting``.
 Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``Flush``, the lease
-messages and ``Beat``; a stage never calls another stage's methods, it tells one of these.
+messages and ``Beat``; a stage never calls another stage's methods, it tells one of these. The
+task they carry is a ``ValidTask``: one whose ids were checked when it arrived.
 
 All frozen dataclasses of plain data (the stage messages also slotted). What crosses the pipe is
 pickled: exceptions carried inside are made picklable on the child's side (``picklable_error``),
@@ -20,7 +21,7 @@ import dataclasses
 import enum
 import pickle
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..client import Task, TaskResult
 from ..events import RemoteError, TaskRunnerEvent
@@ -50,7 +51,6 @@ __all__ = [
     "ValidTask",
     "picklable_error",
     "picklable_event",
-    "valid_task",
 ]
 
 
@@ -149,8 +149,8 @@ def picklable_event(event: Any) -> Any:
 if TYPE_CHECKING:
 
     class ValidTask(Task):
-        """A ``Task`` that passed validation on arrival (``valid_task``): its ids are plain ``str``,
-        so no code after the poller checks or ignores an optional id."""
+        """A ``Task`` that passed validation on arrival (``_poll.valid_task``): its ids are plain
+        ``str``, so no code after the poller checks or ignores an optional id."""
 
         task_id: str
         workflow_instance_id: str
@@ -159,15 +159,6 @@ else:
     # At run time a ValidTask is the very Task the server sent: validation checks its ids once, on
     # arrival, and neither copies nor wraps it (every task of every poll passes through here).
     ValidTask = Task
-
-
-def valid_task(task: Task) -> ValidTask | None:
-    """``task`` as a ``ValidTask`` when both its ids are non-empty strings, else None."""
-    task_id, workflow_id = task.task_id, task.workflow_instance_id
-    if isinstance(task_id, str) and task_id and isinstance(workflow_id, str) and workflow_id:
-        return cast(ValidTask, task)
-    return None
-
 
 
 class Purpose(enum.Enum):

@@ -29,7 +29,7 @@ from ..client import (
 )
 from ..settings import RuntimeSettings
 from ._execute import hand_back
-from ._messages import Beat, Execute, Pause, PollTick, Report, Resume, SlotsFreed, Stop, ValidTask, valid_task
+from ._messages import Beat, Execute, Pause, PollTick, Report, Resume, SlotsFreed, Stop, ValidTask
 from ._pipeline import PipelineState, Stage, TaskState, tell_quietly
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "fail_undecodable",
     "invalid_task_reason",
     "undecodable_result",
+    "valid_task",
 ]
 
 _log = logging.getLogger("conductor_actors.runtime")
@@ -137,6 +138,14 @@ class PollSchedule:
 
 
 # -- validation on arrival ------------------------------------------------------------------------
+
+
+def valid_task(task: Task) -> ValidTask | None:
+    """``task`` as a ``ValidTask`` when both its ids are non-empty strings, else None."""
+    task_id, workflow_id = task.task_id, task.workflow_instance_id
+    if isinstance(task_id, str) and task_id and isinstance(workflow_id, str) and workflow_id:
+        return cast(ValidTask, task)
+    return None
 
 
 def invalid_task_reason(task: Task) -> str | None:

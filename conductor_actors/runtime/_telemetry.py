@@ -47,7 +47,7 @@ from ..events import (
     TaskUpdateFailure,
 )
 from ..metrics import MetricsAccumulator
-from ..worker import NonRetryableException
+from ..worker import ExecutionOutcome, NonRetryableException
 from ._messages import EventBatch, Heartbeat, UndeliveredResult, ValidTask, picklable_error, picklable_event
 
 __all__ = ["FAILURE_BURST", "FAILURE_INTERVAL", "Relay", "SendNow", "SetProbe", "TaskLog", "Telemetry"]
@@ -251,7 +251,7 @@ class TaskLog:
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
 
-    def finished(self, task: Any, outcome: Any) -> None:
+    def finished(self, task: ValidTask, outcome: ExecutionOutcome) -> None:
         """One task ran: ``outcome`` is its ``ExecutionOutcome``. Logs a failure (always) or the
         completion line (only when the task logger is at INFO)."""
         failure = _classify(outcome)
@@ -265,7 +265,7 @@ class TaskLog:
                 extra=_ids(task, self.task_type),
             )
 
-    def _failed(self, task: Any, failure: _Failure) -> None:
+    def _failed(self, task: ValidTask, failure: _Failure) -> None:
         now = self._clock()
         with self._lock:
             summaries = self._expired(now)
@@ -324,7 +324,7 @@ class TaskLog:
         )
 
 
-def _classify(outcome: Any) -> _Failure | None:
+def _classify(outcome: ExecutionOutcome) -> _Failure | None:
     """How a task's outcome is logged: None for a success (or IN_PROGRESS)."""
     result = outcome.result
     status = getattr(result.status, "value", result.status)
@@ -348,11 +348,11 @@ def _classify(outcome: Any) -> _Failure | None:
     return _Failure(logging.WARNING, f"returned {status}", text, None)
 
 
-def _attempt(task: Any) -> int:
+def _attempt(task: ValidTask) -> int:
     return int(getattr(task, "retry_count", 0) or 0) + 1
 
 
-def _ids(task: Any, task_type: str) -> dict[str, Any]:
+def _ids(task: ValidTask, task_type: str) -> dict[str, Any]:
     return {"task_id": task.task_id, "workflow_id": task.workflow_instance_id, "task_type": task_type}
 
 

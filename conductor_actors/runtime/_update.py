@@ -31,9 +31,9 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed, ValidTask, valid_task
+from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed, ValidTask
 from ._pipeline import PipelineState, Stage, tell_quietly
-from ._poll import addressable, arrive, fail_undecodable
+from ._poll import addressable, arrive, fail_undecodable, valid_task
 
 __all__ = [
     "GiveUp",
