@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -363,6 +364,10 @@ class PollerBehaviour(Stage):
         )
         pipeline.polling.paused = bool(config.paused)
         self.failures = FailureLog()
+        #: The keyword arguments of every ``batch_poll`` after ``count`` (fixed for this worker).
+        self.poll_options = {
+            "timeout_ms": config.poll_timeout, "worker_id": pipeline.worker_id, "domain": config.domain,
+        }
 
     def on_start(self) -> None:
         # The launcher stores the ref only once this actor runs, and the first task can be polled,
@@ -373,13 +378,15 @@ class PollerBehaviour(Stage):
         self._wake()
 
     def handle(self, message: Any) -> int:
-        """Process a message; returns how many tasks to poll for now (0 = no poll)."""
+        """Process a message; returns how many tasks to poll for now (0 = no poll), the poll then
+        counted as started."""
         logic = self.logic
         if isinstance(message, PollTick):
             decision = logic.on_tick(self.pipeline.clock())
             if isinstance(decision, WaitFor):
                 self.send_after(decision.delay, TICK)
             elif decision is not None:
+                self.pipeline.telemetry.poll_started(decision.count)
                 return decision.count
         elif isinstance(message, SlotsFreed):
             logic.slots_freed(message.count)
@@ -400,12 +407,10 @@ class PollerBehaviour(Stage):
         if self.logic.want_tick():
             tell_quietly(self.actor_ref, TICK)  # closed only while the pipeline stops
 
-    def poll_started(self, count: int) -> None:
-        self.pipeline.telemetry.poll_started(count)
-
-    def polled(self, tasks: list[Task], duration: float) -> None:
+    def polled(self, tasks: list[Task], started: float) -> None:
+        """The poll begun at ``started`` (``time.perf_counter``) brought ``tasks``."""
         p = self.pipeline
-        p.telemetry.poll_completed(duration, len(tasks))
+        p.telemetry.poll_completed(time.perf_counter() - started, len(tasks))
         p.polling.succeeded()
         streak = self.failures.recovered()
         if streak:
@@ -426,7 +431,9 @@ class PollerBehaviour(Stage):
             fail_undecodable(p, bad)
         self._wake()
 
-    def poll_failed(self, exc: BaseException, duration: float) -> None:
+    def poll_failed(self, exc: BaseException, started: float) -> None:
+        """The poll begun at ``started`` (``time.perf_counter``) failed with ``exc``."""
+        duration = time.perf_counter() - started
         p = self.pipeline
         if not isinstance(exc, ConductorError):  # a client bug must not stop polling
             _log.error("unexpected error while polling for %s", p.task_type, exc_info=exc)

@@ -46,18 +46,13 @@ class SyncPoller(PollerBehaviour, ThreadActor):
         count = self.handle(message)
         if not count:
             return
-        p = self.pipeline
-        self.poll_started(count)
         started = time.perf_counter()
         try:
-            tasks = p.client.batch_poll(
-                p.task_type, count=count, timeout_ms=p.config.poll_timeout,
-                worker_id=p.worker_id, domain=p.config.domain,
-            )
+            tasks = self.pipeline.client.batch_poll(self.pipeline.task_type, count=count, **self.poll_options)
         except Exception as exc:
-            self.poll_failed(exc, time.perf_counter() - started)
+            self.poll_failed(exc, started)
         else:
-            self.polled(tasks, time.perf_counter() - started)
+            self.polled(tasks, started)
 
 
 class SyncExecutor(ExecutorBehaviour, ThreadActor):
@@ -89,9 +84,9 @@ class SyncUpdater(UpdaterBehaviour, ThreadActor):
                     client.update_task(report.result)
                     next_task = None
             except Exception as exc:
-                report = self.send_failed(report, exc, time.perf_counter() - started, sent_v2=use_v2)
+                report = self.send_failed(report, exc, started, sent_v2=use_v2)
             else:
-                self.sent(report, next_task, time.perf_counter() - started)
+                self.sent(report, next_task, started)
                 report = None
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import enum
 import itertools
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,11 +260,11 @@ class UpdaterBehaviour(Stage):
     def uses_v2(self, report: Report) -> bool:
         return self.pipeline.updater_logic.uses_v2(report)
 
-    def sent(self, report: Report, next_task: Task | UndecodableTask | None, duration: float) -> None:
-        """The server accepted the result; update-v2 chained ``next_task`` (possibly one that could
-        not be decoded)."""
+    def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
+        """The server accepted the result sent at ``started`` (``time.perf_counter``); update-v2
+        chained ``next_task`` (possibly one that could not be decoded)."""
         p = self.pipeline
-        p.telemetry.update_sent(duration, None)
+        p.telemetry.update_sent(time.perf_counter() - started, None)
         settled = p.updater_logic.on_success(next_task)
         p.ledger.settled(report.task.task_id)
         if report.purpose is Purpose.HANDBACK:
@@ -276,13 +277,14 @@ class UpdaterBehaviour(Stage):
         else:
             tell_quietly(p.poller, SlotsFreed(1))
 
-    def send_failed(self, report: Report, exc: BaseException, duration: float, *, sent_v2: bool) -> Report | None:
-        """Sending failed; returns a report to re-send at once (over v1), or None."""
+    def send_failed(self, report: Report, exc: BaseException, started: float, *, sent_v2: bool) -> Report | None:
+        """Sending at ``started`` (``time.perf_counter``) failed; returns a report to re-send at once
+        (over v1), or None."""
         if sent_v2 and isinstance(exc, UndecodableTaskError):
-            self.sent(report, exc.task, duration)  # accepted; only the chained task is broken
+            self.sent(report, exc.task, started)  # accepted; only the chained task is broken
             return None
         p = self.pipeline
-        p.telemetry.update_sent(duration, exc)
+        p.telemetry.update_sent(time.perf_counter() - started, exc)
         if not isinstance(exc, ConductorError):
             _log.error("unexpected error while sending the result of %s", p.describe(report.task), exc_info=exc)
         outcome = p.updater_logic.on_failure(report, exc, sent_v2=sent_v2)
