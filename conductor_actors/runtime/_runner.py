@@ -334,18 +334,19 @@ class WorkerRunner:
         on_ready: Callable[[PipelineState], None] | None = None,
         poll_timers: TimerService | None = None,
     ) -> None:
+        configuration = configuration if configuration is not None else Configuration()
         config = config if config is not None else resolve_worker_config(worker)
         self.worker_settings = WorkerSettings(
             key=config.task_definition_name,
             task_type=config.task_definition_name,
             worker_payload=b"",
             worker_config=config,
-            configuration=configuration if configuration is not None else Configuration(),
+            configuration=configuration,
             runtime=settings if settings is not None else RuntimeSettings(),
             metrics=metrics is not None,
             forward_event_types=tuple(cls.__name__ for cls in forward_types),
         )
-        self.configuration = self.worker_settings.configuration
+        self.configuration = configuration
         self.failure: tuple[str, BaseException] | None = None
         self.flavour = "async" if worker.is_async else "sync"
         self._worker = worker
