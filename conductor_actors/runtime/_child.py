@@ -24,14 +24,22 @@ from typing import Any
 
 from .._logging import configure_logging
 from ..client import TaskResult
-from ._child_spec import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, WorkerSettings
-from ._control import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
-from ._limits import memory_over_limit, rss_mib
-from ._relay import Relay, SendNow, SetProbe
+from ..events import LISTENER_METHODS
+from ..metrics import MetricsAccumulator
+from ._messages import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
+from ._pipeline import PipelineState, WorkerSettings
+from ._runner import WorkerRunner, memory_over_limit, rss_mib
+from ._telemetry import Relay, SendNow, SetProbe
 
-__all__ = ["child_main"]
+__all__ = ["EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "EXIT_RECYCLE", "child_main"]
 
 _log = logging.getLogger("conductor_actors.runtime")
+
+#: Child exit codes (the parent reads them through the process sentinel).
+EXIT_OK = 0
+EXIT_CRASH = 1  # an unexpected error after Ready (or a second SIGTERM)
+EXIT_BOOT_FAILURE = 3  # could not import/build the worker: the parent must not restart it
+EXIT_RECYCLE = 4  # stopped itself on purpose (memory or task limit): replace it now, it did not crash
 
 #: Grace for running tasks when the parent disappeared (nobody will wait for a long drain).
 ORPHAN_GRACE = 5.0
@@ -127,10 +135,6 @@ def child_main(spec_bytes: bytes, conn: Connection) -> None:
 
 
 def _run(spec: WorkerSettings, worker: Any, listeners: list[Any], conn: Connection, stop: _StopRequest) -> int:
-    from ..events import LISTENER_METHODS
-    from ..metrics import MetricsAccumulator
-    from ._runner import WorkerRunner
-
     metrics = MetricsAccumulator(keep_samples=spec.metric_samples) if spec.metrics else None
     relay = Relay.start(
         conn, relay_interval=spec.runtime.relay_interval,
@@ -161,17 +165,17 @@ def _run(spec: WorkerSettings, worker: Any, listeners: list[Any], conn: Connecti
         recycle.set()
         stop.request(f"recycling: {reason}")
 
-    def ready(wiring: Any) -> None:
+    def ready(pipeline: PipelineState) -> None:
         """Announce Ready (and wait until it is written) before the poller can fetch a task."""
-        liveness, ledger = wiring.liveness, wiring.ledger
-        relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger)), wiring.polling.report))
-        relay.tell(SendNow(Ready(os.getpid(), spec.task_type, flavour, wiring.worker_id)))
+        liveness, ledger = pipeline.liveness, pipeline.ledger
+        relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger)), pipeline.polling.report))
+        relay.tell(SendNow(Ready(os.getpid(), spec.task_type, flavour, pipeline.worker_id)))
         relay.ask("flush", timeout=10)
 
     flavour = "async" if getattr(worker, "is_async", False) else "sync"
     try:
         runner = WorkerRunner(
-            worker, spec.configuration, config=spec.worker_config,  # type: ignore[arg-type]
+            worker, spec.configuration, config=spec.worker_config,
             settings=spec.runtime, listeners=listeners, undeliverable=undeliverable,
             metrics=metrics, forward=relay.tell, forward_types=forward_types, on_stage_failure=stage_failed,
             on_task_limit=task_limit, on_ready=ready,
@@ -204,7 +208,6 @@ def _run(spec: WorkerSettings, worker: Any, listeners: list[Any], conn: Connecti
     except Exception:  # the relay is best effort at this point
         _log.debug("relay did not stop cleanly", exc_info=True)
     return code
-
 
 
 def _where(exc: BaseException) -> str:

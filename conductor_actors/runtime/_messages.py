@@ -1,32 +1,164 @@
-"""Messages between the pipeline stages of one worker process (poller -> executor -> updater).
+"""Every message of a worker process: the pipe between the parent and the child, and the stages
+of the pipeline (poller -> executor -> updater).
 
-All frozen and slotted; a stage never calls another stage's methods, it tells one of these.
+Parent -> child: ``Stop``, ``Pause``, ``Resume``; the runner tells the same ``Stop`` to the poller,
+and the child's reader the same ``Pause``/``Resume`` to the poller and the updater.
+Child -> parent: ``Ready``, ``Heartbeat``, ``EventBatch`` (events parent-side actors subscribed to,
+plus pre-aggregated metric deltas), ``UndeliveredResult`` (a result whose update failed finally, for
+the recovery actor), ``Exiting``.
+Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``Flush``, the lease
+messages and ``Beat``; a stage never calls another stage's methods, it tells one of these. The
+task they carry is a ``ValidTask``: one whose ids were checked when it arrived.
+
+All frozen dataclasses of plain data (the stage messages also slotted). What crosses the pipe is
+pickled: exceptions carried inside are made picklable on the child's side (``picklable_error``),
+so one odd exception class cannot break the pipe. Nothing here runs on a thread of its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import pickle
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..client import Task, TaskResult
+from ..events import RemoteError, TaskRunnerEvent
+from ..metrics import MetricsDelta
 
 __all__ = [
     "Beat",
     "CancelRunning",
     "CancelSends",
+    "EventBatch",
     "Execute",
+    "Exiting",
     "Flush",
+    "Heartbeat",
     "LeaseBeat",
     "LeaseRelease",
     "LeaseTrack",
     "Pause",
     "PollTick",
     "Purpose",
+    "Ready",
     "Report",
     "Resume",
     "SlotsFreed",
-    "StopPolling",
+    "Stop",
+    "UndeliveredResult",
+    "ValidTask",
+    "picklable_error",
+    "picklable_event",
 ]
+
+
+# -- the pipe, and the commands that travel on into the pipeline ----------------------------------
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop gracefully: poll no more, running tasks get ``grace`` seconds, then results ``flush``
+    seconds more. Parent -> child over the pipe; runner -> poller."""
+
+    grace: float
+    flush: float
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop polling until ``Resume``; running tasks continue (the updater chains no task meanwhile)."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Poll again after ``Pause``."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The worker process imported its worker, built its pipeline and is about to poll."""
+
+    pid: int
+    task_type: str
+    flavour: str  # "sync" or "async"
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Liveness: seconds since each watched stage loop last ran (``(stage, age)`` pairs)."""
+
+    pid: int
+    stage_ages: tuple[tuple[str, float], ...]
+    in_flight: int
+    #: For readiness: (seconds since the last successful poll or None, the last poll error or
+    #: None, polling paused); None from a process that does not say.
+    polling: tuple[float | None, str | None, bool] | None = None
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """Events parent-side actors subscribed to, and the metric changes since the last batch."""
+
+    events: tuple[TaskRunnerEvent, ...]
+    metrics: MetricsDelta | None
+
+
+@dataclass(frozen=True)
+class UndeliveredResult:
+    """A result the worker could not deliver; the parent keeps it for later delivery."""
+
+    task_type: str
+    result: TaskResult
+    cause: BaseException
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Exiting:
+    """The worker process is about to exit; ``reason`` is a short human sentence."""
+
+    reason: str
+    code: int
+
+
+def picklable_error(exc: BaseException) -> BaseException:
+    """``exc`` itself if it survives pickling, else a ``RemoteError`` with its class name and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RemoteError.of(exc)
+    return exc
+
+
+def picklable_event(event: Any) -> Any:
+    """``event`` with its ``cause`` made picklable (events are frozen: a copy when needed)."""
+    cause = getattr(event, "cause", None)
+    if cause is None:
+        return event
+    safe = picklable_error(cause)
+    if safe is cause:
+        return event
+    return dataclasses.replace(event, cause=safe)
+
+
+# -- inside the pipeline --------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+
+    class ValidTask(Task):
+        """A ``Task`` that passed validation on arrival (``_poll.valid_task``): its ids are plain
+        ``str``, so no code after the poller checks or ignores an optional id."""
+
+        task_id: str
+        workflow_instance_id: str
+
+else:
+    # At run time a ValidTask is the very Task the server sent: validation checks its ids once, on
+    # arrival, and neither copies nor wraps it (every task of every poll passes through here).
+    ValidTask = Task
 
 
 class Purpose(enum.Enum):
@@ -49,21 +181,6 @@ class SlotsFreed:
 
 
 @dataclass(frozen=True, slots=True)
-class Pause:
-    """Stop polling until ``Resume`` (running tasks continue)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Poll again after ``Pause``."""
-
-
-@dataclass(frozen=True, slots=True)
-class StopPolling:
-    """Runner -> poller: poll no more (a stop was asked for)."""
-
-
-@dataclass(frozen=True, slots=True)
 class Beat:
     """A stage -> itself, on a timer: report liveness."""
 
@@ -72,7 +189,7 @@ class Beat:
 class Execute:
     """Poller or updater -> executor: run the worker function for ``task`` (its slot is taken)."""
 
-    task: Task
+    task: ValidTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +197,7 @@ class Report:
     """Executor or runner -> updater: send ``result`` for ``task``. ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
 
-    task: Task
+    task: ValidTask
     result: TaskResult
     purpose: Purpose = Purpose.RESULT
     attempt: int = 1
@@ -107,7 +224,7 @@ class Flush:
 class LeaseTrack:
     """Executor -> lease keeper: ``task`` started running; extend its lease until released."""
 
-    task: Task
+    task: ValidTask
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Fake worker processes for the supervisor's tests.
 
-They speak the real parent/child pipe protocol (``conductor_actors.runtime._control``) and follow
+They speak the real parent/child pipe protocol (``conductor_actors.runtime._messages``) and follow
 the real child's signal rules (SIGINT ignored, SIGTERM = graceful stop, a second SIGTERM = exit 1,
 SIGINT/SIGTERM unblocked only after the handlers are installed), but do no Conductor work. What a
 fake does is described by a ``FakeBehaviour`` pickled into the spec's ``worker_payload``; the

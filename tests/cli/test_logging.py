@@ -17,9 +17,10 @@ import pytest
 from _support.cli_apps import FAILING_TASK, SLEEPY_TASK, one_task_workflow, start_workflows
 from _support.clock import FakeClock
 
-from conductor_actors._logging import JsonFormatter, TaskLog
+from conductor_actors._logging import JsonFormatter
 from conductor_actors.cli import EXIT_OK
 from conductor_actors.client import Task, TaskResult, TaskResultStatus
+from conductor_actors.runtime import TaskLog
 from conductor_actors.worker import ExecutionOutcome, NonRetryableException
 from conductor_actors.worker._results import failure_reason
 

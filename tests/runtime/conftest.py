@@ -47,7 +47,7 @@ from conductor_actors.events import (
     TaskRunnerEvent,
     TaskUpdateFailure,
 )
-from conductor_actors.runtime._runner import WorkerRunner
+from conductor_actors.runtime import WorkerRunner
 from conductor_actors.settings import RuntimeSettings
 from conductor_actors.worker import Worker, WorkerConfig, resolve_worker_config
 

@@ -14,17 +14,9 @@ from conductor_actors.client import (
     Task,
     TaskResultStatus,
 )
-from conductor_actors.runtime._core import (
-    PollSchedule,
-    UpdateFailureAction,
-    decide_update_failure,
-    empty_poll_delay,
-    handback_result,
-    invalid_task_reason,
-    lease_extension_result,
-    lease_interval,
-    v2_unsupported,
-)
+from conductor_actors.runtime._execute import handback_result, lease_extension_result, lease_interval
+from conductor_actors.runtime._poll import PollSchedule, empty_poll_delay, invalid_task_reason
+from conductor_actors.runtime._update import UpdateFailureAction, decide_update_failure, v2_unsupported
 from conductor_actors.settings import RuntimeSettings, RuntimeSettingsError
 
 NO_JITTER = RuntimeSettings(backoff_jitter=0.0)

@@ -15,7 +15,7 @@ from _support.waiting import wait_until
 
 from conductor_actors.client import ConductorHTTPError, TaskResultStatus
 from conductor_actors.events import PollStarted, TaskExecutionCompleted, TaskExecutionStarted, TaskUpdateFailure
-from conductor_actors.runtime._shutdown import StopReport
+from conductor_actors.runtime import StopReport
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
@@ -81,7 +81,7 @@ def test_hurry_shortens_a_stop_in_progress(pipeline: PipelineHarness) -> None:
     reports: list[StopReport] = []
     stopping = threading.Thread(target=lambda: reports.append(runner.stop(grace=30, flush=30)))
     stopping.start()
-    wait_until(lambda: runner._pipeline_wiring().shutting_down.is_set(), what="the stop to begin")
+    wait_until(lambda: runner._pipeline().shutting_down.is_set(), what="the stop to begin")
 
     runner.hurry(0.2, 0.5)  # a second signal
     stopping.join(timeout=10)

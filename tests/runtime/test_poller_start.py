@@ -14,7 +14,7 @@ import pytest
 from _support.waiting import wait_until
 
 from conductor_actors.actors import ActorPool
-from conductor_actors.runtime._sync_stages import SyncExecutor, SyncPoller, SyncUpdater
+from conductor_actors.runtime._sync import SyncExecutor, SyncPoller, SyncUpdater
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
@@ -28,9 +28,10 @@ def test_a_slot_freed_before_the_poller_ref_is_stored_reaches_the_poller(pipelin
     slot freed by the first reached the poller (the second is started once the first settled, so
     update-v2 cannot chain it)."""
     first = pipeline.start_workflows([{"x": 1}])
-    runner = pipeline.runner(pipeline.worker("echo"), start=False)  # for its parts only; never started
+    runner = pipeline.runner(pipeline.worker("echo"), start=False)  # for its state only; never started
     client = pipeline.recording_client()
-    w = runner.parts.wiring(client)
+    w = runner._build_state()
+    w.client = client
     name = w.task_type
     w.updater = ActorPool.start(lambda: SyncUpdater(w, {}), 1, name=f"{name}-updater")
     w.executor = ActorPool.start(lambda: SyncExecutor(w), 1, name=f"{name}-executor")

@@ -26,22 +26,11 @@ from conductor_actors.events import (
 )
 from conductor_actors.metrics import MetricsAccumulator
 from conductor_actors.metrics._catalog import TIME_BUCKETS
-from conductor_actors.runtime._control import picklable_event
-from conductor_actors.runtime._core import PollSchedule
-from conductor_actors.runtime._ledger import TaskLedger, TaskState
-from conductor_actors.runtime._messages import Purpose, Report
-from conductor_actors.runtime._stage_logic import (
-    GiveUp,
-    Polled,
-    PollerLogic,
-    PollNow,
-    Resend,
-    Retry,
-    Settled,
-    UpdaterLogic,
-    WaitFor,
-)
+from conductor_actors.runtime._messages import Purpose, Report, picklable_event
+from conductor_actors.runtime._pipeline import TaskLedger, TaskState
+from conductor_actors.runtime._poll import Polled, PollerLogic, PollNow, PollSchedule, WaitFor
 from conductor_actors.runtime._telemetry import Telemetry
+from conductor_actors.runtime._update import GiveUp, Resend, Retry, Settled, UpdaterLogic
 from conductor_actors.settings import RuntimeSettings
 
 SETTINGS = RuntimeSettings(backoff_jitter=0.0, update_retry_delays=(1.0, 2.0))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conductor_actors.runtime._wiring import Tally
+from conductor_actors.runtime._pipeline import Tally
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness

@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from conductor_actors.client import Task, TaskResultStatus, UndecodableTask
-from conductor_actors.runtime._core import PollSchedule, undecodable_result
-from conductor_actors.runtime._stage_logic import Polled, PollerLogic, PollNow, Settled, UpdaterLogic
+from conductor_actors.runtime._poll import Polled, PollerLogic, PollNow, PollSchedule, undecodable_result
+from conductor_actors.runtime._update import Settled, UpdaterLogic
 from conductor_actors.settings import RuntimeSettings
 
 SETTINGS = RuntimeSettings(backoff_jitter=0.0)

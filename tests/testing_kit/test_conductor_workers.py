@@ -122,7 +122,7 @@ def test_keyword_overrides_apply_to_every_worker_started(
         "tasks": [{"name": f"kit_meet_{flavour}", "taskReferenceName": "meet",
                    "inputParameters": {"group": "${workflow.input.group}"}}]})
     conductor_workers(meet_worker, thread_count=PARTY)
-    assert [runner.parts.config.thread_count for runner in conductor_workers.runners] == [PARTY]
+    assert [runner.worker_settings.worker_config.thread_count for runner in conductor_workers.runners] == [PARTY]
     group = f"{flavour}-{time.monotonic_ns()}"
     ids = [conductor_dev_server.start_workflow("kit_meet", {"group": group}) for _ in range(PARTY)]
     assert set(conductor_workers.wait_for_workflows(ids).values()) == {"COMPLETED"}

@@ -1,0 +1,293 @@
+"""The async flavour: one ``async def`` worker on one event loop, ``AsyncPipeline`` and its stage
+shells.
+
+- ``AsyncPoller`` awaits batch polls for exactly the free slots.
+- ``AsyncExecutor`` starts one coroutine per task (at most ``thread_count`` at once, by the slots)
+  and never touches the network; a task that outlives its response timeout without lease extension
+  is cancelled and reported FAILED.
+- ``AsyncUpdater`` sends results concurrently (one coroutine each); a retry is a timer message.
+- ``AsyncLeaseKeeper`` extends leases on timers.
+
+Everything runs on the pipeline's event loop. Each stage class only awaits its I/O; every decision
+is in the behaviour it inherits (``_poll``, ``_execute``, ``_update``). Coroutines are held in sets
+so none is garbage-collected mid-flight. ``AsyncPipeline.start``/``stop`` are coroutines and must
+run on the loop the pipeline lives on; ``pause``/``resume`` may be called from any thread. An
+exception a stage raises is a runtime bug: its actor fails and the stage guardian reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..actors import AsyncioActor
+from ..client import AsyncConductorClient
+from ..worker import ExecutionOutcome, execute_async, failed_outcome, register_task_definition_async
+from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
+from ._messages import CancelRunning, CancelSends, Execute, Report, ValidTask
+from ._pipeline import PipelineState, TaskState, tell_quietly
+from ._poll import PollerBehaviour
+from ._update import UpdaterBehaviour
+
+if TYPE_CHECKING:  # the runner makes the stop plan and imports this module
+    from ._runner import GracefulStop, StopReport
+
+__all__ = ["AsyncExecutor", "AsyncLeaseKeeper", "AsyncPipeline", "AsyncPoller", "AsyncUpdater"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+class AsyncPoller(PollerBehaviour, AsyncioActor):
+    """Awaits one poll at a time; other messages wait until it answers."""
+
+    async def on_receive(self, message: Any) -> None:
+        count = self.handle(message)
+        if not count:
+            return
+        started = time.perf_counter()
+        try:
+            tasks = await self.pipeline.client.batch_poll(self.pipeline.task_type, count=count, **self.poll_options)
+        except Exception as exc:
+            self.poll_failed(exc, started)
+        else:
+            self.polled(tasks, started)
+
+
+class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
+    """Starts a coroutine per task; the slots bound how many run at once."""
+
+    def __init__(self, pipeline: PipelineState) -> None:
+        super().__init__(pipeline)
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.overdue: set[str] = set()
+        self._cancel_overdue = pipeline.runtime.cancel_overdue_async_tasks and not pipeline.config.lease_extend_enabled
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, Execute):
+            task = message.task
+            if self.begin(task):
+                task_id = task.task_id
+                coroutine = asyncio.get_running_loop().create_task(self._run(task))
+                self.running[task_id] = coroutine
+                coroutine.add_done_callback(lambda _: self.running.pop(task_id, None))
+        elif isinstance(message, CancelRunning):
+            for coroutine in list(self.running.values()):
+                coroutine.cancel()
+
+    async def _run(self, task: ValidTask) -> None:
+        p = self.pipeline
+        timeout = float(task.response_timeout_seconds or 0) if self._cancel_overdue else 0.0
+        # One loop timer cancels an overdue task's coroutine (asyncio.wait_for would wrap every
+        # execution in an extra task, a cost paid by every task for the rare overdue one).
+        timer = None
+        if timeout > 0:
+            timer = asyncio.get_running_loop().call_later(timeout, self._expire, task.task_id, asyncio.current_task())
+        try:
+            outcome = await execute_async(p.bound, task, p.shutting_down.is_set)
+        except asyncio.CancelledError as exc:
+            if task.task_id in self.overdue:
+                self.overdue.discard(task.task_id)
+                outcome = self._overdue(task, timeout)
+            elif p.shutting_down.is_set():
+                return  # the shutdown deadline: the task was handed back before it was cancelled
+            else:  # not the runtime's: raised by the task's code (Python 3.10 cannot tell it apart)
+                outcome = failed_outcome(p.bound, task, exc, p.shutting_down.is_set)
+        finally:
+            if timer is not None:
+                timer.cancel()
+        self.finish(task, outcome)
+
+    def _expire(self, task_id: str, coroutine: asyncio.Task[Any] | None) -> None:
+        """On the loop, when a task has run for its response timeout: cancel it (reported overdue)."""
+        if coroutine is not None and not coroutine.done():
+            self.overdue.add(task_id)
+            coroutine.cancel()
+
+    def _overdue(self, task: ValidTask, timeout: float) -> ExecutionOutcome:
+        p = self.pipeline
+        _log.warning(
+            "%s ran longer than its responseTimeoutSeconds (%g s) without lease extension and was cancelled; "
+            "the server gives it to another worker",
+            p.describe(task), timeout,
+        )
+        result = overdue_result(task, p.worker_id, timeout)
+        cause = TimeoutError(result.reason_for_incompletion)
+        return ExecutionOutcome(result, True, cause, len(json.dumps(result.output_data)), timeout)
+
+
+class _Sending:
+    """What the async updater and lease keeper share: each send runs in its own coroutine, kept
+    until it ends; ``CancelSends`` cancels them and answers with them (the pipeline awaits them)."""
+
+    def _init_sending(self) -> None:
+        self.sending: set[asyncio.Task[None]] = set()
+
+    def _spawn(self, send: Any) -> None:
+        coroutine = asyncio.get_running_loop().create_task(send)
+        self.sending.add(coroutine)
+        coroutine.add_done_callback(self.sending.discard)
+
+    def _cancel_all(self) -> list[asyncio.Task[None]]:
+        pending = list(self.sending)
+        for coroutine in pending:
+            coroutine.cancel()
+        return pending
+
+
+class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
+    """Sends each result in its own coroutine, so updates run concurrently."""
+
+    def __init__(self, pipeline: PipelineState, retries: dict[int, Any]) -> None:
+        super().__init__(pipeline, retries)
+        self._init_sending()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CancelSends):
+            return self._cancel_all()
+        report = self.handle(message)
+        if report is not None:
+            self._spawn(self._send(report))
+        return None
+
+    async def _send(self, report: Report | None) -> None:
+        client = self.pipeline.client
+        while report is not None:
+            use_v2 = self.uses_v2(report)
+            started = time.perf_counter()
+            try:
+                if use_v2:
+                    next_task = await client.update_task_v2(report.result)
+                else:
+                    await client.update_task(report.result)
+                    next_task = None
+            except Exception as exc:
+                report = self.send_failed(report, exc, started, sent_v2=use_v2)
+            else:
+                self.sent(report, next_task, started)
+                report = None
+
+
+class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):
+    """Sends each lease extension in its own coroutine."""
+
+    def __init__(self, pipeline: PipelineState) -> None:
+        super().__init__(pipeline)
+        self._init_sending()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, CancelSends):
+            return self._cancel_all()
+        due = self.handle(message)
+        if due is not None:
+            self._spawn(self._extend(*due))
+        return None
+
+    async def _extend(self, task: ValidTask, extension: Any) -> None:
+        try:
+            await self.pipeline.client.update_task(extension)
+        except Exception as exc:
+            self.extended(task, exc)
+        else:
+            self.extended(task, None)
+
+
+class AsyncPipeline:
+    """A running async worker over ``state``: ``await start()``, then ``await stop()`` once. As
+    ``SyncPipeline``, except that a client not given is built on the loop by ``start``."""
+
+    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
+        self.state = state
+        self._changed: asyncio.Event | None = None
+        self._stop = stop_plan
+        self._started = False
+        self._stopped: StopReport | None = None
+
+    async def start(self) -> None:
+        """Build the client on this loop, register the task definition if asked, start the stages."""
+        if self._started:
+            return
+        self._started = True
+        p = self.state
+        config = p.config
+        if p.client is None:
+            p.client = AsyncConductorClient(
+                p.settings.configuration, pool_size=config.thread_count * 2 + 2,
+                on_request=p.telemetry.request_observer(),
+            )
+        self._changed = asyncio.Event()
+        p.ledger.on_change = self._changed.set  # every ledger change happens on this loop
+        if config.register_task_def:
+            await register_task_definition_async(p.client, p.bound.worker, config)
+        name = p.task_type
+        guardian = p.start_guardian()
+        p.updater = AsyncUpdater.start(p, {}, name=f"{name}-updater", owner=guardian)
+        p.executor = AsyncExecutor.start(p, name=f"{name}-executor", owner=guardian)
+        if config.lease_extend_enabled:
+            p.leases = AsyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
+        if p.on_ready is not None:
+            p.on_ready(p)
+        p.poller = AsyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
+        _log.info("Created AsyncTaskRunner for async worker: %s (up to %d concurrent tasks)", name, config.thread_count)
+
+    def hurry(self, grace: float, flush: float) -> None:
+        """Shorten a stop in progress (a second signal); runs on the loop (``call_soon_threadsafe``)."""
+        self._stop.hurry(grace, flush)
+        if self._changed is not None:
+            self._changed.set()
+
+    async def _wait_ledger(self, *states: TaskState, deadline: Callable[[], float]) -> bool:
+        """Wait (without blocking the loop) until no task is in ``states``; False once ``deadline()``
+        (monotonic, re-read on every wake so that ``hurry`` shortens it) has passed."""
+        changed = self._changed
+        assert changed is not None  # set by start(), before any stop
+        while self.state.ledger.count(*states):
+            remaining = deadline() - time.monotonic()
+            if remaining <= 0:
+                return False
+            changed.clear()
+            try:
+                await asyncio.wait_for(changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+        return True
+
+    async def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
+        """Stop gracefully (see ``GracefulStop``); idempotent."""
+        if self._stopped is not None:
+            return self._stopped
+        p = self.state
+        stop = self._stop
+        if self._changed is None:  # never started
+            self._stopped = stop.nothing_to_stop()
+            return self._stopped
+        stop.begin(p, grace, flush)
+        if p.poller is not None:
+            try:  # a poll in flight finishes first (never cancelled: the server may be sending tasks)
+                await p.poller.stop_async(
+                    timeout=p.config.poll_timeout_seconds + p.settings.configuration.read_timeout + 1
+                )
+            except TimeoutError:
+                _log.warning("the %s poller did not stop in time", p.task_type)
+        await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, deadline=stop.grace_deadline)
+        running = stop.hand_back_unfinished(p)
+        tell_quietly(p.executor, CancelRunning())
+        clean = await self._wait_ledger(deadline=stop.flush_deadline)
+        stop.journal_unsent(p)
+        for ref in (p.updater, p.leases):  # no send may outlive the stop
+            if ref is not None:
+                try:
+                    pending = await ref.ask_async(CancelSends(), timeout=5)
+                except Exception as exc:  # a stage that already failed has nothing in flight
+                    _log.debug("could not cancel the sends of %s: %s", ref.name, exc)
+                    continue
+                await asyncio.gather(*pending, return_exceptions=True)
+        for ref in (p.leases, p.executor, p.updater, p.guardian):
+            if ref is not None:
+                ref.stop(block=False)
+        await p.client.aclose()
+        self._stopped = stop.report(p, running, clean)
+        return self._stopped

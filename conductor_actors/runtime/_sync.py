@@ -1,0 +1,200 @@
+"""The sync flavour: one ``def`` worker on threads, ``SyncPipeline`` and its stage shells.
+
+- ``SyncPoller`` (one thread) polls for exactly the free slots.
+- ``SyncExecutor`` (a pool of ``thread_count`` threads sharing one mailbox) runs the worker
+  function; it never touches the network.
+- ``SyncUpdater`` (a small pool) sends results concurrently; a retry is a timer message, never a
+  sleeping thread.
+- ``SyncLeaseKeeper`` (one thread) extends the lease of long-running tasks on timers.
+
+Each stage class only performs its one blocking call; every decision is in the behaviour it
+inherits (``_poll``, ``_execute``, ``_update``). ``SyncPipeline``'s public methods are called from
+one controlling thread (the child's main thread, or a test); the stages run on their own threads.
+An exception a stage raises is a runtime bug: its actor fails and the stage guardian reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..actors import ActorPool, ThreadActor
+from ..client import ConductorClient
+from ..worker import execute_sync, register_task_definition
+from ._execute import ExecutorBehaviour, LeaseBehaviour
+from ._messages import Execute
+from ._pipeline import PipelineState, TaskState
+from ._poll import PollerBehaviour
+from ._update import UpdaterBehaviour
+
+if TYPE_CHECKING:  # the runner makes the stop plan and imports this module
+    from ._runner import GracefulStop, StopReport
+
+__all__ = ["SyncExecutor", "SyncLeaseKeeper", "SyncPipeline", "SyncPoller", "SyncUpdater"]
+
+_log = logging.getLogger("conductor_actors.runtime")
+
+
+class SyncPoller(PollerBehaviour, ThreadActor):
+    """Runs on its own thread; a poll blocks it for at most the long-poll time plus the read timeout."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> None:
+        count = self.handle(message)
+        if not count:
+            return
+        started = time.perf_counter()
+        try:
+            tasks = self.pipeline.client.batch_poll(self.pipeline.task_type, count=count, **self.poll_options)
+        except Exception as exc:
+            self.poll_failed(exc, started)
+        else:
+            self.polled(tasks, started)
+
+
+class SyncExecutor(ExecutorBehaviour, ThreadActor):
+    """One of ``thread_count`` pool members; runs the worker function on its own thread."""
+
+    use_daemon_thread = True  # a worker function that never returns must not keep the process alive
+
+    def on_receive(self, message: Execute) -> None:
+        task = message.task
+        if self.begin(task):
+            self.finish(task, execute_sync(self.pipeline.bound, task, self.pipeline.shutting_down.is_set))
+
+
+class SyncUpdater(UpdaterBehaviour, ThreadActor):
+    """One of a small pool of members sending results concurrently."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> None:
+        report = self.handle(message)
+        client = self.pipeline.client
+        while report is not None:
+            use_v2 = self.uses_v2(report)
+            started = time.perf_counter()
+            try:
+                if use_v2:
+                    next_task = client.update_task_v2(report.result)
+                else:
+                    client.update_task(report.result)
+                    next_task = None
+            except Exception as exc:
+                report = self.send_failed(report, exc, started, sent_v2=use_v2)
+            else:
+                self.sent(report, next_task, started)
+                report = None
+
+
+class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
+    """Extends leases from its own thread."""
+
+    use_daemon_thread = True
+
+    def on_receive(self, message: Any) -> None:
+        due = self.handle(message)
+        if due is None:
+            return
+        task, extension = due
+        try:
+            self.pipeline.client.update_task(extension)
+        except Exception as exc:
+            self.extended(task, exc)
+        else:
+            self.extended(task, None)
+
+
+class SyncPipeline:
+    """A running sync worker over ``state`` (built by the runner, with the client of the transport
+    seam or none: one is built here). ``start()``, then ``stop()`` once; ``stop_plan`` holds the
+    graceful stop's steps and deadlines (``hurry`` may shorten them early). The poller and the
+    updater take ``Pause``/``Resume`` through the state."""
+
+    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
+        self.state = state
+        config = state.config
+        updaters = state.runtime.updater_pool_size(config.thread_count)
+        self._updater_count = updaters
+        if state.client is None:
+            state.client = ConductorClient(
+                state.settings.configuration, pool_size=config.thread_count + updaters + 2,
+                on_request=state.telemetry.request_observer(),
+            )
+        self.client = state.client
+        self._started = False
+        self._stopped: StopReport | None = None
+        self._stop = stop_plan
+
+    def start(self) -> None:
+        """Register the task definition if asked, start every stage; the poller last."""
+        if self._started:
+            return
+        self._started = True
+        p = self.state
+        config = p.config
+        if config.register_task_def:
+            register_task_definition(self.client, p.bound.worker, config)
+        name = p.task_type
+        retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
+        guardian = p.start_guardian()
+        p.updater = ActorPool.start(
+            lambda: SyncUpdater(p, retries), self._updater_count, name=f"{name}-updater", owner=guardian
+        )
+        p.executor = ActorPool.start(
+            lambda: SyncExecutor(p), config.thread_count, name=f"{name}-executor", owner=guardian
+        )
+        if config.lease_extend_enabled:
+            p.leases = SyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
+        if p.on_ready is not None:
+            p.on_ready(p)
+        p.poller = SyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
+        _log.info(
+            "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
+            name, config.thread_count, self._updater_count,
+        )
+
+    def hurry(self, grace: float, flush: float) -> None:
+        """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more
+        seconds, results at most ``flush``. Any thread."""
+        self._stop.hurry(grace, flush)
+        self.state.ledger.interrupt()
+
+    def _wait(self, deadline: Callable[[], float], *states: TaskState) -> bool:
+        """Until no task is in ``states`` or ``deadline()`` (re-read when hurried) passes."""
+        while True:
+            outcome = self.state.ledger.wait_until_none(*states, timeout=max(0.0, deadline() - time.monotonic()))
+            if outcome is not None:
+                return outcome
+
+    def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
+        """Stop gracefully (see ``GracefulStop``); blocks for at most about ``grace + flush`` seconds
+        plus the time a poll in flight needs to finish. Idempotent: a second call returns the first
+        report."""
+        if self._stopped is not None:
+            return self._stopped
+        p = self.state
+        stop = self._stop
+        stop.begin(p, grace, flush)
+        if p.poller is not None:
+            longest_poll = p.config.poll_timeout_seconds + self.client.configuration.read_timeout
+            try:  # a poll in flight finishes first: its long-poll plus the read timeout at most
+                p.poller.stop(timeout=longest_poll + 1)
+            except TimeoutError:
+                _log.warning("the %s poller did not stop in time", p.task_type)
+        self._wait(stop.grace_deadline, TaskState.RECEIVED, TaskState.RUNNING)
+        running = stop.hand_back_unfinished(p)
+        clean = self._wait(stop.flush_deadline)
+        stop.journal_unsent(p)
+        self.client.close()  # the lean transport aborts calls still in flight: no send outlives the stop
+        for ref in (p.poller, p.leases, p.executor, p.updater, p.guardian):
+            if ref is not None:
+                ref.stop(block=False)
+        for ref in (p.updater, p.leases):
+            if ref is not None and not ref.join(timeout=2):
+                _log.warning("%s did not finish its last send in time", ref.name)
+        self._stopped = stop.report(p, running, clean)
+        return self._stopped
