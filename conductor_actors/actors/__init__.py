@@ -28,9 +28,9 @@ from __future__ import annotations
 
 # Plain imports: none of these modules imports asyncio at module level (sync worker processes run
 # thread actors only), so AsyncioActor is exported like the rest.
-from ._actor import Actor, ActorDeadError, ActorFailed, MailboxClosed
+from ._actor import Actor, ActorFailed, ActorRef
 from ._flavours import ActorPool, AsyncioActor, ThreadActor
-from ._mailbox import ActorRef
+from ._mailbox import ActorDeadError, MailboxClosed
 from ._supervisor import ActorSupervisor, RestartIntensity, RestartPolicy, restart_backoff
 from ._timers import ManualTimerService, ThreadTimerService, TimerHandle, TimerService
 

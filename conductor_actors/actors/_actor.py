@@ -1,5 +1,5 @@
-"""What both flavours share: the ``Actor`` base with its hooks, the running cell, the kernel's
-messages and errors.
+"""The running side of the kernel: the ``Actor`` base with its hooks, the running cell, the
+``ActorRef`` handle to it, and the ``ActorFailed`` notice.
 
 Users subclass ``ThreadActor`` (one thread per actor) or ``AsyncioActor`` (one task on an event
 loop), override the hooks they need and start the actor with ``MyActor.start(...)``, which returns
@@ -16,18 +16,10 @@ instances; more than one for a pool). Each member runs the receive loop of its f
   ``ActorDeadError``; tells are dropped with one DEBUG line counting them), tells the owner
   ``ActorFailed`` when the actor failed, then marks the cell dead and wakes joiners.
 
-A ``tell`` puts the user's message into the mailbox as it is (no wrapper). Only an ``ask`` needs
-an envelope, which carries the message and the way back to the caller; ``_STOP`` is the stop
-request. Both derive from ``_Control`` so the receive loop tells them apart from user messages
-with one ``isinstance`` check. They never leave the kernel.
-
-Exception tree::
-
-    RuntimeError
-     +-- ActorDeadError        the actor has stopped (or died); the message was not delivered
-          +-- MailboxClosed    the actor is stopping: its mailbox takes no new messages, while the
-                               messages already queued are still processed
-
+An ``ActorRef`` wraps the cell: everybody but the actor itself reaches the actor through it. It
+lives next to the cell because each points at the other (a supervised actor's ref is re-bound to
+the fresh cell of each restart). The mailboxes, the ask envelopes and the errors of a refused
+message (``ActorDeadError``, ``MailboxClosed``) are ``_mailbox``'s, which this module builds on;
 ``ask`` also raises the builtin ``TimeoutError`` when no answer arrives in time.
 
 Methods say which thread may call them.
@@ -36,36 +28,31 @@ Methods say which thread may call them.
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from ._mailbox import (
+    _STOP,
+    ActorDeadError,
+    Mailbox,
+    _Ask,
+    _BlockingAsk,
+    _LoopAsk,
+    _reject,
+    _settle,
+    _settle_threadsafe,
+)
 from ._timers import TimerHandle, TimerService
 
 if TYPE_CHECKING:
     import asyncio
 
-    from ._mailbox import ActorRef
-
-__all__ = ["Actor", "ActorDeadError", "ActorFailed", "Cell", "Mailbox", "MailboxClosed"]
+__all__ = ["Actor", "ActorFailed", "ActorRef", "Cell"]
 
 _log = logging.getLogger("conductor_actors.actors")
-
-
-# -- errors ---------------------------------------------------------------------------------------
-
-
-class ActorDeadError(RuntimeError):
-    """The actor is not running: a message sent to it was not (and will not be) handled."""
-
-
-class MailboxClosed(ActorDeadError):
-    """The actor's mailbox is closed (the actor is stopping); the message was not accepted.
-
-    A subclass of ``ActorDeadError`` so one ``except ActorDeadError`` covers "stopping" and
-    "stopped".
-    """
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -85,128 +72,7 @@ class ActorFailed:
     exception: BaseException
 
 
-class _Control:
-    """Base of the kernel's own mailbox items."""
-
-    __slots__ = ()
-
-
-class _Stop(_Control):
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<stop>"
-
-
-#: The stop request: everything queued before it is handled first.
-_STOP = _Stop()
-
-
-class _Ask(_Control):
-    """An envelope for ``ask``: the message plus the way back to the waiting caller.
-
-    ``resolve`` is called exactly once, by the thread or loop that handled (or rejected) the
-    message.
-    """
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-
-    def resolve(self, value: Any, error: BaseException | None) -> None:
-        raise NotImplementedError
-
-
-class _BlockingAsk(_Ask):
-    """Answer for a caller blocked in ``ask``: a pre-acquired lock released on resolve."""
-
-    __slots__ = ("_done", "error", "value")
-
-    def __init__(self, message: Any) -> None:
-        super().__init__(message)
-        self._done = threading.Lock()
-        self._done.acquire()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def resolve(self, value: Any, error: BaseException | None) -> None:
-        self.value = value
-        self.error = error
-        self._done.release()
-
-    def wait(self, timeout: float | None) -> bool:
-        """Block the calling thread until resolved; False when ``timeout`` elapsed first."""
-        return self._done.acquire(timeout=-1 if timeout is None else timeout)
-
-
-class _LoopAsk(_Ask):
-    """Answer for a coroutine awaiting ``ask_async``: a future on the caller's event loop."""
-
-    __slots__ = ("future",)
-
-    def __init__(self, message: Any, future: asyncio.Future[Any]) -> None:
-        super().__init__(message)
-        self.future = future
-
-    def resolve(self, value: Any, error: BaseException | None) -> None:
-        _settle_threadsafe(self.future, value, error)
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    """Complete ``future`` unless the caller already gave up (timeout or cancellation)."""
-    if future.done():
-        return
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
-
-
-def _settle_threadsafe(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    """``_settle`` from any thread: at once on the future's own loop, else through that loop."""
-    import asyncio  # loaded already: the future was made by a coroutine
-
-    loop = future.get_loop()
-    if asyncio._get_running_loop() is loop:
-        _settle(future, value, error)
-        return
-    try:
-        loop.call_soon_threadsafe(_settle, future, value, error)
-    except RuntimeError:
-        pass  # the waiting loop is closed: nobody is waiting any more
-
-
-def _reject(items: Iterable[Any], name: str) -> int:
-    """Answer every ask in ``items`` with ActorDeadError; return how many tells were dropped."""
-    dropped = 0
-    for item in items:
-        if isinstance(item, _Control):
-            if isinstance(item, _Ask):
-                item.resolve(None, ActorDeadError(f"actor {name!r} stopped before it handled the message"))
-        else:
-            dropped += 1
-    return dropped
-
-
 # -- the running cell -----------------------------------------------------------------------------
-
-
-class Mailbox(Protocol):
-    """What a cell and its refs need from a mailbox (the seam between the flavours, ``_mailbox``)."""
-
-    name: str
-    closed: bool
-
-    def put(self, item: Any) -> None: ...
-
-    def put_control(self, item: Any) -> None: ...
-
-    def close(self) -> None: ...
-
-    def finish(self) -> int: ...
-
-    def depth(self) -> int: ...
 
 
 class Cell:
@@ -374,6 +240,147 @@ class Cell:
             callbacks, self._death_callbacks = self._death_callbacks, []
         for callback in callbacks:
             self.run_hook(callback)
+
+
+# -- the handle -----------------------------------------------------------------------------------
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, got {timeout!r}")
+
+
+class ActorRef:
+    """A thread-safe handle to a running actor or pool; obtained from ``start()``.
+
+    Every method may be called from any thread. The blocking ones (``ask``, ``join``,
+    ``stop(block=True)``) raise RuntimeError instead of deadlocking when called
+    from the actor's own thread or event loop; coroutines use the ``*_async`` twins.
+
+    A supervised actor keeps its ref across restarts: the ref then reaches the new instance.
+    """
+
+    __slots__ = ("__weakref__", "_cell", "_mailbox", "_stop_requested", "name")
+
+    def __init__(self, cell: Cell) -> None:
+        self.name = cell.name
+        self._stop_requested = False
+        self._bind(cell)
+
+    def _bind(self, cell: Cell) -> None:
+        """Point this ref at ``cell`` (a new actor, or a supervised actor's fresh instance)."""
+        self._cell = cell
+        self._mailbox: Mailbox = cell.mailbox
+        cell.ref = self
+
+    def tell(self, message: Any) -> None:
+        """Queue ``message`` for the actor and return at once (fire and forget).
+
+        Raises ``MailboxClosed`` while the actor is stopping, ``ActorDeadError`` once it stopped.
+        """
+        self._mailbox.put(message)
+
+    def ask(self, message: Any, timeout: float | None = None) -> Any:
+        """Send ``message`` and block until the actor's ``on_receive`` returns; return its result.
+
+        Raises what ``on_receive`` raised (the actor lives on), ``ActorDeadError`` if the actor
+        is or becomes stopped before handling it, or ``TimeoutError`` after ``timeout`` seconds
+        (the message stays queued and its answer is discarded).
+        """
+        _check_timeout(timeout)
+        self._cell.check_blocking_allowed()
+        envelope = _BlockingAsk(message)
+        self._mailbox.put(envelope)
+        if not envelope.wait(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not answer within {timeout} s")
+        if envelope.error is not None:
+            raise envelope.error
+        return envelope.value
+
+    async def ask_async(self, message: Any, timeout: float | None = None) -> Any:
+        """``ask`` for a coroutine: waits on the caller's event loop without blocking it."""
+        import asyncio  # loaded already: called from a coroutine
+
+        _check_timeout(timeout)
+        self._cell.check_async_allowed()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._mailbox.put(_LoopAsk(message, future))
+        if timeout is None:
+            return await future
+        expiry = loop.call_later(timeout, self._expire, future, timeout)
+        try:
+            return await future
+        finally:
+            expiry.cancel()
+
+    def _expire(self, future: asyncio.Future[Any], timeout: float) -> None:
+        _settle(future, None, TimeoutError(f"actor {self.name!r} did not answer within {timeout} s"))
+
+    def stop(self, timeout: float | None = None, block: bool = True) -> None:
+        """Ask the actor to stop after every message queued before this call.
+
+        The stop is a message; its mailbox closes at once (later sends raise ``MailboxClosed``).
+        With ``block``, wait until it stopped; raises ``TimeoutError`` if that takes longer than
+        ``timeout`` seconds. Stopping a stopped actor does nothing.
+        """
+        _check_timeout(timeout)
+        cell = self._cell
+        if block:
+            cell.check_blocking_allowed()
+        self._stop_requested = True
+        cell.request_stop()
+        if block and not cell.wait_dead(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not stop within {timeout} s")
+
+    async def stop_async(self, timeout: float | None = None) -> None:
+        """``stop`` for a coroutine: request the stop, then await the end without blocking."""
+        _check_timeout(timeout)
+        self._cell.check_async_allowed()
+        self._stop_requested = True
+        self._cell.request_stop()
+        if not await self.join_async(timeout):
+            raise TimeoutError(f"actor {self.name!r} did not stop within {timeout} s")
+
+    def is_alive(self) -> bool:
+        """True until the actor (every member of a pool) has stopped."""
+        return not self._cell.is_dead()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Block until the actor stopped; False if ``timeout`` seconds passed first."""
+        _check_timeout(timeout)
+        cell = self._cell
+        cell.check_blocking_allowed()
+        return cell.wait_dead(timeout)
+
+    async def join_async(self, timeout: float | None = None) -> bool:
+        """``join`` for a coroutine; False if ``timeout`` seconds passed first."""
+        import asyncio  # loaded already: called from a coroutine
+
+        _check_timeout(timeout)
+        cell = self._cell
+        cell.check_async_allowed()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        cell.add_death_callback(lambda: _settle_threadsafe(future, True, None))
+        if timeout is None:
+            await future
+            return True
+        expiry = loop.call_later(timeout, _settle, future, False, None)
+        try:
+            return bool(await future)
+        finally:
+            expiry.cancel()
+
+    def mailbox_depth(self) -> int:
+        """How many messages wait in the actor's mailbox (a snapshot, for health reports)."""
+        return self._mailbox.depth()
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.name} {'alive' if self.is_alive() else 'stopped'}>"
 
 
 # -- the base class -------------------------------------------------------------------------------

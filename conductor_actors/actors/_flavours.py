@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ._actor import Actor, Cell, _Ask, _Control
-from ._mailbox import ActorRef, LoopMailbox, ThreadMailbox
+from ._actor import Actor, ActorRef, Cell
+from ._mailbox import LoopMailbox, ThreadMailbox, _Ask, _Control
 from ._timers import LoopTimerService, TimerService, default_timer_service
 
 if TYPE_CHECKING:

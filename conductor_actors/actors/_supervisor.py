@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._actor import ActorDeadError, ActorFailed
+from ._actor import ActorFailed, ActorRef
 from ._flavours import ThreadActor, check_start_options, launch_thread_actors
-from ._mailbox import ActorRef
+from ._mailbox import ActorDeadError
 from ._timers import TimerHandle, TimerService
 
 __all__ = ["ActorSupervisor", "RestartIntensity", "RestartPolicy", "restart_backoff"]

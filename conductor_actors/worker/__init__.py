@@ -18,7 +18,6 @@ from ._config import (
     default_worker_id,
     get_worker_config_oneline,
     get_worker_config_summary,
-    resolve_worker_config,
 )
 from ._config import _get_env_value as _get_env_value
 from ._config import _parse_env_value as _parse_env_value
@@ -62,6 +61,7 @@ from ._worker import (
     WorkerRegistrationError,
     is_callable_input_parameter_a_task,
     is_callable_return_value_of_type,
+    resolve_worker_config,
 )
 
 __all__ = [

@@ -3,7 +3,10 @@
 One table (``PROPERTIES``: names, defaults, aliases, and how a raw value becomes a valid one) drives
 ``Worker``, ``WorkerConfig`` and the environment lookup, so a value is validated the same way
 whether it comes from code or from a variable (``WorkerConfigError`` names the keyword or variable
-and the value).
+and the value). ``resolve_config`` applies the table to one worker's code values and the
+environment; ``resolve_official_config`` is the official SDK's form, by task name. The public
+``resolve_worker_config`` (in ``_worker``, which builds on this module) reads a worker object's
+code values and calls one or the other.
 
 Precedence, highest first: worker-specific variables, global (``all``) variables, then the value
 in code. For worker ``<name>`` and property ``<prop>`` the forms are checked in this order:
@@ -32,10 +35,7 @@ import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
-
-if TYPE_CHECKING:
-    from ._worker import WorkerInterface
+from typing import Any
 
 __all__ = [
     "MAX_ASYNC_THREAD_COUNT",
@@ -51,7 +51,8 @@ __all__ = [
     "default_worker_id",
     "get_worker_config_oneline",
     "get_worker_config_summary",
-    "resolve_worker_config",
+    "resolve_config",
+    "resolve_official_config",
 ]
 
 
@@ -362,56 +363,6 @@ _OFFICIAL_PROPERTIES = {
 _OFFICIAL_FALLBACKS = {"overwrite_task_def": True, "strict_schema": False, "register_schema": False}
 
 
-@overload
-def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig: ...
-
-
-@overload
-def resolve_worker_config(*, worker_name: str, **code_values: Any) -> dict[str, Any]: ...
-
-
-@overload
-def resolve_worker_config(
-    worker: str,
-    poll_interval: float | None = None,
-    domain: str | None = None,
-    worker_id: str | None = None,
-    thread_count: int | None = None,
-    register_task_def: bool | None = None,
-    poll_timeout: int | None = None,
-    lease_extend_enabled: bool | None = None,
-    paused: bool | None = None,
-    overwrite_task_def: bool | None = None,
-    strict_schema: bool | None = None,
-    register_schema: bool | None = None,
-) -> dict[str, Any]: ...
-
-
-def resolve_worker_config(
-    worker: WorkerInterface | str | None = None, *args: Any, **kwargs: Any
-) -> WorkerConfig | dict[str, Any]:
-    """The effective configuration of a worker: environment over code.
-
-    ``resolve_worker_config(worker, env=None)`` takes the worker object and returns a
-    ``WorkerConfig`` whose ``sources`` say where each value came from (``env`` defaults to
-    ``os.environ``). ``resolve_worker_config(task_name, poll_interval=None, domain=None, ...)`` is
-    the official SDK's form: the task name and the code values, returning a dict of the official
-    property names (``poll_interval`` in ms; a property set nowhere stays as given, ``None``, except
-    ``overwrite_task_def`` True, ``strict_schema`` and ``register_schema`` False). Both raise
-    ``WorkerConfigError`` naming the variable (or keyword) and a value that does not parse. The
-    task name may be given as the official keyword ``worker_name=`` too.
-    """
-    if worker is None and "worker_name" in kwargs:
-        worker = kwargs.pop("worker_name")
-        if not isinstance(worker, str):
-            raise TypeError(f"resolve_worker_config(): worker_name must be a task name, got {type(worker).__name__}")
-    if worker is None:
-        raise TypeError("resolve_worker_config() needs the worker object or its task name (worker_name=)")
-    if isinstance(worker, str):
-        return _resolve_official(worker, *args, **kwargs)
-    return _resolve(worker, *args, **kwargs)
-
-
 _ENV_PARSERS: dict[type, Any] = {bool: _parse_bool, int: _parse_int, float: _parse_float}
 
 
@@ -443,7 +394,10 @@ def _get_env_value(worker_name: str, property_name: str, expected_type: type = s
     return None if hit is None else hit[1]
 
 
-def _resolve_official(task_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+def resolve_official_config(task_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``resolve_worker_config`` in the official SDK's form (see there): the code values of worker
+    ``task_name`` by the official names, positionally in their order or by keyword; returns the
+    official dict. Raises ``TypeError`` for an unknown or repeated argument."""
     names = list(_OFFICIAL_PROPERTIES)
     if len(args) > len(names):
         raise TypeError(f"resolve_worker_config() takes at most {len(names) + 1} positional arguments")
@@ -465,9 +419,14 @@ def _resolve_official(task_name: str, *args: Any, **kwargs: Any) -> dict[str, An
     return resolved
 
 
-def _resolve(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig:
+def resolve_config(
+    task_name: str, code_value: Callable[[str], Any], is_async: bool, env: Mapping[str, str] | None = None
+) -> WorkerConfig:
+    """The effective configuration of worker ``task_name``: for each property, the highest-precedence
+    variable of ``env`` (default ``os.environ``), else ``code_value(name)``, the value set in code
+    (asked only when no variable sets the property). ``is_async`` picks the bound of
+    ``thread_count``. Raises ``WorkerConfigError`` naming the variable or keyword and the value."""
     environ: Mapping[str, str] = os.environ if env is None else env
-    task_name = worker.get_task_definition_name()
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for prop in PROPERTIES.values():
@@ -476,13 +435,12 @@ def _resolve(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> W
             variable, values[prop.name] = hit
             sources[prop.name] = variable
         else:
-            raw = worker._code_worker_id() if prop.name == "worker_id" else getattr(worker, prop.name, prop.default)
-            value = coerce_property(prop.name, raw, task_name)
+            value = coerce_property(prop.name, code_value(prop.name), task_name)
             values[prop.name] = value
             sources[prop.name] = _SOURCE_DEFAULT if value == prop.default else _SOURCE_CODE
     source = sources["thread_count"]
     check_thread_count(
-        values["thread_count"], bool(getattr(worker, "is_async", False)),
+        values["thread_count"], is_async,
         "thread_count" if source in (_SOURCE_CODE, _SOURCE_DEFAULT) else source, task_name,
     )
     return WorkerConfig(task_name, **values, sources=sources)

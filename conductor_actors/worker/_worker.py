@@ -13,8 +13,9 @@ the exceptions of the worker model::
     TaskContextError             (RuntimeError) get_task_context() outside a running task
 
 Workers carry their code-level properties (validated on creation, see ``_config``); the effective
-values, after environment overrides, come from ``resolve_worker_config``. Both kinds pickle for the
-spawn start method: a ``Worker`` ships its function as a re-importable reference (a
+values, after environment overrides, come from ``resolve_worker_config``, here because it reads a
+worker object (the property table and the environment lookup are ``_config``'s). Both kinds pickle
+for the spawn start method: a ``Worker`` ships its function as a re-importable reference (a
 ``FunctionReference``), a class-based worker is pickled as it is. The spawn checks here turn what
 cannot work into a ``WorkerRegistrationError`` that says how to fix it, instead of a
 ``PicklingError`` in a child. Objects are created in the parent (any thread) and re-created in each
@@ -30,12 +31,20 @@ import math
 import pickle
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ..client import Task, TaskDef, TaskResult
-from ._config import PROPERTIES, check_thread_count, coerce_property, default_worker_id
+from ._config import (
+    PROPERTIES,
+    WorkerConfig,
+    check_thread_count,
+    coerce_property,
+    default_worker_id,
+    resolve_config,
+    resolve_official_config,
+)
 from ._conversion import callable_signature, hint_target, resolve_type_hints
 
 if TYPE_CHECKING:
@@ -55,6 +64,7 @@ __all__ = [
     "is_callable_input_parameter_a_task",
     "is_callable_return_value_of_type",
     "provide_official_execute",
+    "resolve_worker_config",
 ]
 
 
@@ -570,6 +580,69 @@ def _returns_task_result(func: Callable[..., Any]) -> bool:
         return resolve_type_hints(hint_target(func)).get("return") is TaskResult
     except (TypeError, ValueError):
         return False
+
+
+# -- the effective configuration ------------------------------------------------------------------
+
+
+@overload
+def resolve_worker_config(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig: ...
+
+
+@overload
+def resolve_worker_config(*, worker_name: str, **code_values: Any) -> dict[str, Any]: ...
+
+
+@overload
+def resolve_worker_config(
+    worker: str,
+    poll_interval: float | None = None,
+    domain: str | None = None,
+    worker_id: str | None = None,
+    thread_count: int | None = None,
+    register_task_def: bool | None = None,
+    poll_timeout: int | None = None,
+    lease_extend_enabled: bool | None = None,
+    paused: bool | None = None,
+    overwrite_task_def: bool | None = None,
+    strict_schema: bool | None = None,
+    register_schema: bool | None = None,
+) -> dict[str, Any]: ...
+
+
+def resolve_worker_config(
+    worker: WorkerInterface | str | None = None, *args: Any, **kwargs: Any
+) -> WorkerConfig | dict[str, Any]:
+    """The effective configuration of a worker: environment over code.
+
+    ``resolve_worker_config(worker, env=None)`` takes the worker object and returns a
+    ``WorkerConfig`` whose ``sources`` say where each value came from (``env`` defaults to
+    ``os.environ``). ``resolve_worker_config(task_name, poll_interval=None, domain=None, ...)`` is
+    the official SDK's form: the task name and the code values, returning a dict of the official
+    property names (``poll_interval`` in ms; a property set nowhere stays as given, ``None``, except
+    ``overwrite_task_def`` True, ``strict_schema`` and ``register_schema`` False). Both raise
+    ``WorkerConfigError`` naming the variable (or keyword) and a value that does not parse. The
+    task name may be given as the official keyword ``worker_name=`` too.
+    """
+    if worker is None and "worker_name" in kwargs:
+        worker = kwargs.pop("worker_name")
+        if not isinstance(worker, str):
+            raise TypeError(f"resolve_worker_config(): worker_name must be a task name, got {type(worker).__name__}")
+    if worker is None:
+        raise TypeError("resolve_worker_config() needs the worker object or its task name (worker_name=)")
+    if isinstance(worker, str):
+        return resolve_official_config(worker, *args, **kwargs)
+    return _resolve(worker, *args, **kwargs)
+
+
+def _resolve(worker: WorkerInterface, env: Mapping[str, str] | None = None) -> WorkerConfig:
+    """``resolve_worker_config`` of a worker object: its code-level properties under the environment."""
+
+    def code_value(name: str) -> Any:
+        # the worker id as set in code: the property's fallback (the host name) is no code value
+        return worker._code_worker_id() if name == "worker_id" else getattr(worker, name, PROPERTIES[name].default)
+
+    return resolve_config(worker.get_task_definition_name(), code_value, bool(getattr(worker, "is_async", False)), env)
 
 
 #: Runs ``Worker.execute`` as the runtime runs a task. The execution module provides it
