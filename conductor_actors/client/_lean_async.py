@@ -20,6 +20,7 @@ Runs on the event loop that uses the client; not thread-safe (like ``httpx.Async
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -59,10 +60,8 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # a socket without Nagle's algorithm to switch off
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
 
     def data_received(self, data: bytes) -> None:
         reader, waiter = self.reader, self.waiter
