@@ -49,9 +49,6 @@ from ..worker import BoundWorker, WorkerConfig
 from ._messages import Beat, Pause, Resume, ValidTask
 from ._telemetry import TaskLog, Telemetry
 
-if TYPE_CHECKING:  # built by the runner, which imports the stage modules
-    from ._update import UpdaterLogic
-
 __all__ = [
     "Liveness",
     "PipelineState",
@@ -446,7 +443,6 @@ class PipelineState:
         bound: the worker bound for this process.
         telemetry: where events and metrics go.
         undeliverable: receives results whose update failed finally.
-        updater_logic: the updater's protocol state, shared by every updater member.
         recycling: the recycling limits checked as each task ends.
         on_stage_failure: called on the guardian's thread when a stage fails.
         on_task_limit: called once when a recycling limit is reached (None: nobody asks).
@@ -462,7 +458,6 @@ class PipelineState:
         telemetry: Telemetry,
         *,
         undeliverable: UndeliverableSink,
-        updater_logic: UpdaterLogic,
         recycling: RecycleCheck,
         on_stage_failure: Callable[[str, BaseException], None],
         on_task_limit: Callable[[str], None] | None = None,
@@ -476,7 +471,6 @@ class PipelineState:
         self.bound = bound
         self.telemetry = telemetry
         self.undeliverable = undeliverable
-        self.updater_logic = updater_logic
         self.recycling = recycling
         self.on_stage_failure = on_stage_failure
         self.on_task_limit = on_task_limit
