@@ -10,7 +10,8 @@ from __future__ import annotations
 from ._child import EXIT_BOOT_FAILURE, EXIT_CRASH, EXIT_OK, EXIT_RECYCLE, child_main
 from ._messages import EventBatch, Exiting, Heartbeat, Pause, Ready, Resume, Stop, UndeliveredResult
 from ._pipeline import WorkerSettings
-from ._runner import StopReport, WorkerRunner, run_worker
+from ._runner import WorkerRunner, run_worker
+from ._stop import StopReport
 from ._telemetry import TaskLog
 
 __all__ = [

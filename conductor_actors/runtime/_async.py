@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..actors import AsyncioActor
 from ..client import AsyncConductorClient
@@ -31,10 +31,8 @@ from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
 from ._messages import CancelRunning, CancelSends, Execute, Report, ValidTask
 from ._pipeline import PipelineState, TaskState, tell_quietly
 from ._poll import PollerBehaviour
-from ._update import UpdaterBehaviour
-
-if TYPE_CHECKING:  # the runner makes the stop plan and imports this module
-    from ._runner import GracefulStop, StopReport
+from ._stop import GracefulStop, StopReport
+from ._update import UpdaterBehaviour, UpdaterLogic
 
 __all__ = ["AsyncExecutor", "AsyncLeaseKeeper", "AsyncPipeline", "AsyncPoller", "AsyncUpdater"]
 
@@ -141,8 +139,8 @@ class _Sending:
 class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
     """Sends each result in its own coroutine, so updates run concurrently."""
 
-    def __init__(self, pipeline: PipelineState, retries: dict[int, Any]) -> None:
-        super().__init__(pipeline, retries)
+    def __init__(self, pipeline: PipelineState, logic: UpdaterLogic, retries: dict[int, Any]) -> None:
+        super().__init__(pipeline, logic, retries)
         self._init_sending()
 
     def on_receive(self, message: Any) -> Any:
@@ -199,8 +197,9 @@ class AsyncPipeline:
     """A running async worker over ``state``: ``await start()``, then ``await stop()`` once. As
     ``SyncPipeline``, except that a client not given is built on the loop by ``start``."""
 
-    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
+    def __init__(self, state: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
         self.state = state
+        self._updater_logic = updater_logic
         self._changed: asyncio.Event | None = None
         self._stop = stop_plan
         self._started = False
@@ -224,7 +223,7 @@ class AsyncPipeline:
             await register_task_definition_async(p.client, p.bound.worker, config)
         name = p.task_type
         guardian = p.start_guardian()
-        p.updater = AsyncUpdater.start(p, {}, name=f"{name}-updater", owner=guardian)
+        p.updater = AsyncUpdater.start(p, self._updater_logic, {}, name=f"{name}-updater", owner=guardian)
         p.executor = AsyncExecutor.start(p, name=f"{name}-executor", owner=guardian)
         if config.lease_extend_enabled:
             p.leases = AsyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)

@@ -27,8 +27,8 @@ from ..client import TaskResult
 from ..events import LISTENER_METHODS
 from ..metrics import MetricsAccumulator
 from ._messages import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
-from ._pipeline import PipelineState, WorkerSettings
-from ._runner import WorkerRunner, memory_over_limit, rss_mib
+from ._pipeline import PipelineState, WorkerSettings, memory_over_limit, rss_mib
+from ._runner import WorkerRunner
 from ._telemetry import Relay, SendNow, SetProbe
 
 __all__ = ["EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "EXIT_RECYCLE", "child_main"]

@@ -12,15 +12,30 @@
 - ``TaskLedger``: every task the process accepted, until it is settled.
 - ``StageGuardian``: the owner of the stage actors; a failed stage is a dead pipeline.
 - ``Stage``: what every stage behaviour has (the state, its ref, its liveness beat).
+- ``RecycleCheck``: the recycling limits (``max_tasks``, ``max_rss_mb``) checked as each task ends.
 
 Stages run on their own threads (sync) or on the event loop (async); what they share here is
 either thread-safe (the ledger, the tallies) or written by one stage and only read by others.
+
+Memory is checked after every task (``RecycleCheck.after_task``, called by the executor as each
+task finishes) and on the worker process's heartbeat timer (``memory_over_limit``, for a leak that
+grows while tasks run or while idle). The per-task check is what keeps a fast leak near the limit:
+a timer alone lets a leak of many MiB per task run on for a whole interval. To keep it cheap, the
+per-task check first asks the kernel for the process's peak resident memory (one ``getrusage``
+call, no file to open): while the peak is clearly within the limit the current memory is too, and
+``/proc/self/statm`` is read only once the peak comes within ``_PEAK_MARGIN_MIB`` (or 2 %) of it.
+The margin is there because the kernel's two readings are approximate counters read at different
+moments (a reading of the peak a few pages below the current memory is seen).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+import math
+import os
+import resource
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,14 +49,11 @@ from ..worker import BoundWorker, WorkerConfig
 from ._messages import Beat, Pause, Resume, ValidTask
 from ._telemetry import TaskLog, Telemetry
 
-if TYPE_CHECKING:  # built by the runner, which imports the stage modules
-    from ._runner import RecycleCheck
-    from ._update import UpdaterLogic
-
 __all__ = [
     "Liveness",
     "PipelineState",
     "PollHealth",
+    "RecycleCheck",
     "Stage",
     "StageGuardian",
     "Tally",
@@ -50,6 +62,9 @@ __all__ = [
     "UndeliverableSink",
     "WorkerSettings",
     "log_undeliverable",
+    "memory_over_limit",
+    "peak_rss_mib",
+    "rss_mib",
     "tell_quietly",
 ]
 
@@ -341,6 +356,76 @@ class StageGuardian(ThreadActor):
             self.report(message.actor.name, message.exception)
 
 
+# -- the recycle check ----------------------------------------------------------------------------
+
+#: The per-task check reads the current memory once the peak is within this many MiB of the limit.
+_PEAK_MARGIN_MIB = 8.0
+
+
+def rss_mib() -> float:
+    """This process's resident memory in MiB (current on Linux; peak where only that is known)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            resident_pages = int(statm.read().split()[1])
+        return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB so far (never below the current one)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+def memory_over_limit(settings: RuntimeSettings, rss: float) -> str | None:
+    """Why the process should be recycled for its memory now, or None."""
+    if settings.max_rss_mb and rss > settings.max_rss_mb:
+        # Rounded up: a reading just over the limit must not read as the limit itself.
+        return f"resident memory {math.ceil(rss)} MiB is over max_rss_mb={settings.max_rss_mb:g}"
+    return None
+
+
+class RecycleCheck:
+    """The recycling limits checked at each task boundary of one pipeline.
+
+    ``after_task`` runs on whichever executor thread (sync) or on the loop (async) finished a
+    task; it returns the reason to recycle at most once per process (the first limit reached),
+    and None otherwise. ``rss`` reads the resident memory in MiB and ``peak`` the peak so far
+    (injectable for tests; ``peak`` defaults to the process's own only with the real ``rss``).
+    Never raises.
+    """
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        rss: Callable[[], float] = rss_mib,
+        peak: Callable[[], float] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._rss = rss
+        self._peak = peak if peak is not None else (peak_rss_mib if rss is rss_mib else None)
+        self._peak_below = settings.max_rss_mb - max(_PEAK_MARGIN_MIB, settings.max_rss_mb * 0.02)
+        self._lock = threading.Lock()
+        self._reached = False
+
+    def after_task(self, executed: int) -> str | None:
+        """Called once per finished task with the total of executed tasks (this one included)."""
+        settings = self._settings
+        reason: str | None = None
+        if executed == settings.max_tasks:
+            reason = f"executed {executed} tasks (max_tasks={settings.max_tasks})"
+        elif settings.max_rss_mb and (self._peak is None or self._peak() > self._peak_below):
+            reason = memory_over_limit(settings, self._rss())  # the peak is near or over: read the memory
+        if reason is None:
+            return None
+        with self._lock:  # several executor threads may cross the limit together
+            if self._reached:
+                return None
+            self._reached = True
+        return reason
+
+
 # -- the shared state -----------------------------------------------------------------------------
 
 
@@ -358,7 +443,6 @@ class PipelineState:
         bound: the worker bound for this process.
         telemetry: where events and metrics go.
         undeliverable: receives results whose update failed finally.
-        updater_logic: the updater's protocol state, shared by every updater member.
         recycling: the recycling limits checked as each task ends.
         on_stage_failure: called on the guardian's thread when a stage fails.
         on_task_limit: called once when a recycling limit is reached (None: nobody asks).
@@ -374,7 +458,6 @@ class PipelineState:
         telemetry: Telemetry,
         *,
         undeliverable: UndeliverableSink,
-        updater_logic: UpdaterLogic,
         recycling: RecycleCheck,
         on_stage_failure: Callable[[str, BaseException], None],
         on_task_limit: Callable[[str], None] | None = None,
@@ -388,7 +471,6 @@ class PipelineState:
         self.bound = bound
         self.telemetry = telemetry
         self.undeliverable = undeliverable
-        self.updater_logic = updater_logic
         self.recycling = recycling
         self.on_stage_failure = on_stage_failure
         self.on_task_limit = on_task_limit

@@ -1,40 +1,23 @@
-"""Run one worker in the current process until told to stop: ``WorkerRunner`` and ``run_worker``,
-the graceful stop (``GracefulStop``, ``StopReport``) and the recycle check (``max_tasks``,
-``max_rss_mb``).
+"""Run one worker in the current process until told to stop: ``WorkerRunner`` and ``run_worker``.
 
 The flavour follows the worker: a ``def`` worker runs on threads (``SyncPipeline``); an
 ``async def`` worker runs on an event loop (``AsyncPipeline``) that the runner keeps in a thread of
 its own, so the calling thread controls both flavours the same way. Worker processes use this; so
 can tests and embedding applications.
 
-The graceful stop (DESIGN section 5): stop polling at once (a poll in flight finishes; what it
-brings is handed back); tasks received but not started are handed back; running tasks get
-``grace`` seconds; at the deadline whatever has not finished is handed back (async tasks are also
-cancelled; a sync thread cannot be killed, its late result is dropped); then every result still
-waiting is sent within ``flush`` seconds; results that still could not be sent go to recovery.
-
-Memory is checked after every task (``RecycleCheck.after_task``, called by the executor as each
-task finishes) and on the worker process's heartbeat timer (``memory_over_limit``, for a leak that
-grows while tasks run or while idle). The per-task check is what keeps a fast leak near the limit:
-a timer alone lets a leak of many MiB per task run on for a whole interval. To keep it cheap, the
-per-task check first asks the kernel for the process's peak resident memory (one ``getrusage``
-call, no file to open): while the peak is clearly within the limit the current memory is too, and
-``/proc/self/statm`` is read only once the peak comes within ``_PEAK_MARGIN_MIB`` (or 2 %) of it.
-The margin is there because the kernel's two readings are approximate counters read at different
-moments (a reading of the peak a few pages below the current memory is seen).
+The runner builds what the pipeline's parts share before they start: the ``PipelineState`` (with
+its ``RecycleCheck``), the updater's protocol state (``UpdaterLogic``), which it hands to the
+updater stage through the pipeline and to the graceful stop (``GracefulStop``, in ``_stop``), and
+that stop plan itself, which exists from ``__init__`` on because ``hurry`` may come before
+``start``.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import os
-import resource
-import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -44,244 +27,24 @@ from ..events import TaskRunnerEvent
 from ..metrics import MetricsAccumulator
 from ..settings import RuntimeSettings
 from ..worker import BoundWorker, WorkerConfig, WorkerInterface, resolve_worker_config
-from ._execute import handback_result
-from ._messages import Flush, Pause, Purpose, Report, Resume, Stop, ValidTask
+from ._messages import Pause, Resume
 from ._pipeline import (
     Liveness,
     PipelineState,
+    RecycleCheck,
     TaskLedger,
-    TaskState,
     UndeliverableSink,
     WorkerSettings,
     log_undeliverable,
-    tell_quietly,
 )
+from ._stop import GracefulStop, StopReport
 from ._sync import SyncPipeline
 from ._telemetry import Telemetry
 from ._update import UpdaterLogic
 
-__all__ = [
-    "GracefulStop",
-    "RecycleCheck",
-    "StopReport",
-    "WorkerRunner",
-    "memory_over_limit",
-    "peak_rss_mib",
-    "rss_mib",
-    "run_worker",
-]
+__all__ = ["WorkerRunner", "run_worker"]
 
 _log = logging.getLogger("conductor_actors.runtime")
-
-
-# -- the recycle check ----------------------------------------------------------------------------
-
-#: The per-task check reads the current memory once the peak is within this many MiB of the limit.
-_PEAK_MARGIN_MIB = 8.0
-
-
-def rss_mib() -> float:
-    """This process's resident memory in MiB (current on Linux; peak where only that is known)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            resident_pages = int(statm.read().split()[1])
-        return resident_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return peak_rss_mib()
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory in MiB so far (never below the current one)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
-
-
-def memory_over_limit(settings: RuntimeSettings, rss: float) -> str | None:
-    """Why the process should be recycled for its memory now, or None."""
-    if settings.max_rss_mb and rss > settings.max_rss_mb:
-        # Rounded up: a reading just over the limit must not read as the limit itself.
-        return f"resident memory {math.ceil(rss)} MiB is over max_rss_mb={settings.max_rss_mb:g}"
-    return None
-
-
-class RecycleCheck:
-    """The recycling limits checked at each task boundary of one pipeline.
-
-    ``after_task`` runs on whichever executor thread (sync) or on the loop (async) finished a
-    task; it returns the reason to recycle at most once per process (the first limit reached),
-    and None otherwise. ``rss`` reads the resident memory in MiB and ``peak`` the peak so far
-    (injectable for tests; ``peak`` defaults to the process's own only with the real ``rss``).
-    Never raises.
-    """
-
-    def __init__(
-        self,
-        settings: RuntimeSettings,
-        rss: Callable[[], float] = rss_mib,
-        peak: Callable[[], float] | None = None,
-    ) -> None:
-        self._settings = settings
-        self._rss = rss
-        self._peak = peak if peak is not None else (peak_rss_mib if rss is rss_mib else None)
-        self._peak_below = settings.max_rss_mb - max(_PEAK_MARGIN_MIB, settings.max_rss_mb * 0.02)
-        self._lock = threading.Lock()
-        self._reached = False
-
-    def after_task(self, executed: int) -> str | None:
-        """Called once per finished task with the total of executed tasks (this one included)."""
-        settings = self._settings
-        reason: str | None = None
-        if executed == settings.max_tasks:
-            reason = f"executed {executed} tasks (max_tasks={settings.max_tasks})"
-        elif settings.max_rss_mb and (self._peak is None or self._peak() > self._peak_below):
-            reason = memory_over_limit(settings, self._rss())  # the peak is near or over: read the memory
-        if reason is None:
-            return None
-        with self._lock:  # several executor threads may cross the limit together
-            if self._reached:
-                return None
-            self._reached = True
-        return reason
-
-
-# -- the graceful stop ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StopReport:
-    """What a graceful stop did.
-
-    ``handed_back``: unstarted or unfinished tasks the server took back during the stop (another
-    worker may take them now); ``abandoned``: tasks still running at the grace deadline (handed
-    back, their late results dropped); ``undelivered``: results passed to recovery during the stop;
-    ``clean``: every accepted task was settled before the deadlines and nothing went to recovery.
-    """
-
-    handed_back: int
-    abandoned: int
-    undelivered: int
-    clean: bool
-    seconds: float
-
-
-class GracefulStop:
-    """The steps of a graceful stop that both flavours share, and its deadlines.
-
-    The runner makes one per pipeline; the pipeline's ``stop`` calls ``begin``, waits (its own
-    way) until ``grace_deadline()`` for running tasks, calls ``hand_back_unfinished``, waits until
-    ``flush_deadline()`` for the results, then ``journal_unsent`` and ``report``. Both deadlines
-    are re-read on every wake: ``hurry`` (a second signal, any thread) shortens them, also when it
-    comes before the stop began. The other steps run on the pipeline's controlling thread or loop.
-    """
-
-    def __init__(self) -> None:
-        self._grace_until = float("inf")  # monotonic
-        self._flush_limit = float("inf")  # seconds from hand_back_unfinished
-        self._flush_from = float("inf")
-        self._began = 0.0
-        self._before = (0, 0)  # (handed_back, handed_to_recovery) when the stop began
-
-    def hurry(self, grace: float, flush: float) -> None:
-        """Running tasks get at most ``grace`` more seconds, results at most ``flush``."""
-        self._grace_until = min(self._grace_until, time.monotonic() + grace)
-        self._flush_limit = min(self._flush_limit, flush)
-
-    def begin(self, pipeline: PipelineState, grace: float | None, flush: float | None) -> None:
-        """Take no more work: polling stops, results go over v1 (no chained task), whatever still
-        arrives is handed back. ``grace``/``flush`` default to the runtime settings."""
-        settings = pipeline.runtime
-        self._began = time.monotonic()
-        grace = settings.shutdown_grace if grace is None else grace
-        flush = settings.shutdown_flush if flush is None else flush
-        self.hurry(grace, flush)
-        self._before = (pipeline.handed_back.value, pipeline.handed_to_recovery.value)
-        pipeline.shutting_down.set()
-        pipeline.updater_logic.draining = True
-        tell_quietly(pipeline.poller, Stop(grace, flush))
-
-    def grace_deadline(self) -> float:
-        return self._grace_until
-
-    def hand_back_unfinished(self, pipeline: PipelineState) -> list[ValidTask]:
-        """At the grace deadline: hand back every task not started or still running (see
-        ``_claim_unfinished``), send every result waiting for a retry now, and start the flush
-        deadline. Returns the tasks that were still running (abandoned)."""
-        reports, running = _claim_unfinished(pipeline)
-        for report in reports:
-            tell_quietly(pipeline.updater, report)
-        tell_quietly(pipeline.updater, Flush())
-        self._flush_from = time.monotonic()
-        return running
-
-    def flush_deadline(self) -> float:
-        return self._flush_from + self._flush_limit
-
-    def journal_unsent(self, pipeline: PipelineState) -> int:
-        """At the flush deadline: pass every result not yet accepted to recovery and give up
-        hand-backs not yet answered (the server offers those tasks again after their response
-        timeout); the ledger is empty afterwards. Returns how many results went to recovery."""
-        ledger, task_type = pipeline.ledger, pipeline.task_type
-        pending = ledger.pending_results()
-        for task, result in pending:
-            if ledger.settled(task.task_id):
-                pipeline.hand_to_recovery(result, TimeoutError("not delivered before the shutdown deadline"), 0)
-        if pending:
-            _log.warning("%d %s result(s) not delivered before the shutdown deadline were handed to recovery",
-                         len(pending), task_type)
-        unanswered = [t for t in ledger.unsettled() if ledger.settled(t.task_id)]
-        if unanswered:
-            _log.warning("%d %s hand-back(s) were not answered before the shutdown deadline; the server offers "
-                         "those tasks again after their response timeout", len(unanswered), task_type)
-        return len(pending)
-
-    def report(self, pipeline: PipelineState, running: list[ValidTask], clean: bool) -> StopReport:
-        """What this stop did (logged); ``clean``: the flush wait saw every task settled."""
-        handed_back_before, recovered_before = self._before
-        undelivered = pipeline.handed_to_recovery.value - recovered_before
-        report = StopReport(
-            handed_back=pipeline.handed_back.value - handed_back_before, abandoned=len(running),
-            undelivered=undelivered, seconds=time.monotonic() - self._began,
-            clean=clean and not running and undelivered == 0,
-        )
-        pipeline.task_log.flush(final=True)  # failures counted but not yet summarised would go unmentioned
-        _log.info(
-            "worker %s stopped in %.2f s: %d task(s) handed back, %d abandoned at the deadline, %d result(s) "
-            "to recovery", pipeline.task_type, report.seconds, report.handed_back, report.abandoned,
-            report.undelivered,
-        )
-        return report
-
-    @staticmethod
-    def nothing_to_stop() -> StopReport:
-        """The report of a pipeline that never started."""
-        return StopReport(0, 0, 0, True, 0.0)
-
-
-def _claim_unfinished(pipeline: PipelineState) -> tuple[list[Report], list[ValidTask]]:
-    """At the grace deadline: claim every task not started or still running for a hand-back.
-
-    Returns the hand-back reports to send and the tasks that were running (abandoned). Claims are
-    compare-and-set, so a task that finishes at the same moment is either reported or handed back,
-    never both.
-    """
-    reports: list[Report] = []
-    running: list[ValidTask] = []
-    ledger = pipeline.ledger
-    for state in (TaskState.RECEIVED, TaskState.RUNNING):
-        for task in ledger.unsettled(state):
-            if ledger.transition(task.task_id, state, TaskState.REPORTING):
-                reports.append(Report(task, handback_result(task, pipeline.worker_id), Purpose.HANDBACK))
-                if state is TaskState.RUNNING:
-                    running.append(task)
-    if running:
-        _log.warning(
-            "%d %s task(s) still running at the shutdown deadline were handed back: %s",
-            len(running), pipeline.task_type, ", ".join(str(t.task_id) for t in running[:10]),
-        )
-    return reports, running
-
-
-# -- the runner -----------------------------------------------------------------------------------
 
 
 class WorkerRunner:
@@ -361,7 +124,9 @@ class WorkerRunner:
         self._on_ready = on_ready
         self._poll_timers = poll_timers
         self._state: PipelineState | None = None
-        self._stop_plan = GracefulStop()
+        # Both exist before start(): hurry() may come first, and the stop sets the updater draining.
+        self._updater_logic = UpdaterLogic(self.worker_settings.runtime)
+        self._stop_plan = GracefulStop(self._updater_logic)
         self._sync: SyncPipeline | None = None
         self._async: Any = None  # the AsyncPipeline of an async worker
         self._loop: Any = None  # the async worker's event loop
@@ -411,8 +176,7 @@ class WorkerRunner:
         )
         _log.info("%s", config.oneline(os.getpid()))
         return PipelineState(
-            settings, bound, telemetry, undeliverable=self._undeliverable,
-            updater_logic=UpdaterLogic(settings.runtime), recycling=RecycleCheck(settings.runtime),
+            settings, bound, telemetry, undeliverable=self._undeliverable, recycling=RecycleCheck(settings.runtime),
             on_stage_failure=self._on_stage_failure, on_task_limit=self._on_task_limit, on_ready=self._on_ready,
             poll_timers=self._poll_timers, client=self._client,
         )
@@ -423,7 +187,7 @@ class WorkerRunner:
             return
         if self.flavour == "sync":
             self._state = self._build_state()
-            self._sync = SyncPipeline(self._state, self._stop_plan)
+            self._sync = SyncPipeline(self._state, self._updater_logic, self._stop_plan)
             self._sync.start()
             return
         import asyncio  # sync worker processes never load asyncio
@@ -465,7 +229,7 @@ class WorkerRunner:
         from ._async import AsyncPipeline
 
         self._state = self._build_state()
-        self._async = AsyncPipeline(self._state, self._stop_plan)
+        self._async = AsyncPipeline(self._state, self._updater_logic, self._stop_plan)
         asyncio.run_coroutine_threadsafe(self._async.start(), loop).result()
 
     def pause(self) -> None:

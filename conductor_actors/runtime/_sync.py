@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..actors import ActorPool, ThreadActor
 from ..client import ConductorClient
@@ -27,10 +27,8 @@ from ._execute import ExecutorBehaviour, LeaseBehaviour
 from ._messages import Execute
 from ._pipeline import PipelineState, TaskState
 from ._poll import PollerBehaviour
-from ._update import UpdaterBehaviour
-
-if TYPE_CHECKING:  # the runner makes the stop plan and imports this module
-    from ._runner import GracefulStop, StopReport
+from ._stop import GracefulStop, StopReport
+from ._update import UpdaterBehaviour, UpdaterLogic
 
 __all__ = ["SyncExecutor", "SyncLeaseKeeper", "SyncPipeline", "SyncPoller", "SyncUpdater"]
 
@@ -110,12 +108,14 @@ class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
 
 class SyncPipeline:
     """A running sync worker over ``state`` (built by the runner, with the client of the transport
-    seam or none: one is built here). ``start()``, then ``stop()`` once; ``stop_plan`` holds the
-    graceful stop's steps and deadlines (``hurry`` may shorten them early). The poller and the
-    updater take ``Pause``/``Resume`` through the state."""
+    seam or none: one is built here). ``start()``, then ``stop()`` once; ``updater_logic`` is the
+    updater's protocol state, shared by every updater member; ``stop_plan`` holds the graceful
+    stop's steps and deadlines (``hurry`` may shorten them early). The poller and the updater take
+    ``Pause``/``Resume`` through the state."""
 
-    def __init__(self, state: PipelineState, stop_plan: GracefulStop) -> None:
+    def __init__(self, state: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
         self.state = state
+        self._updater_logic = updater_logic
         config = state.config
         updaters = state.runtime.updater_pool_size(config.thread_count)
         self._updater_count = updaters
@@ -140,9 +140,10 @@ class SyncPipeline:
             register_task_definition(self.client, p.bound.worker, config)
         name = p.task_type
         retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
+        logic = self._updater_logic
         guardian = p.start_guardian()
         p.updater = ActorPool.start(
-            lambda: SyncUpdater(p, retries), self._updater_count, name=f"{name}-updater", owner=guardian
+            lambda: SyncUpdater(p, logic, retries), self._updater_count, name=f"{name}-updater", owner=guardian
         )
         p.executor = ActorPool.start(
             lambda: SyncExecutor(p), config.thread_count, name=f"{name}-executor", owner=guardian

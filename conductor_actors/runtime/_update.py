@@ -222,10 +222,14 @@ class RetryDue:
 
 
 class UpdaterBehaviour(Stage):
-    """The updater's bookkeeping; ``retries`` is shared by the members of a sync pool."""
+    """The updater's bookkeeping; ``logic`` (built by the runner, which also hands it to the
+    graceful stop) and ``retries`` are shared by the members of a sync pool."""
 
-    def __init__(self, pipeline: PipelineState, retries: dict[int, tuple[Report, TimerHandle]]) -> None:
+    def __init__(
+        self, pipeline: PipelineState, logic: UpdaterLogic, retries: dict[int, tuple[Report, TimerHandle]]
+    ) -> None:
         self.pipeline = pipeline
+        self.logic = logic
         self.retries = retries
 
     def on_start(self) -> None:
@@ -239,7 +243,7 @@ class UpdaterBehaviour(Stage):
             entry = self.retries.pop(message.key, None)
             return None if entry is None else self._still_owed(entry[0])
         if isinstance(message, (Pause, Resume)):
-            self.pipeline.updater_logic.paused = isinstance(message, Pause)  # no chained task while paused
+            self.logic.paused = isinstance(message, Pause)  # no chained task while paused
         elif isinstance(message, Flush):
             for key in list(self.retries):
                 entry = self.retries.pop(key, None)
@@ -258,14 +262,14 @@ class UpdaterBehaviour(Stage):
         return report
 
     def uses_v2(self, report: Report) -> bool:
-        return self.pipeline.updater_logic.uses_v2(report)
+        return self.logic.uses_v2(report)
 
     def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
         """The server accepted the result sent at ``started`` (``time.perf_counter``); update-v2
         chained ``next_task`` (possibly one that could not be decoded)."""
         p = self.pipeline
         p.telemetry.update_sent(time.perf_counter() - started, None)
-        settled = p.updater_logic.on_success(next_task)
+        settled = self.logic.on_success(next_task)
         p.ledger.settled(report.task.task_id)
         if report.purpose is Purpose.HANDBACK:
             p.handed_back.add()
@@ -287,7 +291,7 @@ class UpdaterBehaviour(Stage):
         p.telemetry.update_sent(time.perf_counter() - started, exc)
         if not isinstance(exc, ConductorError):
             _log.error("unexpected error while sending the result of %s", p.describe(report.task), exc_info=exc)
-        outcome = p.updater_logic.on_failure(report, exc, sent_v2=sent_v2)
+        outcome = self.logic.on_failure(report, exc, sent_v2=sent_v2)
         if isinstance(outcome, Resend):
             return outcome.report
         if isinstance(outcome, Retry):

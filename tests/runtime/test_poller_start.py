@@ -15,6 +15,7 @@ from _support.waiting import wait_until
 
 from conductor_actors.actors import ActorPool
 from conductor_actors.runtime._sync import SyncExecutor, SyncPoller, SyncUpdater
+from conductor_actors.runtime._update import UpdaterLogic
 
 if TYPE_CHECKING:
     from runtime.conftest import PipelineHarness
@@ -33,7 +34,7 @@ def test_a_slot_freed_before_the_poller_ref_is_stored_reaches_the_poller(pipelin
     w = runner._build_state()
     w.client = client
     name = w.task_type
-    w.updater = ActorPool.start(lambda: SyncUpdater(w, {}), 1, name=f"{name}-updater")
+    w.updater = ActorPool.start(lambda: SyncUpdater(w, UpdaterLogic(w.runtime), {}), 1, name=f"{name}-updater")
     w.executor = ActorPool.start(lambda: SyncExecutor(w), 1, name=f"{name}-executor")
     poller = SyncPoller.start(w, name=f"{name}-poller")
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from conductor_actors import RuntimeSettings
-from conductor_actors.runtime._runner import RecycleCheck
+from conductor_actors.runtime._pipeline import RecycleCheck
 
 
 def test_memory_is_checked_after_every_task() -> None:
