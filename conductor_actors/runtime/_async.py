@@ -154,8 +154,7 @@ class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
     async def _send(self, report: Report | None) -> None:
         client = self.pipeline.client
         while report is not None:
-            use_v2 = self.uses_v2(report)
-            started = time.perf_counter()
+            use_v2, started = self.begin_send(report)
             try:
                 if use_v2:
                     next_task = await client.update_task_v2(report.result)

@@ -73,8 +73,7 @@ class SyncUpdater(UpdaterBehaviour, ThreadActor):
         report = self.handle(message)
         client = self.pipeline.client
         while report is not None:
-            use_v2 = self.uses_v2(report)
-            started = time.perf_counter()
+            use_v2, started = self.begin_send(report)
             try:
                 if use_v2:
                     next_task = client.update_task_v2(report.result)

@@ -261,8 +261,10 @@ class UpdaterBehaviour(Stage):
             return None
         return report
 
-    def uses_v2(self, report: Report) -> bool:
-        return self.logic.uses_v2(report)
+    def begin_send(self, report: Report) -> tuple[bool, float]:
+        """Whether ``report`` goes over update-v2, and when its send starts (``time.perf_counter``,
+        for ``sent``/``send_failed``)."""
+        return self.logic.uses_v2(report), time.perf_counter()
 
     def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
         """The server accepted the result sent at ``started`` (``time.perf_counter``); update-v2
