@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..actors import AsyncioActor
-from ..client import AsyncConductorClient
+from ..client import AsyncConductorClient, Task, TaskResult, UndecodableTask
 from ..worker import ExecutionOutcome, execute_async, failed_outcome, register_task_definition_async
 from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
 from ._messages import CancelRunning, CancelSends, Execute, Report, ValidTask
@@ -152,20 +152,22 @@ class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
         return None
 
     async def _send(self, report: Report | None) -> None:
-        client = self.pipeline.client
         while report is not None:
             use_v2, started = self.begin_send(report)
             try:
-                if use_v2:
-                    next_task = await client.update_task_v2(report.result)
-                else:
-                    await client.update_task(report.result)
-                    next_task = None
+                next_task = await self._update(report.result, use_v2)
             except Exception as exc:
                 report = self.send_failed(report, exc, started, sent_v2=use_v2)
             else:
                 self.sent(report, next_task, started)
                 report = None
+
+    async def _update(self, result: TaskResult, use_v2: bool) -> Task | UndecodableTask | None:
+        """Send ``result``; the task update-v2 chained to it, if any."""
+        if use_v2:
+            return await self.pipeline.client.update_task_v2(result)
+        await self.pipeline.client.update_task(result)
+        return None
 
 
 class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..actors import ActorPool, ThreadActor
-from ..client import ConductorClient
+from ..client import ConductorClient, Task, TaskResult, UndecodableTask
 from ..worker import execute_sync, register_task_definition
 from ._execute import ExecutorBehaviour, LeaseBehaviour
 from ._messages import Execute
@@ -71,20 +71,22 @@ class SyncUpdater(UpdaterBehaviour, ThreadActor):
 
     def on_receive(self, message: Any) -> None:
         report = self.handle(message)
-        client = self.pipeline.client
         while report is not None:
             use_v2, started = self.begin_send(report)
             try:
-                if use_v2:
-                    next_task = client.update_task_v2(report.result)
-                else:
-                    client.update_task(report.result)
-                    next_task = None
+                next_task = self._update(report.result, use_v2)
             except Exception as exc:
                 report = self.send_failed(report, exc, started, sent_v2=use_v2)
             else:
                 self.sent(report, next_task, started)
                 report = None
+
+    def _update(self, result: TaskResult, use_v2: bool) -> Task | UndecodableTask | None:
+        """Send ``result``; the task update-v2 chained to it, if any."""
+        if use_v2:
+            return self.pipeline.client.update_task_v2(result)
+        self.pipeline.client.update_task(result)
+        return None
 
 
 class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
