@@ -27,7 +27,9 @@ Runs on the event loop that uses the client.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
 from typing import Any
 
 import httpx
@@ -46,6 +48,24 @@ from ._http11 import (
 )
 
 __all__ = ["AnswerDeadline", "HttpxExchange", "build_http_client"]
+
+
+def _remember_that_sniffio_is_missing() -> None:
+    """Make a missing ``sniffio`` fail to import at once instead of after a search of ``sys.path``.
+
+    httpcore 1.x imports ``sniffio`` inside every lock, event and semaphore it sets up (several per
+    request) and runs on asyncio when that import fails. Since anyio stopped depending on it,
+    ``sniffio`` is often not installed, and Python does not remember a failed import: each attempt
+    searches every ``sys.path`` entry again, about a third of the CPU a no-op async worker spends on
+    this transport (encode/httpcore#1103). ``None`` in ``sys.modules`` is the import system's own
+    record of "not importable": every later ``import sniffio`` raises ``ImportError`` as before, only
+    without the search. An installed ``sniffio`` is left alone.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # the documented "not importable" entry
+
+
+_remember_that_sniffio_is_missing()
 
 
 def build_http_client(
