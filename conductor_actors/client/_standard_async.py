@@ -99,7 +99,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     Why: each time a request enters or leaves an httpcore pool, the pool walks all its connections,
     asks every idle one whether the server has closed it (a system call), and for each idle one
     counts the whole pool again, so the work per request grows with the square of the pool's size
-    (a pool of 202 for 100 coroutines spent more CPU there than everything else a task costs).
+    (100 coroutines of 50 ms tasks on one pool of 202 ran at a third of their speed on pools of 8).
     Pools of at most ``_SHARD_SIZE`` connections keep that walk short; together they hold
     ``pool_size`` connections, as one pool would.
 
