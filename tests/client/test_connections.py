@@ -21,6 +21,7 @@ from conductor_actors.client import (
     ConfigurationError,
     NotFoundError,
 )
+from conductor_actors.client._standard_async import ShardedTransport
 
 
 @pytest.fixture
@@ -70,6 +71,31 @@ def test_concurrent_calls_use_at_most_pool_size_connections_then_reuse_them(
         assert results == [[]] * 4
     assert 1 <= counter.opened <= 4
     assert client.all_connections_idle()
+
+
+def test_more_concurrent_calls_than_one_httpcore_pool_holds_stay_within_pool_size(
+    counted_url: tuple[str, ConnectionCounter], make_driver: Callable[..., Driver]
+) -> None:
+    """The httpx transport splits its connections into small httpcore pools (``ShardedTransport``);
+    together they open at most ``pool_size``, reuse them and release every response."""
+    url, counter = counted_url
+    client = make_driver(configuration_for(url), pool_size=20)
+    for _ in range(3):
+        results = client.gather([client.raw("get_task_defs")] * 20)
+        assert results == [[]] * 20
+    assert 1 <= counter.opened <= 20
+    assert client.all_connections_idle()
+
+
+@pytest.mark.parametrize(
+    ("pool_size", "sizes"), [(1, [1]), (8, [8]), (9, [5, 4]), (22, [8, 7, 7]), (202, [8] * 20 + [7] * 6)]
+)
+def test_the_httpx_pool_is_split_into_pools_of_at_most_eight_that_add_up_to_pool_size(
+    pool_size: int, sizes: list[int]
+) -> None:
+    transport = ShardedTransport(pool_size, verify=True, proxy=None)
+    assert [shard._pool._max_connections for shard in transport.shards] == sizes
+    assert transport.in_flight == [0] * len(sizes)
 
 
 def test_proxy_settings_are_read_when_the_client_is_built(

@@ -9,10 +9,12 @@ package and builds a client: what that loads in a fresh interpreter, per flavour
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +113,34 @@ def test_importing_the_client_and_building_one_loads_only_what_its_transport_nee
         ("async", "standard"): ["asyncio", "httpx"],
     }[(flavour, http_transport)]
     assert json.loads(done.stdout) == expected
+
+
+_SNIFFIO = """
+import asyncio, importlib.util, json, sys
+import httpcore._synchronization as synchronization
+from conductor_actors.client import _standard_async  # noqa: F401
+
+async def library():
+    return synchronization.current_async_library()
+
+print(json.dumps({"recorded_missing": "sniffio" in sys.modules and sys.modules["sniffio"] is None,
+                  "library": asyncio.run(library())}))
+"""
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_the_httpx_transport_looks_for_a_missing_sniffio_only_once(tmp_path: Path, installed: bool) -> None:
+    """httpcore imports sniffio at every lock it sets up; a missing one is recorded as not importable
+    (so each later import fails without searching sys.path), an installed one is left alone, and
+    httpcore runs on asyncio either way."""
+    if importlib.util.find_spec("sniffio") is not None and not installed:
+        pytest.skip("sniffio is installed in this environment")
+    if installed:
+        (tmp_path / "sniffio.py").write_text("def current_async_library():\n    return 'asyncio'\n")
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    environment = dict(os.environ, PYTHONPATH=path)
+    done = subprocess.run(
+        [sys.executable, "-c", _SNIFFIO], env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"recorded_missing": not installed, "library": "asyncio"}
