@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._actor import Actor, ActorRef, Cell
-from ._mailbox import LoopMailbox, ThreadMailbox, _Ask, _Control
+from ._mailbox import LoopMailbox, ThreadMailbox, _Ask, _Control, running_here
 from ._timers import LoopTimerService, TimerService, default_timer_service
 
 if TYPE_CHECKING:
@@ -310,12 +310,11 @@ class _LoopCell(Cell):
         self._loop_mailbox = mailbox
         self._actor = actor
         self._task: asyncio.Task[None] | None = None
-        self._running_loop = asyncio._get_running_loop
         self._current_task = asyncio.current_task
 
     def launch(self) -> None:
         """Caller's thread: create the actor's task on its loop."""
-        if self._running_loop() is self.loop:
+        if running_here(self.loop):
             self._create_task()
             return
         try:
@@ -327,7 +326,7 @@ class _LoopCell(Cell):
         self._task = self.loop.create_task(self._run(), name=f"actor {self.name}")
 
     def check_blocking_allowed(self) -> None:
-        if self._running_loop() is self.loop:
+        if running_here(self.loop):
             raise RuntimeError(
                 f"actor {self.name!r} runs on this event loop: blocking on it would deadlock; "
                 "use ask_async / stop_async / join_async"

@@ -144,12 +144,20 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_exception(error)
 
 
+def running_here(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the calling thread is running ``loop`` right now (any thread may ask)."""
+    import asyncio  # loaded already: the caller holds a loop
+
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:  # this thread runs no event loop
+        return False
+
+
 def _settle_threadsafe(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
     """``_settle`` from any thread: at once on the future's own loop, else through that loop."""
-    import asyncio  # loaded already: the future was made by a coroutine
-
     loop = future.get_loop()
-    if asyncio._get_running_loop() is loop:
+    if running_here(loop):
         _settle(future, value, error)
         return
     try:
@@ -259,7 +267,7 @@ class ThreadMailbox:
 class LoopMailbox:
     """Mailbox of an asyncio actor: read by one task on ``loop``, written from anywhere."""
 
-    __slots__ = ("_inbound", "_loop", "_running_loop", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
+    __slots__ = ("_inbound", "_loop", "_waiter", "_wake_pending", "closed", "gone", "items", "name")
 
     def __init__(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
         self.name = name
@@ -270,9 +278,6 @@ class LoopMailbox:
         self._wake_pending = False
         self._loop = loop
         self._waiter: asyncio.Future[None] | None = None
-        import asyncio  # only asyncio actors build this mailbox: thread-only processes never load asyncio
-
-        self._running_loop = asyncio._get_running_loop
 
     def put(self, item: Any) -> None:
         if self.closed:
@@ -287,7 +292,7 @@ class LoopMailbox:
                 pass  # loop closed: the actor cannot run any more anyway
 
     def _send(self, item: Any) -> None:
-        if self._running_loop() is self._loop:
+        if running_here(self._loop):
             self._append(item)
             return
         # Append first, then look at the flag; the loop clears the flag before it drains. So a

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._mailbox import running_here
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -255,10 +257,7 @@ class LoopTimerService(TimerService):
     """Timers on an asyncio loop (``call_later``); ``schedule`` may be called from any thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        import asyncio  # only asyncio actors build this service: thread-only processes never load asyncio
-
         self._loop = loop
-        self._running_loop = asyncio._get_running_loop
 
     def now(self) -> float:
         return self._loop.time()
@@ -266,7 +265,7 @@ class LoopTimerService(TimerService):
     def schedule(self, delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
         delay = _check_delay(delay)
         handle = TimerHandle(callback, args, self._disarm)
-        if self._running_loop() is self._loop:
+        if running_here(self._loop):
             self._arm(handle, delay)
         else:
             self._loop.call_soon_threadsafe(self._arm, handle, delay)
@@ -282,7 +281,7 @@ class LoopTimerService(TimerService):
         armed = handle._loop_handle
         if armed is None:
             return  # not armed yet: _arm will see it is cancelled
-        if self._running_loop() is self._loop:
+        if running_here(self._loop):
             armed.cancel()
             return
         try:
