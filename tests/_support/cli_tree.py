@@ -63,18 +63,20 @@ def hermetic_env(
 
 
 class CliTree:
-    """``python ARGV`` started in the tests directory in a session of its own (signals reach it
-    only from the test; ``kill_all`` can end the whole group). Its output and that of its worker
-    processes go to ``log_path``."""
+    """``python ARGV`` started in ``cwd`` (the tests directory unless a test runs an application
+    it wrote into a directory of its own) in a session of its own (signals reach it only from the
+    test; ``kill_all`` can end the whole group). Its output and that of its worker processes go to
+    ``log_path``."""
 
     def __init__(
-        self, argv: Sequence[str], env: Mapping[str, str], log_path: Path, python: str = sys.executable
+        self, argv: Sequence[str], env: Mapping[str, str], log_path: Path, python: str = sys.executable,
+        cwd: Path = TESTS_DIR,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [python, *self.argv], cwd=TESTS_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                [python, *self.argv], cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
 
