@@ -1,6 +1,7 @@
-"""Real process trees started by tests: ``python -m conductor_actors ARGS`` (or another program of
-the tests directory) with a hermetic environment, its output read from a log file, waited on line
-by line, stopped with a signal, its exit code collected and its leftovers killed by pid.
+"""Real process trees started by tests: ``python -m conductor_actors ARGS`` (or the standalone dev
+server's command line, or another program of the tests directory) with a hermetic environment, its
+output read from a log file, waited on line by line, stopped with a signal, its exit code collected
+and its leftovers killed by pid.
 
 Everything here runs on the test's own thread. ``hermetic_env`` is the one builder of the
 environment of such a process: the test's own without any ``CONDUCTOR*`` variable, plus small
@@ -25,12 +26,14 @@ from conductor_actors.settings import STATE_DIR_VARIABLE
 from .cli_apps import FAST_ENV, FLAVOUR_VARIABLE
 from .waiting import WAIT, process_gone, wait_until
 
-__all__ = ["CLI", "TESTS_DIR", "CliTree", "finish_trees", "hermetic_env", "run_to_end"]
+__all__ = ["CLI", "DEV_SERVER", "TESTS_DIR", "CliTree", "finish_trees", "hermetic_env", "run_to_end"]
 
 #: The tests root: the working directory of every tree, so ``_support.*`` programs import there.
 TESTS_DIR = Path(__file__).resolve().parents[1]
 #: What follows ``python`` to run the command line.
 CLI = ("-m", "conductor_actors")
+#: What follows ``python`` to run the standalone dev server's command line.
+DEV_SERVER = ("-m", "conductor_actors.devserver")
 #: A log line of any process of a tree: ``[<process name> <pid>] conductor_actors.<area>: ...``.
 _PROCESS_LINE = re.compile(r"\[[^\]\n]*? (\d+)\] conductor_actors\.")
 #: The supervisor's line for each worker process it started.
