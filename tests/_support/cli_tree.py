@@ -18,8 +18,9 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from conductor_actors.settings import STATE_DIR_VARIABLE
 
@@ -38,6 +39,8 @@ DEV_SERVER = ("-m", "conductor_actors.devserver")
 _PROCESS_LINE = re.compile(r"\[[^\]\n]*? (\d+)\] conductor_actors\.")
 #: The supervisor's line for each worker process it started.
 _WORKER_STARTED = r"worker \S+ started \(pid (\d+)\)"
+
+T = TypeVar("T")
 
 
 def hermetic_env(
@@ -66,9 +69,10 @@ def hermetic_env(
 
 
 class CliTree:
-    """``python ARGV`` started in ``cwd`` (the tests directory unless a test runs an application
-    it wrote into a directory of its own) in a session of its own (signals reach it only from the
-    test; ``kill_all`` can end the whole group). Its output and that of its worker processes go to
+    """``python ARGV`` (``python`` may be any program: ``sh`` runs a command line as a page shows
+    it) started in ``cwd`` (the tests directory unless the test wrote its application into a
+    directory of its own) in a session of its own (signals reach it only from the test;
+    ``kill_all`` can end the whole group). Its output and that of its worker processes go to
     ``log_path``."""
 
     def __init__(
@@ -98,25 +102,37 @@ class CliTree:
         return list(re.finditer(pattern, self.log(), re.MULTILINE))
 
     def wait_for(self, pattern: str, what: str, count: int = 1, timeout: float = WAIT) -> list[re.Match[str]]:
-        """Wait until ``pattern`` matched ``count`` times in the log; returns the matches. Fails
-        after ``timeout`` seconds, or as soon as the tree exits without them."""
-        outcome: list[list[re.Match[str]]] = []
+        """Wait until ``pattern`` matched ``count`` times in the log; returns the matches (see
+        ``wait_until``)."""
+
+        def found() -> list[re.Match[str]] | None:
+            matches = self.matches(pattern)
+            return matches if len(matches) >= count else None
+
+        return self.wait_until(found, what, timeout)
+
+    def wait_until(self, condition: Callable[[], T | None], what: str, timeout: float = WAIT,
+                   interval: float = 0.02) -> T:
+        """Poll ``condition`` until it returns something true and return that. Fails with the
+        log's tail after ``timeout`` seconds, or as soon as the tree exits without it."""
+        outcome: list[T | None] = []
 
         def settled() -> bool:
             running = self.process.poll() is None
-            found = self.matches(pattern)  # read after poll(): the last lines before an exit count
-            if len(found) >= count or not running:
-                outcome.append(found)
+            value = condition()  # checked after poll(): what the tree did before an exit counts
+            if value or not running:
+                outcome.append(value)
                 return True
             return False
 
         try:
-            wait_until(settled, what, timeout)
+            wait_until(settled, what, timeout, interval)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.tail()}") from None
-        if len(outcome[0]) < count:
+        value = outcome[0]
+        if not value:
             raise AssertionError(f"{self.argv} exited ({self.process.returncode}) before {what}\n{self.tail()}")
-        return outcome[0]
+        return value
 
     def worker_pids(self) -> list[int]:
         """Pids of every worker process the supervisor logged as started, in order."""
