@@ -29,7 +29,7 @@ from .waiting import WAIT, process_gone, wait_until
 
 __all__ = ["CLI", "DEV_SERVER", "TESTS_DIR", "CliTree", "finish_trees", "hermetic_env", "run_to_end"]
 
-#: The tests root: the working directory of every tree, so ``_support.*`` programs import there.
+#: The tests root: a tree's working directory unless the test names another, so ``_support.*`` programs import.
 TESTS_DIR = Path(__file__).resolve().parents[1]
 #: What follows ``python`` to run the command line.
 CLI = ("-m", "conductor_actors")
