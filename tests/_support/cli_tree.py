@@ -1,6 +1,7 @@
-"""Real process trees started by tests: ``python -m conductor_actors ARGS`` (or another program of
-the tests directory) with a hermetic environment, its output read from a log file, waited on line
-by line, stopped with a signal, its exit code collected and its leftovers killed by pid.
+"""Real process trees started by tests: ``python -m conductor_actors ARGS`` (or the standalone dev
+server's command line, or another program of the tests directory) with a hermetic environment, its
+output read from a log file, waited on line by line, stopped with a signal, its exit code collected
+and its leftovers killed by pid.
 
 Everything here runs on the test's own thread. ``hermetic_env`` is the one builder of the
 environment of such a process: the test's own without any ``CONDUCTOR*`` variable, plus small
@@ -17,24 +18,29 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from conductor_actors.settings import STATE_DIR_VARIABLE
 
 from .cli_apps import FAST_ENV, FLAVOUR_VARIABLE
 from .waiting import WAIT, process_gone, wait_until
 
-__all__ = ["CLI", "TESTS_DIR", "CliTree", "finish_trees", "hermetic_env", "run_to_end"]
+__all__ = ["CLI", "DEV_SERVER", "TESTS_DIR", "CliTree", "finish_trees", "hermetic_env", "run_to_end"]
 
-#: The tests root: the working directory of every tree, so ``_support.*`` programs import there.
+#: The tests root: a tree's working directory unless the test names another, so ``_support.*`` programs import.
 TESTS_DIR = Path(__file__).resolve().parents[1]
 #: What follows ``python`` to run the command line.
 CLI = ("-m", "conductor_actors")
+#: What follows ``python`` to run the standalone dev server's command line.
+DEV_SERVER = ("-m", "conductor_actors.devserver")
 #: A log line of any process of a tree: ``[<process name> <pid>] conductor_actors.<area>: ...``.
 _PROCESS_LINE = re.compile(r"\[[^\]\n]*? (\d+)\] conductor_actors\.")
 #: The supervisor's line for each worker process it started.
 _WORKER_STARTED = r"worker \S+ started \(pid (\d+)\)"
+
+T = TypeVar("T")
 
 
 def hermetic_env(
@@ -63,18 +69,21 @@ def hermetic_env(
 
 
 class CliTree:
-    """``python ARGV`` started in the tests directory in a session of its own (signals reach it
-    only from the test; ``kill_all`` can end the whole group). Its output and that of its worker
-    processes go to ``log_path``."""
+    """``python ARGV`` (``python`` may be any program: ``sh`` runs a command line as a page shows
+    it) started in ``cwd`` (the tests directory unless the test wrote its application into a
+    directory of its own) in a session of its own (signals reach it only from the test;
+    ``kill_all`` can end the whole group). Its output and that of its worker processes go to
+    ``log_path``."""
 
     def __init__(
-        self, argv: Sequence[str], env: Mapping[str, str], log_path: Path, python: str = sys.executable
+        self, argv: Sequence[str], env: Mapping[str, str], log_path: Path, python: str = sys.executable,
+        cwd: Path = TESTS_DIR,
     ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [python, *self.argv], cwd=TESTS_DIR, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                [python, *self.argv], cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
 
@@ -93,25 +102,37 @@ class CliTree:
         return list(re.finditer(pattern, self.log(), re.MULTILINE))
 
     def wait_for(self, pattern: str, what: str, count: int = 1, timeout: float = WAIT) -> list[re.Match[str]]:
-        """Wait until ``pattern`` matched ``count`` times in the log; returns the matches. Fails
-        after ``timeout`` seconds, or as soon as the tree exits without them."""
-        outcome: list[list[re.Match[str]]] = []
+        """Wait until ``pattern`` matched ``count`` times in the log; returns the matches (see
+        ``wait_until``)."""
+
+        def found() -> list[re.Match[str]] | None:
+            matches = self.matches(pattern)
+            return matches if len(matches) >= count else None
+
+        return self.wait_until(found, what, timeout)
+
+    def wait_until(self, condition: Callable[[], T | None], what: str, timeout: float = WAIT,
+                   interval: float = 0.02) -> T:
+        """Poll ``condition`` until it returns something true and return that. Fails with the
+        log's tail after ``timeout`` seconds, or as soon as the tree exits without it."""
+        outcome: list[T | None] = []
 
         def settled() -> bool:
             running = self.process.poll() is None
-            found = self.matches(pattern)  # read after poll(): the last lines before an exit count
-            if len(found) >= count or not running:
-                outcome.append(found)
+            value = condition()  # checked after poll(): what the tree did before an exit counts
+            if value or not running:
+                outcome.append(value)
                 return True
             return False
 
         try:
-            wait_until(settled, what, timeout)
+            wait_until(settled, what, timeout, interval)
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{self.tail()}") from None
-        if len(outcome[0]) < count:
+        value = outcome[0]
+        if not value:
             raise AssertionError(f"{self.argv} exited ({self.process.returncode}) before {what}\n{self.tail()}")
-        return outcome[0]
+        return value
 
     def worker_pids(self) -> list[int]:
         """Pids of every worker process the supervisor logged as started, in order."""

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import pytest
+from _support.clock import FakeClock
 from actors._support import WAIT, Gate, Runtime
 
 from conductor_actors.actors import ManualTimerService, ThreadActor, ThreadTimerService, TimerHandle
@@ -115,8 +116,8 @@ def test_bad_delays_are_refused(bad: float) -> None:
 
 
 def test_thread_timer_service_fires_in_order_on_one_thread_and_can_be_cancelled() -> None:
-    now = [0.0]  # an injected clock: due times do not depend on how fast this thread runs
-    service = ThreadTimerService(clock=lambda: now[0], name="test-timers")
+    clock = FakeClock(0.0)  # due times do not depend on how fast this thread runs
+    service = ThreadTimerService(clock=clock, name="test-timers")
     fired: queue.Queue[tuple[str, str]] = queue.Queue()
 
     def record(label: str) -> None:
@@ -129,7 +130,7 @@ def test_thread_timer_service_fires_in_order_on_one_thread_and_can_be_cancelled(
         service.schedule(0.02, record, "second")
         cancelled.cancel()
         assert fired.get(timeout=WAIT) == ("first", "test-timers")
-        now[0] = 1.0  # the rest is due now; the timer thread notices at its next wake-up
+        clock.advance(1.0)  # the rest is due now; the timer thread notices at its next wake-up
         got = [fired.get(timeout=WAIT) for _ in range(2)]
         assert got == [("second", "test-timers"), ("third", "test-timers")]
         assert service.now() == 1.0

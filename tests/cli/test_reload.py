@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from _support.cli_apps import WAIT, one_task_workflow, process_gone, wait_until
-from _support.cli_tree import hermetic_env
+from _support.cli_tree import CLI, CliTree, finish_trees, hermetic_env
 
 from conductor_actors._reload import SourceWatcher, watched_roots
 
@@ -50,55 +47,36 @@ def _greeting(server: DevServer, workflow: str) -> str:
 def test_editing_a_module_restarts_the_workers_with_the_new_code(dev_server: DevServer, tmp_path: Path) -> None:
     workers = _write_app(tmp_path, "Hello")
     workflow = one_task_workflow(dev_server, TASK, ["name"])
-    log_path = tmp_path / "cli.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "conductor_actors", "--reload", "reload_app.workers"], cwd=tmp_path,
-            env=hermetic_env(tmp_path / "state", server_url=dev_server.url), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-
-    def lines(pattern: str) -> list[re.Match[str]]:
-        return list(re.finditer(pattern, log_path.read_text(errors="replace"), re.MULTILINE))
-
+    tree = CliTree([*CLI, "--reload", "reload_app.workers"],
+                   hermetic_env(tmp_path / "state", server_url=dev_server.url), tmp_path / "cli.log", cwd=tmp_path)
     try:
-        wait_until(lambda: lines(rf"worker {TASK} \(pid \d+\) is ready"), "the first worker process")
-        assert lines(r"conductor_actors\.reload: --reload is for development: watching 2 file\(s\) under .*reload_app")
+        tree.wait_ready(TASK)
+        assert tree.matches(
+            r"conductor_actors\.reload: --reload is for development: watching 2 file\(s\) under .*reload_app")
         assert _greeting(dev_server, workflow) == "Hello, ada"
-        first = [int(m.group(1)) for m in lines(rf"worker {TASK} started \(pid (\d+)\)")]
+        first = tree.started_pids(TASK)
         stamp = workers.stat().st_mtime_ns
         workers.write_text(WORKERS.format(word="Bonjour"))
         os.utime(workers, ns=(stamp + 10**9, stamp + 10**9))  # a new mtime even on a coarse clock
-        wait_until(lambda: lines(r"reload_app/workers\.py changed; restarting the workers"), "the reload line")
-        wait_until(lambda: len(lines(rf"worker {TASK} \(pid \d+\) is ready")) == 2, "the restarted worker")
+        tree.wait_for(r"reload_app/workers\.py changed; restarting the workers", "the reload line")
+        tree.wait_ready(TASK, count=2)
         assert all(process_gone(pid) for pid in first)
         assert _greeting(dev_server, workflow) == "Bonjour, ada"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(WAIT) == 0, log_path.read_text()
-        pids = [int(m.group(1)) for m in lines(r"worker \S+ started \(pid (\d+)\)")]
-        assert all(process_gone(pid) for pid in pids)
+        assert tree.stop() == 0, tree.log()
+        assert all(process_gone(pid) for pid in tree.worker_pids())
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(WAIT)
-        print(log_path.read_text(errors="replace"))
+        finish_trees([tree])
 
 
 def test_with_the_dev_server_a_reload_keeps_the_server_and_its_workflows(tmp_path: Path) -> None:
     """``--reload --dev-server``: the embedded server lives in the watcher, so a restart of the
     workers keeps its address (the web page stays open) and every definition and workflow on it."""
     workers = _write_app(tmp_path, "Hello")
-    log_path = tmp_path / "cli.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "conductor_actors", "--reload", "--dev-server=0", "reload_app.workers"],
-            cwd=tmp_path,
-            env=hermetic_env(tmp_path / "state", extra={"CONDUCTOR_AUTH_KEY": "ignored", "CONDUCTOR_AUTH_SECRET": "x"}),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-
-    def lines(pattern: str) -> list[re.Match[str]]:
-        return list(re.finditer(pattern, log_path.read_text(errors="replace"), re.MULTILINE))
+    tree = CliTree(
+        [*CLI, "--reload", "--dev-server=0", "reload_app.workers"],
+        hermetic_env(tmp_path / "state", extra={"CONDUCTOR_AUTH_KEY": "ignored", "CONDUCTOR_AUTH_SECRET": "x"}),
+        tmp_path / "cli.log", cwd=tmp_path,
+    )
 
     def call(method: str, path: str, body: object = None) -> str:
         request = urllib.request.Request(api + path, method=method, data=None if body is None else
@@ -116,8 +94,8 @@ def test_with_the_dev_server_a_reload_keeps_the_server_and_its_workflows(tmp_pat
         return str(workflow["output"]["greeting"])
 
     try:
-        wait_until(lambda: lines(rf"worker {TASK} \(pid \d+\) is ready"), "the first worker process")
-        found = lines(r"embedded dev server at (http://127\.0\.0\.1:\d+/api)")
+        tree.wait_ready(TASK)
+        found = tree.matches(r"embedded dev server at (http://127\.0\.0\.1:\d+/api)")
         assert len(found) == 1
         api = found[0].group(1)
         call("POST", "/metadata/workflow", {"name": "greet", "version": 1, "tasks": [
@@ -128,17 +106,13 @@ def test_with_the_dev_server_a_reload_keeps_the_server_and_its_workflows(tmp_pat
         stamp = workers.stat().st_mtime_ns
         workers.write_text(WORKERS.format(word="Bonjour"))
         os.utime(workers, ns=(stamp + 10**9, stamp + 10**9))
-        wait_until(lambda: len(lines(rf"worker {TASK} \(pid \d+\) is ready")) == 2, "the restarted worker")
-        assert len(lines(r"embedded dev server at")) == 1  # started once, by the watcher
+        tree.wait_ready(TASK, count=2)
+        assert len(tree.matches(r"embedded dev server at")) == 1  # started once, by the watcher
         assert greeting(first) == "Hello, ada"  # still there, on the same address
         assert greeting(call("POST", "/workflow/greet", {"name": "bob"})) == "Bonjour, bob"
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(WAIT) == 0, log_path.read_text()
+        assert tree.stop() == 0, tree.log()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(WAIT)
-        print(log_path.read_text(errors="replace"))
+        finish_trees([tree])
 
 
 def test_the_watcher_sees_edits_additions_and_removals(tmp_path: Path) -> None:

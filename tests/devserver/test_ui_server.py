@@ -4,13 +4,7 @@ not reach other files, the workflow log lines, and the address the command lines
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,12 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from devserver._support import WAIT, Api, one_task_workflow, wait_until
+from _support.cli_tree import CLI, DEV_SERVER, CliTree, finish_trees, hermetic_env
+from devserver._support import WAIT, Api, one_task_workflow
 
-import conductor_actors
 from conductor_actors.devserver import DevServer
 
-ROOT = Path(conductor_actors.__file__).resolve().parent.parent
 UI_FOLDER = resources.files("conductor_actors.devserver").joinpath("ui")
 
 SECURITY_HEADERS = {
@@ -191,50 +184,30 @@ def test_a_child_workflow_s_start_line_names_its_parent(dev_server: DevServer,
 
 
 def test_the_command_line_server_names_the_page(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "conductor_actors.devserver", "--port", "0"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    tree = CliTree([*DEV_SERVER, "--port", "0"], hermetic_env(None, settings={}, flavour=None),
+                   tmp_path / "devserver.log")
     try:
-        assert proc.stderr is not None
-        first, second = proc.stderr.readline(), proc.stderr.readline()
+        tree.wait_for(r"Web UI at ", "the web page's address in the log")
+        first, second = tree.log().splitlines()[:2]
         api_url = re.search(r"listening on (http://\S+)/api", first)
         assert api_url, first
         assert f"Web UI at {api_url.group(1)}/ " in second, second
         reply = httpx.get(api_url.group(1) + "/", timeout=WAIT)
         assert reply.status_code == 200 and "Conductor dev server" in reply.text
+        tree.stop()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=WAIT)
+        finish_trees([tree])
 
 
-def test_the_workers_command_with_dev_server_names_the_page() -> None:
-    tests = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), tests, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "conductor_actors", "--dev-server=0", "_support.cli_apps.sleepy"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
+def test_the_workers_command_with_dev_server_names_the_page(tmp_path: Path) -> None:
+    tree = CliTree([*CLI, "--dev-server=0", "_support.cli_apps.sleepy"], hermetic_env(tmp_path / "state"),
+                   tmp_path / "cli.log")
     try:
-        def page_line() -> re.Match[str] | None:
-            while not lines.empty():
-                seen.append(lines.get())
-                found = re.search(r"dev server web UI at (http://127\.0\.0\.1:\d+/) ", seen[-1])
-                if found:
-                    return found
-            return None
-
-        found = wait_until(page_line, "the web page's address in the log")
-        announced = (re.search(r"embedded dev server at (\S+)/api", line) for line in seen)
-        api_url = next(match.group(1) for match in announced if match)
+        found = tree.wait_for(r"dev server web UI at (http://127\.0\.0\.1:\d+/) ",
+                              "the web page's address in the log")[0]
+        api_url = tree.matches(r"embedded dev server at (\S+)/api")[0].group(1)
         assert found.group(1) == api_url + "/"
         assert httpx.get(found.group(1), timeout=WAIT).status_code == 200
+        tree.stop(timeout=60)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)  # the pump thread drains the output
+        finish_trees([tree])

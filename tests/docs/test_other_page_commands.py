@@ -15,21 +15,18 @@ directory; a fixed metrics port becomes a free one, and so does the embedded ser
 
 from __future__ import annotations
 
-import queue
 import re
-import signal
 import subprocess
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _support.cli_tree import CliTree, finish_trees
 from _support.docs_tools import Command, page_commands, page_env, prepare_workdir
 from _support.ports import free_port, port_is_free
-from _support.waiting import wait_until
 
 from conductor_actors import TaskResult, TaskResultStatus
 from conductor_actors.cli import DEFAULT_DEV_SERVER_PORT
@@ -136,85 +133,40 @@ def _seed_outbox(state_dir: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c in COMMANDS if not _is_one_shot(c.text)],
                          ids=lambda c: f"{c.page}:{c.text[:60]}")
-def test_worker_command_starts_serves_and_stops_cleanly(command: Command, tmp_path: Path, server: DevServer) -> None:
+def test_worker_command_starts_serves_and_stops_cleanly(command: Command, tmp_path: Path,
+                                                        tmp_path_factory: pytest.TempPathFactory,
+                                                        server: DevServer) -> None:
     prepare_workdir(tmp_path, command.page)
     prepared = _prepare(command, tmp_path, server)
-    process = subprocess.Popen(
-        ["sh", "-c", f"exec {prepared.text}"], cwd=tmp_path,
-        env=page_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_pump, args=(process, lines), daemon=True)
-    reader.start()
-    output: list[str] = []
+    # the log lives outside the working directory: the command sees only what a reader's would
+    log_path = tmp_path_factory.mktemp("log") / "command.log"
+    tree = CliTree(["-c", f"exec {prepared.text}"], page_env(tmp_path, {"CONDUCTOR_SERVER_URL": server.url}),
+                   log_path, python="sh", cwd=tmp_path)
     try:
-        _wait_ready(lines, output, process)
+        _wait_ready(tree)
         if prepared.server_url is not None:
-            _wait_until(lambda: _polled(server), "the workers' polls to reach the server", output)
+            tree.wait_until(lambda: _polled(server), "the workers' polls to reach the server", START_DEADLINE, 0.05)
         else:
-            assert any("embedded dev server at http://127.0.0.1:" in line for line in output), "".join(output)
+            assert "embedded dev server at http://127.0.0.1:" in tree.log(), tree.log()
         if prepared.metrics_port is not None:
-            _wait_until(lambda: "task_poll_total" in _scrape(prepared.metrics_port), "/metrics to serve", output)
+            port = prepared.metrics_port
+            tree.wait_until(lambda: "task_poll_total" in _scrape(port), "/metrics to serve", START_DEADLINE, 0.05)
         if prepared.metrics_file is not None:
             metrics_file = prepared.metrics_file
-            _wait_until(lambda: metrics_file.exists() and "task_poll_total" in metrics_file.read_text(),
-                        f"{metrics_file.name} to be written", output)
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(STOP_DEADLINE)
+            tree.wait_until(lambda: metrics_file.exists() and "task_poll_total" in metrics_file.read_text(),
+                            f"{metrics_file.name} to be written", START_DEADLINE, 0.05)
+        code = tree.stop(timeout=STOP_DEADLINE)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(10)
-    _drain(lines, output)
-    assert code == 0, f"`{prepared.text}` exited {code} on SIGTERM\n" + "".join(output)
+        finish_trees([tree])
+    assert code == 0, f"`{prepared.text}` exited {code} on SIGTERM\n" + tree.log()
 
 
-def _pump(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.put(line)
-    lines.put(None)
-
-
-def _drain(lines: queue.Queue[str | None], output: list[str]) -> None:
-    while True:
-        try:
-            line = lines.get_nowait()
-        except queue.Empty:
-            return
-        if line is not None:
-            output.append(line)
-
-
-def _wait_ready(lines: queue.Queue[str | None], output: list[str], process: subprocess.Popen[str]) -> None:
-    """Until every example worker has logged ``worker <name> ... is ready``."""
+def _wait_ready(tree: CliTree) -> None:
+    """Until every example worker has logged ``worker <name> ... is ready``, within one deadline."""
     deadline = time.monotonic() + START_DEADLINE
-    waiting = set(EXAMPLE_WORKERS)
-    while waiting:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"workers {sorted(waiting)} never became ready\n" + "".join(output))
-        try:
-            line = lines.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise AssertionError(f"the command exited {process.wait()} before its workers were ready\n"
-                                 + "".join(output))
-        output.append(line)
-        for name in list(waiting):
-            if re.search(rf"worker {re.escape(name)}\S* \(pid \d+\) is ready", line):
-                waiting.discard(name)
-
-
-def _wait_until(condition: Callable[[], object], what: str, output: list[str]) -> None:
-    """``wait_until`` with the command's output so far in the failure."""
-    try:
-        wait_until(condition, what, START_DEADLINE, interval=0.05)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n" + "".join(output)) from None
+    for name in EXAMPLE_WORKERS:
+        tree.wait_for(rf"worker {re.escape(name)}\S* \(pid \d+\) is ready", f"worker {name} to be ready",
+                      timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _polled(server: DevServer) -> bool:

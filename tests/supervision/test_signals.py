@@ -4,93 +4,58 @@ SIGTERM/SIGINT and takes the fast path on a second signal."""
 from __future__ import annotations
 
 import os
-import queue
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _support.cli_tree import TESTS_DIR, CliTree, hermetic_env
 from _support.fake_children import read_records
 from supervision._helpers import WAIT, process_gone, wait_for_record, wait_until
 
 from conductor_actors.supervision import install_signal_handlers
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = TESTS_DIR.parent
 PARENT_SCRIPT = Path(__file__).resolve().parent / "_signal_parent.py"
 
-
-class _Parent:
-    """The parent program running as a subprocess in its own session."""
-
-    def __init__(self, record_dir: Path, *args: str) -> None:
-        env = dict(os.environ)
-        # the package from this checkout, and the tests' helpers (``_support``)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_DIR), str(TESTS_DIR), env.get("PYTHONPATH")]))
-        self.stderr_path = record_dir / "parent-stderr.txt"
-        with self.stderr_path.open("w") as stderr:
-            self.process = subprocess.Popen(
-                [sys.executable, str(PARENT_SCRIPT), str(record_dir), *args],
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                env=env,
-                start_new_session=True,
-            )
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line.strip())
-
-    def ready_pids(self) -> list[int]:
-        try:
-            line = self._lines.get(timeout=WAIT)
-        except queue.Empty:
-            raise AssertionError(f"the parent never got ready; stderr:\n{self.stderr_path.read_text()}") from None
-        assert line.startswith("READY "), f"{line}; stderr:\n{self.stderr_path.read_text()}"
-        return [int(pid) for pid in line.split()[1:]]
-
-    def send(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def wait(self) -> int:
-        try:
-            return self.process.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"the parent did not exit; stderr:\n{self.stderr_path.read_text()}") from None
-
-    def kill_leftovers(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+StartParent = Callable[..., CliTree]
 
 
 @pytest.fixture
-def run_parent(tmp_path: Path) -> Iterator[type[_Parent]]:
-    started: list[_Parent] = []
+def run_parent(tmp_path: Path) -> Iterator[StartParent]:
+    """``run_parent(*args) -> CliTree``: the parent program (``_signal_parent.py`` recording into
+    ``tmp_path``) started in a session of its own. At teardown its log is printed and its whole
+    process group killed: its fake children log no line a tree could find their pids by."""
+    # the package from this checkout, and the tests' helpers (``_support``)
+    path = os.pathsep.join(filter(None, [str(PROJECT_DIR), str(TESTS_DIR), os.environ.get("PYTHONPATH")]))
+    env = hermetic_env(None, settings={}, flavour=None, extra={"PYTHONPATH": path})
+    started: list[CliTree] = []
 
-    def start(*args: str) -> _Parent:
-        parent = _Parent(tmp_path, *args)
+    def start(*args: str) -> CliTree:
+        parent = CliTree([str(PARENT_SCRIPT), str(tmp_path), *args], env, tmp_path / f"parent-{len(started)}.log")
         started.append(parent)
         return parent
 
-    yield start  # type: ignore[misc]
+    yield start
     for parent in started:
-        parent.kill_leftovers()
+        print(f"{parent.argv}: exit code {parent.process.poll()}\n{parent.tail(200)}")
+        parent.kill_all()
+
+
+def _ready_pids(parent: CliTree) -> list[int]:
+    """The children's pids from the parent's ``READY <pid> <pid>`` line; fails on ``NOT READY``."""
+    line = parent.wait_for(r"^(?:NOT )?READY\b.*$", "the parent's READY line")[0].group(0)
+    assert line.startswith("READY "), f"{line}\n{parent.tail()}"
+    return [int(pid) for pid in line.split()[1:]]
 
 
 def test_sigterm_stops_the_parent_gracefully_and_reaps_the_children(run_parent, tmp_path: Path) -> None:
     parent = run_parent()
-    pids = parent.ready_pids()
+    pids = _ready_pids(parent)
     parent.send(signal.SIGTERM)
-    assert parent.wait() == 0, parent.stderr_path.read_text()
+    assert parent.wait_exit() == 0, parent.log()
     for key, pid in zip(("alpha", "beta"), pids):
         records = read_records(tmp_path, key)
         assert "stop 30.0 1.0" in records and records[-1] == "exit 0", records
@@ -101,13 +66,13 @@ def test_sigterm_stops_the_parent_gracefully_and_reaps_the_children(run_parent, 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_second_signal_takes_the_fast_path(run_parent, tmp_path: Path, signum: int, code: int) -> None:
     parent = run_parent("linger")
-    pids = parent.ready_pids()
+    pids = _ready_pids(parent)
     parent.send(signum)
     for key in ("alpha", "beta"):  # the graceful Stop arrived; the children linger for 30 s
         wait_for_record(tmp_path, key, lambda lines: "stop 30.0 1.0" in lines, "the graceful Stop")
     started = time.monotonic()
     parent.send(signum)
-    assert parent.wait() == code, parent.stderr_path.read_text()
+    assert parent.wait_exit() == code, parent.log()
     assert time.monotonic() - started < 10
     for key, pid in zip(("alpha", "beta"), pids):
         records = read_records(tmp_path, key)
