@@ -141,21 +141,22 @@ class PollSchedule:
 # -- validation on arrival ------------------------------------------------------------------------
 
 
+def _missing_ids(task: Task) -> list[str]:
+    """The wire names of the ids ``task`` lacks: each must be a non-empty string (the one rule of
+    ``valid_task`` and ``invalid_task_reason``)."""
+    ids = (("taskId", task.task_id), ("workflowInstanceId", task.workflow_instance_id))
+    return [name for name, value in ids if not isinstance(value, str) or not value]
+
+
 def valid_task(task: Task) -> ValidTask | None:
     """``task`` as a ``ValidTask`` when both its ids are non-empty strings, else None."""
-    task_id, workflow_id = task.task_id, task.workflow_instance_id
-    if isinstance(task_id, str) and task_id and isinstance(workflow_id, str) and workflow_id:
-        return cast(ValidTask, task)
-    return None
+    return None if _missing_ids(task) else cast(ValidTask, task)
 
 
 def invalid_task_reason(task: Task) -> str | None:
     """Why a polled task cannot be executed (missing ids), or None when it is fine."""
-    missing = [name for name, value in (("taskId", task.task_id), ("workflowInstanceId", task.workflow_instance_id))
-               if not isinstance(value, str) or not value]
-    if missing:
-        return "missing " + " and ".join(missing)
-    return None
+    missing = _missing_ids(task)
+    return "missing " + " and ".join(missing) if missing else None
 
 
 def addressable(tasks: Sequence[UndecodableTask], source: str) -> list[UndecodableTask]:
