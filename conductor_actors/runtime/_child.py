@@ -28,10 +28,10 @@ from ..client import TaskResult
 from ..events import LISTENER_METHODS
 from ..metrics import MetricsAccumulator
 from ..settings import RuntimeSettings
-from ._messages import Exiting, Pause, Ready, Resume, Stop, UndeliveredResult
+from ._messages import Exiting, Pause, Ready, Resume, SendNow, SetProbe, ShipNow, Stop, UndeliveredResult
 from ._pipeline import PipelineState, WorkerSettings, memory_over_limit, rss_mib
 from ._runner import WorkerRunner
-from ._telemetry import Relay, SendNow, SetProbe
+from ._telemetry import Relay
 
 __all__ = ["EXIT_BOOT_FAILURE", "EXIT_CRASH", "EXIT_OK", "EXIT_RECYCLE", "child_main"]
 
@@ -166,7 +166,7 @@ def _run(
         """A pipeline stage died: this process can no longer work; the supervisor replaces it."""
         try:
             relay.tell(SendNow(Exiting(f"pipeline stage {stage} failed: {exc!r}", EXIT_CRASH)))
-            relay.ask("flush", timeout=2)
+            relay.ask(ShipNow(), timeout=2)
         finally:
             os._exit(EXIT_CRASH)
 
@@ -181,7 +181,7 @@ def _run(
         liveness, ledger = pipeline.liveness, pipeline.ledger
         relay.tell(SetProbe(lambda: (liveness.ages(), len(ledger)), pipeline.polling.report))
         relay.tell(SendNow(Ready(os.getpid(), worker_settings.task_type, flavour, pipeline.worker_id)))
-        relay.ask("flush", timeout=10)
+        relay.ask(ShipNow(), timeout=10)
 
     flavour = "async" if getattr(worker, "is_async", False) else "sync"
     try:
@@ -193,7 +193,7 @@ def _run(
         stop.hurry = runner.hurry  # a second stop request while the pipeline starts shortens the stop too
         runner.start()
     except Exception as exc:
-        relay.ask("flush", timeout=5)
+        relay.ask(ShipNow(), timeout=5)
         relay.stop(timeout=5)
         _boot_failure(conn, f"worker {worker_settings.key}: could not start: {_where(exc)}", exc)
         return EXIT_BOOT_FAILURE
@@ -213,7 +213,7 @@ def _run(
         reason, code = f"failed while stopping: {exc!r}", EXIT_CRASH
     try:
         relay.tell(SendNow(Exiting(reason, code)))
-        relay.ask("flush", timeout=5)
+        relay.ask(ShipNow(), timeout=5)
         relay.stop(timeout=5)
     except Exception:  # the relay is best effort at this point
         _log.debug("relay did not stop cleanly", exc_info=True)

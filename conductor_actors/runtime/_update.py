@@ -32,7 +32,7 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed, ValidTask
+from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, RetryDue, SlotsFreed, ValidTask
 from ._pipeline import PipelineState, Stage, tell_quietly
 from ._poll import addressable, arrive, fail_undecodable, valid_task
 
@@ -40,7 +40,6 @@ __all__ = [
     "GiveUp",
     "Resend",
     "Retry",
-    "RetryDue",
     "Settled",
     "UpdateDecision",
     "UpdateFailureAction",
@@ -210,15 +209,6 @@ class UpdaterLogic:
 
 
 # -- the updater stage ----------------------------------------------------------------------------
-
-
-class RetryDue:
-    """Updater -> itself, on a timer: the retry with this key is due."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: int) -> None:
-        self.key = key
 
 
 class UpdaterBehaviour(Stage):
