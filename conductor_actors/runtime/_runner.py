@@ -175,19 +175,20 @@ class WorkerRunner:
 
     def _build_state(self) -> PipelineState:
         """Bind the worker for this process and build the state its stages share."""
-        settings = self.worker_settings
-        config = settings.worker_config
+        worker_settings = self.worker_settings
+        config = worker_settings.worker_config
         worker_id = config.effective_worker_id()
         bound = BoundWorker(self._worker, worker_id)
         telemetry = Telemetry(
-            settings.task_type, worker_id, listeners=self._listeners, forward=self._forward,
+            worker_settings.task_type, worker_id, listeners=self._listeners, forward=self._forward,
             forward_types=self._forward_types, metrics=self._metrics,
         )
         _log.info("%s", config.oneline(os.getpid()))
         return PipelineState(
-            settings, bound, telemetry, undeliverable=self._undeliverable, recycling=RecycleCheck(settings.runtime),
-            on_stage_failure=self._on_stage_failure, on_task_limit=self._on_task_limit, on_ready=self._on_ready,
-            poll_timers=self._poll_timers, client=self._client,
+            worker_settings, bound, telemetry, undeliverable=self._undeliverable,
+            recycling=RecycleCheck(worker_settings.runtime), on_stage_failure=self._on_stage_failure,
+            on_task_limit=self._on_task_limit, on_ready=self._on_ready, poll_timers=self._poll_timers,
+            client=self._client,
         )
 
     def start(self) -> None:
