@@ -77,7 +77,7 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
                 coroutine.cancel()
 
     async def _run(self, task: ValidTask) -> None:
-        p = self.pipeline
+        pipeline = self.pipeline
         timeout = float(task.response_timeout_seconds or 0) if self._cancel_overdue else 0.0
         # One loop timer cancels an overdue task's coroutine (asyncio.wait_for would wrap every
         # execution in an extra task, a cost paid by every task for the rare overdue one).
@@ -85,15 +85,15 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         if timeout > 0:
             timer = asyncio.get_running_loop().call_later(timeout, self._expire, task.task_id, asyncio.current_task())
         try:
-            outcome = await execute_async(p.bound, task, p.shutting_down.is_set)
+            outcome = await execute_async(pipeline.bound, task, pipeline.shutting_down.is_set)
         except asyncio.CancelledError as exc:
             if task.task_id in self.overdue:
                 self.overdue.discard(task.task_id)
                 outcome = self._overdue(task, timeout)
-            elif p.shutting_down.is_set():
+            elif pipeline.shutting_down.is_set():
                 return  # the shutdown deadline: the task was handed back before it was cancelled
             else:  # not the runtime's: raised by the task's code (Python 3.10 cannot tell it apart)
-                outcome = failed_outcome(p.bound, task, exc, p.shutting_down.is_set)
+                outcome = failed_outcome(pipeline.bound, task, exc, pipeline.shutting_down.is_set)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -106,13 +106,13 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             coroutine.cancel()
 
     def _overdue(self, task: ValidTask, timeout: float) -> ExecutionOutcome:
-        p = self.pipeline
+        pipeline = self.pipeline
         _log.warning(
             "%s ran longer than its responseTimeoutSeconds (%g s) without lease extension and was cancelled; "
             "the server gives it to another worker",
-            p.describe(task), timeout,
+            pipeline.describe(task), timeout,
         )
-        result = overdue_result(task, p.worker_id, timeout)
+        result = overdue_result(task, pipeline.worker_id, timeout)
         cause = TimeoutError(result.reason_for_incompletion)
         return ExecutionOutcome(result, True, cause, len(json.dumps(result.output_data)), timeout)
 
@@ -195,11 +195,11 @@ class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):
 
 
 class AsyncPipeline:
-    """A running async worker over ``state``: ``await start()``, then ``await stop()`` once. As
+    """A running async worker over ``pipeline``: ``await start()``, then ``await stop()`` once. As
     ``SyncPipeline``, except that a client not given is built on the loop by ``start``."""
 
-    def __init__(self, state: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
-        self.state = state
+    def __init__(self, pipeline: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
+        self.pipeline = pipeline
         self._updater_logic = updater_logic
         self._changed: asyncio.Event | None = None
         self._stop = stop_plan
@@ -211,26 +211,28 @@ class AsyncPipeline:
         if self._started:
             return
         self._started = True
-        p = self.state
-        config = p.config
-        if p.client is None:
-            p.client = AsyncConductorClient(
-                p.settings.configuration, pool_size=config.thread_count * 2 + 2,
-                on_request=p.telemetry.request_observer(),
+        pipeline = self.pipeline
+        config = pipeline.config
+        if pipeline.client is None:
+            pipeline.client = AsyncConductorClient(
+                pipeline.worker_settings.configuration, pool_size=config.thread_count * 2 + 2,
+                on_request=pipeline.telemetry.request_observer(),
             )
         self._changed = asyncio.Event()
-        p.ledger.on_change = self._changed.set  # every ledger change happens on this loop
+        pipeline.ledger.on_change = self._changed.set  # every ledger change happens on this loop
         if config.register_task_def:
-            await register_task_definition_async(p.client, p.bound.worker, config)
-        name = p.task_type
-        guardian = p.start_guardian()
-        p.updater = AsyncUpdater.start(p, self._updater_logic, {}, name=f"{name}-updater", owner=guardian)
-        p.executor = AsyncExecutor.start(p, name=f"{name}-executor", owner=guardian)
+            await register_task_definition_async(pipeline.client, pipeline.bound.worker, config)
+        name = pipeline.task_type
+        guardian = pipeline.start_guardian()
+        pipeline.updater = AsyncUpdater.start(pipeline, self._updater_logic, {}, name=f"{name}-updater", owner=guardian)
+        pipeline.executor = AsyncExecutor.start(pipeline, name=f"{name}-executor", owner=guardian)
         if config.lease_extend_enabled:
-            p.leases = AsyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
-        if p.on_ready is not None:
-            p.on_ready(p)
-        p.poller = AsyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
+            pipeline.leases = AsyncLeaseKeeper.start(pipeline, name=f"{name}-leases", owner=guardian)
+        if pipeline.on_ready is not None:
+            pipeline.on_ready(pipeline)
+        pipeline.poller = AsyncPoller.start(
+            pipeline, name=f"{name}-poller", owner=guardian, timers=pipeline.poll_timers
+        )
         _log.info("Created AsyncTaskRunner for async worker: %s (up to %d concurrent tasks)", name, config.thread_count)
 
     def hurry(self, grace: float, flush: float) -> None:
@@ -244,7 +246,7 @@ class AsyncPipeline:
         (monotonic, re-read on every wake so that ``hurry`` shortens it) has passed."""
         changed = self._changed
         assert changed is not None  # set by start(), before any stop
-        while self.state.ledger.count(*states):
+        while self.pipeline.ledger.count(*states):
             remaining = deadline() - time.monotonic()
             if remaining <= 0:
                 return False
@@ -259,25 +261,23 @@ class AsyncPipeline:
         """Stop gracefully (see ``GracefulStop``); idempotent."""
         if self._stopped is not None:
             return self._stopped
-        p = self.state
+        pipeline = self.pipeline
         stop = self._stop
         if self._changed is None:  # never started
             self._stopped = stop.nothing_to_stop()
             return self._stopped
-        stop.begin(p, grace, flush)
-        if p.poller is not None:
-            try:  # a poll in flight finishes first (never cancelled: the server may be sending tasks)
-                await p.poller.stop_async(
-                    timeout=p.config.poll_timeout_seconds + p.settings.configuration.read_timeout + 1
-                )
+        stop.begin(pipeline, grace, flush)
+        if pipeline.poller is not None:
+            try:
+                await pipeline.poller.stop_async(timeout=stop.poller_stop_timeout(pipeline))
             except TimeoutError:
-                _log.warning("the %s poller did not stop in time", p.task_type)
+                _log.warning("the %s poller did not stop in time", pipeline.task_type)
         await self._wait_ledger(TaskState.RECEIVED, TaskState.RUNNING, deadline=stop.grace_deadline)
-        running = stop.hand_back_unfinished(p)
-        tell_quietly(p.executor, CancelRunning())
+        running = stop.hand_back_unfinished(pipeline)
+        tell_quietly(pipeline.executor, CancelRunning())
         clean = await self._wait_ledger(deadline=stop.flush_deadline)
-        stop.journal_unsent(p)
-        for ref in (p.updater, p.leases):  # no send may outlive the stop
+        stop.journal_unsent(pipeline)
+        for ref in (pipeline.updater, pipeline.leases):  # no send may outlive the stop
             if ref is not None:
                 try:
                     pending = await ref.ask_async(CancelSends(), timeout=5)
@@ -285,9 +285,9 @@ class AsyncPipeline:
                     _log.debug("could not cancel the sends of %s: %s", ref.name, exc)
                     continue
                 await asyncio.gather(*pending, return_exceptions=True)
-        for ref in (p.leases, p.executor, p.updater, p.guardian):
+        for ref in (pipeline.leases, pipeline.executor, pipeline.updater, pipeline.guardian):
             if ref is not None:
                 ref.stop(block=False)
-        await p.client.aclose()
-        self._stopped = stop.report(p, running, clean)
+        await pipeline.client.aclose()
+        self._stopped = stop.report(pipeline, running, clean)
         return self._stopped

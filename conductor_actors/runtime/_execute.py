@@ -106,36 +106,36 @@ class ExecutorBehaviour(Stage):
 
     def begin(self, task: ValidTask) -> bool:
         """Claim ``task`` for running; False when it must not run (shutdown: it is handed back)."""
-        p = self.pipeline
-        if p.shutting_down.is_set():
-            hand_back(p, task)
+        pipeline = self.pipeline
+        if pipeline.shutting_down.is_set():
+            hand_back(pipeline, task)
             return False
-        if not p.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.RUNNING):
+        if not pipeline.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.RUNNING):
             return False  # handed back by the shutdown deadline while it waited
-        p.telemetry.execution_started(task)
-        if p.leases is not None:
-            tell_quietly(p.leases, LeaseTrack(task))
+        pipeline.telemetry.execution_started(task)
+        if pipeline.leases is not None:
+            tell_quietly(pipeline.leases, LeaseTrack(task))
         return True
 
     def finish(self, task: ValidTask, outcome: ExecutionOutcome) -> None:
         """Report the outcome (unless the task was handed back meanwhile)."""
-        p = self.pipeline
-        recycle = p.recycling.after_task(p.executed.add())  # max_tasks, and memory after every task
-        if recycle is not None and p.on_task_limit is not None:
-            p.on_task_limit(recycle)
-        if p.leases is not None:
-            tell_quietly(p.leases, LeaseRelease(task.task_id))
-        p.telemetry.execution_finished(
+        pipeline = self.pipeline
+        recycle = pipeline.recycling.after_task(pipeline.executed.add())  # max_tasks, and memory after every task
+        if recycle is not None and pipeline.on_task_limit is not None:
+            pipeline.on_task_limit(recycle)
+        if pipeline.leases is not None:
+            tell_quietly(pipeline.leases, LeaseRelease(task.task_id))
+        pipeline.telemetry.execution_finished(
             task, failed=outcome.failed, cause=outcome.cause,
             duration=outcome.duration, output_size=outcome.output_size_bytes,
         )
-        p.task_log.finished(task, outcome)
-        if p.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):
-            tell_quietly(p.updater, Report(task, outcome.result))
+        pipeline.task_log.finished(task, outcome)
+        if pipeline.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):
+            tell_quietly(pipeline.updater, Report(task, outcome.result))
         else:
             _log.warning(
                 "%s finished after the shutdown deadline and was already handed back; its result is dropped",
-                p.describe(task),
+                pipeline.describe(task),
             )
 
 
@@ -170,10 +170,12 @@ class LeaseBehaviour(Stage):
         if entry is None:
             return  # the task finished meanwhile
         interval = entry[1]
-        p = self.pipeline
-        p.telemetry.lease_extended(error is None)
+        pipeline = self.pipeline
+        pipeline.telemetry.lease_extended(error is None)
         delay = interval
         if error is not None:
             delay = min(1.0, interval / 4)
-            _log.warning("extending the lease of %s failed: %s; retrying in %.1f s", p.describe(task), error, delay)
+            _log.warning(
+                "extending the lease of %s failed: %s; retrying in %.1f s", pipeline.describe(task), error, delay
+            )
         self.tracked[task_id] = (task, interval, self.send_after(delay, LeaseBeat(task_id)))

@@ -1,16 +1,19 @@
 """Every message of a worker process: the pipe between the parent and the child, and the stages
 of the pipeline (poller -> executor -> updater).
 
-Parent -> child: ``Stop``, ``Pause``, ``Resume``; the runner tells the same ``Stop`` to the poller,
-and the child's reader the same ``Pause``/``Resume`` to the poller and the updater.
+Parent -> child: ``Stop``, ``Pause``, ``Resume``; the graceful stop (``GracefulStop.begin``) tells
+the same ``Stop`` to the poller, and the child's reader the same ``Pause``/``Resume`` to the poller
+and the updater.
 Child -> parent: ``Ready``, ``Heartbeat``, ``EventBatch`` (events parent-side actors subscribed to,
 plus pre-aggregated metric deltas), ``UndeliveredResult`` (a result whose update failed finally, for
 the recovery actor), ``Exiting``.
-Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``Flush``, the lease
-messages and ``Beat``; a stage never calls another stage's methods, it tells one of these. The
-task they carry is a ``ValidTask``: one whose ids were checked when it arrived.
+Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``RetryDue``, ``Flush``,
+the lease messages and ``Beat``; a stage never calls another stage's methods, it tells one of these.
+The task they carry is a ``ValidTask``: one whose ids were checked when it arrived.
+To the relay (the one writer on the pipe, inside the worker process): ``SendNow``, ``SetProbe`` and
+the ask ``ShipNow``.
 
-All frozen dataclasses of plain data (the stage messages also slotted). What crosses the pipe is
+All frozen, slotted dataclasses of plain data. What crosses the pipe is
 pickled: exceptions carried inside are made picklable on the child's side (``picklable_error``),
 so one odd exception class cannot break the pipe. Nothing here runs on a thread of its own.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +49,10 @@ __all__ = [
     "Ready",
     "Report",
     "Resume",
+    "RetryDue",
+    "SendNow",
+    "SetProbe",
+    "ShipNow",
     "SlotsFreed",
     "Stop",
     "UndeliveredResult",
@@ -57,26 +65,26 @@ __all__ = [
 # -- the pipe, and the commands that travel on into the pipeline ----------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Stop:
     """Stop gracefully: poll no more, running tasks get ``grace`` seconds, then results ``flush``
-    seconds more. Parent -> child over the pipe; runner -> poller."""
+    seconds more. Parent -> child over the pipe; ``GracefulStop.begin`` -> poller."""
 
     grace: float
     flush: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pause:
     """Stop polling until ``Resume``; running tasks continue (the updater chains no task meanwhile)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resume:
     """Poll again after ``Pause``."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ready:
     """The worker process imported its worker, built its pipeline and is about to poll."""
 
@@ -86,7 +94,7 @@ class Ready:
     worker_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     """Liveness: seconds since each watched stage loop last ran (``(stage, age)`` pairs)."""
 
@@ -98,7 +106,7 @@ class Heartbeat:
     polling: tuple[float | None, str | None, bool] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventBatch:
     """Events parent-side actors subscribed to, and the metric changes since the last batch."""
 
@@ -106,7 +114,7 @@ class EventBatch:
     metrics: MetricsDelta | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UndeliveredResult:
     """A result the worker could not deliver; the parent keeps it for later delivery."""
 
@@ -116,7 +124,7 @@ class UndeliveredResult:
     attempts: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exiting:
     """The worker process is about to exit; ``reason`` is a short human sentence."""
 
@@ -194,7 +202,10 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Executor or runner -> updater: send ``result`` for ``task``. ``attempt`` is 1-based;
+    """-> updater: send ``result`` for ``task``. Told by the executor (results and hand-backs of
+    tasks not started while stopping), the poller (hand-backs while stopping, failures of
+    undecodable tasks), the updater (the failure of an undecodable chained task) and
+    ``GracefulStop`` (hand-backs at the grace deadline). ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
 
     task: ValidTask
@@ -205,19 +216,28 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryDue:
+    """Updater -> itself, on a timer: the retry with this key is due."""
+
+    key: int
+
+
+@dataclass(frozen=True, slots=True)
 class CancelRunning:
-    """Runner -> async executor, at the shutdown deadline: cancel every running coroutine."""
+    """``AsyncPipeline.stop`` -> async executor, at the grace deadline: cancel every running
+    coroutine."""
 
 
 @dataclass(frozen=True, slots=True)
 class CancelSends:
-    """Runner -> async updater / lease keeper, after the flush deadline: cancel the sends in flight
-    and answer with their coroutines (the runner awaits them)."""
+    """``AsyncPipeline.stop`` -> async updater / lease keeper, after the flush deadline: cancel the
+    sends in flight and answer with their coroutines (the pipeline awaits them)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Flush:
-    """Runner -> updater: send every result waiting for a retry now, once."""
+    """``GracefulStop`` -> updater, at the grace deadline: send every result waiting for a retry
+    now, once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +259,30 @@ class LeaseBeat:
     """Lease keeper -> itself, on a timer: time to extend the lease of ``task_id``."""
 
     task_id: str
+
+
+# -- to the relay ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendNow:
+    """The worker process -> relay: send ``message`` to the parent at once (after the buffered
+    events)."""
+
+    message: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SetProbe:
+    """The worker process -> relay, once the pipeline runs: use ``probe`` for heartbeats from now
+    on: it returns ``(stage ages, tasks in flight)``; ``polling`` returns how polls go (see
+    ``Heartbeat.polling``)."""
+
+    probe: Callable[[], tuple[tuple[tuple[str, float], ...], int]]
+    polling: Callable[[], tuple[float | None, str | None, bool]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShipNow:
+    """The worker process -> relay, as an ask: write every buffered event and metric change to the
+    pipe now, then answer (so what came before is on the pipe when the ask returns)."""

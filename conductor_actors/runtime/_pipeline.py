@@ -439,7 +439,7 @@ class PipelineState:
     the clock its waits run on, so a test can drive both by hand.
 
     Args:
-        settings: the worker-scope settings.
+        worker_settings: the worker-scope settings.
         bound: the worker bound for this process.
         telemetry: where events and metrics go.
         undeliverable: receives results whose update failed finally.
@@ -453,7 +453,7 @@ class PipelineState:
 
     def __init__(
         self,
-        settings: WorkerSettings,
+        worker_settings: WorkerSettings,
         bound: BoundWorker,
         telemetry: Telemetry,
         *,
@@ -465,9 +465,9 @@ class PipelineState:
         poll_timers: TimerService | None = None,
         client: Any = None,
     ) -> None:
-        self.settings = settings
-        self.config: WorkerConfig = settings.worker_config
-        self.runtime: RuntimeSettings = settings.runtime
+        self.worker_settings = worker_settings
+        self.config: WorkerConfig = worker_settings.worker_config
+        self.runtime: RuntimeSettings = worker_settings.runtime
         self.bound = bound
         self.telemetry = telemetry
         self.undeliverable = undeliverable
@@ -477,7 +477,7 @@ class PipelineState:
         self.on_ready = on_ready
         self.poll_timers = poll_timers
         self.clock: Callable[[], float] = poll_timers.now if poll_timers is not None else time.monotonic
-        self.task_type: str = settings.task_type
+        self.task_type: str = worker_settings.task_type
         self.worker_id: str = bound.worker_id
         self.client = client
         self.ledger = TaskLedger()

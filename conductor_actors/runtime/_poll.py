@@ -141,21 +141,22 @@ class PollSchedule:
 # -- validation on arrival ------------------------------------------------------------------------
 
 
+def _missing_ids(task: Task) -> list[str]:
+    """The wire names of the ids ``task`` lacks: each must be a non-empty string (the one rule of
+    ``valid_task`` and ``invalid_task_reason``)."""
+    ids = (("taskId", task.task_id), ("workflowInstanceId", task.workflow_instance_id))
+    return [name for name, value in ids if not isinstance(value, str) or not value]
+
+
 def valid_task(task: Task) -> ValidTask | None:
     """``task`` as a ``ValidTask`` when both its ids are non-empty strings, else None."""
-    task_id, workflow_id = task.task_id, task.workflow_instance_id
-    if isinstance(task_id, str) and task_id and isinstance(workflow_id, str) and workflow_id:
-        return cast(ValidTask, task)
-    return None
+    return None if _missing_ids(task) else cast(ValidTask, task)
 
 
 def invalid_task_reason(task: Task) -> str | None:
     """Why a polled task cannot be executed (missing ids), or None when it is fine."""
-    missing = [name for name, value in (("taskId", task.task_id), ("workflowInstanceId", task.workflow_instance_id))
-               if not isinstance(value, str) or not value]
-    if missing:
-        return "missing " + " and ".join(missing)
-    return None
+    missing = _missing_ids(task)
+    return "missing " + " and ".join(missing) if missing else None
 
 
 def addressable(tasks: Sequence[UndecodableTask], source: str) -> list[UndecodableTask]:
@@ -409,41 +410,41 @@ class PollerBehaviour(Stage):
 
     def polled(self, tasks: list[Task], started: float) -> None:
         """The poll begun at ``started`` (``time.perf_counter``) brought ``tasks``."""
-        p = self.pipeline
-        p.telemetry.poll_completed(time.perf_counter() - started, len(tasks))
-        p.polling.succeeded()
+        pipeline = self.pipeline
+        pipeline.telemetry.poll_completed(time.perf_counter() - started, len(tasks))
+        pipeline.polling.succeeded()
         streak = self.failures.recovered()
         if streak:
-            _log.info("polling for %s works again after %d failed poll(s)", p.task_type, streak)
+            _log.info("polling for %s works again after %d failed poll(s)", pipeline.task_type, streak)
         undecodable = tasks.undecodable if isinstance(tasks, TaskBatch) else ()
-        polled = self.logic.on_polled(tasks, p.clock(), undecodable)
+        polled = self.logic.on_polled(tasks, pipeline.clock(), undecodable)
         if polled.excess:
             _log.warning(
                 "the server returned %d %s tasks for %d free slots; handing %d back at once",
-                len(polled.run) + len(polled.excess), p.task_type, len(polled.run), len(polled.excess),
+                len(polled.run) + len(polled.excess), pipeline.task_type, len(polled.run), len(polled.excess),
             )
         for task in polled.run:
-            arrive(p, task)
+            arrive(pipeline, task)
         for task in polled.excess:
-            p.ledger.received(task)
-            hand_back(p, task)
+            pipeline.ledger.received(task)
+            hand_back(pipeline, task)
         for bad in polled.failing:
-            fail_undecodable(p, bad)
+            fail_undecodable(pipeline, bad)
         self._wake()
 
     def poll_failed(self, exc: BaseException, started: float) -> None:
         """The poll begun at ``started`` (``time.perf_counter``) failed with ``exc``."""
         duration = time.perf_counter() - started
-        p = self.pipeline
+        pipeline = self.pipeline
         if not isinstance(exc, ConductorError):  # a client bug must not stop polling
-            _log.error("unexpected error while polling for %s", p.task_type, exc_info=exc)
-        p.telemetry.poll_failed(duration, exc)
-        p.polling.failed(exc)
-        now = p.clock()
+            _log.error("unexpected error while polling for %s", pipeline.task_type, exc_info=exc)
+        pipeline.telemetry.poll_failed(duration, exc)
+        pipeline.polling.failed(exc)
+        now = pipeline.clock()
         delay = self.logic.on_poll_failed(exc, now)
         if self.failures.failed(now):
             _log.warning(
                 "polling for %s failed (%d in a row): %s; next poll in %.2f s",
-                p.task_type, self.failures.streak, exc, delay,
+                pipeline.task_type, self.failures.streak, exc, delay,
             )
         self._wake()

@@ -72,11 +72,14 @@ class WorkerRunner:
         poll_timers: the poller's timer service and clock (tests pass a ``ManualTimerService`` to
             check the poll schedule without waiting); default: the flavour's own timers and
             ``time.monotonic``.
+        worker_settings: the worker-scope settings whole (a worker process passes the parent's, so
+            its pipeline carries the process's key, index and log options); then
+            ``configuration``, ``config`` and ``settings`` are not passed (``TypeError``).
 
-    The worker-scope settings become one ``WorkerSettings`` (``worker_settings``); the rest are
-    the live ends the pipeline is connected to. ``start()`` returns once the pipeline is polling;
-    ``stop()`` blocks for the graceful stop. Both are called from one controlling thread. Also a
-    context manager (exit = ``stop()``).
+    Without ``worker_settings`` the worker-scope arguments become one ``WorkerSettings``
+    (``worker_settings``); the rest are the live ends the pipeline is connected to. ``start()``
+    returns once the pipeline is polling; ``stop()`` blocks for the graceful stop. Both are called
+    from one controlling thread. Also a context manager (exit = ``stop()``).
     """
 
     def __init__(
@@ -96,20 +99,26 @@ class WorkerRunner:
         on_task_limit: Callable[[str], None] | None = None,
         on_ready: Callable[[PipelineState], None] | None = None,
         poll_timers: TimerService | None = None,
+        worker_settings: WorkerSettings | None = None,
     ) -> None:
-        configuration = configuration if configuration is not None else Configuration()
-        config = config if config is not None else resolve_worker_config(worker)
-        self.worker_settings = WorkerSettings(
-            key=config.task_definition_name,
-            task_type=config.task_definition_name,
-            worker_payload=b"",
-            worker_config=config,
-            configuration=configuration,
-            runtime=settings if settings is not None else RuntimeSettings(),
-            metrics=metrics is not None,
-            forward_event_types=tuple(cls.__name__ for cls in forward_types),
-        )
-        self.configuration = configuration
+        if worker_settings is None:
+            configuration = configuration if configuration is not None else Configuration()
+            config = config if config is not None else resolve_worker_config(worker)
+            worker_settings = WorkerSettings(
+                key=config.task_definition_name,
+                task_type=config.task_definition_name,
+                worker_payload=b"",
+                worker_config=config,
+                configuration=configuration,
+                runtime=settings if settings is not None else RuntimeSettings(),
+                metrics=metrics is not None,
+                forward_event_types=tuple(cls.__name__ for cls in forward_types),
+            )
+        elif configuration is not None or config is not None or settings is not None:
+            # Two sources for the same settings would leave one of them silently unused.
+            raise TypeError("pass either worker_settings or configuration/config/settings, not both")
+        self.worker_settings = worker_settings
+        self.configuration = worker_settings.configuration
         self.failure: tuple[str, BaseException] | None = None
         self.flavour = "async" if worker.is_async else "sync"
         self._worker = worker
@@ -166,19 +175,20 @@ class WorkerRunner:
 
     def _build_state(self) -> PipelineState:
         """Bind the worker for this process and build the state its stages share."""
-        settings = self.worker_settings
-        config = settings.worker_config
+        worker_settings = self.worker_settings
+        config = worker_settings.worker_config
         worker_id = config.effective_worker_id()
         bound = BoundWorker(self._worker, worker_id)
         telemetry = Telemetry(
-            settings.task_type, worker_id, listeners=self._listeners, forward=self._forward,
+            worker_settings.task_type, worker_id, listeners=self._listeners, forward=self._forward,
             forward_types=self._forward_types, metrics=self._metrics,
         )
         _log.info("%s", config.oneline(os.getpid()))
         return PipelineState(
-            settings, bound, telemetry, undeliverable=self._undeliverable, recycling=RecycleCheck(settings.runtime),
-            on_stage_failure=self._on_stage_failure, on_task_limit=self._on_task_limit, on_ready=self._on_ready,
-            poll_timers=self._poll_timers, client=self._client,
+            worker_settings, bound, telemetry, undeliverable=self._undeliverable,
+            recycling=RecycleCheck(worker_settings.runtime), on_stage_failure=self._on_stage_failure,
+            on_task_limit=self._on_task_limit, on_ready=self._on_ready, poll_timers=self._poll_timers,
+            client=self._client,
         )
 
     def start(self) -> None:
@@ -245,11 +255,15 @@ class WorkerRunner:
     def hurry(self, grace: float, flush: float) -> None:
         """Shorten a stop in progress (another thread is inside ``stop``): running tasks get at most
         ``grace`` more seconds, then results ``flush``. Thread-safe; called before ``stop`` (the
-        stop was asked for, the controlling thread has not begun it yet), it shortens that stop."""
+        stop was asked for, the controlling thread has not begun it yet), it shortens that stop;
+        before ``start`` too (a second signal while the pipeline is being built), and the started
+        pipeline keeps the shortened deadlines."""
         if self._sync is not None:
             self._sync.hurry(grace, flush)
         elif self._async is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._async.hurry, grace, flush)
+        else:  # no pipeline waits on the deadlines yet: the stop plan keeps them for it
+            self._stop_plan.hurry(grace, flush)
 
     def stop(self, grace: float | None = None, flush: float | None = None) -> StopReport:
         """Graceful stop; blocks until done. Idempotent (a second call returns the first report)."""

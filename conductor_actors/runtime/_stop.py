@@ -1,7 +1,7 @@
 """The graceful stop of one pipeline: ``GracefulStop`` (its steps and deadlines, shared by both
 flavours) and ``StopReport`` (what it did).
 
-The stop (DESIGN section 5): stop polling at once (a poll in flight finishes; what it brings is
+The stop: stop polling at once (a poll in flight finishes; what it brings is
 handed back); tasks received but not started are handed back; running tasks get ``grace`` seconds;
 at the deadline whatever has not finished is handed back (async tasks are also cancelled; a sync
 thread cannot be killed, its late result is dropped); then every result still waiting is sent
@@ -84,6 +84,13 @@ class GracefulStop:
         pipeline.shutting_down.set()
         self._updater_logic.draining = True
         tell_quietly(pipeline.poller, Stop(grace, flush))
+
+    @staticmethod
+    def poller_stop_timeout(pipeline: PipelineState) -> float:
+        """Seconds to wait for the poller to stop: a poll in flight finishes first (never cut
+        short: the server may be sending tasks), so its long-poll plus the read timeout of the
+        client in use, and one second for the hand-offs."""
+        return pipeline.config.poll_timeout_seconds + pipeline.client.configuration.read_timeout + 1
 
     def grace_deadline(self) -> float:
         return self._grace_until

@@ -108,24 +108,24 @@ class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
 
 
 class SyncPipeline:
-    """A running sync worker over ``state`` (built by the runner, with the client of the transport
+    """A running sync worker over ``pipeline`` (built by the runner, with the client of the transport
     seam or none: one is built here). ``start()``, then ``stop()`` once; ``updater_logic`` is the
     updater's protocol state, shared by every updater member; ``stop_plan`` holds the graceful
     stop's steps and deadlines (``hurry`` may shorten them early). The poller and the updater take
-    ``Pause``/``Resume`` through the state."""
+    ``Pause``/``Resume`` through the pipeline."""
 
-    def __init__(self, state: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
-        self.state = state
+    def __init__(self, pipeline: PipelineState, updater_logic: UpdaterLogic, stop_plan: GracefulStop) -> None:
+        self.pipeline = pipeline
         self._updater_logic = updater_logic
-        config = state.config
-        updaters = state.runtime.updater_pool_size(config.thread_count)
+        config = pipeline.config
+        updaters = pipeline.runtime.updater_pool_size(config.thread_count)
         self._updater_count = updaters
-        if state.client is None:
-            state.client = ConductorClient(
-                state.settings.configuration, pool_size=config.thread_count + updaters + 2,
-                on_request=state.telemetry.request_observer(),
+        if pipeline.client is None:
+            pipeline.client = ConductorClient(
+                pipeline.worker_settings.configuration, pool_size=config.thread_count + updaters + 2,
+                on_request=pipeline.telemetry.request_observer(),
             )
-        self.client = state.client
+        self.client = pipeline.client
         self._started = False
         self._stopped: StopReport | None = None
         self._stop = stop_plan
@@ -135,25 +135,25 @@ class SyncPipeline:
         if self._started:
             return
         self._started = True
-        p = self.state
-        config = p.config
+        pipeline = self.pipeline
+        config = pipeline.config
         if config.register_task_def:
-            register_task_definition(self.client, p.bound.worker, config)
-        name = p.task_type
+            register_task_definition(self.client, pipeline.bound.worker, config)
+        name = pipeline.task_type
         retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
         logic = self._updater_logic
-        guardian = p.start_guardian()
-        p.updater = ActorPool.start(
-            lambda: SyncUpdater(p, logic, retries), self._updater_count, name=f"{name}-updater", owner=guardian
+        guardian = pipeline.start_guardian()
+        pipeline.updater = ActorPool.start(
+            lambda: SyncUpdater(pipeline, logic, retries), self._updater_count, name=f"{name}-updater", owner=guardian
         )
-        p.executor = ActorPool.start(
-            lambda: SyncExecutor(p), config.thread_count, name=f"{name}-executor", owner=guardian
+        pipeline.executor = ActorPool.start(
+            lambda: SyncExecutor(pipeline), config.thread_count, name=f"{name}-executor", owner=guardian
         )
         if config.lease_extend_enabled:
-            p.leases = SyncLeaseKeeper.start(p, name=f"{name}-leases", owner=guardian)
-        if p.on_ready is not None:
-            p.on_ready(p)
-        p.poller = SyncPoller.start(p, name=f"{name}-poller", owner=guardian, timers=p.poll_timers)
+            pipeline.leases = SyncLeaseKeeper.start(pipeline, name=f"{name}-leases", owner=guardian)
+        if pipeline.on_ready is not None:
+            pipeline.on_ready(pipeline)
+        pipeline.poller = SyncPoller.start(pipeline, name=f"{name}-poller", owner=guardian, timers=pipeline.poll_timers)
         _log.info(
             "Created TaskRunner for sync worker: %s (%d executor threads, %d updater threads)",
             name, config.thread_count, self._updater_count,
@@ -163,12 +163,12 @@ class SyncPipeline:
         """Shorten a stop in progress (a second signal): running tasks get at most ``grace`` more
         seconds, results at most ``flush``. Any thread."""
         self._stop.hurry(grace, flush)
-        self.state.ledger.interrupt()
+        self.pipeline.ledger.interrupt()
 
     def _wait(self, deadline: Callable[[], float], *states: TaskState) -> bool:
         """Until no task is in ``states`` or ``deadline()`` (re-read when hurried) passes."""
         while True:
-            outcome = self.state.ledger.wait_until_none(*states, timeout=max(0.0, deadline() - time.monotonic()))
+            outcome = self.pipeline.ledger.wait_until_none(*states, timeout=max(0.0, deadline() - time.monotonic()))
             if outcome is not None:
                 return outcome
 
@@ -178,25 +178,24 @@ class SyncPipeline:
         report."""
         if self._stopped is not None:
             return self._stopped
-        p = self.state
+        pipeline = self.pipeline
         stop = self._stop
-        stop.begin(p, grace, flush)
-        if p.poller is not None:
-            longest_poll = p.config.poll_timeout_seconds + self.client.configuration.read_timeout
-            try:  # a poll in flight finishes first: its long-poll plus the read timeout at most
-                p.poller.stop(timeout=longest_poll + 1)
+        stop.begin(pipeline, grace, flush)
+        if pipeline.poller is not None:
+            try:
+                pipeline.poller.stop(timeout=stop.poller_stop_timeout(pipeline))
             except TimeoutError:
-                _log.warning("the %s poller did not stop in time", p.task_type)
+                _log.warning("the %s poller did not stop in time", pipeline.task_type)
         self._wait(stop.grace_deadline, TaskState.RECEIVED, TaskState.RUNNING)
-        running = stop.hand_back_unfinished(p)
+        running = stop.hand_back_unfinished(pipeline)
         clean = self._wait(stop.flush_deadline)
-        stop.journal_unsent(p)
+        stop.journal_unsent(pipeline)
         self.client.close()  # the lean transport aborts calls still in flight: no send outlives the stop
-        for ref in (p.poller, p.leases, p.executor, p.updater, p.guardian):
+        for ref in (pipeline.poller, pipeline.leases, pipeline.executor, pipeline.updater, pipeline.guardian):
             if ref is not None:
                 ref.stop(block=False)
-        for ref in (p.updater, p.leases):
+        for ref in (pipeline.updater, pipeline.leases):
             if ref is not None and not ref.join(timeout=2):
                 _log.warning("%s did not finish its last send in time", ref.name)
-        self._stopped = stop.report(p, running, clean)
+        self._stopped = stop.report(pipeline, running, clean)
         return self._stopped

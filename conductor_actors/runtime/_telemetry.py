@@ -48,9 +48,19 @@ from ..events import (
 )
 from ..metrics import MetricsAccumulator
 from ..worker import ExecutionOutcome, NonRetryableException
-from ._messages import EventBatch, Heartbeat, UndeliveredResult, ValidTask, picklable_error, picklable_event
+from ._messages import (
+    EventBatch,
+    Heartbeat,
+    SendNow,
+    SetProbe,
+    ShipNow,
+    UndeliveredResult,
+    ValidTask,
+    picklable_error,
+    picklable_event,
+)
 
-__all__ = ["FAILURE_BURST", "FAILURE_INTERVAL", "Relay", "SendNow", "SetProbe", "TaskLog", "Telemetry"]
+__all__ = ["FAILURE_BURST", "FAILURE_INTERVAL", "Relay", "TaskLog", "Telemetry"]
 
 _log = logging.getLogger("conductor_actors.runtime")
 
@@ -377,22 +387,6 @@ def _seconds(value: float) -> str:
 MAX_BUFFERED_EVENTS = 20_000
 
 
-@dataclass(frozen=True)
-class SendNow:
-    """Send ``message`` to the parent at once (after the buffered events)."""
-
-    message: Any
-
-
-@dataclass(frozen=True)
-class SetProbe:
-    """Use ``probe`` for heartbeats from now on: returns ``(stage ages, tasks in flight)``;
-    ``polling`` returns how polls go (see ``Heartbeat.polling``)."""
-
-    probe: Callable[[], tuple[tuple[tuple[str, float], ...], int]]
-    polling: Callable[[], tuple[float | None, str | None, bool]] | None = None
-
-
 class _FlushDue:
     pass
 
@@ -461,7 +455,7 @@ class Relay(ThreadActor):
             self._send(
                 UndeliveredResult(message.task_type, message.result, picklable_error(message.cause), message.attempts)
             )
-        elif message == "flush":  # an ask from the controlling thread: everything out, then answer
+        elif isinstance(message, ShipNow):
             self._flush()
             return True
         return None

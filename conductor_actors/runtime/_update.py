@@ -32,7 +32,7 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, SlotsFreed, ValidTask
+from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, RetryDue, SlotsFreed, ValidTask
 from ._pipeline import PipelineState, Stage, tell_quietly
 from ._poll import addressable, arrive, fail_undecodable, valid_task
 
@@ -40,7 +40,6 @@ __all__ = [
     "GiveUp",
     "Resend",
     "Retry",
-    "RetryDue",
     "Settled",
     "UpdateDecision",
     "UpdateFailureAction",
@@ -212,15 +211,6 @@ class UpdaterLogic:
 # -- the updater stage ----------------------------------------------------------------------------
 
 
-class RetryDue:
-    """Updater -> itself, on a timer: the retry with this key is due."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: int) -> None:
-        self.key = key
-
-
 class UpdaterBehaviour(Stage):
     """The updater's bookkeeping; ``logic`` (built by the runner, which also hands it to the
     graceful stop) and ``retries`` are shared by the members of a sync pool."""
@@ -269,19 +259,19 @@ class UpdaterBehaviour(Stage):
     def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
         """The server accepted the result sent at ``started`` (``time.perf_counter``); update-v2
         chained ``next_task`` (possibly one that could not be decoded)."""
-        p = self.pipeline
-        p.telemetry.update_sent(time.perf_counter() - started, None)
+        pipeline = self.pipeline
+        pipeline.telemetry.update_sent(time.perf_counter() - started, None)
         settled = self.logic.on_success(next_task)
-        p.ledger.settled(report.task.task_id)
+        pipeline.ledger.settled(report.task.task_id)
         if report.purpose is Purpose.HANDBACK:
-            p.handed_back.add()
-            p.telemetry.handed_back()
+            pipeline.handed_back.add()
+            pipeline.telemetry.handed_back()
         if settled.failing is not None:
-            fail_undecodable(p, settled.failing)  # it keeps the slot until its failure settles
+            fail_undecodable(pipeline, settled.failing)  # it keeps the slot until its failure settles
         elif settled.next_task is not None:
-            arrive(p, settled.next_task)  # the chained task keeps the slot
+            arrive(pipeline, settled.next_task)  # the chained task keeps the slot
         else:
-            tell_quietly(p.poller, SlotsFreed(1))
+            tell_quietly(pipeline.poller, SlotsFreed(1))
 
     def send_failed(self, report: Report, exc: BaseException, started: float, *, sent_v2: bool) -> Report | None:
         """Sending at ``started`` (``time.perf_counter``) failed; returns a report to re-send at once
@@ -289,17 +279,17 @@ class UpdaterBehaviour(Stage):
         if sent_v2 and isinstance(exc, UndecodableTaskError):
             self.sent(report, exc.task, started)  # accepted; only the chained task is broken
             return None
-        p = self.pipeline
-        p.telemetry.update_sent(time.perf_counter() - started, exc)
+        pipeline = self.pipeline
+        pipeline.telemetry.update_sent(time.perf_counter() - started, exc)
         if not isinstance(exc, ConductorError):
-            _log.error("unexpected error while sending the result of %s", p.describe(report.task), exc_info=exc)
+            _log.error("unexpected error while sending the result of %s", pipeline.describe(report.task), exc_info=exc)
         outcome = self.logic.on_failure(report, exc, sent_v2=sent_v2)
         if isinstance(outcome, Resend):
             return outcome.report
         if isinstance(outcome, Retry):
             _log.warning(
                 "sending the result of %s failed (attempt %d): %s; retrying in %.1f s",
-                p.describe(report.task), report.attempt, exc, outcome.delay,
+                pipeline.describe(report.task), report.attempt, exc, outcome.delay,
             )
             key = next(_retry_keys)
             self.retries[key] = (outcome.report, self.send_after(outcome.delay, RetryDue(key)))
@@ -308,28 +298,28 @@ class UpdaterBehaviour(Stage):
         return None
 
     def _give_up(self, outcome: GiveUp) -> None:
-        p = self.pipeline
+        pipeline = self.pipeline
         report = outcome.report
         # Whoever settles the entry owns it: a result the flush deadline already handed to recovery
         # (the ledger entry is gone) is neither reported nor handed over a second time.
-        if not p.ledger.settled(report.task.task_id):
-            _log.debug("%s was already handed over; its late failure is ignored", p.describe(report.task))
+        if not pipeline.ledger.settled(report.task.task_id):
+            _log.debug("%s was already handed over; its late failure is ignored", pipeline.describe(report.task))
             return
         if report.purpose is Purpose.HANDBACK:
             _log.warning(
                 "could not hand back %s (%s); the server will offer it again after its response timeout",
-                p.describe(report.task), outcome.cause,
+                pipeline.describe(report.task), outcome.cause,
             )
-            tell_quietly(p.poller, SlotsFreed(1))
+            tell_quietly(pipeline.poller, SlotsFreed(1))
             return
         # The durable hand-off and the slot first, the event last: a listener that blocks or raises
         # must not delay either.
         if outcome.journal:
-            p.hand_to_recovery(report.result, outcome.cause, report.attempt)
+            pipeline.hand_to_recovery(report.result, outcome.cause, report.attempt)
         _log.error(
             "could not deliver the result of %s after %d attempt(s): %s%s",
-            p.describe(report.task), report.attempt, outcome.cause,
+            pipeline.describe(report.task), report.attempt, outcome.cause,
             "; handed to recovery" if outcome.journal else "",
         )
-        tell_quietly(p.poller, SlotsFreed(1))
-        p.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)
+        tell_quietly(pipeline.poller, SlotsFreed(1))
+        pipeline.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)

@@ -91,6 +91,19 @@ def test_hurry_shortens_a_stop_in_progress(pipeline: PipelineHarness) -> None:
     assert report.seconds < 0.2 + 0.5 + SLACK
 
 
+def test_hurry_before_start_shortens_the_stop_that_follows(pipeline: PipelineHarness) -> None:
+    pipeline.start_workflows([{"gate": "stuck"}])
+    runner = pipeline.runner(pipeline.worker("hold"), start=False)
+    runner.hurry(0.2, 0.5)  # a second signal while the pipeline is being built
+    runner.start()
+    pipeline.recorder.wait_for(TaskExecutionStarted)
+
+    report = runner.stop(grace=30, flush=30)
+
+    assert (report.handed_back, report.abandoned, report.undelivered, report.clean) == (1, 1, 0, False)
+    assert report.seconds < 0.2 + 0.5 + SLACK
+
+
 def _stop_while_a_poll_brings_a_task(
     pipeline: PipelineHarness, grace: float, flush: float
 ) -> tuple[StopReport, str, Any]:
