@@ -224,7 +224,8 @@ class Phase:
     server_cpu_percent: float = 0.0  # of one core, over the window
     trees_cpu_percent: float = 0.0  # of one core, all trees together, over the window
     by_tree: dict[str, int] = field(default_factory=dict)  # completed tasks per tree
-    handed_back: int | None = None  # SIGTERM runs: tasks polled more than once
+    handed_back: int | None = None  # SIGTERM runs: tasks handed out more than once (handed back)
+    picked_up: int | None = None  # SIGTERM runs: how many of those another tree than the stopped one completed
     signalled_after: int | None = None  # SIGTERM runs: completed workflows when the signal was sent
     stopped_exit: int | None = None  # SIGTERM runs: the stopped tree's exit code
     failures: list[str] = field(default_factory=list)
@@ -303,6 +304,7 @@ def _await(server: DevServerProcess, phase: Phase, trees: list[_Tree], timeout: 
         time.sleep(PROGRESS_INTERVAL)  # a polling probe of another process's state
     if victim is not None:
         if phase.signalled_after is None:  # a tiny run may end before the trigger: signal it now
+            _await_poll(server, victim, deadline)
             victim.process.send_signal(signal.SIGTERM)
         try:
             phase.stopped_exit = victim.process.wait(60)
@@ -311,6 +313,17 @@ def _await(server: DevServerProcess, phase: Phase, trees: list[_Tree], timeout: 
         else:
             if phase.stopped_exit != 0:
                 phase.failures.append(f"{victim.name} exited with code {phase.stopped_exit} after its SIGTERM")
+
+
+def _await_poll(server: DevServerProcess, tree: _Tree, deadline: float) -> None:
+    """Until the server saw ``tree`` poll, so that it is surely past its start-up (where SIGTERM would
+    find no handler installed yet). The server keeps only the last poll per queue: the idle trees'
+    polls take turns there."""
+    path = f"/api/tasks/queue/polldata?taskType={WORKLOAD.task_type}"
+    while not any(entry.get("workerId") == tree.name for entry in server.call("GET", path)):
+        if time.monotonic() > deadline or tree.process.poll() is not None:
+            return  # what happens to the signal then is the stopped tree's exit code
+        time.sleep(0.02)  # a polling probe of another process's state
 
 
 def _epoch_seconds(text: str) -> float:
@@ -375,9 +388,12 @@ def _measure(phase: Phase, rows: list[dict[str, Any]], server: TreeMonitor, tree
     phase.trees_cpu_percent = sum(percent(tree.monitor) for tree in trees)
 
 
-def _handed_back(server: DevServerProcess, rows: list[dict[str, Any]]) -> int:
-    """Tasks handed out more than once (the task summaries lack the poll count: one read each)."""
-    return sum(1 for row in rows if server.call("GET", f"/api/tasks/{row['taskId']}")["pollCount"] > 1)
+def _handed_back(server: DevServerProcess, phase: Phase, rows: list[dict[str, Any]], stopped: str) -> None:
+    """Tasks handed out more than once, and how many of them a tree other than ``stopped``
+    completed (the task summaries lack the poll count: one read per task)."""
+    again = [row for row in rows if server.call("GET", f"/api/tasks/{row['taskId']}")["pollCount"] > 1]
+    phase.handed_back = len(again)
+    phase.picked_up = sum(1 for row in again if json.loads(row.get("output") or "{}").get("host") != stopped)
 
 
 def run_phase(hosts: Hosts, trees: int, tasks_per_tree: int, concurrency: int, *, sigterm: bool = False,
@@ -396,11 +412,11 @@ def run_phase(hosts: Hosts, trees: int, tasks_per_tree: int, concurrency: int, *
             _await(server, phase, running, timeout)
         rows = _check(server, phase, [tree.name for tree in running])
         if sigterm:
-            phase.handed_back = _handed_back(server, rows)
+            _handed_back(server, phase, rows, running[-1].name)
+        _measure(phase, rows, server_monitor, running)
     finally:
         server_monitor.stop()
         server.stop()
-    _measure(phase, rows, server_monitor, running)
     return phase
 
 
@@ -447,8 +463,9 @@ def table(outcome: ScaleOut) -> str:
         scaling = f"{p.rate / one:.2f}x ({p.trees}x)" if one and not p.sigterm else "-"
         checks = "yes" if not p.failures else "NO"
         if p.sigterm:
-            checks += (f"; host-{p.trees} stopped after {p.signalled_after} completed, exit {p.stopped_exit}; "
-                       f"{p.handed_back} handed back and run by the others")
+            when = f"after {p.signalled_after} completed" if p.signalled_after is not None else "after the last task"
+            checks += (f"; host-{p.trees} stopped {when}, exit {p.stopped_exit}; {p.handed_back} handed back, "
+                       f"{p.picked_up} of them completed by the others")
         lines.append(f"| {_label(p)} | {p.tasks} | {p.rate:,.0f} | {scaling} | {100 * p.rate / p.littles_limit:.0f}% | "
                      f"{p.server_cpu_percent:.0f}% | {p.trees_cpu_percent:.0f}% | "
                      f"{', '.join(str(n) for n in p.by_tree.values())} | {checks} |")

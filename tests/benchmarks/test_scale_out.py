@@ -66,7 +66,7 @@ def test_trees_on_one_server_complete_every_task_exactly_once_also_when_one_is_s
         assert phase["completed"] == phase["tasks"] == 40
         assert sum(phase["by_tree"].values()) == 40 and set(phase["by_tree"]) == {"host-1", "host-2"}
     assert not plain["sigterm"] and stopped["sigterm"]
-    assert stopped["stopped_exit"] == 0 and stopped["handed_back"] is not None
+    assert stopped["stopped_exit"] == 0 and stopped["handed_back"] == stopped["picked_up"] is not None
     assert "| 2 trees, SIGTERM to one | 40 |" in output
 
 
@@ -102,12 +102,12 @@ def test_the_table_shows_the_scaling_against_one_tree_and_what_the_stopped_tree_
     four = Phase(4, 400, 10, completed=400, rate=760.0, server_cpu_percent=18.0, trees_cpu_percent=12.0,
                  by_tree={f"host-{n}": 100 for n in range(1, 5)})
     stopped = Phase(4, 400, 10, sigterm=True, completed=400, rate=700.0, by_tree={"host-1": 120},
-                    handed_back=3, signalled_after=150, stopped_exit=0, failures=["lost: ..."])
+                    handed_back=3, picked_up=3, signalled_after=150, stopped_exit=0, failures=["lost: ..."])
     markdown = table(ScaleOut("loopback", [], [one, four, stopped]))
     assert "| 1 tree | 100 | 200 | 1.00x (1x) | 100% | 5% | 3% | 100 | yes |" in markdown
     assert "| 4 trees | 400 | 760 | 3.80x (4x) | 95% | 18% | 12% | 100, 100, 100, 100 | yes |" in markdown
     assert ("| 4 trees, SIGTERM to one | 400 | 700 | - | 88% | 0% | 0% | 120 | NO; host-4 stopped after 150 "
-            "completed, exit 0; 3 handed back and run by the others |") in markdown
+            "completed, exit 0; 3 handed back, 3 of them completed by the others |") in markdown
 
 
 def test_no_namespace_is_made_without_the_privilege_to_remove_it(monkeypatch: pytest.MonkeyPatch) -> None:
