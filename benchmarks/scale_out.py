@@ -182,6 +182,9 @@ class Hosts:
             _ip("-n", namespace, "link", "set", "eth0", "up")
             _ip("-n", namespace, "link", "set", "lo", "up")
             self.addresses[index] = addresses[index + 1]
+        # `ip netns exec` also needs a mount namespace of its own for /sys: a container may allow
+        # making namespaces but not that, so try it here, where loopback is still the way out.
+        _ip("netns", "exec", self.namespaces[0], "true")
 
     def prefix(self, index: int) -> list[str]:
         return ["ip", "netns", "exec", self.namespaces[index]] if self.namespaces else []
