@@ -1,8 +1,9 @@
 """Benchmark harness: the dev server in its own process, the process-tree monitor, one measured run.
 
-Linux only (the monitor reads /proc). Everything the runtimes under test do goes over loopback HTTP
-to one ``python -m conductor_actors.devserver`` process; figures come from that server (task
-timestamps, request counters) and from /proc (CPU and memory of the runtime's whole process tree).
+Linux only (the monitor reads /proc). Everything the runtimes under test do goes over HTTP (on
+loopback, or over a bridge for ``scale_out.py``) to one ``python -m conductor_actors.devserver``
+process; figures come from that server (task timestamps, request counters) and from /proc (CPU and
+memory of the runtime's whole process tree).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from workloads import Workload
 
-__all__ = ["DevServerProcess", "Run", "TreeMonitor", "percentile", "run_once"]
+__all__ = ["DevServerProcess", "Run", "TreeMonitor", "launch", "percentile", "run_once"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -31,9 +33,9 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 STALL_SECONDS = 60.0
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
@@ -77,15 +79,16 @@ def _server_env() -> dict[str, str]:
 
 
 class DevServerProcess:
-    """``python -m conductor_actors.devserver`` on a free loopback port (``options``: more of its
-    command-line options), with a keep-alive HTTP helper."""
+    """``python -m conductor_actors.devserver`` on a free port of ``host`` (loopback unless told;
+    ``options``: more of its command-line options), with a keep-alive HTTP helper."""
 
-    def __init__(self, *options: str, python: str = sys.executable) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/api"
+    def __init__(self, *options: str, python: str = sys.executable, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = free_port(host)
+        self.url = f"http://{host}:{self.port}/api"
         self.process = subprocess.Popen(
-            [python, "-m", "conductor_actors.devserver", "--port", str(self.port), "--log-level", "WARNING",
-             *options],
+            [python, "-m", "conductor_actors.devserver", "--host", host, "--port", str(self.port),
+             "--log-level", "WARNING", *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_server_env(),
         )
         self._conn: http.client.HTTPConnection | None = None
@@ -103,7 +106,7 @@ class DevServerProcess:
         """One request on the kept-alive connection; the JSON (or text) answer."""
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
             try:
                 data = None if body is None else json.dumps(body).encode()
                 self._conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
@@ -236,11 +239,15 @@ class Run:
     ended_early: str | None = None  # why the run was ended before every task completed
 
 
-def _launch(runtime: str, workload: Workload, server: DevServerProcess, official_python: str | None,
-            state_dir: str, metrics_port: int | None) -> subprocess.Popen[bytes]:
+def launch(runtime: str, workload: Workload, server: DevServerProcess, official_python: str | None,
+           state_dir: str, metrics_port: int | None, *, prefix: Sequence[str] = (),
+           extra_env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``runtime``'s process tree on ``workload`` against ``server``, as users start it, in a
+    session of its own (so that ``os.killpg`` reaches the whole tree). ``prefix`` goes before the
+    command (e.g. ``ip netns exec NAME``); ``extra_env`` adds environment variables."""
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, BENCH_WORKLOAD=workload.name, PYTHONPATH=here,
-               CONDUCTOR_ACTORS_STATE_DIR=state_dir, CONDUCTOR_SERVER_URL=server.url)
+               CONDUCTOR_ACTORS_STATE_DIR=state_dir, CONDUCTOR_SERVER_URL=server.url, **(extra_env or {}))
     if runtime in ("ours", "ours_metrics"):
         metrics = ["--metrics-port", str(metrics_port)] if metrics_port else []
         command = [sys.executable, "-m", "conductor_actors", "--server-url", server.url,
@@ -249,8 +256,8 @@ def _launch(runtime: str, workload: Workload, server: DevServerProcess, official
         if official_python is None:
             raise RuntimeError("the official SDK's interpreter is not set up")
         command = [official_python, os.path.join(here, "apps", "official_app.py"), server.url]
-    return subprocess.Popen(command, cwd=here, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen([*prefix, *command], cwd=here, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -272,7 +279,7 @@ def run_once(runtime: str, workload: Workload, *, scale: float, official_python:
             launched_wall = time.time()
             ended_early: str | None = None
             given_up_wall = launched_wall
-            process = _launch(runtime, workload, server, official_python, state_dir, metrics_port)
+            process = launch(runtime, workload, server, official_python, state_dir, metrics_port)
             monitor = TreeMonitor(process.pid)
             scraper = Scraper(metrics_port) if metrics_port else None
             try:

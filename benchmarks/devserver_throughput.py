@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,61 @@ def per_second(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}" if seconds > 0 else "n/a"
 
 
+@dataclass(frozen=True)
+class Throughput:
+    """One measurement: ``done`` of ``tasks`` completed by ``clients`` processes in ``elapsed`` s."""
+
+    tasks: int
+    clients: int
+    batch: int
+    v2_wait_ms: int
+    load_seconds: float
+    requests: int
+    done: int
+    errors: int
+    elapsed: float
+    left: int  # tasks still in the queue afterwards
+    polls: int
+    updates: int
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.errors == 0 and self.done == self.tasks and self.left == 0
+
+
+def measure(tasks: int, clients: int = 4, batch: int = 10, v2_wait_ms: int = 0) -> Throughput:
+    """Start a dev server, load ``tasks`` workflows and drive them with ``clients`` processes."""
+    server = DevServerProcess("--update-v2-poll-timeout-ms", str(v2_wait_ms))
+    host, port = "127.0.0.1", server.port
+    try:
+        load_seconds = load_backlog(host, port, tasks, threads=min(4, clients))
+        server.call("POST", "/__devserver__/stats/reset")
+        context = multiprocessing.get_context("spawn")
+        go = context.Event()
+        results = context.Queue()
+        workers = [context.Process(target=drive, args=(host, port, n, batch, go, results)) for n in range(clients)]
+        for worker in workers:
+            worker.start()
+        go.set()
+        outcomes = [results.get(timeout=600) for _ in workers]
+        for worker in workers:
+            worker.join()
+        size = server.call("GET", f"/api/tasks/queue/size?taskType={TASK_TYPE}")
+        stats = server.call("GET", "/__devserver__/stats")
+    finally:
+        server.stop()
+    return Throughput(
+        tasks=tasks, clients=clients, batch=batch, v2_wait_ms=v2_wait_ms, load_seconds=load_seconds,
+        requests=sum(o[1] for o in outcomes), done=sum(o[2] for o in outcomes), errors=sum(o[3] for o in outcomes),
+        elapsed=max(o[5] for o in outcomes) - min(o[4] for o in outcomes), left=int(size),
+        polls=stats["poll_batch"], updates=stats["update_v2"],
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=5000, help="backlog size (default: %(default)s)")
@@ -151,41 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tasks < 1 or args.clients < 1 or args.batch < 1:
         parser.error("--tasks, --clients and --batch must be at least 1")
-
-    server = DevServerProcess("--update-v2-poll-timeout-ms", str(args.v2_wait_ms))
-    host, port = "127.0.0.1", server.port
-    try:
-        load_seconds = load_backlog(host, port, args.tasks, threads=min(4, args.clients))
-        server.call("POST", "/__devserver__/stats/reset")
-        context = multiprocessing.get_context("spawn")
-        go = context.Event()
-        results = context.Queue()
-        workers = [context.Process(target=drive, args=(host, port, n, args.batch, go, results))
-                   for n in range(args.clients)]
-        for worker in workers:
-            worker.start()
-        go.set()
-        outcomes = [results.get(timeout=600) for _ in workers]
-        for worker in workers:
-            worker.join()
-        size = server.call("GET", f"/api/tasks/queue/size?taskType={TASK_TYPE}")
-        stats = server.call("GET", "/__devserver__/stats")
-    finally:
-        server.stop()
-
-    requests = sum(o[1] for o in outcomes)
-    done = sum(o[2] for o in outcomes)
-    errors = sum(o[3] for o in outcomes)
-    elapsed = max(o[5] for o in outcomes) - min(o[4] for o in outcomes)
-    print(f"backlog: {args.tasks} workflows started in {load_seconds:.2f} s "
-          f"({per_second(args.tasks, load_seconds)} starts/s)")
-    print(f"clients: {args.clients} processes, batch poll count {args.batch}, "
-          f"update-v2 wait {args.v2_wait_ms} ms")
-    print(f"tasks completed: {done} in {elapsed:.2f} s -> {per_second(done, elapsed)} tasks/s")
-    print(f"requests: {requests} ({stats['poll_batch']} polls, {stats['update_v2']} update-v2) "
-          f"-> {per_second(requests, elapsed)} requests/s")
-    print(f"errors: {errors}; tasks left in queue: {int(size)}")
-    return 0 if errors == 0 and done == args.tasks and int(size) == 0 else 1
+    got = measure(args.tasks, args.clients, args.batch, args.v2_wait_ms)
+    print(f"backlog: {got.tasks} workflows started in {got.load_seconds:.2f} s "
+          f"({per_second(got.tasks, got.load_seconds)} starts/s)")
+    print(f"clients: {got.clients} processes, batch poll count {got.batch}, update-v2 wait {got.v2_wait_ms} ms")
+    print(f"tasks completed: {got.done} in {got.elapsed:.2f} s -> {per_second(got.done, got.elapsed)} tasks/s")
+    print(f"requests: {got.requests} ({got.polls} polls, {got.updates} update-v2) "
+          f"-> {per_second(got.requests, got.elapsed)} requests/s")
+    print(f"errors: {got.errors}; tasks left in queue: {got.left}")
+    return 0 if got.complete else 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ Sets up the official SDK (conductor-python 2.0.0 from PyPI) in its own virtual e
 ``benchmarks/.work/`` (never a dependency of the package), then for every workload and repeat runs
 each runtime, alternating which goes first, against a fresh dev server in its own process, as a
 whole process tree started the way users start it. Prints a markdown table of medians with the ratio
-to the official SDK; ``--readme`` also writes it into ``benchmarks/README.md``.
+to the official SDK; ``--readme`` also writes it into ``benchmarks/README.md``. Under the table go the
+ceilings of this server measured in the same run (bare update-v2 chains for the async sleep workloads,
+raw keep-alive clients for the no-op ones) and, with ``--scale-out``, the rows of ``scale_out.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from dataclasses import asdict
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import devserver_throughput  # noqa: E402
+import scale_out  # noqa: E402
 from _harness import Run, run_once  # noqa: E402
 from chain_ceiling import measure  # noqa: E402
 from workloads import WORKLOADS, Workload  # noqa: E402
@@ -161,6 +165,47 @@ def ceiling_lines(workloads: list[Workload], scale: float) -> list[str]:
     return lines
 
 
+def devserver_line(workloads: list[Workload], results: dict[str, dict[str, dict[str, float | None]]],
+                   scale: float) -> str | None:
+    """The dev server's own ceiling (``devserver_throughput.py``) with the share of it this runtime
+    reached on each no-op workload; None when the run has no no-op workload."""
+    noop = [w for w in workloads if not (w.sleep or w.cpu or w.interval)]
+    if not noop:
+        return None
+    tasks = max(1, int(max(w.tasks for w in noop) * scale))
+    ceiling = devserver_throughput.measure(tasks, clients=4)
+    if not ceiling.complete:
+        raise RuntimeError(f"the dev server's ceiling run did not complete: {ceiling}")
+    shares = []
+    for workload in noop:
+        rate = results.get(workload.name, {}).get("ours", {}).get("tasks_per_second")
+        if rate is not None:
+            shares.append(f"{workload.name} {100 * rate / ceiling.rate:.0f}%")
+    reached = f"; conductor_actors reaches {', '.join(shares)} of it." if shares else "."
+    line = (f"Ceiling of the no-op workloads on this server (`devserver_throughput.py --tasks {tasks} --clients 4`: "
+            f"batch poll and update-v2 chains from four processes of raw keep-alive clients, no runtime): "
+            f"{ceiling.rate:,.0f} tasks/s{reached}")
+    print(line, flush=True)
+    return line
+
+
+SCALE_OUT_INTRO = (
+    "Scale-out (`scale_out.py --tasks {tasks}`: {trees} trees of this runtime with {concurrency} coroutines "
+    "each, every tree on a host of its own, on the 50 ms sleep workload against one dev server; then a "
+    "SIGTERM to one of {sigterm} trees mid-run). Hosts: {hosts}."
+)
+
+
+def scale_out_section(scale: float) -> tuple[str, list[str]]:
+    """The scale-out benchmark's table with its introduction, and its failed checks."""
+    tasks = max(10, int(scale_out.DEFAULT_TASKS * scale))
+    trees, concurrency, sigterm = scale_out.DEFAULT_TREES, scale_out.DEFAULT_CONCURRENCY, scale_out.DEFAULT_SIGTERM
+    outcome = scale_out.measure(list(trees), tasks, concurrency, sigterm)
+    intro = SCALE_OUT_INTRO.format(tasks=tasks, trees=", ".join(map(str, trees)), concurrency=concurrency,
+                                   sigterm=sigterm, hosts=outcome.hosts)
+    return intro + "\n\n" + scale_out.table(outcome), outcome.failures
+
+
 def machine() -> str:
     cpus = os.cpu_count() or 0
     return f"{platform.system()} {platform.machine()}, {cpus} CPU(s), Python {platform.python_version()}"
@@ -190,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds after which a run is ended and reported as ended early (default 600)")
     parser.add_argument("--json", metavar="FILE", help="also write every run's figures as JSON")
     parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="also run scale_out.py (1, 2 and 4 trees on one server) and add its table")
     args = parser.parse_args(argv)
     workloads = [WORKLOADS[name] for name in args.workloads.split(",")]
     runtimes = [r for r in args.runtimes.split(",") if r]
@@ -229,6 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     ceilings = ceiling_lines(workloads, args.scale) if "ours" in runtimes else []
     if ceilings:
         markdown += "\n\n" + CEILING_INTRO + "\n\n" + "\n".join(ceilings)
+    noop_ceiling = devserver_line(workloads, results, args.scale) if "ours" in runtimes else None
+    if noop_ceiling:
+        markdown += "\n\n" + noop_ceiling
+    scale_out_failures: list[str] = []
+    if args.scale_out:
+        section, scale_out_failures = scale_out_section(args.scale)
+        markdown += "\n\n" + section
+        for failure in scale_out_failures:
+            print(f"scale-out check FAILED: {failure}", flush=True)
     print()
     print(markdown)
     note = (f"Medians of {args.repeats} run(s) per runtime (scale {args.scale:g}); {machine()}; "
@@ -240,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme:
         write_readme(markdown, note)
     incomplete = [r for r in every if r.completed < r.tasks]
-    return 1 if incomplete else 0
+    return 1 if incomplete or scale_out_failures else 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,12 @@ def test_the_benchmark_command_runs_a_workload_end_to_end(tmp_path: Path, worklo
         assert "% of Little's law (asyncio.sleep p50 " in line and "update-v2 round trip p50 " in line, line
     else:
         assert ceiling_line not in done.stdout
+    noop_ceiling = "Ceiling of the no-op workloads on this server (`devserver_throughput.py --tasks 60 --clients 4`: "
+    if workload.startswith("noop") and runtime == "ours":  # the dev server's own ceiling is measured beside it
+        line = next(line for line in done.stdout.splitlines() if line.startswith(noop_ceiling))
+        assert re.search(rf"\): [\d,]+ tasks/s; conductor_actors reaches {workload} \d+% of it\.$", line), line
+    else:
+        assert noop_ceiling not in done.stdout
 
 
 def test_the_table_shows_ratios_against_the_official_sdk() -> None:
