@@ -25,6 +25,7 @@ from typing import Any
 from ._logging import LOG_FORMATS
 from ._parent import ParentActors, ParentSink, start_server_check
 from .client import Configuration
+from .metrics import MetricsSink
 from .recovery import RecoverySink
 from .runtime import WorkerSettings
 from .settings import (
@@ -174,7 +175,7 @@ class TaskHandler:
         self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
-        self.metrics: Any = None  # the MetricsSink when metrics are on
+        self.metrics: MetricsSink | None = None
         self.recovery: RecoverySink | None = None
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
@@ -202,8 +203,6 @@ class TaskHandler:
     def _default_sinks(self) -> list[ParentSink]:
         sinks: list[ParentSink] = []
         if self.metrics_settings is not None:
-            from .metrics import MetricsSink  # prometheus_client loads only when metrics are on
-
             task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
             self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
             sinks.append(self.metrics)
@@ -405,6 +404,7 @@ def _log_gave_up(ref: Any, exc: BaseException) -> None:
     _log.error("parent actor %s failed too often and was given up: %r", getattr(ref, "name", ref), exc)
 
 
+#: The official SDK's restart keywords TaskHandler takes (docs/configuration.md lists the same).
 _OFFICIAL_OPTIONS = {
     "monitor_processes", "restart_on_failure", "restart_backoff_seconds", "restart_backoff_max_seconds",
     "restart_max_attempts", "monitor_interval_seconds",
@@ -417,12 +417,8 @@ def _official_supervision_changes(options: dict[str, Any]) -> dict[str, Any]:
     ``restart_on_failure=False`` or ``monitor_processes=False``: never restart (a crash stops the
     tree); ``restart_backoff_seconds``/``restart_backoff_max_seconds``: backoff base and cap;
     ``restart_max_attempts`` > 0: at most that many restarts in the intensity window;
-    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once). Raises
-    ``TypeError`` for a keyword the official SDK does not have.
+    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once).
     """
-    unknown = set(options) - _OFFICIAL_OPTIONS
-    if unknown:
-        raise TypeError(f"TaskHandler got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     changes: dict[str, Any] = {}
     if options.get("restart_on_failure") is False or options.get("monitor_processes") is False:
         changes["max_restarts"] = 0

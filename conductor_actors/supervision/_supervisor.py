@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from ..runtime import Pause, Resume, WorkerSettings
+from ..runtime import Pause, Resume, WorkerSettings, child_main
 from ..settings import SupervisionSettings
 from ._child import ChildStatus, ChildTarget, StatusBoard, SupervisedChild
 from ._loop import RequestBox, StopTree, SupervisionLoop
@@ -74,8 +74,6 @@ class ProcessSupervisor:
             raise TypeError("on_state must be callable or None")
         children = _children_of(specs)
         if target is None:
-            from ..runtime import child_main
-
             target = child_main
         self._settings = settings
         self._requests = RequestBox()
