@@ -220,13 +220,13 @@ class TaskHandler:
 
     # ----------------------------------------------------------------------------------------------
 
-    def child_specs(self) -> list[WorkerSettings]:
-        """One spec per worker process (a worker with ``processes=N`` gets N).
+    def worker_settings(self) -> list[WorkerSettings]:
+        """One ``WorkerSettings`` per worker process (a worker with ``processes=N`` gets N).
 
         Raises ``WorkerRegistrationError``, naming the fix, for a worker a child process cannot
         re-create (a lambda or nested function: define it at module level).
         """
-        specs: list[WorkerSettings] = []
+        settings: list[WorkerSettings] = []
         forward = self._parent.forward_event_types()
         for worker in self.workers:
             config = self.configs[id(worker)]
@@ -235,7 +235,7 @@ class TaskHandler:
             base = config.task_definition_name + (f"[domain={config.domain}]" if config.domain else "")
             for index in range(config.processes):
                 key = base if config.processes == 1 else f"{base}#{index + 1}"
-                specs.append(WorkerSettings(
+                settings.append(WorkerSettings(
                     key=key, task_type=config.task_definition_name, worker_payload=payload,
                     worker_config=config, configuration=self.configuration, runtime=self.runtime_settings,
                     process_index=index, listeners_payload=self._listeners_payload,
@@ -244,10 +244,10 @@ class TaskHandler:
                     log_level=self.settings.log_level, log_format=self.settings.log_format,
                     log_tasks=self.settings.log_tasks,
                 ))
-        return specs
+        return settings
 
     def start_processes(self) -> None:
-        """Start the parent's actors, then one process per worker process spec. Idempotent.
+        """Start the parent's actors, then one process per worker process. Idempotent.
 
         Raises ``TaskHandlerError`` when there is no worker to run, ``WorkerRegistrationError``
         (naming the fix) for a worker whose function a worker process cannot re-create, before
@@ -263,10 +263,11 @@ class TaskHandler:
                     "no workers to run: decorate functions with @worker_task and import their modules "
                     "(import_modules=[...]) or pass workers=[...]"
                 )
-            specs = self.child_specs()
+            worker_settings = self.worker_settings()
             self._parent.start(on_give_up=_log_gave_up)
             self._supervisor = ProcessSupervisor(
-                specs, settings=self.supervision, on_message=self._parent.route, on_state=self._parent.child_state,
+                worker_settings, settings=self.supervision, on_message=self._parent.route,
+                on_state=self._parent.child_state,
             )
             self._started = True
             described = ", ".join(
@@ -274,7 +275,7 @@ class TaskHandler:
                 + (f" x{c.processes}" if c.processes > 1 else "") + ")"
                 for w in self.workers for c in [self.configs[id(w)]]
             )
-            _log.info("starting %d worker process(es): %s", len(specs), described)
+            _log.info("starting %d worker process(es): %s", len(worker_settings), described)
             self._supervisor.start()
             first = self.configs[id(self.workers[0])]
             # One request, on its own thread: a wrong URL or refused credentials get one clear line.

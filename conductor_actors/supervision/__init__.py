@@ -1,4 +1,5 @@
-"""The parent side of the runtime: one supervised OS process per worker process spec.
+"""The parent side of the runtime: one supervised OS process per worker process, each
+started from its ``WorkerSettings``.
 
 ``ProcessSupervisor`` starts the children, restarts crashed or wedged ones (one_for_one, with
 backoff and a restart-intensity limit), stops them without losing work, and hands what they send

@@ -102,7 +102,7 @@ def test_configuration_set_before_the_start_reaches_every_part_and_is_frozen_aft
     handler.configuration = replacement
     assert handler.configuration is replacement
     assert handler.recovery.configuration is replacement
-    assert [spec.configuration for spec in handler.child_specs()] == [replacement]
+    assert [settings.configuration for settings in handler.worker_settings()] == [replacement]
     with handler:
         assert handler.wait_ready(WAIT)
         with pytest.raises(TaskHandlerError, match="cannot change once the worker processes started"):
