@@ -141,6 +141,11 @@ class TaskHandler:
         log_tasks: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        # Modules first, as before settings were merged in one place: a module that fails to import
+        # is reported even when a setting is bad too.
+        loader = WorkerLoader()
+        if import_modules:
+            loader.scan_packages(list(import_modules), recursive=True)
         # The official SDK's restart parameters, positional in its order; None = not given.
         given = {
             "monitor_processes": monitor_processes,
@@ -166,9 +171,6 @@ class TaskHandler:
         self.runtime_settings = settings.runtime
         self.metrics_settings = settings.metrics
         self.recovery_settings: RecoverySettings | None = settings.recovery
-        loader = WorkerLoader()
-        if import_modules:
-            loader.scan_packages(list(import_modules), recursive=True)
         scanned = get_registered_workers() if scan_for_annotated_workers else []
         # Checked at start, not here: a handler holding a lambda worker can still be built.
         self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned, check=False)
