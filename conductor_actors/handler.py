@@ -12,6 +12,7 @@ knobs of the official SDK map onto the supervisor's policy (see ``_official_supe
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import os
@@ -371,18 +372,20 @@ class TaskHandler:
 
 def _refuse_during_process_bootstrap() -> None:
     """Raise ``UnguardedMainError`` (after printing it) when this process is a worker process
-    still in multiprocessing's bootstrap, i.e. re-importing the main script.
+    still in multiprocessing's bootstrap, i.e. re-importing the main script. Runs on the caller's
+    thread.
 
-    ``_inheriting`` is the flag multiprocessing itself sets for that phase (its own check,
-    ``spawn._check_not_importing_main``, reads it too); the process already carries the worker's
-    name then.
+    The bootstrap runs the main script's module-level code under the name ``__mp_main__``, a name
+    the main module has only in a process multiprocessing started; so such a frame on the stack
+    means the script is being re-imported (``multiprocessing.parent_process()`` cannot tell: it is
+    set only after the bootstrap). The process already carries the worker's name then.
     """
-    current = multiprocessing.current_process()
-    if not getattr(current, "_inheriting", False):
-        return
     where = _main_script_line()
+    if where is None:
+        return
+    name = multiprocessing.current_process().name
     message = (
-        f"worker process {current.name!r}: a TaskHandler was started while multiprocessing re-imported the "
+        f"worker process {name!r}: a TaskHandler was started while multiprocessing re-imported the "
         f"main script to start this worker process ({where}): the script starts the TaskHandler when it is "
         "imported, so every worker process would start its own. Put the code that builds and starts the "
         'TaskHandler under `if __name__ == "__main__":`'
@@ -392,15 +395,16 @@ def _refuse_during_process_bootstrap() -> None:
     raise UnguardedMainError(message)
 
 
-def _main_script_line() -> str:
-    """``file, line N`` of the main script's module-level line that led here (the re-imported
-    main module is called ``__mp_main__`` in a worker process)."""
-    frame = sys._getframe(1)
+def _main_script_line() -> str | None:
+    """``file, line N`` of the re-imported main script's module-level line that led here; None when
+    no module-level code of ``__mp_main__`` is running (not a re-import: a worker function of the
+    main script may build a TaskHandler)."""
+    frame = inspect.currentframe()
     while frame is not None:
-        if frame.f_globals.get("__name__") == "__mp_main__":
+        if frame.f_globals.get("__name__") == "__mp_main__" and frame.f_code.co_name == "<module>":
             return f"{frame.f_code.co_filename}, line {frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "the main script"
+        frame = frame.f_back
+    return None
 
 
 def _log_gave_up(ref: Any, exc: BaseException) -> None:
