@@ -8,6 +8,14 @@ when started (not when built, so ``Worker(...).execute(task)`` still works in-pr
 one while multiprocessing re-imports the main script for a worker process (a script
 without the ``if __name__ == "__main__":`` guard) is an error that names the fix, and the restart
 knobs of the official SDK map onto the supervisor's policy (see ``_official_supervision_changes``).
+
+Threads: a ``TaskHandler`` is built and started on the caller's thread; ``start_processes`` starts
+the parent actors' threads and the supervisor thread, which from then on does the work (routing
+what the children send to the parent actors on the supervisor thread). ``run()`` belongs on the main
+thread, since it installs signal handlers; ``status``, ``is_healthy``, ``pause``, ``resume`` and
+``stop_processes`` may be called from any thread. The exceptions each method raises are in its
+docstring; what fails inside the tree (a crash, a boot failure) ends as the exit code, not as an
+exception.
 """
 
 from __future__ import annotations

@@ -6,8 +6,14 @@ socket of its own request box, with a timeout equal to the next deadline (a rest
 SIGKILL due, a boot or heartbeat deadline, the shutdown's SIGTERM time). A child's death is seen
 through its sentinel at once; nothing polls, nothing sleeps, there is no SIGCHLD handler.
 
-Requests reach the loop through its ``RequestBox``: ``StopTree``, and the runtime's ``Pause`` and
-``Resume``, which the loop forwards to the children as they are.
+Requests reach the loop through its ``RequestBox`` (posted from any thread or a signal handler):
+``StopTree``, and the runtime's ``Pause`` and ``Resume``, which the loop forwards to the children
+as they are.
+
+An exception in the loop (any ``BaseException``) is not re-raised: ``SupervisionLoop.run`` logs it,
+SIGKILLs every child and finishes the tree with ``TREE_EXIT_GAVE_UP`` (1) and a reason naming the
+exception; an exception raised by the ``on_message`` or ``on_state`` callback is logged and the
+loop goes on.
 """
 
 from __future__ import annotations
