@@ -26,6 +26,7 @@ __all__ = [
     "TRACE",
     "JsonFormatter",
     "configure_logging",
+    "level_number",
     "text_formatter",
 ]
 
@@ -104,7 +105,7 @@ def configure_logging(
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format {log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
-    numeric = _level_number(level)
+    numeric = level_number(level)
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr if stream is None else stream)
@@ -116,10 +117,13 @@ def configure_logging(
     logging.getLogger(TASK_LOGGER).setLevel(numeric if log_tasks else max(numeric, logging.WARNING))
 
 
-def _level_number(level: int | str) -> int:
+def level_number(level: int | str) -> int:
+    """A logging level from a number or a name (any case; ``TRACE`` included, since this module
+    registers it on import). Raises ``ValueError`` for an unknown name. Runs on the caller's thread.
+    """
     if isinstance(level, int):
         return level
     number = logging.getLevelName(level.upper())
     if not isinstance(number, int):
-        raise ValueError(f"log level {level!r}: not a logging level name")
+        raise ValueError(f"log_level={level!r}: not a logging level name")
     return number

@@ -67,10 +67,15 @@ class ParentSink(Protocol):
     def on_child_state(self, status: ChildStatus) -> None: ...
 
 
+def _actor_target(item: Any) -> Any:
+    """What a user actor item names: the class itself, or the class inside a ``functools.partial``."""
+    return item.func if isinstance(item, functools.partial) else item
+
+
 def actor_subscriptions(item: Any) -> tuple[type[TaskRunnerEvent], ...]:
     """The event classes a user actor (class or partial) subscribed to; raises TypeError/ValueError
     naming the actor when it is not something the parent can run."""
-    target = item.func if isinstance(item, functools.partial) else item
+    target = _actor_target(item)
     label = getattr(target, "__qualname__", repr(target))
     if isinstance(target, type) and issubclass(target, AsyncioActor):
         raise TypeError(f"actor {label}: parent-side actors run on threads; subclass ThreadActor")
@@ -137,13 +142,12 @@ class ParentActors:
                 sink.close()
             raise
         for item, subscriptions in self._user:
-            target = item.func if isinstance(item, functools.partial) else item
-            ref = self._supervisor.start_child(item, name=target.__name__)
+            ref = self._supervisor.start_child(item, name=_actor_target(item).__name__)
             for cls in subscriptions:
                 self._routes.setdefault(cls, []).append(ref)
         if self._user:
             _log.info("parent actors: %s", ", ".join(
-                f"{(i.func if isinstance(i, functools.partial) else i).__name__} <- "
+                f"{_actor_target(i).__name__} <- "
                 + "/".join(c.__name__ for c in subs) for i, subs in self._user
             ))
 

@@ -34,7 +34,9 @@ __all__ = [
     "main",
 ]
 
-#: Exit codes (also in --help).
+#: Exit codes (also in --help). 0, 1 and 3 are the tree's (``conductor_actors.supervision.TREE_EXIT_*``,
+#: which a tree's run returns); they are repeated here so that ``--help`` and ``--version`` do not
+#: import the supervisor, and a test holds them equal.
 EXIT_OK = 0  # a clean stop (SIGTERM/SIGINT handled gracefully)
 EXIT_GAVE_UP = 1  # the supervisor gave up: workers crashed more often than the restart intensity allows
 EXIT_USAGE = 2  # bad arguments, environment values or modules; a port in use
@@ -85,7 +87,7 @@ class _Parser(argparse.ArgumentParser):
         """``args`` with each bare ``--dev-server`` (before a ``--``) as ``--dev-server=8080``;
         a port given as the next argument is an error that shows the attached form."""
         given = list(sys.argv[1:] if args is None else args)
-        end = given.index("--") if "--" in given else len(given)
+        end = _options_end(given)
         for index in range(end):
             if given[index] != _DEV_SERVER:
                 continue
@@ -208,15 +210,14 @@ def _run_with_reload(args: list[str], options: argparse.Namespace) -> int:
     restart of the workers. Raises ``UsageError`` for conflicting options or a port in use."""
     from ._reload import run_with_reload
 
-    end = args.index("--") if "--" in args else len(args)
+    end = _options_end(args)
     child_args = [a for i, a in enumerate(args) if not (i < end and a == "--reload")]
     if options.dev_server is None:
         return run_with_reload(child_args, options.modules)
-    if options.server_url:
-        raise UsageError(f"--server-url and {_DEV_SERVER} both choose the Conductor server: give one of them")
+    _refuse_two_servers(options)
     server = _start_dev_server(options.dev_server)
     try:
-        end = child_args.index("--") if "--" in child_args else len(child_args)
+        end = _options_end(child_args)
         child_args = [a for i, a in enumerate(child_args)
                       if not (i < end and (a == _DEV_SERVER or a.startswith(_DEV_SERVER + "=")))]
         # The embedded server ignores the environment's credentials; so does the child.
@@ -234,8 +235,7 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if not options.modules:
         parser.print_usage(sys.stderr)
         raise UsageError("give at least one MODULE whose @worker_task functions should run")
-    if options.dev_server is not None and options.server_url:
-        raise UsageError(f"--server-url and {_DEV_SERVER} both choose the Conductor server: give one of them")
+    _refuse_two_servers(options)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # like `python -m`, so `my_app.workers` resolves from here
     _check_modules_exist(options.modules)
@@ -265,6 +265,18 @@ def _run(options: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     finally:
         if server is not None:
             server.close()
+
+
+def _options_end(args: Sequence[str]) -> int:
+    """Where the options end: at a ``--`` (what follows belongs to the workers' program), else
+    after the last argument."""
+    return args.index("--") if "--" in args else len(args)
+
+
+def _refuse_two_servers(options: argparse.Namespace) -> None:
+    """Raise ``UsageError`` when both ``--server-url`` and ``--dev-server`` choose the server."""
+    if options.dev_server is not None and options.server_url:
+        raise UsageError(f"--server-url and {_DEV_SERVER} both choose the Conductor server: give one of them")
 
 
 def _check_modules_exist(modules: Sequence[str]) -> None:

@@ -8,10 +8,19 @@ when started (not when built, so ``Worker(...).execute(task)`` still works in-pr
 one while multiprocessing re-imports the main script for a worker process (a script
 without the ``if __name__ == "__main__":`` guard) is an error that names the fix, and the restart
 knobs of the official SDK map onto the supervisor's policy (see ``_official_supervision_changes``).
+
+Threads: a ``TaskHandler`` is built and started on the caller's thread; ``start_processes`` starts
+the parent actors' threads and the supervisor thread, which from then on does the work (routing
+what the children send to the parent actors on the supervisor thread). ``run()`` belongs on the main
+thread, since it installs signal handlers; ``status``, ``is_healthy``, ``pause``, ``resume`` and
+``stop_processes`` may be called from any thread. The exceptions each method raises are in its
+docstring; what fails inside the tree (a crash, a boot failure) ends as the exit code, not as an
+exception.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import os
@@ -25,6 +34,7 @@ from typing import Any
 from ._logging import LOG_FORMATS
 from ._parent import ParentActors, ParentSink, start_server_check
 from .client import Configuration
+from .metrics import MetricsSink
 from .recovery import RecoverySink
 from .runtime import WorkerSettings
 from .settings import (
@@ -140,6 +150,11 @@ class TaskHandler:
         log_tasks: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> None:
+        # Modules first, as before settings were merged in one place: a module that fails to import
+        # is reported even when a setting is bad too.
+        loader = WorkerLoader()
+        if import_modules:
+            loader.scan_packages(list(import_modules), recursive=True)
         # The official SDK's restart parameters, positional in its order; None = not given.
         given = {
             "monitor_processes": monitor_processes,
@@ -165,16 +180,13 @@ class TaskHandler:
         self.runtime_settings = settings.runtime
         self.metrics_settings = settings.metrics
         self.recovery_settings: RecoverySettings | None = settings.recovery
-        loader = WorkerLoader()
-        if import_modules:
-            loader.scan_packages(list(import_modules), recursive=True)
         scanned = get_registered_workers() if scan_for_annotated_workers else []
         # Checked at start, not here: a handler holding a lambda worker can still be built.
         self.workers: list[WorkerInterface] = merge_workers(list(workers or ()), scanned, check=False)
         self.configs: dict[int, WorkerConfig] = {id(w): resolve_worker_config(w, env) for w in self.workers}
         self._listeners = list(event_listeners or ())
         self._listeners_payload = pickle.dumps(self._listeners) if self._listeners else b""
-        self.metrics: Any = None  # the MetricsSink when metrics are on
+        self.metrics: MetricsSink | None = None
         self.recovery: RecoverySink | None = None
         parent_sinks = list(sinks) if sinks is not None else self._default_sinks()
         self._parent = ParentActors(list(actors or ()), sinks=parent_sinks)
@@ -202,8 +214,6 @@ class TaskHandler:
     def _default_sinks(self) -> list[ParentSink]:
         sinks: list[ParentSink] = []
         if self.metrics_settings is not None:
-            from .metrics import MetricsSink  # prometheus_client loads only when metrics are on
-
             task_types = {self.configs[id(w)].task_definition_name for w in self.workers}
             self.metrics = MetricsSink(self.metrics_settings, self._health, task_types)
             sinks.append(self.metrics)
@@ -221,13 +231,13 @@ class TaskHandler:
 
     # ----------------------------------------------------------------------------------------------
 
-    def child_specs(self) -> list[WorkerSettings]:
-        """One spec per worker process (a worker with ``processes=N`` gets N).
+    def worker_settings(self) -> list[WorkerSettings]:
+        """One ``WorkerSettings`` per worker process (a worker with ``processes=N`` gets N).
 
         Raises ``WorkerRegistrationError``, naming the fix, for a worker a child process cannot
         re-create (a lambda or nested function: define it at module level).
         """
-        specs: list[WorkerSettings] = []
+        settings: list[WorkerSettings] = []
         forward = self._parent.forward_event_types()
         for worker in self.workers:
             config = self.configs[id(worker)]
@@ -236,7 +246,7 @@ class TaskHandler:
             base = config.task_definition_name + (f"[domain={config.domain}]" if config.domain else "")
             for index in range(config.processes):
                 key = base if config.processes == 1 else f"{base}#{index + 1}"
-                specs.append(WorkerSettings(
+                settings.append(WorkerSettings(
                     key=key, task_type=config.task_definition_name, worker_payload=payload,
                     worker_config=config, configuration=self.configuration, runtime=self.runtime_settings,
                     process_index=index, listeners_payload=self._listeners_payload,
@@ -245,10 +255,10 @@ class TaskHandler:
                     log_level=self.settings.log_level, log_format=self.settings.log_format,
                     log_tasks=self.settings.log_tasks,
                 ))
-        return specs
+        return settings
 
     def start_processes(self) -> None:
-        """Start the parent's actors, then one process per worker process spec. Idempotent.
+        """Start the parent's actors, then one process per worker process. Idempotent.
 
         Raises ``TaskHandlerError`` when there is no worker to run, ``WorkerRegistrationError``
         (naming the fix) for a worker whose function a worker process cannot re-create, before
@@ -264,10 +274,11 @@ class TaskHandler:
                     "no workers to run: decorate functions with @worker_task and import their modules "
                     "(import_modules=[...]) or pass workers=[...]"
                 )
-            specs = self.child_specs()
+            worker_settings = self.worker_settings()
             self._parent.start(on_give_up=_log_gave_up)
             self._supervisor = ProcessSupervisor(
-                specs, settings=self.supervision, on_message=self._parent.route, on_state=self._parent.child_state,
+                worker_settings, settings=self.supervision, on_message=self._parent.route,
+                on_state=self._parent.child_state,
             )
             self._started = True
             described = ", ".join(
@@ -275,7 +286,7 @@ class TaskHandler:
                 + (f" x{c.processes}" if c.processes > 1 else "") + ")"
                 for w in self.workers for c in [self.configs[id(w)]]
             )
-            _log.info("starting %d worker process(es): %s", len(specs), described)
+            _log.info("starting %d worker process(es): %s", len(worker_settings), described)
             self._supervisor.start()
             first = self.configs[id(self.workers[0])]
             # One request, on its own thread: a wrong URL or refused credentials get one clear line.
@@ -369,18 +380,20 @@ class TaskHandler:
 
 def _refuse_during_process_bootstrap() -> None:
     """Raise ``UnguardedMainError`` (after printing it) when this process is a worker process
-    still in multiprocessing's bootstrap, i.e. re-importing the main script.
+    still in multiprocessing's bootstrap, i.e. re-importing the main script. Runs on the caller's
+    thread.
 
-    ``_inheriting`` is the flag multiprocessing itself sets for that phase (its own check,
-    ``spawn._check_not_importing_main``, reads it too); the process already carries the worker's
-    name then.
+    The bootstrap runs the main script's module-level code under the name ``__mp_main__``, a name
+    the main module has only in a process multiprocessing started; so such a frame on the stack
+    means the script is being re-imported (``multiprocessing.parent_process()`` cannot tell: it is
+    set only after the bootstrap). The process already carries the worker's name then.
     """
-    current = multiprocessing.current_process()
-    if not getattr(current, "_inheriting", False):
-        return
     where = _main_script_line()
+    if where is None:
+        return
+    name = multiprocessing.current_process().name
     message = (
-        f"worker process {current.name!r}: a TaskHandler was started while multiprocessing re-imported the "
+        f"worker process {name!r}: a TaskHandler was started while multiprocessing re-imported the "
         f"main script to start this worker process ({where}): the script starts the TaskHandler when it is "
         "imported, so every worker process would start its own. Put the code that builds and starts the "
         'TaskHandler under `if __name__ == "__main__":`'
@@ -390,21 +403,23 @@ def _refuse_during_process_bootstrap() -> None:
     raise UnguardedMainError(message)
 
 
-def _main_script_line() -> str:
-    """``file, line N`` of the main script's module-level line that led here (the re-imported
-    main module is called ``__mp_main__`` in a worker process)."""
-    frame = sys._getframe(1)
+def _main_script_line() -> str | None:
+    """``file, line N`` of the re-imported main script's module-level line that led here; None when
+    no module-level code of ``__mp_main__`` is running (not a re-import: a worker function of the
+    main script may build a TaskHandler)."""
+    frame = inspect.currentframe()
     while frame is not None:
-        if frame.f_globals.get("__name__") == "__mp_main__":
+        if frame.f_globals.get("__name__") == "__mp_main__" and frame.f_code.co_name == "<module>":
             return f"{frame.f_code.co_filename}, line {frame.f_lineno}"
-        frame = frame.f_back  # type: ignore[assignment]
-    return "the main script"
+        frame = frame.f_back
+    return None
 
 
 def _log_gave_up(ref: Any, exc: BaseException) -> None:
     _log.error("parent actor %s failed too often and was given up: %r", getattr(ref, "name", ref), exc)
 
 
+#: The official SDK's restart keywords TaskHandler takes (docs/configuration.md lists the same).
 _OFFICIAL_OPTIONS = {
     "monitor_processes", "restart_on_failure", "restart_backoff_seconds", "restart_backoff_max_seconds",
     "restart_max_attempts", "monitor_interval_seconds",
@@ -417,12 +432,8 @@ def _official_supervision_changes(options: dict[str, Any]) -> dict[str, Any]:
     ``restart_on_failure=False`` or ``monitor_processes=False``: never restart (a crash stops the
     tree); ``restart_backoff_seconds``/``restart_backoff_max_seconds``: backoff base and cap;
     ``restart_max_attempts`` > 0: at most that many restarts in the intensity window;
-    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once). Raises
-    ``TypeError`` for a keyword the official SDK does not have.
+    ``monitor_interval_seconds``: accepted and unused (deaths are seen at once).
     """
-    unknown = set(options) - _OFFICIAL_OPTIONS
-    if unknown:
-        raise TypeError(f"TaskHandler got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     changes: dict[str, Any] = {}
     if options.get("restart_on_failure") is False or options.get("monitor_processes") is False:
         changes["max_restarts"] = 0

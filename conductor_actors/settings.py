@@ -26,6 +26,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._logging import level_number
+
 __all__ = [
     "ENV_PREFIX",
     "MAX_UPDATER_CONCURRENCY",
@@ -613,9 +615,4 @@ def _log_level(value: int | str | None) -> int:
         if logging.getLogger().handlers:
             return logging.getLogger("conductor_actors").getEffectiveLevel()
         return logging.INFO
-    if isinstance(value, str):
-        level = logging.getLevelName(value.upper())
-        if not isinstance(level, int):
-            raise ValueError(f"log_level={value!r}: not a logging level name")
-        return level
-    return int(value)
+    return level_number(value)

@@ -1,7 +1,8 @@
 """The MetricsActor (owns the one Prometheus registry) and the sink that feeds it.
 
-Children's metric deltas reach the actor through the supervisor's relay (``MetricsSink.on_batch``);
-other parent actors record their own series with ``MetricsSink.record``. Both are put in the
+Children's metric deltas arrive in the ``EventBatch`` each child's relay (its one writer on the
+pipe) sends; the supervisor thread hands them to ``MetricsSink.on_batch``. Other parent actors
+record their own series with ``MetricsSink.record`` on their own threads. Both are put in the
 sink's inbox (a deque shared with every instance of the actor) and the actor is woken to merge
 them. The actor renders the registry for a scrape (an ``ask``, which merges what waits first) and,
 in file mode, rewrites the metrics file on a timer. It runs under the parent's ActorSupervisor: a
@@ -9,6 +10,11 @@ crash restarts it with the same state and the same inbox, so the totals survive 
 arrived during the restart is merged by the fresh instance. Only the one item being merged at the
 moment of the crash can be lost (or partly counted). Scrapes keep working during a worker
 process's restart (they never touch the children); during the actor's own restart they answer 503.
+
+Threads: the actor runs on its own thread (merging, rendering, writing the file); the HTTP
+server's answering threads ask it for the text; ``MetricsSink.start`` and ``close`` run on the
+thread that starts and stops the parent's actors. An exception in the actor restarts it (see
+above); a scrape whose ask fails is answered 503; the sink's feeding methods never raise.
 
 Worker processes and a parent without metrics import this package too (for the accumulator, and
 through its root), so ``prometheus_client`` and the exposition module are imported where the
@@ -227,6 +233,7 @@ class MetricsSink:
         self._hand(ParentMetric(kind, name, labels, value))
 
     def on_batch(self, status: Any, batch: Any) -> None:
+        """Supervisor thread: a child's metric deltas go to the inbox (never blocks, never raises)."""
         if batch.metrics:
             self._hand(ChildMetrics(status.key, batch.metrics))
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..actors import ActorRef, ActorSupervisor, ThreadActor
-from ..client import AuthorizationError, ConductorError, Configuration, NotFoundError, TaskStatus
+from ..client import AuthorizationError, ConductorClient, ConductorError, Configuration, NotFoundError, TaskStatus
 from ..runtime import UndeliveredResult
 from ..settings import RecoverySettings, RecoverySettingsError
 from ._journal import (
@@ -481,8 +481,6 @@ class RecoveryActor(ThreadActor):
 
     def _client(self) -> Any:
         if self.client is None:
-            from ..client import ConductorClient
-
             self.client = ConductorClient(self.configuration, pool_size=2)
         return self.client
 

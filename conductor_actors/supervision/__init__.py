@@ -1,4 +1,5 @@
-"""The parent side of the runtime: one supervised OS process per worker process spec.
+"""The parent side of the runtime: one supervised OS process per worker process, each
+started from its ``WorkerSettings``.
 
 ``ProcessSupervisor`` starts the children, restarts crashed or wedged ones (one_for_one, with
 backoff and a restart-intensity limit), stops them without losing work, and hands what they send
@@ -17,7 +18,7 @@ from ..settings import (
     SupervisionSettingsError,
 )
 from ._child import CHILD_STATES, EXIT_UNGUARDED_MAIN, UNGUARDED_MAIN_CAUSE, ChildState, ChildStatus
-from ._loop import StopTree
+from ._loop import TREE_EXIT_BOOT_FAILURE, TREE_EXIT_GAVE_UP, TREE_EXIT_OK, StopTree
 from ._supervisor import HANDLED_SIGNALS, ProcessSupervisor, install_signal_handlers
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "HANDLED_SIGNALS",
     "PARENT_STOP_TIMEOUT",
     "STOP_MARGIN",
+    "TREE_EXIT_BOOT_FAILURE",
+    "TREE_EXIT_GAVE_UP",
+    "TREE_EXIT_OK",
     "UNGUARDED_MAIN_CAUSE",
     "ChildState",
     "ChildStatus",

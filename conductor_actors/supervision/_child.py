@@ -1,4 +1,4 @@
-"""One supervised worker process: its spec, its OS process and pipe, what was last heard of it,
+"""One supervised worker process: its settings, its OS process and pipe, what was last heard of it,
 and the board where the supervisor publishes that for other threads.
 
 A ``SupervisedChild`` is owned by the supervisor thread: every method runs there. Other threads only
@@ -61,7 +61,7 @@ class ChildStatus:
     """One worker process as the supervisor last saw it.
 
     Attributes:
-        key: the spec's key (unique in the tree).
+        key: the key of its ``WorkerSettings`` (unique in the tree).
         task_type: the worker's task definition name.
         pid: the current (or last) process id; None before the first start.
         state: see ``ChildState``.
@@ -147,7 +147,8 @@ class StatusBoard:
             self._cond.notify_all()
 
     def statuses(self) -> list[ChildStatus]:
-        """Any thread: every child's latest status, heartbeat ages as of now, in spec order."""
+        """Any thread: every child's latest status, heartbeat ages as of now, in the order the
+        supervisor was given them."""
         with self._cond:
             latest = list(self._latest.values())
         now = self._clock()
@@ -199,7 +200,7 @@ class StatusBoard:
         return dataclasses.replace(status, last_heartbeat_age=max(0.0, now - beat_at))
 
 
-#: The process entry point: ``target(pickle.dumps(spec), child_end_of_the_pipe)``.
+#: The process entry point: ``target(pickle.dumps(worker_settings), child_end_of_the_pipe)``.
 ChildTarget = Callable[[bytes, Connection], Any]
 
 #: Messages read from one child in one go before the loop looks at the others again.
@@ -210,11 +211,11 @@ _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 class SupervisedChild:
-    """The supervisor's record of one child (one spec): a fresh OS process per (re)start."""
+    """The supervisor's record of one child (one ``WorkerSettings``): a fresh OS process per (re)start."""
 
-    def __init__(self, spec: WorkerSettings, spec_bytes: bytes) -> None:
-        self.spec = spec
-        self.spec_bytes = spec_bytes
+    def __init__(self, settings: WorkerSettings, settings_bytes: bytes) -> None:
+        self.settings = settings
+        self.settings_bytes = settings_bytes
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.sentinel: int | None = None
@@ -239,7 +240,7 @@ class SupervisedChild:
 
     @property
     def key(self) -> str:
-        return self.spec.key
+        return self.settings.key
 
     @property
     def alive(self) -> bool:
@@ -247,11 +248,11 @@ class SupervisedChild:
         return self.process is not None
 
     def spawn(self, context: BaseContext, target: ChildTarget, now: float) -> None:
-        """Start a fresh process for this spec; raises what ``Process.start`` raises (nothing leaks)."""
+        """Start a fresh process for this child; raises what ``Process.start`` raises (nothing leaks)."""
         _block_stop_signals(context)
         parent_end, child_end = context.Pipe(duplex=True)
         process = context.Process(  # type: ignore[attr-defined]
-            target=target, args=(self.spec_bytes, child_end), name=self.key, daemon=False
+            target=target, args=(self.settings_bytes, child_end), name=self.key, daemon=False
         )
         try:
             process.start()
@@ -357,7 +358,7 @@ class SupervisedChild:
             beat_age = max(0.0, now - self.beat_at)
         return ChildStatus(
             key=self.key,
-            task_type=self.spec.task_type,
+            task_type=self.settings.task_type,
             pid=self.pid,
             state=self.state,
             alive=self.alive,

@@ -6,8 +6,14 @@ socket of its own request box, with a timeout equal to the next deadline (a rest
 SIGKILL due, a boot or heartbeat deadline, the shutdown's SIGTERM time). A child's death is seen
 through its sentinel at once; nothing polls, nothing sleeps, there is no SIGCHLD handler.
 
-Requests reach the loop through its ``RequestBox``: ``StopTree``, and the runtime's ``Pause`` and
-``Resume``, which the loop forwards to the children as they are.
+Requests reach the loop through its ``RequestBox`` (posted from any thread or a signal handler):
+``StopTree``, and the runtime's ``Pause`` and ``Resume``, which the loop forwards to the children
+as they are.
+
+An exception in the loop (any ``BaseException``) is not re-raised: ``SupervisionLoop.run`` logs it,
+SIGKILLs every child and finishes the tree with ``TREE_EXIT_GAVE_UP`` (1) and a reason naming the
+exception; an exception raised by the ``on_message`` or ``on_state`` callback is logged and the
+loop goes on.
 """
 
 from __future__ import annotations
@@ -34,12 +40,31 @@ from ._child import (
     describe_exit,
 )
 
-__all__ = ["FAST_FLUSH", "RequestBox", "StopTree", "SupervisionLoop", "SupervisorRequest"]
+__all__ = [
+    "FAST_FLUSH",
+    "TREE_EXIT_BOOT_FAILURE",
+    "TREE_EXIT_GAVE_UP",
+    "TREE_EXIT_OK",
+    "RequestBox",
+    "StopTree",
+    "SupervisionLoop",
+    "SupervisorRequest",
+]
 
 _log = logging.getLogger("conductor_actors.supervision")
 
 #: The flush time children get on the fast path: ``Stop(0, FAST_FLUSH)``.
 FAST_FLUSH = 1.0
+
+# The tree's exit codes (what ``ProcessSupervisor.join``, ``TaskHandler.run()`` and the command line
+# return); a worker process's own exit codes are the runtime's.
+#: Every worker process stopped cleanly.
+TREE_EXIT_OK = 0
+#: The supervisor gave up: workers crashed more often than the restart intensity allows, or the
+#: supervisor loop itself failed.
+TREE_EXIT_GAVE_UP = 1
+#: A worker process failed to boot (e.g. its module raised on import): restarting cannot help.
+TREE_EXIT_BOOT_FAILURE = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +174,7 @@ class SupervisionLoop:
         self._fast = False
         self._term_at: float | None = None  # graceful stop: SIGTERM whatever is alive at this time
         self._paused = False
-        self._exit_code: int | None = None  # set by the first escalation (1 gave up, 3 boot failure)
+        self._exit_code: int | None = None  # set by the first escalation (gave up, boot failure)
         self._exit_reason: str | None = None
         self._override: int | None = None  # exit code asked for by request_stop
         self._culprit: SupervisedChild | None = None  # the child that made the tree stop
@@ -175,11 +200,12 @@ class SupervisionLoop:
                 self._step(wakeup)
         except BaseException as exc:
             _log.critical("the supervisor loop failed; killing every worker process", exc_info=True)
-            self._exit_code, self._exit_reason = 1, f"the supervisor loop failed: {type(exc).__name__}: {exc}"
+            self._exit_code = TREE_EXIT_GAVE_UP
+            self._exit_reason = f"the supervisor loop failed: {type(exc).__name__}: {exc}"
             self._kill_all()
         finally:
             self._requests.close()
-            code = self._override if self._override is not None else (self._exit_code or 0)
+            code = self._override if self._override is not None else (self._exit_code or TREE_EXIT_OK)
             suffix = f": {self._exit_reason}" if self._exit_reason else ""
             _log.info("supervisor finished with exit code %d%s", code, suffix)
             self._board.finish(code, self._exit_reason)
@@ -357,7 +383,8 @@ class SupervisionLoop:
         try:
             child.spawn(self._context, self._target, self._clock())
         except Exception as exc:
-            self._fail(child, 3, f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}")
+            reason = f"worker {child.key!r} could not be started: {type(exc).__name__}: {exc}"
+            self._fail(child, TREE_EXIT_BOOT_FAILURE, reason)
             return
         if restart:
             child.restarts += 1
@@ -419,7 +446,7 @@ class SupervisionLoop:
 
     def _fail_boot(self, child: SupervisedChild, cause: str) -> None:
         """A child that never became ready: no restart, the tree stops with exit code 3."""
-        self._fail(child, 3, f"worker {child.key!r} failed to start: {cause}")
+        self._fail(child, TREE_EXIT_BOOT_FAILURE, f"worker {child.key!r} failed to start: {cause}")
 
     def _fail(self, child: SupervisedChild, code: int, reason: str) -> None:
         """``child`` makes the tree stop with ``code``: it is the culprit (failed once it is gone)."""
@@ -436,7 +463,7 @@ class SupervisionLoop:
         child.consecutive_crashes += 1
         what = f"was wedged ({child.wedged}) and ended with {how}" if child.wedged else f"exited unexpectedly: {how}"
         if not self._intensity.record():
-            self._fail(child, 1, (
+            self._fail(child, TREE_EXIT_GAVE_UP, (
                 f"worker {child.key!r} {what}; giving up after more than {settings.max_restarts} restarts "
                 f"within {settings.restart_window:g} s (this worker was restarted {child.restarts} times)"
             ))

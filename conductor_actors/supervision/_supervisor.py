@@ -1,4 +1,4 @@
-"""``ProcessSupervisor``: one OS process per worker process spec, kept alive and stopped safely.
+"""``ProcessSupervisor``: one OS process per worker process, kept alive and stopped safely.
 
 The public face of the supervisor. ``start()`` launches the supervisor thread (which runs
 ``SupervisionLoop``); every other method may be called from any thread, and ``request_stop`` also
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
-from ..runtime import Pause, Resume, WorkerSettings
+from ..runtime import Pause, Resume, WorkerSettings, child_main
 from ..settings import SupervisionSettings
 from ._child import ChildStatus, ChildTarget, StatusBoard, SupervisedChild
 from ._loop import RequestBox, StopTree, SupervisionLoop
@@ -34,18 +34,18 @@ _FRESH_BEATS = 3.0
 
 
 class ProcessSupervisor:
-    """Runs one worker process per spec (one_for_one), restarts crashed ones, stops them without loss.
+    """Runs one worker process per ``WorkerSettings`` (one_for_one), restarts crashed ones, stops them without loss.
 
     Args:
-        specs: one ``WorkerSettings`` per process; keys must be unique. Each is pickled here, so a spec
-            that cannot travel to its process is a ``ValueError`` now rather than a failed start.
+        worker_settings: one ``WorkerSettings`` per process; keys must be unique. Each is pickled
+            here, so settings that cannot travel to its process is a ``ValueError`` now rather than a failed start.
         settings: restart policy, liveness checks and deadlines (default ``SupervisionSettings()``).
         on_message: called with the sender's status and each ``EventBatch`` / ``UndeliveredResult``
             a child sends. Runs on the supervisor thread: it must return quickly (hand the message
             to an actor); an exception it raises is logged and the message is dropped.
         on_state: called with the new status on every state change of a child (supervisor thread;
             an exception is logged).
-        target: the process entry point, called as ``target(pickle.dumps(spec), conn)``; default
+        target: the process entry point, called as ``target(pickle.dumps(settings), conn)``; default
             ``conductor_actors.runtime.child_main``. Must be importable by the children.
         clock: monotonic seconds; every deadline and age is measured with it.
         rng: uniform [0, 1) source for the restart jitter.
@@ -56,7 +56,7 @@ class ProcessSupervisor:
 
     def __init__(
         self,
-        specs: Sequence[WorkerSettings],
+        worker_settings: Sequence[WorkerSettings],
         *,
         settings: SupervisionSettings | None = None,
         on_message: Callable[[ChildStatus, object], None],
@@ -72,16 +72,14 @@ class ProcessSupervisor:
             raise TypeError("on_message must be callable")
         if on_state is not None and not callable(on_state):
             raise TypeError("on_state must be callable or None")
-        children = _children_of(specs)
+        children = _children_of(worker_settings)
         if target is None:
-            from ..runtime import child_main
-
             target = child_main
         self._settings = settings
         self._requests = RequestBox()
         self._board = StatusBoard(
             {
-                child.key: min(settings.heartbeat_timeout, _FRESH_BEATS * child.spec.runtime.heartbeat_interval)
+                child.key: min(settings.heartbeat_timeout, _FRESH_BEATS * child.settings.runtime.heartbeat_interval)
                 for child in children
             },
             clock,
@@ -163,7 +161,7 @@ class ProcessSupervisor:
         return self._board.wait_all_up(timeout)
 
     def status(self) -> list[ChildStatus]:
-        """Any thread: every child's current status, in spec order."""
+        """Any thread: every child's current status, in the order it was given."""
         return self._board.statuses()
 
     def is_healthy(self) -> bool:
@@ -183,26 +181,27 @@ class ProcessSupervisor:
         return self._board.exit_reason
 
 
-def _children_of(specs: Sequence[WorkerSettings]) -> list[SupervisedChild]:
-    if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence):
-        raise TypeError("specs must be a sequence of WorkerSettings")
-    if not specs:
-        raise ValueError("no worker process specs: there is nothing to supervise")
+def _children_of(worker_settings: Sequence[WorkerSettings]) -> list[SupervisedChild]:
+    if isinstance(worker_settings, (str, bytes)) or not isinstance(worker_settings, Sequence):
+        raise TypeError("worker_settings must be a sequence of WorkerSettings")
+    if not worker_settings:
+        raise ValueError("no worker settings: there is nothing to supervise")
     children: list[SupervisedChild] = []
     seen: set[str] = set()
-    for spec in specs:
-        if not isinstance(spec, WorkerSettings):
-            raise TypeError(f"specs must hold WorkerSettings objects, not {type(spec).__name__}")
-        if spec.key in seen:
-            raise ValueError(f"two worker process specs have the key {spec.key!r}; keys must be unique")
-        seen.add(spec.key)
+    for settings in worker_settings:
+        if not isinstance(settings, WorkerSettings):
+            raise TypeError(f"worker_settings must hold WorkerSettings objects, not {type(settings).__name__}")
+        if settings.key in seen:
+            raise ValueError(f"two worker settings have the key {settings.key!r}; keys must be unique")
+        seen.add(settings.key)
         try:
-            spec_bytes = pickle.dumps(spec)
+            settings_bytes = pickle.dumps(settings)
         except Exception as exc:
             raise ValueError(
-                f"the spec of worker {spec.key!r} cannot be pickled for its process: {type(exc).__name__}: {exc}"
+                f"the settings of worker {settings.key!r} cannot be pickled for its process: "
+                f"{type(exc).__name__}: {exc}"
             ) from exc
-        children.append(SupervisedChild(spec, spec_bytes))
+        children.append(SupervisedChild(settings, settings_bytes))
     return children
 
 

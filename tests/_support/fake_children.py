@@ -3,7 +3,7 @@
 They speak the real parent/child pipe protocol (``conductor_actors.runtime._messages``) and follow
 the real child's signal rules (SIGINT ignored, SIGTERM = graceful stop, a second SIGTERM = exit 1,
 SIGINT/SIGTERM unblocked only after the handlers are installed), but do no Conductor work. What a
-fake does is described by a ``FakeBehaviour`` pickled into the spec's ``worker_payload``; the
+fake does is described by a ``FakeBehaviour`` pickled into the ``worker_payload`` of its ``WorkerSettings``; the
 process entry point is ``fake_child_main`` (module level, so spawn can import it).
 
 A fake records what happens to it, one line per event, in ``<record_dir>/<key>.log``:
@@ -47,7 +47,7 @@ __all__ = [
     "crash_loop",
     "crashes_then_behaves",
     "fake_child_main",
-    "fake_spec",
+    "fake_settings",
     "hangs_before_ready",
     "ignores_stop",
     "read_records",
@@ -137,7 +137,7 @@ def sends_garbage(record_dir: Path | str) -> FakeBehaviour:
     return FakeBehaviour(str(record_dir), garbage=True)
 
 
-def fake_spec(key: str, behaviour: FakeBehaviour, *, heartbeat_interval: float = 0.2) -> WorkerSettings:
+def fake_settings(key: str, behaviour: FakeBehaviour, *, heartbeat_interval: float = 0.2) -> WorkerSettings:
     """A real ``WorkerSettings`` whose worker payload is ``behaviour`` (for ``fake_child_main``)."""
     return WorkerSettings(
         key=key,
@@ -179,10 +179,10 @@ class _Recorder:
 class _Fake:
     """The fake child's state; runs on the child's main thread (signal handlers too)."""
 
-    def __init__(self, spec: WorkerSettings, behaviour: FakeBehaviour, conn: Connection) -> None:
-        self.spec, self.behaviour, self.conn = spec, behaviour, conn
+    def __init__(self, settings: WorkerSettings, behaviour: FakeBehaviour, conn: Connection) -> None:
+        self.settings, self.behaviour, self.conn = settings, behaviour, conn
         self.pid = os.getpid()
-        self.recorder = _Recorder(behaviour.record_dir, spec.key)
+        self.recorder = _Recorder(behaviour.record_dir, settings.key)
         self.start = self.recorder.next_start()
         self.sigterms = 0
         self.stop_now = False
@@ -223,7 +223,7 @@ class _Fake:
             while not self.stop_now:
                 signal.pause()
             self.exit(0, "stopped before it was ready")
-        self.conn.send(Ready(self.pid, self.spec.task_type, "sync", f"fake-{self.pid}"))
+        self.conn.send(Ready(self.pid, self.settings.task_type, "sync", f"fake-{self.pid}"))
         self.recorder.line("ready")
         if self.applies(behaviour.crash_starts):
             self.recorder.line("crash")
@@ -237,7 +237,7 @@ class _Fake:
         self.main_loop()
 
     def send_chatter(self) -> None:
-        key, task_type = self.spec.key, self.spec.task_type
+        key, task_type = self.settings.key, self.settings.task_type
         self.conn.send(EventBatch(events=(PollStarted(task_type, worker_id=key, poll_count=1),), metrics=None))
         result = TaskResult(
             task_id=f"{key}-task", workflow_instance_id="wf-1", worker_id=key, status=TaskResultStatus.COMPLETED
@@ -245,7 +245,7 @@ class _Fake:
         self.conn.send(UndeliveredResult(task_type, result, ConnectionError(f"{key}: server unreachable"), 4))
 
     def main_loop(self) -> None:
-        interval = self.spec.runtime.heartbeat_interval
+        interval = self.settings.runtime.heartbeat_interval
         ready_at = time.monotonic()
         next_beat, beats, linger_until = ready_at, 0, None
         stuck = self.applies(self.behaviour.stuck_stage_starts)
@@ -279,16 +279,16 @@ class _Fake:
             elif isinstance(message, Resume):
                 self.recorder.line("resume")
         for number in range(self.behaviour.farewell):
-            event = PollStarted(self.spec.task_type, worker_id=f"{self.spec.key}-farewell", poll_count=number)
+            event = PollStarted(self.settings.task_type, worker_id=f"{self.settings.key}-farewell", poll_count=number)
             self.conn.send(EventBatch(events=(event,), metrics=None))
         self.exit(0, "stopped")
 
 
-def fake_child_main(spec_bytes: bytes, conn: Connection) -> None:
-    """Process entry point, called like the real ``child_main(pickle.dumps(spec), conn)``."""
-    spec = pickle.loads(spec_bytes)
-    behaviour = pickle.loads(spec.worker_payload)
+def fake_child_main(settings_bytes: bytes, conn: Connection) -> None:
+    """Process entry point, called like the real ``child_main(pickle.dumps(settings), conn)``."""
+    settings = pickle.loads(settings_bytes)
+    behaviour = pickle.loads(settings.worker_payload)
     if not isinstance(behaviour, FakeBehaviour):
-        print(f"fake child {spec.key}: the worker payload is not a FakeBehaviour", file=sys.stderr)
+        print(f"fake child {settings.key}: the worker payload is not a FakeBehaviour", file=sys.stderr)
         os._exit(2)
-    _Fake(spec, behaviour, conn).run()
+    _Fake(settings, behaviour, conn).run()

@@ -14,6 +14,7 @@ from _support.ports import free_port
 from conductor_actors import __version__
 from conductor_actors.cli import EXIT_BOOT_FAILURE, EXIT_GAVE_UP, EXIT_OK, EXIT_USAGE
 from conductor_actors.devserver import DevServer
+from conductor_actors.supervision import TREE_EXIT_BOOT_FAILURE, TREE_EXIT_GAVE_UP, TREE_EXIT_OK
 
 if TYPE_CHECKING:
     from .conftest import RunCli, StartCli
@@ -192,3 +193,9 @@ def test_help_lists_every_exit_code(run_cli: RunCli) -> None:
     assert "CONDUCTOR_SERVER_URL" in done.stdout
     assert "  --dev-server[=PORT]  " in done.stdout, "the port of --dev-server is only ever attached"
     assert "/ready" in " ".join(done.stdout.split()), "--metrics-port serves the readiness probe too"
+
+
+def test_the_command_lines_exit_codes_of_a_tree_are_the_trees() -> None:
+    """The command line names the tree's exit codes itself (so ``--help`` stays cheap): they must be
+    the supervisor's."""
+    assert (EXIT_OK, EXIT_GAVE_UP, EXIT_BOOT_FAILURE) == (TREE_EXIT_OK, TREE_EXIT_GAVE_UP, TREE_EXIT_BOOT_FAILURE)

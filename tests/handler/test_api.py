@@ -22,6 +22,7 @@ from _support.cli_apps import (
 from conductor_actors import Configuration, TaskHandler, Worker, worker_task
 from conductor_actors.handler import TaskHandlerError
 from conductor_actors.settings import RecoverySettings
+from conductor_actors.worker import WorkerDiscoveryError
 
 if TYPE_CHECKING:
     from conductor_actors.devserver import DevServer
@@ -102,7 +103,7 @@ def test_configuration_set_before_the_start_reaches_every_part_and_is_frozen_aft
     handler.configuration = replacement
     assert handler.configuration is replacement
     assert handler.recovery.configuration is replacement
-    assert [spec.configuration for spec in handler.child_specs()] == [replacement]
+    assert [settings.configuration for settings in handler.worker_settings()] == [replacement]
     with handler:
         assert handler.wait_ready(WAIT)
         with pytest.raises(TaskHandlerError, match="cannot change once the worker processes started"):
@@ -236,3 +237,11 @@ def test_unknown_keyword_is_a_type_error(scenario: Scenario) -> None:
     with pytest.raises(TypeError, match="restart_politely"):
         TaskHandler([sleepy_worker(scenario, "sync", "h_typo")], scan_for_annotated_workers=False,
                     restart_politely=True)
+
+
+def test_a_module_that_fails_to_import_is_reported_before_a_bad_setting() -> None:
+    """Modules are imported before the settings are read, so a module that cannot be imported is
+    the error reported even when an environment value is bad too."""
+    with pytest.raises(WorkerDiscoveryError, match="no_such_module_for_the_handler"):
+        TaskHandler(import_modules=["no_such_module_for_the_handler"], scan_for_annotated_workers=False,
+                    env={"CONDUCTOR_ACTORS_MAX_RESTARTS": "many"})

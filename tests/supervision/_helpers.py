@@ -63,7 +63,7 @@ def process_gone(pid: int) -> bool:
     return False
 
 
-def exits_like_an_unguarded_main(spec_bytes: bytes, conn: Connection) -> None:
+def exits_like_an_unguarded_main(settings_bytes: bytes, conn: Connection) -> None:
     """A child target that ends the way a worker process whose bootstrap re-ran an unguarded main
     script ends: at once, with ``EXIT_UNGUARDED_MAIN`` and no message."""
     os._exit(EXIT_UNGUARDED_MAIN)

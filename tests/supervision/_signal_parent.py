@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from _support.fake_children import fake_child_main, fake_spec, well_behaved
+from _support.fake_children import fake_child_main, fake_settings, well_behaved
 
 from conductor_actors.settings import SupervisionSettings
 from conductor_actors.supervision import ProcessSupervisor, install_signal_handlers
@@ -19,7 +19,7 @@ from conductor_actors.supervision import ProcessSupervisor, install_signal_handl
 def main(argv: list[str]) -> int:
     record_dir, linger = argv[1], argv[2:] == ["linger"]
     supervisor = ProcessSupervisor(
-        [fake_spec(key, well_behaved(record_dir, linger=linger)) for key in ("alpha", "beta")],
+        [fake_settings(key, well_behaved(record_dir, linger=linger)) for key in ("alpha", "beta")],
         settings=SupervisionSettings(
             shutdown_grace=30.0, shutdown_flush=1.0, kill_timeout=1.0, fast_shutdown_timeout=2.0
         ),

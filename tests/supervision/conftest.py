@@ -19,19 +19,19 @@ MakeSupervisor = Callable[..., tuple[ProcessSupervisor, Collector]]
 
 @pytest.fixture
 def make_supervisor() -> Iterator[MakeSupervisor]:
-    """``make_supervisor(specs, settings=FAST, **kwargs) -> (supervisor, collector)``, not started.
+    """``make_supervisor(worker_settings, settings=FAST, **kwargs) -> (supervisor, collector)``, not started.
 
     The collector's callbacks are used unless ``kwargs`` brings its own ``on_message``/``on_state``.
     """
     made: list[ProcessSupervisor] = []
 
     def make(
-        specs: Sequence[WorkerSettings], settings: SupervisionSettings = FAST, **kwargs: Any
+        worker_settings: Sequence[WorkerSettings], settings: SupervisionSettings = FAST, **kwargs: Any
     ) -> tuple[ProcessSupervisor, Collector]:
         collector = Collector()
         kwargs.setdefault("on_message", collector.on_message)
         kwargs.setdefault("on_state", collector.on_state)
-        supervisor = ProcessSupervisor(specs, settings=settings, target=fake_child_main, **kwargs)
+        supervisor = ProcessSupervisor(worker_settings, settings=settings, target=fake_child_main, **kwargs)
         made.append(supervisor)
         return supervisor, collector
 

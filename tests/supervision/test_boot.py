@@ -12,7 +12,7 @@ from pathlib import Path
 from _support.fake_children import (
     BOOT_FAILURE_REASON,
     boot_failure,
-    fake_spec,
+    fake_settings,
     hangs_before_ready,
     read_records,
     well_behaved,
@@ -36,8 +36,8 @@ LOGGER = "conductor_actors.supervision"
 
 def test_child_exiting_before_ready_stops_the_tree_with_code_3(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    specs = [fake_spec("steady", well_behaved(tmp_path)), fake_spec("broken", boot_failure(tmp_path))]
-    supervisor, collector = make_supervisor(specs)
+    worker_settings = [fake_settings("steady", well_behaved(tmp_path)), fake_settings("broken", boot_failure(tmp_path))]
+    supervisor, collector = make_supervisor(worker_settings)
     started = time.monotonic()
     supervisor.start()
     assert supervisor.join(WAIT) == 3
@@ -60,7 +60,7 @@ def test_child_ending_with_the_unguarded_main_code_before_ready_names_that_cause
     worker process whose bootstrap re-ran an unguarded main script): exit code 3, and the reason
     names the worker and tells to add the ``__main__`` guard; no restart."""
     supervisor = ProcessSupervisor(
-        [fake_spec("script", well_behaved(tmp_path))], settings=FAST, on_message=lambda status, message: None,
+        [fake_settings("script", well_behaved(tmp_path))], settings=FAST, on_message=lambda status, message: None,
         target=exits_like_an_unguarded_main,
     )
     supervisor.start()
@@ -72,7 +72,7 @@ def test_child_ending_with_the_unguarded_main_code_before_ready_names_that_cause
 
 
 def test_child_killed_before_ready_names_the_signal(make_supervisor, tmp_path: Path) -> None:
-    supervisor, _ = make_supervisor([fake_spec("hung", hangs_before_ready(tmp_path))])
+    supervisor, _ = make_supervisor([fake_settings("hung", hangs_before_ready(tmp_path))])
     supervisor.start()
     records = wait_for_record(tmp_path, "hung", lambda lines: bool(lines), "its start")
     os.kill(int(records[0].split()[1]), signal.SIGKILL)
@@ -82,8 +82,11 @@ def test_child_killed_before_ready_names_the_signal(make_supervisor, tmp_path: P
 
 
 def test_child_not_ready_within_boot_timeout_stops_the_tree(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec("hung", hangs_before_ready(tmp_path)), fake_spec("steady", well_behaved(tmp_path))]
-    supervisor, _ = make_supervisor(specs, settings(boot_timeout=1.5))
+    worker_settings = [
+        fake_settings("hung", hangs_before_ready(tmp_path)),
+        fake_settings("steady", well_behaved(tmp_path)),
+    ]
+    supervisor, _ = make_supervisor(worker_settings, settings(boot_timeout=1.5))
     started = time.monotonic()
     supervisor.start()
     assert supervisor.join(WAIT) == 3
@@ -98,10 +101,10 @@ def test_child_not_ready_within_boot_timeout_stops_the_tree(make_supervisor, tmp
 def test_child_that_cannot_be_started_stops_the_tree(tmp_path: Path) -> None:
     """A target spawn cannot send to the child (a lambda does not pickle) fails at Process.start()."""
     supervisor = ProcessSupervisor(
-        [fake_spec("alpha", well_behaved(tmp_path)), fake_spec("beta", well_behaved(tmp_path))],
+        [fake_settings("alpha", well_behaved(tmp_path)), fake_settings("beta", well_behaved(tmp_path))],
         settings=FAST,
         on_message=lambda status, message: None,
-        target=lambda spec_bytes, conn: None,
+        target=lambda settings_bytes, conn: None,
     )
     supervisor.start()
     assert supervisor.join(WAIT) == 3
@@ -114,14 +117,14 @@ def test_child_that_cannot_be_started_stops_the_tree(tmp_path: Path) -> None:
 def test_default_target_is_the_real_child_entry_point() -> None:
     """Without ``target`` the real ``child_main`` runs: a worker that cannot be unpickled is a boot
     failure it reports, and the tree stops with exit code 3."""
-    spec = WorkerSettings(
+    worker_settings = WorkerSettings(
         key="broken",
         task_type="broken_task",
         worker_payload=b"not a pickled worker",
         worker_config=None,
         configuration=Configuration(server_api_url="http://127.0.0.1:9/api", env={}),
     )
-    supervisor = ProcessSupervisor([spec], settings=FAST, on_message=lambda status, message: None)
+    supervisor = ProcessSupervisor([worker_settings], settings=FAST, on_message=lambda status, message: None)
     supervisor.start()
     assert supervisor.join(WAIT) == 3
     reason = supervisor.exit_reason

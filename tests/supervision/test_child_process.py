@@ -11,7 +11,7 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from pathlib import Path
 
-from _support.fake_children import fake_child_main, fake_spec, read_records, well_behaved
+from _support.fake_children import fake_child_main, fake_settings, read_records, well_behaved
 from supervision._helpers import WAIT, wait_for_record
 
 from conductor_actors.runtime import Pause, Ready
@@ -41,8 +41,8 @@ def test_supervised_child_has_pipe_mask_sentinel_and_exit_code(tmp_path: Path) -
     """``SupervisedChild.spawn`` with "spawn": the child boots with SIGINT/SIGTERM blocked, its
     Ready arrives over the pipe and a Pause sent back reaches it; after SIGKILL its sentinel is
     ready and the exit code is -9."""
-    spec = fake_spec("spawned", well_behaved(tmp_path))
-    child = SupervisedChild(spec, pickle.dumps(spec))
+    worker_settings = fake_settings("spawned", well_behaved(tmp_path))
+    child = SupervisedChild(worker_settings, pickle.dumps(worker_settings))
     context = multiprocessing.get_context("spawn")
     in_other_thread(lambda: child.spawn(context, fake_child_main, now=0.0))
     assert child.pid is not None and child.conn is not None and child.sentinel is not None

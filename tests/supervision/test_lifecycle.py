@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from _support.fake_children import (
     chatty,
-    fake_spec,
+    fake_settings,
     ignores_stop,
     read_records,
     sends_garbage,
@@ -30,10 +30,10 @@ from conductor_actors.supervision import ChildStatus
 
 @pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
 def test_start_then_clean_stop_reaps_every_child(make_supervisor, tmp_path: Path, start_method: str) -> None:
-    specs = [fake_spec("alpha", well_behaved(tmp_path)), fake_spec("beta", well_behaved(tmp_path))]
-    supervisor, collector = make_supervisor(specs, settings(start_method=start_method))
+    worker_settings = [fake_settings("alpha", well_behaved(tmp_path)), fake_settings("beta", well_behaved(tmp_path))]
+    supervisor, collector = make_supervisor(worker_settings, settings(start_method=start_method))
     supervisor.start()
-    supervisor.start()  # idempotent: still one process per spec
+    supervisor.start()  # idempotent: still one process per worker
     assert supervisor.wait_ready(WAIT)
 
     statuses = supervisor.status()
@@ -65,7 +65,7 @@ def test_start_then_clean_stop_reaps_every_child(make_supervisor, tmp_path: Path
 
 
 def test_stop_requested_before_start_spawns_nothing(make_supervisor, tmp_path: Path) -> None:
-    supervisor, _ = make_supervisor([fake_spec("alpha", well_behaved(tmp_path))])
+    supervisor, _ = make_supervisor([fake_settings("alpha", well_behaved(tmp_path))])
     supervisor.request_stop()
     supervisor.start()
     assert supervisor.join(WAIT) == 0
@@ -75,8 +75,8 @@ def test_stop_requested_before_start_spawns_nothing(make_supervisor, tmp_path: P
 
 
 def test_fast_stop_cuts_the_grace_period_short(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec(key, well_behaved(tmp_path, linger=True)) for key in ("alpha", "beta")]
-    supervisor, _ = make_supervisor(specs, settings(shutdown_grace=60.0))
+    worker_settings = [fake_settings(key, well_behaved(tmp_path, linger=True)) for key in ("alpha", "beta")]
+    supervisor, _ = make_supervisor(worker_settings, settings(shutdown_grace=60.0))
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
 
@@ -95,8 +95,8 @@ def test_fast_stop_cuts_the_grace_period_short(make_supervisor, tmp_path: Path) 
 
 
 def test_fast_stop_kills_what_outlives_its_timeout(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec("stubborn", ignores_stop(tmp_path))]
-    supervisor, _ = make_supervisor(specs, settings(fast_shutdown_timeout=0.5))
+    worker_settings = [fake_settings("stubborn", ignores_stop(tmp_path))]
+    supervisor, _ = make_supervisor(worker_settings, settings(fast_shutdown_timeout=0.5))
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
     started = time.monotonic()
@@ -108,8 +108,13 @@ def test_fast_stop_kills_what_outlives_its_timeout(make_supervisor, tmp_path: Pa
 
 
 def test_child_ignoring_stop_gets_sigterm_then_sigkill_at_the_deadlines(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec("stubborn", ignores_stop(tmp_path)), fake_spec("polite", well_behaved(tmp_path))]
-    supervisor, collector = make_supervisor(specs, settings(shutdown_grace=0.2, shutdown_flush=0.1, kill_timeout=0.5))
+    worker_settings = [
+        fake_settings("stubborn", ignores_stop(tmp_path)),
+        fake_settings("polite", well_behaved(tmp_path)),
+    ]
+    supervisor, collector = make_supervisor(
+        worker_settings, settings(shutdown_grace=0.2, shutdown_flush=0.1, kill_timeout=0.5)
+    )
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
     started = time.monotonic()
@@ -128,8 +133,8 @@ def test_child_ignoring_stop_gets_sigterm_then_sigkill_at_the_deadlines(make_sup
 
 
 def test_pause_and_resume_reach_every_child_including_restarted_ones(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec("alpha", well_behaved(tmp_path)), fake_spec("beta", well_behaved(tmp_path))]
-    supervisor, _ = make_supervisor(specs)
+    worker_settings = [fake_settings("alpha", well_behaved(tmp_path)), fake_settings("beta", well_behaved(tmp_path))]
+    supervisor, _ = make_supervisor(worker_settings)
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
 
@@ -152,8 +157,8 @@ def test_pause_and_resume_reach_every_child_including_restarted_ones(make_superv
 
 
 def test_on_message_receives_batches_and_undelivered_results_from_two_children(make_supervisor, tmp_path: Path) -> None:
-    specs = [fake_spec("alpha", chatty(tmp_path)), fake_spec("beta", chatty(tmp_path))]
-    supervisor, collector = make_supervisor(specs)
+    worker_settings = [fake_settings("alpha", chatty(tmp_path)), fake_settings("beta", chatty(tmp_path))]
+    supervisor, collector = make_supervisor(worker_settings)
     supervisor.start()
 
     received = [collector.messages.get(timeout=WAIT) for _ in range(4)]
@@ -177,8 +182,11 @@ def test_on_message_receives_batches_and_undelivered_results_from_two_children(m
 
 def test_is_healthy_needs_a_fresh_heartbeat(make_supervisor, tmp_path: Path) -> None:
     """Up is not enough: a child whose heartbeats stopped is unhealthy long before it counts as wedged."""
-    specs = [fake_spec("steady", well_behaved(tmp_path)), fake_spec("quiet", wedged(tmp_path, beats=3))]
-    supervisor, _ = make_supervisor(specs, settings(heartbeat_timeout=600.0))
+    worker_settings = [
+        fake_settings("steady", well_behaved(tmp_path)),
+        fake_settings("quiet", wedged(tmp_path, beats=3)),
+    ]
+    supervisor, _ = make_supervisor(worker_settings, settings(heartbeat_timeout=600.0))
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
     wait_for_record(tmp_path, "quiet", lambda lines: "wedged" in lines, "its loop blocking")
@@ -193,7 +201,7 @@ def test_is_healthy_needs_a_fresh_heartbeat(make_supervisor, tmp_path: Path) -> 
 
 def test_garbage_from_a_child_is_reported_and_skipped(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="conductor_actors.supervision")
-    supervisor, _ = make_supervisor([fake_spec("noisy", sends_garbage(tmp_path))])
+    supervisor, _ = make_supervisor([fake_settings("noisy", sends_garbage(tmp_path))])
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
 
@@ -220,7 +228,7 @@ def test_what_a_child_sends_before_it_exits_reaches_on_message(make_supervisor, 
                 assert release.wait(WAIT)
             farewells.append(message.events[0].poll_count)
 
-    supervisor, _ = make_supervisor([fake_spec("alpha", chatty(tmp_path, farewell=150))], on_message=on_message)
+    supervisor, _ = make_supervisor([fake_settings("alpha", chatty(tmp_path, farewell=150))], on_message=on_message)
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
     supervisor.request_stop()

@@ -16,7 +16,7 @@ from _support.clock import FakeClock
 from _support.fake_children import (
     crash_loop,
     crashes_then_behaves,
-    fake_spec,
+    fake_settings,
     read_records,
     stuck_stage,
     wedged,
@@ -49,8 +49,13 @@ def _kill_and_wait_for_restart(supervisor, restarts: int) -> None:
 
 def test_crashed_child_gets_a_fresh_process_after_a_growing_backoff(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    specs = [fake_spec("flaky", crashes_then_behaves(tmp_path, 2)), fake_spec("steady", well_behaved(tmp_path))]
-    supervisor, collector = make_supervisor(specs, settings(restart_backoff_base=0.3, restart_backoff_cap=5.0))
+    worker_settings = [
+        fake_settings("flaky", crashes_then_behaves(tmp_path, 2)),
+        fake_settings("steady", well_behaved(tmp_path)),
+    ]
+    supervisor, collector = make_supervisor(
+        worker_settings, settings(restart_backoff_base=0.3, restart_backoff_cap=5.0)
+    )
     supervisor.start()
     wait_until(lambda: _up_after_restarts(supervisor, 0, 2), "flaky up after two restarts")
 
@@ -76,7 +81,7 @@ def test_crashed_child_gets_a_fresh_process_after_a_growing_backoff(make_supervi
 
 
 def test_sigkilled_child_is_restarted(make_supervisor, tmp_path: Path) -> None:
-    supervisor, _ = make_supervisor([fake_spec("victim", well_behaved(tmp_path))])
+    supervisor, _ = make_supervisor([fake_settings("victim", well_behaved(tmp_path))])
     supervisor.start()
     assert supervisor.wait_ready(WAIT)
     old_pid = supervisor.status()[0].pid
@@ -97,7 +102,7 @@ def test_consecutive_crashes_reset_after_uptime(make_supervisor, tmp_path: Path,
     caplog.set_level(logging.WARNING, logger=LOGGER)
     clock = FakeClock.running()
     supervisor, _ = make_supervisor(
-        [fake_spec("victim", well_behaved(tmp_path))],
+        [fake_settings("victim", well_behaved(tmp_path))],
         settings(restart_reset_after=30.0, heartbeat_timeout=600.0, restart_jitter=0.2),
         clock=clock,
         rng=lambda: 0.0,  # the low end of the jitter: every delay is 0.8 x the nominal one
@@ -122,7 +127,7 @@ def test_restart_window_slides_with_the_clock(make_supervisor, tmp_path: Path) -
     """Restarts older than ``restart_window`` (on the injected clock) no longer count."""
     clock = FakeClock.running()
     supervisor, _ = make_supervisor(
-        [fake_spec("victim", well_behaved(tmp_path))],
+        [fake_settings("victim", well_behaved(tmp_path))],
         settings(max_restarts=2, restart_window=100.0, heartbeat_timeout=600.0),
         clock=clock,
     )
@@ -139,8 +144,8 @@ def test_restart_window_slides_with_the_clock(make_supervisor, tmp_path: Path) -
 
 def test_crash_loop_hits_the_intensity_limit_and_stops_everything(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    specs = [fake_spec("doomed", crash_loop(tmp_path)), fake_spec("steady", well_behaved(tmp_path))]
-    supervisor, collector = make_supervisor(specs, settings(max_restarts=3))
+    worker_settings = [fake_settings("doomed", crash_loop(tmp_path)), fake_settings("steady", well_behaved(tmp_path))]
+    supervisor, collector = make_supervisor(worker_settings, settings(max_restarts=3))
     supervisor.start()
     assert supervisor.join(WAIT) == 1
 
@@ -160,7 +165,7 @@ def test_crash_loop_hits_the_intensity_limit_and_stops_everything(make_superviso
 
 def test_wedged_child_is_terminated_killed_and_restarted(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    supervisor, _ = make_supervisor([fake_spec("stuck", wedged(tmp_path))], settings(heartbeat_timeout=1.0))
+    supervisor, _ = make_supervisor([fake_settings("stuck", wedged(tmp_path))], settings(heartbeat_timeout=1.0))
     supervisor.start()
     wait_for_record(tmp_path, "stuck", lambda lines: "wedged" in lines, "its loop blocking")
     wait_until(lambda: _up_after_restarts(supervisor, 0, 1), "a fresh process")
@@ -177,7 +182,7 @@ def test_wedged_child_is_terminated_killed_and_restarted(make_supervisor, tmp_pa
 
 def test_child_whose_stage_stops_running_is_wedged_despite_heartbeats(make_supervisor, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    supervisor, _ = make_supervisor([fake_spec("slowpoke", stuck_stage(tmp_path))], settings(heartbeat_timeout=1.0))
+    supervisor, _ = make_supervisor([fake_settings("slowpoke", stuck_stage(tmp_path))], settings(heartbeat_timeout=1.0))
     supervisor.start()
     started = time.monotonic()
     wait_until(lambda: _up_after_restarts(supervisor, 0, 1), "a fresh process")

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from _support.fake_children import fake_child_main, fake_spec, well_behaved
+from _support.fake_children import fake_child_main, fake_settings, well_behaved
 
 from conductor_actors.runtime import WorkerSettings
 from conductor_actors.settings import (
@@ -82,30 +82,30 @@ def test_zero_grace_and_flush_are_allowed() -> None:
     assert SupervisionSettings(shutdown_grace=0, shutdown_flush=0, max_restarts=0).max_restarts == 0
 
 
-def _supervisor(specs: list, **kwargs: object) -> ProcessSupervisor:
-    return ProcessSupervisor(specs, on_message=lambda status, message: None, target=fake_child_main, **kwargs)  # type: ignore[arg-type]
+def _supervisor(worker_settings: list, **kwargs: object) -> ProcessSupervisor:
+    return ProcessSupervisor(worker_settings, on_message=lambda status, message: None, target=fake_child_main, **kwargs)  # type: ignore[arg-type]
 
 
-def test_specs_are_checked_up_front(tmp_path: Path) -> None:
+def test_worker_settings_are_checked_up_front(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="nothing to supervise"):
         _supervisor([])
-    spec = fake_spec("alpha", well_behaved(tmp_path))
-    with pytest.raises(ValueError, match="two worker process specs have the key 'alpha'"):
-        _supervisor([spec, spec])
+    worker_settings = fake_settings("alpha", well_behaved(tmp_path))
+    with pytest.raises(ValueError, match="two worker settings have the key 'alpha'"):
+        _supervisor([worker_settings, worker_settings])
     with pytest.raises(TypeError, match="WorkerSettings"):
         _supervisor(["alpha"])
     unpicklable = WorkerSettings(
         key="beta", task_type="beta_task", worker_payload=b"", worker_config=threading.Lock(),
-        configuration=spec.configuration,
+        configuration=worker_settings.configuration,
     )
-    with pytest.raises(ValueError, match="the spec of worker 'beta' cannot be pickled for its process"):
+    with pytest.raises(ValueError, match="the settings of worker 'beta' cannot be pickled for its process"):
         _supervisor([unpicklable])
     with pytest.raises(TypeError, match="settings must be a SupervisionSettings"):
-        _supervisor([spec], settings={"max_restarts": 1})
+        _supervisor([worker_settings], settings={"max_restarts": 1})
 
 
 def test_status_before_start_and_join_before_start(tmp_path: Path) -> None:
-    supervisor = _supervisor([fake_spec("alpha", well_behaved(tmp_path))])
+    supervisor = _supervisor([fake_settings("alpha", well_behaved(tmp_path))])
     (status,) = supervisor.status()
     assert (status.key, status.state, status.pid, status.alive) == ("alpha", "starting", None, False)
     assert status.last_exit is None and status.last_heartbeat_age is None

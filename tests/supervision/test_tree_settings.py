@@ -5,9 +5,12 @@ command-line options over the environment). No processes are started."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 
+from conductor_actors._logging import TRACE
 from conductor_actors.settings import (
     CommandLine,
     MetricsSettings,
@@ -101,3 +104,13 @@ def test_log_options() -> None:
     assert build_tree_settings(env={}, log_level=logging.WARNING).log_level == logging.WARNING
     with pytest.raises(ValueError, match="log_level='loud'"):
         build_tree_settings(env={}, log_level="loud")
+
+
+def test_trace_is_a_level_name_without_importing_logging_first() -> None:
+    # A fresh interpreter: nothing has imported the module that registers TRACE yet.
+    code = (
+        "from conductor_actors.settings import build_tree_settings\n"
+        "print(build_tree_settings(env={}, log_level='TRACE').log_level)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, str(TRACE)), done.stderr
