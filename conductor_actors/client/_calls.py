@@ -41,7 +41,7 @@ from ._errors import (
     InvalidResponseError,
     ResponseTooLargeError,
 )
-from ._http11 import BodyTooLarge, ConnectTimeout
+from ._http11 import BodyTooLarge, ConnectTimeout, ProtocolError
 from ._models import Task, TaskDef, TaskExecLog, TaskResult
 
 __all__ = [
@@ -155,12 +155,37 @@ def lean_transport_error(
     """The error for a lean transport's failure (``ConnectTimeout``, ``TimeoutError``, ``OSError``,
     ``ProtocolError``): a timeout names the timeout that ran out."""
     if isinstance(exc, ConnectTimeout):
-        return transport_error(request, f"could not connect within {connect_timeout} s", timed_out=True)
+        return connect_timeout_error(request, connect_timeout)
     if isinstance(exc, TimeoutError):
-        return transport_error(request, f"no complete answer within {read_timeout} s", timed_out=True)
+        return read_timeout_error(request, read_timeout)
     if isinstance(exc, BodyTooLarge):
         return too_large_error(request, exc)
     return transport_error(request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False)
+
+
+def connect_timeout_error(
+    request: HttpRequest, seconds: float | None, detail: str | None = None
+) -> ConductorTransportError:
+    """No connection within ``seconds`` (``detail``: what the transport said, if anything)."""
+    return transport_error(request, f"could not connect within {seconds} s" + _detail(detail), timed_out=True)
+
+
+def read_timeout_error(
+    request: HttpRequest, seconds: float | None, detail: str | None = None
+) -> ConductorTransportError:
+    """No complete answer within ``seconds`` (``detail``: what the transport said, if anything)."""
+    return transport_error(request, f"no complete answer within {seconds} s" + _detail(detail), timed_out=True)
+
+
+def broken_answer_error(request: HttpRequest, exc: ProtocolError) -> ConductorTransportError:
+    """The error for an answer our reader refused: too large (names the limit), or broken."""
+    if isinstance(exc, BodyTooLarge):
+        return too_large_error(request, exc)
+    return transport_error(request, f"broken answer ({exc})", timed_out=False)
+
+
+def _detail(detail: str | None) -> str:
+    return "" if detail is None else f" ({detail})"
 
 
 def too_large_error(request: HttpRequest, exc: BodyTooLarge) -> ResponseTooLargeError:

@@ -39,11 +39,10 @@ from typing import Any
 import httpx
 
 from .._version import __version__
-from ._calls import HttpRequest, too_large_error, transport_error
+from ._calls import HttpRequest, broken_answer_error, connect_timeout_error, read_timeout_error, transport_error
 from ._config import Configuration
 from ._http11 import (
     ACCEPT_ENCODING,
-    BodyTooLarge,
     ProtocolError,
     body_collector,
     tls_context,
@@ -218,21 +217,15 @@ class HttpxExchange:
             finally:
                 deadline.disarm()
         except httpx.ConnectTimeout as exc:
-            raise transport_error(
-                request, f"could not connect within {timeout.connect} s ({exc!r})", timed_out=True
-            ) from exc
+            raise connect_timeout_error(request, timeout.connect, repr(exc)) from exc
         except httpx.TimeoutException as exc:
-            raise transport_error(
-                request, f"no complete answer within {timeout.read} s ({type(exc).__name__})", timed_out=True
-            ) from exc
+            raise read_timeout_error(request, timeout.read, type(exc).__name__) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise transport_error(
                 request, f"connection failed ({type(exc).__name__}: {exc})", timed_out=False
             ) from exc
-        except BodyTooLarge as exc:
-            raise too_large_error(request, exc) from exc
-        except ProtocolError as exc:
-            raise transport_error(request, f"broken answer ({exc})", timed_out=False) from exc
+        except ProtocolError as exc:  # BodyTooLarge among them
+            raise broken_answer_error(request, exc) from exc
 
 
 async def _read_body(response: httpx.Response, limit: int) -> bytes:

@@ -53,11 +53,10 @@ import urllib3.exceptions
 import urllib3.response
 
 from .._version import __version__
-from ._calls import HttpRequest, too_large_error, transport_error
+from ._calls import HttpRequest, broken_answer_error, connect_timeout_error, read_timeout_error, transport_error
 from ._config import Configuration
 from ._http11 import (
     ACCEPT_ENCODING,
-    BodyTooLarge,
     ProtocolError,
     body_collector,
     tls_context,
@@ -153,13 +152,9 @@ class SessionExchange:
             finally:
                 response.close()
         except requests.ConnectTimeout as exc:
-            raise transport_error(
-                request, f"could not connect within {connect_timeout} s ({exc})", timed_out=True
-            ) from exc
+            raise connect_timeout_error(request, connect_timeout, str(exc)) from exc
         except requests.Timeout as exc:
-            raise transport_error(
-                request, f"no complete answer within {read_timeout} s ({exc})", timed_out=True
-            ) from exc
+            raise read_timeout_error(request, read_timeout, str(exc)) from exc
         except requests.ConnectionError as exc:
             if _read_timed_out(exc):
                 raise transport_error(
@@ -168,10 +163,8 @@ class SessionExchange:
             raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
         except requests.RequestException as exc:
             raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
-        except BodyTooLarge as exc:
-            raise too_large_error(request, exc) from exc
-        except ProtocolError as exc:
-            raise transport_error(request, f"broken answer ({exc})", timed_out=False) from exc
+        except ProtocolError as exc:  # BodyTooLarge among them
+            raise broken_answer_error(request, exc) from exc
 
 
 def _read_body(response: requests.Response, limit: int) -> bytes:
