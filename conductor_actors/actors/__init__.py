@@ -32,7 +32,7 @@ from ._actor import Actor, ActorFailed, ActorRef
 from ._flavours import ActorPool, AsyncioActor, ThreadActor
 from ._mailbox import ActorDeadError, MailboxClosed
 from ._supervisor import ActorSupervisor, RestartIntensity, RestartPolicy, restart_backoff
-from ._timers import ManualTimerService, ThreadTimerService, TimerHandle, TimerService
+from ._timers import LoopDeadlines, ManualTimerService, ThreadTimerService, TimerHandle, TimerService
 
 __all__ = [
     "Actor",
@@ -42,6 +42,7 @@ __all__ = [
     "ActorRef",
     "ActorSupervisor",
     "AsyncioActor",
+    "LoopDeadlines",
     "MailboxClosed",
     "ManualTimerService",
     "RestartIntensity",

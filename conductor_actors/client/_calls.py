@@ -234,10 +234,14 @@ def query_params(*pairs: tuple[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+#: Made once: ``json.dumps`` with any option builds a new encoder for every call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def json_body(what: str, value: Any) -> bytes:
     """Compact UTF-8 JSON; a value JSON cannot express (an object, NaN) raises ``ValueError``."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return _JSON.encode(value).encode("utf-8")
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{what} cannot be encoded as JSON: {exc}") from None
 

@@ -4,7 +4,7 @@ Why: httpx's default transport (httpcore over anyio) costs several hundred micro
 per small call, which caps how many tasks one event loop can move, and importing httpx costs a
 worker process ~55 ms of start-up and ~12 MB. ``LeanAsyncPools`` speaks HTTP/1.1 through the
 shared sans-I/O ``_http11`` protocol on keep-alive asyncio connections (TCP_NODELAY, one write per
-request, timeouts as loop timers; the read timer bounds the whole answer, so a server that drips
+request, timeouts on the loop; the read deadline bounds the whole answer, so a server that drips
 bytes cannot hold a call open). ``AsyncConductorClient`` uses it directly. The client uses httpx's
 own transport (``_standard_async``) when a proxy applies or when
 ``CONDUCTOR_ACTORS_HTTP_TRANSPORT=standard``.
@@ -26,6 +26,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..actors import LoopDeadlines
 from ._http11 import (
     ConnectTimeout,
     ProtocolError,
@@ -130,6 +131,8 @@ class LeanAsyncPools:
         self.max_body = max_body
         self._source = source
         self._pools: dict[tuple[str, str, int], LeanPool] = {}
+        self._deadlines: LoopDeadlines[asyncio.Future[Any]] | None = None  # read timeouts, made on first use
+        self._deadlines_loop: asyncio.AbstractEventLoop | None = None
 
     def pool_of(self, scheme: str, host: str, port: int) -> LeanPool:
         """The pool of one origin (made on first use)."""
@@ -159,17 +162,30 @@ class LeanAsyncPools:
         loop = asyncio.get_running_loop()
         connection = await self._acquire(pool, loop, connect_timeout)
         future = connection.exchange(data, method, self.max_body, loop)
-        timer = loop.call_later(read_timeout, _expire, future) if read_timeout is not None else None
+        deadlines = None
+        if read_timeout is not None:
+            deadlines = self._deadlines_on(loop)
+            deadlines.add(future, read_timeout)
         try:
             reader = await future
         except BaseException:  # failed, timed out or cancelled: the connection is in an unknown state
             self._discard(pool, connection)
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadlines is not None:
+                deadlines.discard(future)
         self._release(pool, connection if reader.keep_alive and not connection.closed else None)
         return reader
+
+    def _deadlines_on(self, loop: asyncio.AbstractEventLoop) -> LoopDeadlines[asyncio.Future[Any]]:
+        """The read deadlines of the calls on ``loop`` (one timer for all of them, not one each)."""
+        deadlines = self._deadlines
+        if deadlines is None or self._deadlines_loop is not loop:
+            if deadlines is not None:
+                deadlines.close()
+            deadlines = self._deadlines = LoopDeadlines(loop, _expire)
+            self._deadlines_loop = loop
+        return deadlines
 
     async def _acquire(self, pool: LeanPool, loop: asyncio.AbstractEventLoop, timeout: float | None) -> _Connection:
         """An idle connection the server has not closed, else a new one."""
@@ -213,6 +229,9 @@ class LeanAsyncPools:
         return sum(pool.in_use for pool in self._pools.values())
 
     async def aclose(self) -> None:
+        if self._deadlines is not None:
+            self._deadlines.close()
+            self._deadlines = None
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().abort()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..actors import AsyncioActor
+from ..actors import AsyncioActor, LoopDeadlines
 from ..client import AsyncConductorClient, Task, TaskResult, UndecodableTask
 from ..worker import ExecutionOutcome, execute_async, failed_outcome, register_task_definition_async
 from ._execute import ExecutorBehaviour, LeaseBehaviour, overdue_result
@@ -63,44 +63,51 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
         self.running: dict[str, asyncio.Task[None]] = {}
         self.overdue: set[str] = set()
         self._cancel_overdue = pipeline.runtime.cancel_overdue_async_tasks and not pipeline.config.lease_extend_enabled
+        self._deadlines: LoopDeadlines[str] | None = None  # made on the loop, on the first task with a timeout
 
     def on_receive(self, message: Any) -> None:
         if isinstance(message, Execute):
             task = message.task
             if self.begin(task):
-                task_id = task.task_id
-                coroutine = asyncio.get_running_loop().create_task(self._run(task))
-                self.running[task_id] = coroutine
-                coroutine.add_done_callback(lambda _: self.running.pop(task_id, None))
+                # The coroutine removes itself from ``running`` when it ends (no done callback: that
+                # would cost one more loop callback per task).
+                self.running[task.task_id] = asyncio.get_running_loop().create_task(self._run(task))
         elif isinstance(message, CancelRunning):
             for coroutine in list(self.running.values()):
                 coroutine.cancel()
 
     async def _run(self, task: ValidTask) -> None:
         pipeline = self.pipeline
+        task_id = task.task_id
         timeout = float(task.response_timeout_seconds or 0) if self._cancel_overdue else 0.0
-        # One loop timer cancels an overdue task's coroutine (asyncio.wait_for would wrap every
-        # execution in an extra task, a cost paid by every task for the rare overdue one).
-        timer = None
+        # An overdue task's coroutine is cancelled by a deadline behind one loop timer for all
+        # tasks (asyncio.wait_for would wrap every execution in an extra task, and a call_later
+        # each costs a timer per task, for the rare overdue one).
+        deadlines = None
         if timeout > 0:
-            timer = asyncio.get_running_loop().call_later(timeout, self._expire, task.task_id, asyncio.current_task())
+            deadlines = self._deadlines
+            if deadlines is None:
+                deadlines = self._deadlines = LoopDeadlines(asyncio.get_running_loop(), self._expire)
+            deadlines.add(task_id, timeout)
         try:
             outcome = await execute_async(pipeline.bound, task, pipeline.shutting_down.is_set)
         except asyncio.CancelledError as exc:
-            if task.task_id in self.overdue:
-                self.overdue.discard(task.task_id)
+            if task_id in self.overdue:
+                self.overdue.discard(task_id)
                 outcome = self._overdue(task, timeout)
             elif pipeline.shutting_down.is_set():
                 return  # the shutdown deadline: the task was handed back before it was cancelled
             else:  # not the runtime's: raised by the task's code (Python 3.10 cannot tell it apart)
                 outcome = failed_outcome(pipeline.bound, task, exc, pipeline.shutting_down.is_set)
         finally:
-            if timer is not None:
-                timer.cancel()
+            if deadlines is not None:
+                deadlines.discard(task_id)
+            self.running.pop(task_id, None)
         self.finish(task, outcome)
 
-    def _expire(self, task_id: str, coroutine: asyncio.Task[Any] | None) -> None:
+    def _expire(self, task_id: str) -> None:
         """On the loop, when a task has run for its response timeout: cancel it (reported overdue)."""
+        coroutine = self.running.get(task_id)
         if coroutine is not None and not coroutine.done():
             self.overdue.add(task_id)
             coroutine.cancel()
@@ -122,15 +129,23 @@ class _Sending:
     until it ends; ``CancelSends`` cancels them and answers with them (the pipeline awaits them)."""
 
     def _init_sending(self) -> None:
-        self.sending: set[asyncio.Task[None]] = set()
+        self.sending: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, send: Any) -> None:
-        coroutine = asyncio.get_running_loop().create_task(send)
-        self.sending.add(coroutine)
-        coroutine.add_done_callback(self.sending.discard)
+        """Run ``send`` in its own coroutine; the coroutine calls ``_sent()`` as it ends."""
+        self.sending.add(asyncio.get_running_loop().create_task(send))
 
-    def _cancel_all(self) -> list[asyncio.Task[None]]:
+    def _sent(self) -> None:
+        """Called by a send's coroutine as it ends (no done callback: that would cost one more loop
+        callback per send)."""
+        current = asyncio.current_task()
+        if current is not None:
+            self.sending.discard(current)
+
+    def _cancel_all(self) -> list[asyncio.Task[Any]]:
         pending = list(self.sending)
+        # Cleared here too: a send cancelled before it ever ran never reaches its own ``_sent``.
+        self.sending.clear()
         for coroutine in pending:
             coroutine.cancel()
         return pending
@@ -152,15 +167,18 @@ class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
         return None
 
     async def _send(self, report: Report | None) -> None:
-        while report is not None:
-            use_v2, started = self.begin_send(report)
-            try:
-                next_task = await self._update(report.result, use_v2)
-            except Exception as exc:
-                report = self.send_failed(report, exc, started, sent_v2=use_v2)
-            else:
-                self.sent(report, next_task, started)
-                report = None
+        try:
+            while report is not None:
+                use_v2, started = self.begin_send(report)
+                try:
+                    next_task = await self._update(report.result, use_v2)
+                except Exception as exc:
+                    report = self.send_failed(report, exc, started, sent_v2=use_v2)
+                else:
+                    self.sent(report, next_task, started)
+                    report = None
+        finally:
+            self._sent()
 
     async def _update(self, result: TaskResult, use_v2: bool) -> Task | UndecodableTask | None:
         """Send ``result``; the task update-v2 chained to it, if any."""
@@ -192,6 +210,8 @@ class AsyncLeaseKeeper(_Sending, LeaseBehaviour, AsyncioActor):
             self.extended(task, exc)
         else:
             self.extended(task, None)
+        finally:
+            self._sent()
 
 
 class AsyncPipeline:

@@ -19,6 +19,7 @@ PUBLIC = {
     "ActorRef",
     "ActorSupervisor",
     "AsyncioActor",
+    "LoopDeadlines",
     "MailboxClosed",
     "ManualTimerService",
     "RestartIntensity",

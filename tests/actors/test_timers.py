@@ -215,3 +215,77 @@ def test_loop_timer_service_schedules_from_another_thread() -> None:
         return got
 
     assert sorted(asyncio.run(scenario())) == ["from a thread", "from the loop"]
+
+
+class _CountingLoop:
+    """Counts the loop timers a ``LoopDeadlines`` asks for (the loop itself does the work)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.armed = 0
+
+    def time(self) -> float:
+        return self.loop.time()
+
+    def call_at(self, when: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        self.armed += 1
+        return self.loop.call_at(when, callback, *args)
+
+
+def test_loop_deadlines_expire_what_was_not_discarded_in_due_order_behind_one_timer() -> None:
+    from conductor_actors.actors import LoopDeadlines
+
+    async def scenario() -> tuple[list[str], int, int]:
+        loop = _CountingLoop(asyncio.get_running_loop())
+        expired: list[str] = []
+        done = asyncio.Event()
+
+        def expire(key: str) -> None:
+            expired.append(key)
+            if key == "last":
+                done.set()
+
+        deadlines: LoopDeadlines[str] = LoopDeadlines(loop, expire)  # type: ignore[arg-type]
+        deadlines.add("first", 0.01)
+        for n in range(100):  # later deadlines than the armed one: no timer of their own
+            deadlines.add(f"done {n}", 0.02)
+        armed_for_101 = loop.armed
+        for n in range(100):
+            deadlines.discard(f"done {n}")
+        deadlines.add("moved", 0.01)
+        deadlines.add("moved", 0.03)  # a new deadline replaces the old one
+        deadlines.add("last", 0.04)
+        await asyncio.wait_for(done.wait(), WAIT)
+        return expired, armed_for_101, len(deadlines)
+
+    expired, armed, left = asyncio.run(scenario())
+    assert expired == ["first", "moved", "last"]
+    assert armed == 1
+    assert left == 0
+
+
+def test_loop_deadlines_an_earlier_deadline_rearms_and_a_failing_callback_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from conductor_actors.actors import LoopDeadlines
+
+    async def scenario() -> list[str]:
+        expired: list[str] = []
+        done = asyncio.Event()
+
+        def expire(key: str) -> None:
+            expired.append(key)
+            if key == "bad":
+                raise RuntimeError("boom")
+            done.set()
+
+        deadlines: LoopDeadlines[str] = LoopDeadlines(asyncio.get_running_loop(), expire)
+        deadlines.add("late", 60.0)
+        deadlines.add("bad", 0.0)  # earlier than the armed timer: armed again, sooner
+        deadlines.add("good", 0.0)
+        await asyncio.wait_for(done.wait(), WAIT)
+        deadlines.close()  # "late" never fires
+        return expired
+
+    assert asyncio.run(scenario()) == ["bad", "good"]
+    assert "a deadline callback failed" in caplog.text
