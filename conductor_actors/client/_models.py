@@ -234,7 +234,7 @@ class _Model:
         # What a server sends nearly always: every key known and no value null. Then the keys are
         # translated and stored in C (map, zip, update); a task has some 30 fields, and the loop
         # below costs about twice as much per task.
-        privates = list(map(to_private.get, data))
+        privates: list[Any] = list(map(to_private.get, data))
         if None not in privates and None not in data.values():
             state.update(zip(privates, data.values()))
         else:
