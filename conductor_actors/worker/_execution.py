@@ -175,7 +175,7 @@ class TaskContext:
     result addressed to ``task``; ``shutting_down`` backs ``is_shutting_down()``.
     """
 
-    __slots__ = ("_shutting_down", "_task", "_task_result")
+    __slots__ = ("_shutting_down", "_task", "_task_result", "_worker_id")
 
     def __init__(
         self,
@@ -190,8 +190,30 @@ class TaskContext:
             task_result.output_data = {}
         if task_result.logs is None:
             task_result.logs = []
-        self._task_result = task_result
+        self._task_result: TaskResult | None = task_result
+        self._worker_id: str | None = None
         self._shutting_down = shutting_down
+
+    @classmethod
+    def _for_execution(cls, task: Task, worker_id: str | None, shutting_down: Callable[[], bool]) -> TaskContext:
+        """The runtime's context for one execution: its ``TaskResult`` is made when first asked
+        for (most functions never touch it, and a result costs microseconds on every task)."""
+        context = cls.__new__(cls)
+        context._task = task
+        context._task_result = None
+        context._worker_id = worker_id
+        context._shutting_down = shutting_down
+        return context
+
+    def _result(self) -> TaskResult:
+        result = self._task_result
+        if result is None:
+            task = self._task
+            result = self._task_result = TaskResult(
+                task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=self._worker_id,
+                output_data={}, logs=[],
+            )
+        return result
 
     @staticmethod
     def get() -> TaskContext:
@@ -209,28 +231,32 @@ class TaskContext:
     @property
     def task_result(self) -> TaskResult:
         """The result being built for this execution (logs, output, callback so far)."""
-        return self._task_result
+        return self._result()
 
     def get_task_result(self) -> TaskResult:
         """The result being built for this execution (same as ``task_result``)."""
-        return self._task_result
+        return self._result()
 
     @property
     def logs(self) -> list[TaskExecLog]:
         """Log lines added so far (sent with the result)."""
+        if self._task_result is None:
+            return []
         logs = self._task_result.logs
         return logs if isinstance(logs, list) else []
 
     @property
     def output(self) -> dict[str, Any]:
         """Output given with ``set_output`` so far (merged under the returned output)."""
+        if self._task_result is None:
+            return {}
         output = self._task_result.output_data
         return output if isinstance(output, dict) else {}
 
     @property
     def callback_after_seconds(self) -> int | None:
         """Callback asked for with ``set_callback_after`` (whole seconds), or None."""
-        return self._task_result.callback_after_seconds
+        return None if self._task_result is None else self._task_result.callback_after_seconds
 
     def get_task_id(self) -> str | None:
         return self._task.task_id
@@ -264,16 +290,17 @@ class TaskContext:
 
     def add_log(self, message: str) -> None:
         """Add a task log line (timestamped now, in milliseconds) sent with the result."""
-        if not isinstance(self._task_result.logs, list):
-            self._task_result.logs = []
-        self._task_result.logs.append(TaskExecLog.now(str(message), self._task.task_id))
+        result = self._result()
+        if not isinstance(result.logs, list):
+            result.logs = []
+        result.logs.append(TaskExecLog.now(str(message), self._task.task_id))
 
     def set_callback_after(self, seconds: float) -> None:
         """Ask the server to hand the task out again after ``seconds`` (used with IN_PROGRESS).
 
         Raises ``ValueError`` for a negative or non-numeric value.
         """
-        self._task_result.callback_after_seconds = check_seconds(seconds, "seconds")
+        self._result().callback_after_seconds = check_seconds(seconds, "seconds")
 
     def set_output(self, output: dict[str, Any]) -> None:
         """Merge ``output`` into the task's output; keys the function returns win.
@@ -282,9 +309,10 @@ class TaskContext:
         """
         if not isinstance(output, dict):
             raise ValueError(f"set_output expects a dict, got {type(output).__name__}")
-        if not isinstance(self._task_result.output_data, dict):
-            self._task_result.output_data = {}
-        self._task_result.output_data.update(output)
+        result = self._result()
+        if not isinstance(result.output_data, dict):
+            result.output_data = {}
+        result.output_data.update(output)
 
     def is_shutting_down(self) -> bool:
         """True once the worker process is shutting down (finish or checkpoint soon)."""
@@ -427,11 +455,7 @@ def _outcome(parts: ResultParts, duration: float) -> ExecutionOutcome:
 
 def _begin(bound: BoundWorker, task: Task, shutting_down: Callable[[], bool]) -> _Call | ExecutionOutcome:
     """The context and arguments for the call, or the outcome of input that breaks the contract."""
-    result = TaskResult(
-        task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=bound.worker_id,
-        output_data={}, logs=[],  # what TaskContext would set: given here, it skips two property writes
-    )
-    context = TaskContext(task, result, shutting_down)
+    context = TaskContext._for_execution(task, bound.worker_id, shutting_down)
     binder = bound._binder
     if binder is None:
         return _Call(context, [task], {})
