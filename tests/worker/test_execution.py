@@ -131,6 +131,14 @@ def uses_context() -> dict:
     }
 
 
+def edits_the_context_result() -> dict:
+    result = get_task_context().get_task_result()
+    assert get_task_context().task_result is result
+    result.output_data["via_result"] = True
+    result.callback_after_seconds = 7
+    return {"seen": [result.task_id, result.workflow_instance_id, result.worker_id]}
+
+
 def context_then_fail() -> dict:
     ctx = get_task_context()
     ctx.add_log("before failing")
@@ -347,6 +355,14 @@ def test_context_exposes_the_task_and_merges_into_the_result(run_task, task_fact
     assert [log.log for log in outcome.result.logs] == ["first", "second"]
     assert all(isinstance(log.created_time, int) for log in outcome.result.logs)
     assert outcome.result.callback_after_seconds == 13
+
+
+def test_the_context_result_is_addressed_and_what_the_function_puts_in_it_is_sent(run_task):
+    outcome = run_task(edits_the_context_result)
+    result = outcome.result
+    assert result.output_data["seen"] == [result.task_id, result.workflow_instance_id, result.worker_id]
+    assert result.worker_id is not None
+    assert result.output_data["via_result"] is True and result.callback_after_seconds == 7
 
 
 def test_is_shutting_down_calls_the_runtime_callable(run_task):
