@@ -350,14 +350,17 @@ class LoopDeadlines(Generic[_K]):
         # here, or a deadline a hair in the future would re-arm the timer over and over.
         now = self._loop.time() + _CLOCK_RESOLUTION
         due = [key for key, when in self._due.items() if when <= now]
-        for key in due:
-            del self._due[key]
-            try:
-                self._expire(key)
-            except Exception:
-                _log.exception("a deadline callback failed")
-        if self._due:
-            self._arm(min(self._due.values()))
+        try:
+            for key in due:
+                if self._due.pop(key, None) is None:
+                    continue  # discarded by the callback of an earlier key
+                try:
+                    self._expire(key)
+                except Exception:
+                    _log.exception("a deadline callback failed")
+        finally:
+            if self._due and self._timer is None:
+                self._arm(min(self._due.values()))
 
 
 _default_lock = threading.Lock()

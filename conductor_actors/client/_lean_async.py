@@ -181,8 +181,8 @@ class LeanAsyncPools:
         """The read deadlines of the calls on ``loop`` (one timer for all of them, not one each)."""
         deadlines = self._deadlines
         if deadlines is None or self._deadlines_loop is not loop:
-            if deadlines is not None:
-                deadlines.close()
+            # Not closed when replaced: calls still in flight on the other loop keep their deadlines
+            # (and its timer ends once they end).
             deadlines = self._deadlines = LoopDeadlines(loop, _expire)
             self._deadlines_loop = loop
         return deadlines
@@ -229,9 +229,7 @@ class LeanAsyncPools:
         return sum(pool.in_use for pool in self._pools.values())
 
     async def aclose(self) -> None:
-        if self._deadlines is not None:
-            self._deadlines.close()
-            self._deadlines = None
+        # The read deadlines stay: a call another task still has in flight keeps its timeout.
         for pool in self._pools.values():
             while pool.idle:
                 pool.idle.pop().abort()

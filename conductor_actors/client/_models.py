@@ -235,7 +235,11 @@ class _Model:
         # translated and stored in C (map, zip, update); a task has some 30 fields, and the loop
         # below costs about twice as much per task.
         privates: list[Any] = list(map(to_private.get, data))
-        if None not in privates and None not in data.values():
+        try:
+            usual = None not in privates and None not in data.values()
+        except Exception:  # a value whose comparison with None raises: not from JSON; the loop takes it
+            usual = False
+        if usual:
             state.update(zip(privates, data.values()))
         else:
             extra = state["_extra"]

@@ -70,7 +70,9 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             task = message.task
             if self.begin(task):
                 # The coroutine removes itself from ``running`` when it ends (no done callback: that
-                # would cost one more loop callback per task).
+                # would cost one more loop callback per task). One cancelled before its first step
+                # would stay; CancelRunning comes only once the pipeline stops, when ``begin``
+                # starts no task any more.
                 self.running[task.task_id] = asyncio.get_running_loop().create_task(self._run(task))
         elif isinstance(message, CancelRunning):
             for coroutine in list(self.running.values()):
@@ -105,6 +107,10 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             self.running.pop(task_id, None)
         self.finish(task, outcome)
 
+    def on_stop(self) -> None:
+        if self._deadlines is not None:
+            self._deadlines.close()  # its timer would keep this stage alive until the last deadline
+
     def _expire(self, task_id: str) -> None:
         """On the loop, when a task has run for its response timeout: cancel it (reported overdue)."""
         coroutine = self.running.get(task_id)
@@ -138,7 +144,10 @@ class _Sending:
     def _sent(self) -> None:
         """Called by a send's coroutine as it ends (no done callback: that would cost one more loop
         callback per send)."""
-        current = asyncio.current_task()
+        try:
+            current = asyncio.current_task()
+        except RuntimeError:  # the loop is gone (the coroutine is being collected): nothing to do
+            return
         if current is not None:
             self.sending.discard(current)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
@@ -162,6 +163,10 @@ class InputBinder:
         return args, kwargs
 
 
+#: Taken only when a context makes its TaskResult (see ``TaskContext._result``).
+_RESULT_LOCK = threading.Lock()
+
+
 class TaskContext:
     """The running task as seen from inside the worker function (official SDK method names).
 
@@ -208,12 +213,30 @@ class TaskContext:
     def _result(self) -> TaskResult:
         result = self._task_result
         if result is None:
-            task = self._task
-            result = self._task_result = TaskResult(
-                task_id=task.task_id, workflow_instance_id=task.workflow_instance_id, worker_id=self._worker_id,
-                output_data={}, logs=[],
-            )
+            # Under a lock: two threads sharing the context (asyncio.to_thread copies it) must not
+            # each make one and lose what the other records.
+            with _RESULT_LOCK:
+                result = self._task_result
+                if result is None:
+                    task = self._task
+                    result = self._task_result = TaskResult(
+                        task_id=task.task_id, workflow_instance_id=task.workflow_instance_id,
+                        worker_id=self._worker_id, output_data={}, logs=[],
+                    )
         return result
+
+    def _recorded(self) -> tuple[list[TaskExecLog], dict[str, Any], int | None]:
+        """What the function recorded (logs, output, callback), for building the result; makes no
+        ``TaskResult`` when it recorded nothing."""
+        result = self._task_result
+        if result is None:
+            return [], {}, None
+        logs, output = result.logs, result.output_data
+        return (
+            logs if isinstance(logs, list) else [],
+            output if isinstance(output, dict) else {},
+            result.callback_after_seconds,
+        )
 
     @staticmethod
     def get() -> TaskContext:
@@ -239,19 +262,20 @@ class TaskContext:
 
     @property
     def logs(self) -> list[TaskExecLog]:
-        """Log lines added so far (sent with the result)."""
-        if self._task_result is None:
-            return []
-        logs = self._task_result.logs
-        return logs if isinstance(logs, list) else []
+        """Log lines added so far (sent with the result; appending to this list adds one)."""
+        result = self._result()
+        if not isinstance(result.logs, list):
+            result.logs = []
+        return result.logs
 
     @property
     def output(self) -> dict[str, Any]:
-        """Output given with ``set_output`` so far (merged under the returned output)."""
-        if self._task_result is None:
-            return {}
-        output = self._task_result.output_data
-        return output if isinstance(output, dict) else {}
+        """Output given with ``set_output`` so far (merged under the returned output; writing to
+        this dict sets output)."""
+        result = self._result()
+        if not isinstance(result.output_data, dict):
+            result.output_data = {}
+        return result.output_data
 
     @property
     def callback_after_seconds(self) -> int | None:
@@ -481,7 +505,7 @@ def _complete(bound: BoundWorker, task: Task, call: _Call) -> ExecutionOutcome:
     except BaseException as exc:  # no await in here: nothing the runtime cancels can land
         what = "the exception raised by" if error is not None else "the value returned by"
         reason = f"cannot turn {what} the worker function into a task result: {failure_reason(exc)}"
-        parts = contract_violation(task, bound.worker_id, reason, list(call.context.logs))
+        parts = contract_violation(task, bound.worker_id, reason, list(call.context._recorded()[0]))
     return _outcome(parts, call.duration)
 
 

@@ -55,16 +55,10 @@ __all__ = [
 
 
 class Recorded(Protocol):
-    """What the task context recorded while the function ran (``TaskContext`` provides it)."""
+    """What the task context recorded while the function ran (``TaskContext`` provides it):
+    ``(logs, output, callback_after_seconds)``, read without making a result when there is none."""
 
-    @property
-    def logs(self) -> list[TaskExecLog]: ...
-
-    @property
-    def output(self) -> dict[str, Any]: ...
-
-    @property
-    def callback_after_seconds(self) -> int | None: ...
+    def _recorded(self) -> tuple[list[TaskExecLog], dict[str, Any], int | None]: ...
 
 
 #: Strict JSON (no NaN/Infinity), compact, UTF-8 text: what the output costs on the wire.
@@ -282,22 +276,23 @@ def result_from_error(task: Task, worker_id: str, context: Recorded, exc: BaseEx
     )
     tb = exc.__traceback__
     trace = "".join(traceback.format_exception(type(exc), exc, tb.tb_next if tb is not None else None))
-    logs = [*context.logs, TaskExecLog.now(trace, task.task_id)]
+    recorded_logs, recorded_output, callback = context._recorded()
+    logs = [*recorded_logs, TaskExecLog.now(trace, task.task_id)]
     try:
-        output, size = json_output(dict(context.output))
+        output, size = json_output(dict(recorded_output))
     except OutputNotJson as not_json:
         logs.append(TaskExecLog.now(f"set_output data dropped: {str(not_json)[:REASON_LIMIT]}", task.task_id))
         output, size = {}, _EMPTY_OUTPUT_SIZE
     result = _addressed(task, status, output, worker_id)
     result.reason_for_incompletion = failure_reason(exc)
     result.logs = logs
-    result.callback_after_seconds = context.callback_after_seconds
+    result.callback_after_seconds = callback
     return ResultParts(result, True, exc, size)
 
 
 def result_from_return(task: Task, worker_id: str, context: Recorded, value: Any) -> ResultParts:
     """The result for a function that returned ``value``."""
-    callback = context.callback_after_seconds
+    recorded_logs, recorded_output, callback = context._recorded()
     if isinstance(value, TaskResult):
         result = value
         result.task_id = task.task_id
@@ -305,8 +300,8 @@ def result_from_return(task: Task, worker_id: str, context: Recorded, value: Any
         result.worker_id = worker_id
         if result.status is None:
             result.status = TaskResultStatus.COMPLETED
-        result.output_data = _merge(context.output, _as_output(result.output_data))
-        result.logs = [*context.logs, *(result.logs or [])]
+        result.output_data = _merge(recorded_output, _as_output(result.output_data))
+        result.logs = [*recorded_logs, *(result.logs or [])]
         if result.callback_after_seconds is None:
             result.callback_after_seconds = callback
     else:
@@ -324,12 +319,12 @@ def result_from_return(task: Task, worker_id: str, context: Recorded, value: Any
                 worker_id,
                 "the worker function returned an awaitable; declare it `async def` so it runs on the"
                 " event loop",
-                context.logs,
+                recorded_logs,
             )
         else:
             status = TaskResultStatus.COMPLETED
             output = _as_output(value)
-        result = _addressed(task, status, _merge(context.output, output), worker_id, context.logs, callback)
+        result = _addressed(task, status, _merge(recorded_output, output), worker_id, recorded_logs, callback)
     try:
         result.output_data, size = json_output(result.output_data)
     except OutputNotJson as not_json:

@@ -232,7 +232,7 @@ class _CountingLoop:
         return self.loop.call_at(when, callback, *args)
 
 
-def test_loop_deadlines_expire_what_was_not_discarded_in_due_order_behind_one_timer() -> None:
+def test_loop_deadlines_expire_what_was_not_discarded_behind_one_timer() -> None:
     from conductor_actors.actors import LoopDeadlines
 
     async def scenario() -> tuple[list[str], int, int]:
@@ -289,3 +289,26 @@ def test_loop_deadlines_an_earlier_deadline_rearms_and_a_failing_callback_is_log
 
     assert asyncio.run(scenario()) == ["bad", "good"]
     assert "a deadline callback failed" in caplog.text
+
+
+def test_loop_deadlines_survive_a_callback_that_discards_another_due_key() -> None:
+    from conductor_actors.actors import LoopDeadlines
+
+    async def scenario() -> list[str]:
+        expired: list[str] = []
+        done = asyncio.Event()
+        deadlines: LoopDeadlines[str] = LoopDeadlines(asyncio.get_running_loop(), lambda key: on_expire(key))
+
+        def on_expire(key: str) -> None:
+            expired.append(key)
+            if key == "a":
+                deadlines.discard("b")  # due in the same firing: it must not expire any more
+            if key == "c":
+                done.set()
+
+        for key in ("a", "b", "c"):
+            deadlines.add(key, 0.0)
+        await asyncio.wait_for(done.wait(), WAIT)
+        return expired
+
+    assert asyncio.run(scenario()) == ["a", "c"]

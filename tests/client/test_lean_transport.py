@@ -325,3 +325,25 @@ def test_the_host_header_brackets_ipv6_and_leaves_out_the_default_port() -> None
     assert host_header("http", "conductor", 80) == "conductor"
     assert host_header("http", "conductor", 443) == "conductor:443"  # 443 is https' default, not http's
     assert host_header("https", "conductor", 80) == "conductor:80"
+
+
+def test_an_async_call_in_flight_keeps_its_read_timeout_when_the_pools_are_closed(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    """The read deadlines of the async transport share one loop timer; closing the pools (another
+    task calling ``aclose``) must not take the deadline of a call still waiting for its answer."""
+    server = serve([silence])
+    pools = LeanAsyncPools(2, True, LIMIT)
+    origin = origin_of(urlsplit(server.url))
+
+    async def scenario() -> None:
+        call = asyncio.ensure_future(
+            pools.exchange(pools.pool_of(*origin), "POST", "/", lean_headers(), b"{}", 5.0, 0.2)
+        )
+        while not pools.connections_in_use():  # the request is written: the call waits for its answer
+            await asyncio.sleep(0.01)
+        await pools.aclose()
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(call, 5.0)
+
+    asyncio.run(scenario())

@@ -7,6 +7,8 @@ import json
 import pickle
 from typing import Any
 
+import pytest
+
 from conductor_actors.client import Task, TaskDef, TaskResult, TaskResultStatus
 from conductor_actors.devserver._metadata import TASK_DEF_DEFAULTS
 
@@ -84,6 +86,28 @@ def test_a_task_keeps_values_of_an_unexpected_kind_and_unknown_statuses() -> Non
     assert task.input_data == [1, 2] and task.seq == "seven"  # kept as it arrived
     assert (task.poll_count, task.retry_count) == (0, 2)  # counters the runtime reads are made whole numbers
     assert json.loads(json.dumps(task.to_wire()))["status"] == "A_STATUS_FROM_THE_FUTURE"
+
+
+class _NoComparison:
+    """A value from code, not from JSON, that refuses to be compared (as some array types do)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("ambiguous comparison")
+
+    __hash__ = object.__hash__
+
+
+@pytest.mark.parametrize("data", [
+    {"taskId": "t3", "inputData": None, "pollCount": 2},  # a null keeps the default
+    {"taskId": "t3", "task_id": "t4", "pollCount": 2},  # the server's and the snake_case name: the last wins
+    {"taskId": "t3", 7: "a key that is not text", "pollCount": 2},
+    {"taskId": "t3", "inputData": _NoComparison(), "pollCount": 2},
+])
+def test_a_task_from_any_mapping_is_the_same_whichever_way_it_is_read(data: dict) -> None:
+    task = Task.from_dict(data)
+    assert task.task_id == data.get("task_id", "t3") and task.poll_count == 2 and task.retry_count == 0
+    assert task.input_data is data["inputData"] if data.get("inputData") is not None else task.input_data == {}
+    assert task.extra == {k: v for k, v in data.items() if not isinstance(k, str)}
 
 
 def test_a_result_addressed_from_a_task_with_extras_carries_only_result_fields() -> None:

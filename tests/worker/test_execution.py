@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conductor_actors.client import TaskResult, TaskResultStatus
+from conductor_actors.client import TaskExecLog, TaskResult, TaskResultStatus
 from conductor_actors.worker import (
     BoundWorker,
     NonRetryableException,
@@ -137,6 +137,29 @@ def edits_the_context_result() -> dict:
     result.output_data["via_result"] = True
     result.callback_after_seconds = 7
     return {"seen": [result.task_id, result.workflow_instance_id, result.worker_id]}
+
+
+def writes_through_the_context_views() -> dict:
+    ctx = get_task_context()
+    ctx.output["written"] = 1
+    ctx.logs.append(TaskExecLog(log="appended"))
+    return {"returned": 2}
+
+
+def logs_from_two_threads() -> dict:
+    ctx = get_task_context()
+    both = threading.Barrier(2)
+
+    def add(label: str) -> None:
+        both.wait(5)
+        ctx.add_log(label)
+
+    threads = [threading.Thread(target=add, args=(label,)) for label in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {}
 
 
 def context_then_fail() -> dict:
@@ -363,6 +386,17 @@ def test_the_context_result_is_addressed_and_what_the_function_puts_in_it_is_sen
     assert result.output_data["seen"] == [result.task_id, result.workflow_instance_id, result.worker_id]
     assert result.worker_id is not None
     assert result.output_data["via_result"] is True and result.callback_after_seconds == 7
+
+
+def test_what_is_written_into_the_context_output_and_logs_is_sent(run_task):
+    outcome = run_task(writes_through_the_context_views)
+    assert outcome.result.output_data == {"written": 1, "returned": 2}
+    assert [log.log for log in outcome.result.logs] == ["appended"]
+
+
+def test_logs_added_from_two_threads_of_one_task_are_both_sent(run_task):
+    outcome = run_task(logs_from_two_threads)
+    assert sorted(log.log for log in outcome.result.logs) == ["one", "two"]
 
 
 def test_is_shutting_down_calls_the_runtime_callable(run_task):
