@@ -347,3 +347,41 @@ def test_an_async_call_in_flight_keeps_its_read_timeout_when_the_pools_are_close
             await asyncio.wait_for(call, 5.0)
 
     asyncio.run(scenario())
+
+
+def test_concurrent_async_answers_arriving_in_pieces_each_reach_their_own_call() -> None:
+    """The async connections share one read buffer; answers read in many small pieces, interleaved
+    across connections, must each arrive whole at the call that asked."""
+
+    async def answer_in_pieces(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return  # the client closed its connections
+            path = head.split(b" ", 2)[1]
+            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+            await reader.readexactly(length)
+            body = path * 200
+            data = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            for start in range(0, len(data), 97):
+                writer.write(data[start:start + 97])
+                await writer.drain()
+                await asyncio.sleep(0)
+
+    async def scenario() -> list[bytes]:
+        server = await asyncio.start_server(answer_in_pieces, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pools = LeanAsyncPools(20, True, LIMIT)
+        pool = pools.pool_of("http", "127.0.0.1", port)
+        try:
+            readers = await asyncio.gather(*(
+                pools.exchange(pool, "POST", f"/call-{n}", lean_headers(), b"{}", 5.0, 5.0) for n in range(20)
+            ))
+            return [reader.body for reader in readers]
+        finally:
+            await pools.aclose()
+            server.close()
+
+    bodies = asyncio.run(scenario())
+    assert bodies == [f"/call-{n}".encode() * 200 for n in range(20)]
