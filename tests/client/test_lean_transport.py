@@ -354,20 +354,22 @@ def test_concurrent_async_answers_arriving_in_pieces_each_reach_their_own_call()
     across connections, must each arrive whole at the call that asked."""
 
     async def answer_in_pieces(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
+        try:
+            while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return  # the client closed its connections
-            path = head.split(b" ", 2)[1]
-            length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-            await reader.readexactly(length)
-            body = path * 200
-            data = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-            for start in range(0, len(data), 97):
-                writer.write(data[start:start + 97])
-                await writer.drain()
-                await asyncio.sleep(0)
+                path = head.split(b" ", 2)[1]
+                length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+                await reader.readexactly(length)
+                body = path * 200
+                data = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                for start in range(0, len(data), 97):
+                    writer.write(data[start:start + 97])
+                    await writer.drain()
+                    await asyncio.sleep(0)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed its connections
+        finally:
+            writer.close()
 
     async def scenario() -> list[bytes]:
         server = await asyncio.start_server(answer_in_pieces, "127.0.0.1", 0)
@@ -382,6 +384,7 @@ def test_concurrent_async_answers_arriving_in_pieces_each_reach_their_own_call()
         finally:
             await pools.aclose()
             server.close()
+            await server.wait_closed()
 
     bodies = asyncio.run(scenario())
     assert bodies == [f"/call-{n}".encode() * 200 for n in range(20)]
