@@ -413,12 +413,23 @@ class ResponseReader:
 
 
 def socket_dropped(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable has been closed (or sent garbage): do not reuse it."""
+    """An idle keep-alive socket that is readable has been closed (or sent garbage): do not reuse it.
+
+    ``poll`` where the platform has it: ``select`` refuses descriptors from 1024 on, and a process
+    with many connections or open files would then throw away every such connection unused.
+    """
     try:
+        if _HAS_POLL:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))  # readable, or hung up / in error (always reported)
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+_HAS_POLL = hasattr(select, "poll")
 
 
 def lean_headers() -> list[tuple[str, str]]:

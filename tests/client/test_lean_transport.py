@@ -388,3 +388,30 @@ def test_concurrent_async_answers_arriving_in_pieces_each_reach_their_own_call()
 
     bodies = asyncio.run(scenario())
     assert bodies == [f"/call-{n}".encode() * 200 for n in range(20)]
+
+
+def test_keep_alive_reuses_a_connection_whose_descriptor_is_above_1023(
+    serve: Callable[..., ScriptedServer], exchange: Exchange
+) -> None:
+    """The check that an idle connection is still open must work for any descriptor: ``select``
+    refuses those from 1024 on, which made every such connection look closed and be replaced."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip("this machine allows fewer than 1200 open files")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    fillers: list[int] = []
+    try:
+        while not fillers or fillers[-1] < 1100:  # the connection gets the next free descriptor
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        server = serve([answer(OK) for _ in range(3)])
+        assert [exchange.post(server.url) for _ in range(3)] == [(200, b"{}")] * 3
+        assert server.connections == 1
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        if soft < 1200:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
