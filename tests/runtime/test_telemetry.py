@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from runtime.conftest import EventRecorder
 
 from conductor_actors.client import (
     ConductorHTTPError,
@@ -30,34 +31,8 @@ def task(n: int, **extra: object) -> Task:
     return Task.from_dict({"taskId": f"t{n}", "workflowInstanceId": f"w{n}", "taskType": "echo", **extra})
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[object] = []
-
-    def on_poll_started(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_poll_completed(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_poll_failure(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_task_execution_started(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_task_execution_completed(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_task_execution_failure(self, e: object) -> None:
-        self.events.append(e)
-
-    def on_task_update_failure(self, e: object) -> None:
-        self.events.append(e)
-
-
 def test_telemetry_publishes_the_official_events_with_true_values_and_records_metrics() -> None:
-    recorder = Recorder()
+    recorder = EventRecorder()
     forwarded: list[object] = []
     acc = MetricsAccumulator()
     hub = Telemetry("echo", "host-1", listeners=[recorder], forward=forwarded.append,
