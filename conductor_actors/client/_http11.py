@@ -412,6 +412,9 @@ class ResponseReader:
         self.done = True
 
 
+_HAS_POLL = hasattr(select, "poll")
+
+
 def socket_dropped(sock: socket.socket) -> bool:
     """An idle keep-alive socket that is readable has been closed (or sent garbage): do not reuse it.
 
@@ -427,9 +430,6 @@ def socket_dropped(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
-
-
-_HAS_POLL = hasattr(select, "poll")
 
 
 def lean_headers() -> list[tuple[str, str]]:

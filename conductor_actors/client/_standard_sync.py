@@ -157,9 +157,7 @@ class SessionExchange:
             raise read_timeout_error(request, read_timeout, str(exc)) from exc
         except requests.ConnectionError as exc:
             if _read_timed_out(exc):
-                raise transport_error(
-                    request, f"the answer did not finish within {read_timeout} s ({exc})", timed_out=True
-                ) from exc
+                raise read_timeout_error(request, read_timeout, str(exc)) from exc
             raise transport_error(request, f"connection failed ({exc})", timed_out=False) from exc
         except requests.RequestException as exc:
             raise transport_error(request, f"{type(exc).__name__}: {exc}", timed_out=False) from exc
