@@ -314,10 +314,7 @@ class TaskContext:
 
     def add_log(self, message: str) -> None:
         """Add a task log line (timestamped now, in milliseconds) sent with the result."""
-        result = self._result()
-        if not isinstance(result.logs, list):
-            result.logs = []
-        result.logs.append(TaskExecLog.now(str(message), self._task.task_id))
+        self.logs.append(TaskExecLog.now(str(message), self._task.task_id))
 
     def set_callback_after(self, seconds: float) -> None:
         """Ask the server to hand the task out again after ``seconds`` (used with IN_PROGRESS).
@@ -333,10 +330,7 @@ class TaskContext:
         """
         if not isinstance(output, dict):
             raise ValueError(f"set_output expects a dict, got {type(output).__name__}")
-        result = self._result()
-        if not isinstance(result.output_data, dict):
-            result.output_data = {}
-        result.output_data.update(output)
+        self.output.update(output)
 
     def is_shutting_down(self) -> bool:
         """True once the worker process is shutting down (finish or checkpoint soon)."""
