@@ -332,7 +332,13 @@ def test_an_async_call_in_flight_keeps_its_read_timeout_when_the_pools_are_close
 ) -> None:
     """The read deadlines of the async transport share one loop timer; closing the pools (another
     task calling ``aclose``) must not take the deadline of a call still waiting for its answer."""
-    server = serve([silence])
+    received = threading.Event()
+
+    def take_and_stay_silent(conn: socket.socket, request: bytes) -> bool:
+        received.set()
+        return silence(conn, request)
+
+    server = serve([take_and_stay_silent])
     pools = LeanAsyncPools(2, True, LIMIT)
     origin = origin_of(urlsplit(server.url))
 
@@ -340,8 +346,8 @@ def test_an_async_call_in_flight_keeps_its_read_timeout_when_the_pools_are_close
         call = asyncio.ensure_future(
             pools.exchange(pools.pool_of(*origin), "POST", "/", lean_headers(), b"{}", 5.0, 0.2)
         )
-        while not pools.connections_in_use():  # the request is written: the call waits for its answer
-            await asyncio.sleep(0.01)
+        # The server has the request: the call wrote it and waits for its answer.
+        assert await asyncio.get_running_loop().run_in_executor(None, received.wait, 5.0)
         await pools.aclose()
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(call, 5.0)
