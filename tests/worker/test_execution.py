@@ -394,7 +394,23 @@ def test_what_is_written_into_the_context_output_and_logs_is_sent(run_task):
     assert [log.log for log in outcome.result.logs] == ["appended"]
 
 
-def test_logs_added_from_two_threads_of_one_task_are_both_sent(run_task):
+def test_logs_added_from_two_threads_of_one_task_are_both_sent(run_task, monkeypatch):
+    """Both threads find the context without its result; making the result holds each of them up
+    until the other arrives too (or a second has passed), so without the context's lock both would
+    make one and the log of the first would be lost."""
+    import conductor_actors.worker._execution as execution
+
+    arrived = threading.Barrier(2)
+
+    class SlowToMake(execution.TaskResult):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                arrived.wait(1.0)
+            except threading.BrokenBarrierError:
+                pass  # the other thread waits for the lock this one holds
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "TaskResult", SlowToMake)
     outcome = run_task(logs_from_two_threads)
     assert sorted(log.log for log in outcome.result.logs) == ["one", "two"]
 
