@@ -120,7 +120,7 @@ def _check_count(error: type[SettingsError], name: str, value: Any) -> None:
 
 # --- the pipeline inside each worker process ---
 
-#: Most threads of the sync flavour's updater pool (result updates in flight at once).
+#: Most threads of the sync flavour's updater pool.
 MAX_UPDATER_CONCURRENCY = 1024
 
 
@@ -141,10 +141,11 @@ class RuntimeSettings:
         shutdown_flush: seconds after the grace period to send the remaining results.
         heartbeat_interval: how often each stage loop reports that it is alive.
         relay_interval: how often events and metric deltas are shipped to the parent.
-        updater_concurrency: result updates in flight at once (sync flavour: its thread pool size;
-            0 = ``min(thread_count, 16)``, so results of tasks that end together are not queued
-            behind each other; at most ``MAX_UPDATER_CONCURRENCY``). The async flavour has no fixed
-            limit beyond the slots.
+        updater_concurrency: sync flavour: threads of the updater pool, which sends retries,
+            hand-backs and the failures of undecodable tasks concurrently (each executor thread
+            sends its own result's first attempt); 0 = ``min(thread_count, 16)``, so retries due
+            together are not queued behind each other; at most ``MAX_UPDATER_CONCURRENCY``. The
+            async flavour has no fixed limit beyond the slots.
         cancel_overdue_async_tasks: cancel an ``async def`` task that outlives its
             ``responseTimeoutSeconds`` without lease extension (the server has given it to another
             worker by then).

@@ -6,6 +6,7 @@ shells.
   and never touches the network; a task that outlives its response timeout without lease extension
   is cancelled and reported FAILED.
 - ``AsyncUpdater`` sends results concurrently (one coroutine each); a retry is a timer message.
+  (A sync executor thread sends its own results; here a hand-over costs no thread switch.)
 - ``AsyncLeaseKeeper`` extends leases on timers.
 
 Everything runs on the pipeline's event loop. Each stage class only awaits its I/O; every decision
@@ -105,7 +106,12 @@ class AsyncExecutor(ExecutorBehaviour, AsyncioActor):
             if deadlines is not None:
                 deadlines.discard(task_id)
             self.running.pop(task_id, None)
-        self.finish(task, outcome)
+        report = self.finish(task, outcome)
+        if report is not None:
+            # Unlike a sync executor thread, this hands the result on: on the loop that is a deque
+            # append, not a thread switch, and the updater's own coroutine keeps its send apart
+            # from the running tasks that a stop cancels.
+            tell_quietly(pipeline.updater, report)
 
     def on_stop(self) -> None:
         if self._deadlines is not None:

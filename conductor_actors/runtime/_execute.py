@@ -2,7 +2,8 @@
 
 - ``ExecutorBehaviour``: claims a task for running (ledger RECEIVED -> RUNNING, lease tracking),
   and once the flavour ran the worker function, records the outcome (telemetry, task log, the
-  recycle check) and tells the updater the ``Report``.
+  recycle check) and gives the flavour the ``Report`` to send: a sync executor thread sends it
+  itself, the async executor tells the updater.
 - ``LeaseBehaviour``: which running tasks need a lease extension, and when.
 - ``hand_back``: return a received, unstarted task to the server; ``handback_result``,
   ``lease_extension_result`` and ``overdue_result`` are the results the runtime sends itself.
@@ -117,8 +118,8 @@ class ExecutorBehaviour(Stage):
             tell_quietly(pipeline.leases, LeaseTrack(task))
         return True
 
-    def finish(self, task: ValidTask, outcome: ExecutionOutcome) -> None:
-        """Report the outcome (unless the task was handed back meanwhile)."""
+    def finish(self, task: ValidTask, outcome: ExecutionOutcome) -> Report | None:
+        """Record the outcome; the report to send, or None when the task was handed back meanwhile."""
         pipeline = self.pipeline
         recycle = pipeline.recycling.after_task(pipeline.executed.add())  # max_tasks, and memory after every task
         if recycle is not None and pipeline.on_task_limit is not None:
@@ -131,12 +132,12 @@ class ExecutorBehaviour(Stage):
         )
         pipeline.task_log.finished(task, outcome)
         if pipeline.ledger.transition(task.task_id, TaskState.RUNNING, TaskState.REPORTING, outcome.result):
-            tell_quietly(pipeline.updater, Report(task, outcome.result))
-        else:
-            _log.warning(
-                "%s finished after the shutdown deadline and was already handed back; its result is dropped",
-                pipeline.describe(task),
-            )
+            return Report(task, outcome.result)
+        _log.warning(
+            "%s finished after the shutdown deadline and was already handed back; its result is dropped",
+            pipeline.describe(task),
+        )
+        return None
 
 
 class LeaseBehaviour(Stage):

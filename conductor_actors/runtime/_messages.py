@@ -7,8 +7,9 @@ and the updater.
 Child -> parent: ``Ready``, ``Heartbeat``, ``EventBatch`` (events parent-side actors subscribed to,
 plus pre-aggregated metric deltas), ``UndeliveredResult`` (a result whose update failed finally, for
 the recovery actor), ``Exiting``.
-Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``RetryDue``, ``Flush``,
-the lease messages and ``Beat``; a stage never calls another stage's methods, it tells one of these.
+Between the stages: ``PollTick``, ``SlotsFreed``, ``Execute``, ``Report``, ``Retry``, ``RetryDue``,
+``Flush``, the lease messages and ``Beat``; a stage never calls another stage's methods, it tells
+one of these.
 The task they carry is a ``ValidTask``: one whose ids were checked when it arrived.
 To the relay (the one writer on the pipe, inside the worker process): ``SendNow``, ``SetProbe`` and
 the ask ``ShipNow``.
@@ -49,6 +50,7 @@ __all__ = [
     "Ready",
     "Report",
     "Resume",
+    "Retry",
     "RetryDue",
     "SendNow",
     "SetProbe",
@@ -202,8 +204,9 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """-> updater: send ``result`` for ``task``. Told by the executor (results and hand-backs of
-    tasks not started while stopping), the poller (hand-backs while stopping, failures of
+    """-> updater: send ``result`` for ``task``. Told by the async executor (results), either
+    executor (hand-backs of tasks not started while stopping; a sync executor thread sends its own
+    results, see ``runtime/_sync.py``), the poller (hand-backs while stopping, failures of
     undecodable tasks), the updater (the failure of an undecodable chained task) and
     ``GracefulStop`` (hand-backs at the grace deadline). ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
@@ -213,6 +216,16 @@ class Report:
     purpose: Purpose = Purpose.RESULT
     attempt: int = 1
     v1_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Send ``report`` again after ``delay`` seconds (``report.attempt`` is already the next one).
+    The decision after a failed send; a sync executor thread whose own send failed tells it to the
+    updater, which keeps every pending retry."""
+
+    report: Report
+    delay: float
 
 
 @dataclass(frozen=True, slots=True)

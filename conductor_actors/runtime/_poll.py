@@ -43,6 +43,7 @@ __all__ = [
     "WaitFor",
     "addressable",
     "arrive",
+    "dispatch",
     "empty_poll_delay",
     "fail_undecodable",
     "invalid_task_reason",
@@ -198,6 +199,12 @@ def arrive(pipeline: PipelineState, task: ValidTask) -> None:
     """A task arrived (by a poll or chained by update-v2) and holds a slot: record it and have it
     run, or hand it back at once when the pipeline is stopping."""
     pipeline.ledger.received(task)
+    dispatch(pipeline, task)
+
+
+def dispatch(pipeline: PipelineState, task: ValidTask) -> None:
+    """A task recorded as received: tell the executor to run it, or hand it back at once when the
+    pipeline is stopping."""
     if pipeline.shutting_down.is_set():
         hand_back(pipeline, task)
     else:

@@ -2,9 +2,16 @@
 
 - ``SyncPoller`` (one thread) polls for exactly the free slots.
 - ``SyncExecutor`` (a pool of ``thread_count`` threads sharing one mailbox) runs the worker
-  function; it never touches the network.
-- ``SyncUpdater`` (a small pool) sends results concurrently; a retry is a timer message, never a
-  sleeping thread.
+  function and sends the result's first attempt from the same thread; when update-v2 chains the
+  next task, that thread runs it next.
+- ``SyncUpdater`` (a small pool) sends hand-backs, the failures of undecodable tasks and every
+  retry; a retry is a timer message, never a sleeping thread.
+
+Why the executor sends: handing a result to another thread costs a thread switch, about 20 µs of
+CPU here, and a chained task came back the same way, so two per task: on a no-op worker that was
+more than the rest of the pipeline together. A send is bounded by the client's timeouts, and only
+the first attempt happens on the executor thread, so a server that is down holds each executor
+thread for one timeout at most, not for the retry schedule.
 - ``SyncLeaseKeeper`` (one thread) extends the lease of long-running tasks on timers.
 
 Each stage class only performs its one blocking call; every decision is in the behaviour it
@@ -16,19 +23,20 @@ An exception a stage raises is a runtime bug: its actor fails and the stage guar
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..actors import ActorPool, ThreadActor
-from ..client import ConductorClient, Task, TaskResult, UndecodableTask
+from ..client import ConductorClient
 from ..worker import execute_sync, register_task_definition
 from ._execute import ExecutorBehaviour, LeaseBehaviour
-from ._messages import Execute
-from ._pipeline import PipelineState, TaskState
-from ._poll import PollerBehaviour
+from ._messages import Execute, Report, Retry, ValidTask
+from ._pipeline import PipelineState, TaskState, tell_quietly
+from ._poll import PollerBehaviour, dispatch
 from ._stop import GracefulStop, StopReport
-from ._update import UpdaterBehaviour, UpdaterLogic
+from ._update import ResultSender, UpdaterBehaviour, UpdaterLogic
 
 __all__ = ["SyncExecutor", "SyncLeaseKeeper", "SyncPipeline", "SyncPoller", "SyncUpdater"]
 
@@ -53,40 +61,97 @@ class SyncPoller(PollerBehaviour, ThreadActor):
             self.polled(tasks, started)
 
 
+class _Sends:
+    """How many result sends are in flight on the threads of one pipeline (executors and updaters),
+    so that its stop returns only once the last one ended: any thread."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self._count += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._changed:
+            self._count -= 1
+            if not self._count:
+                self._changed.notify_all()
+
+    def wait_none(self, timeout: float) -> bool:
+        """Block the calling thread until no send is in flight; False when ``timeout`` passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._count, timeout)
+
+
+def _send(
+    sender: ResultSender, client: ConductorClient, sends: _Sends, report: Report
+) -> tuple[ValidTask | None, Retry | None]:
+    """Send ``report`` on this thread (again at once over v1 when the server says so) until it is
+    accepted, given up, or must wait for a retry. Returns the task update-v2 chained (recorded as
+    received) and the ``Retry`` to schedule, at most one of them."""
+    while True:
+        use_v2, started = sender.begin_send(report)
+        try:
+            with sends:
+                if use_v2:
+                    next_task = client.update_task_v2(report.result)
+                else:
+                    client.update_task(report.result)
+                    next_task = None
+        except Exception as exc:
+            outcome = sender.failed(report, exc, started, sent_v2=use_v2)
+            if isinstance(outcome, Report):
+                report = outcome
+                continue
+            return None, outcome
+        return sender.accepted(report, next_task, started), None
+
+
 class SyncExecutor(ExecutorBehaviour, ThreadActor):
-    """One of ``thread_count`` pool members; runs the worker function on its own thread."""
+    """One of ``thread_count`` pool members; runs the worker function on its own thread, sends the
+    result's first attempt and runs the task update-v2 chains to it (the module says why)."""
 
     use_daemon_thread = True  # a worker function that never returns must not keep the process alive
 
+    def __init__(self, pipeline: PipelineState, logic: UpdaterLogic, sends: _Sends) -> None:
+        super().__init__(pipeline)
+        self._sender = ResultSender(pipeline, logic)
+        self._sends = sends
+
     def on_receive(self, message: Execute) -> None:
-        task = message.task
-        if self.begin(task):
-            self.finish(task, execute_sync(self.pipeline.bound, task, self.pipeline.shutting_down.is_set))
+        pipeline = self.pipeline
+        task: ValidTask | None = message.task
+        while task is not None and self.begin(task):
+            report = self.finish(task, execute_sync(pipeline.bound, task, pipeline.shutting_down.is_set))
+            if report is None:
+                return
+            task, retry = _send(self._sender, pipeline.client, self._sends, report)
+            if retry is not None:
+                tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
 
 
 class SyncUpdater(UpdaterBehaviour, ThreadActor):
-    """One of a small pool of members sending results concurrently."""
+    """One of a small pool of members sending hand-backs, failures and retries concurrently."""
 
     use_daemon_thread = True
 
+    def __init__(
+        self, pipeline: PipelineState, logic: UpdaterLogic, retries: dict[int, Any], sends: _Sends
+    ) -> None:
+        super().__init__(pipeline, logic, retries)
+        self._sends = sends
+
     def on_receive(self, message: Any) -> None:
         report = self.handle(message)
-        while report is not None:
-            use_v2, started = self.begin_send(report)
-            try:
-                next_task = self._update(report.result, use_v2)
-            except Exception as exc:
-                report = self.send_failed(report, exc, started, sent_v2=use_v2)
-            else:
-                self.sent(report, next_task, started)
-                report = None
-
-    def _update(self, result: TaskResult, use_v2: bool) -> Task | UndecodableTask | None:
-        """Send ``result``; the task update-v2 chained to it, if any."""
-        if use_v2:
-            return self.pipeline.client.update_task_v2(result)
-        self.pipeline.client.update_task(result)
-        return None
+        if report is None:
+            return
+        task, retry = _send(self, self.pipeline.client, self._sends, report)
+        if retry is not None:
+            self.retry_later(retry)
+        if task is not None:
+            dispatch(self.pipeline, task)
 
 
 class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):
@@ -129,6 +194,7 @@ class SyncPipeline:
         self._started = False
         self._stopped: StopReport | None = None
         self._stop = stop_plan
+        self._sends = _Sends()
 
     def start(self) -> None:
         """Register the task definition if asked, start every stage; the poller last."""
@@ -143,11 +209,13 @@ class SyncPipeline:
         retries: dict = {}  # shared by the updater pool members, so a flush finds every pending retry
         logic = self._updater_logic
         guardian = pipeline.start_guardian()
+        sends = self._sends
         pipeline.updater = ActorPool.start(
-            lambda: SyncUpdater(pipeline, logic, retries), self._updater_count, name=f"{name}-updater", owner=guardian
+            lambda: SyncUpdater(pipeline, logic, retries, sends), self._updater_count,
+            name=f"{name}-updater", owner=guardian,
         )
         pipeline.executor = ActorPool.start(
-            lambda: SyncExecutor(pipeline), config.thread_count, name=f"{name}-executor", owner=guardian
+            lambda: SyncExecutor(pipeline, logic, sends), config.thread_count, name=f"{name}-executor", owner=guardian
         )
         if config.lease_extend_enabled:
             pipeline.leases = SyncLeaseKeeper.start(pipeline, name=f"{name}-leases", owner=guardian)
@@ -194,6 +262,10 @@ class SyncPipeline:
         for ref in (pipeline.poller, pipeline.leases, pipeline.executor, pipeline.updater, pipeline.guardian):
             if ref is not None:
                 ref.stop(block=False)
+        # Executor threads are not joined (one may run a task past its hand-back); their sends are
+        # waited for instead.
+        if not self._sends.wait_none(timeout=2):
+            _log.warning("a result send of %s did not end in time", pipeline.task_type)
         for ref in (pipeline.updater, pipeline.leases):
             if ref is not None and not ref.join(timeout=2):
                 _log.warning("%s did not finish its last send in time", ref.name)

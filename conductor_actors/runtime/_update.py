@@ -3,6 +3,10 @@ update's outcome means (``UpdaterLogic``: settle, resend, retry later or give up
 updater stage does with it.
 
 ``decide_update_failure``, ``v2_unsupported`` and ``UpdaterLogic`` are sans-I/O and tested alone.
+``ResultSender`` is what one send's outcome means for the pipeline (the ledger, the slot, the task
+update-v2 chained, recovery), without the send itself. The updater stage (``UpdaterBehaviour``)
+is one; so is a sync executor thread, which sends its own result's first attempt
+(``runtime/_sync.py`` says why) and tells the updater a ``Retry`` when that fails.
 ``UpdaterBehaviour`` is the rest of the updater stage except the send itself, which the flavour
 (``runtime/_sync.py``, ``runtime/_async.py``) performs; it runs on an updater thread (sync) or on
 the event loop (async). A retry is a timer message, never a sleeping thread. A result that cannot
@@ -32,13 +36,14 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, RetryDue, SlotsFreed, ValidTask
+from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, Retry, RetryDue, SlotsFreed, ValidTask
 from ._pipeline import PipelineState, Stage, tell_quietly
-from ._poll import addressable, arrive, fail_undecodable, valid_task
+from ._poll import addressable, dispatch, fail_undecodable, valid_task
 
 __all__ = [
     "GiveUp",
     "Resend",
+    "ResultSender",
     "Retry",
     "Settled",
     "UpdateDecision",
@@ -128,14 +133,6 @@ class Resend:
 
 
 @dataclass(frozen=True, slots=True)
-class Retry:
-    """Send again after ``delay`` seconds."""
-
-    report: Report
-    delay: float
-
-
-@dataclass(frozen=True, slots=True)
 class GiveUp:
     """Final failure: publish ``TaskUpdateFailure``; ``journal`` = keep it for later delivery."""
 
@@ -208,57 +205,28 @@ class UpdaterLogic:
         return GiveUp(report, error, journal=journal)
 
 
-# -- the updater stage ----------------------------------------------------------------------------
+# -- one send's outcome, and the updater stage -----------------------------------------------------
 
 
-class UpdaterBehaviour(Stage):
-    """The updater's bookkeeping; ``logic`` (built by the runner, which also hands it to the
-    graceful stop) and ``retries`` are shared by the members of a sync pool."""
+class ResultSender:
+    """What one send's outcome means for the pipeline; the send itself is the caller's. Used by the
+    updater stage and by each sync executor thread, on that stage's thread (sync) or on the event
+    loop (async). ``logic`` is the one ``UpdaterLogic`` of the worker, shared by every sender."""
 
-    def __init__(
-        self, pipeline: PipelineState, logic: UpdaterLogic, retries: dict[int, tuple[Report, TimerHandle]]
-    ) -> None:
+    def __init__(self, pipeline: PipelineState, logic: UpdaterLogic) -> None:
         self.pipeline = pipeline
         self.logic = logic
-        self.retries = retries
-
-    def on_start(self) -> None:
-        self._beat("updater")
-
-    def handle(self, message: Any) -> Report | None:
-        """Process a message; returns the report to send now, if any."""
-        if isinstance(message, Report):
-            return self._still_owed(message)
-        if isinstance(message, RetryDue):
-            entry = self.retries.pop(message.key, None)
-            return None if entry is None else self._still_owed(entry[0])
-        if isinstance(message, (Pause, Resume)):
-            self.logic.paused = isinstance(message, Pause)  # no chained task while paused
-        elif isinstance(message, Flush):
-            for key in list(self.retries):
-                entry = self.retries.pop(key, None)
-                if entry is not None:
-                    entry[1].cancel()
-                    tell_quietly(self.actor_ref, entry[0])
-        elif isinstance(message, Beat):
-            self._beat("updater")
-        return None
-
-    def _still_owed(self, report: Report) -> Report | None:
-        """``report``, unless its task was settled meanwhile (the flush deadline handed it over)."""
-        if self.pipeline.ledger.state_of(report.task.task_id) is None:
-            _log.debug("not sending the result of %s: already handed over", self.pipeline.describe(report.task))
-            return None
-        return report
 
     def begin_send(self, report: Report) -> tuple[bool, float]:
         """Whether ``report`` goes over update-v2, and when its send starts (``time.perf_counter``,
-        for ``sent``/``send_failed``)."""
+        for ``accepted``/``failed``)."""
         return self.logic.uses_v2(report), time.perf_counter()
 
-    def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
-        """The server accepted the result sent at ``started`` (``time.perf_counter``); update-v2
-        chained ``next_task`` (possibly one that could not be decoded)."""
+    def accepted(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> ValidTask | None:
+        """The server accepted the result sent at ``started``; update-v2 chained ``next_task``
+        (possibly one that could not be decoded). Returns the chained task, already recorded as
+        received (it keeps the slot): the caller runs it or ``dispatch``es it. None: the slot was
+        freed, or handed to the failure of an undecodable task."""
         pipeline = self.pipeline
         pipeline.telemetry.update_sent(time.perf_counter() - started, None)
         settled = self.logic.on_success(next_task)
@@ -269,15 +237,20 @@ class UpdaterBehaviour(Stage):
         if settled.failing is not None:
             fail_undecodable(pipeline, settled.failing)  # it keeps the slot until its failure settles
         elif settled.next_task is not None:
-            arrive(pipeline, settled.next_task)  # the chained task keeps the slot
+            pipeline.ledger.received(settled.next_task)  # the chained task keeps the slot
+            return settled.next_task
         else:
             tell_quietly(pipeline.poller, SlotsFreed(1))
+        return None
 
-    def send_failed(self, report: Report, exc: BaseException, started: float, *, sent_v2: bool) -> Report | None:
-        """Sending at ``started`` (``time.perf_counter``) failed; returns a report to re-send at once
-        (over v1), or None."""
+    def failed(
+        self, report: Report, exc: BaseException, started: float, *, sent_v2: bool
+    ) -> Report | Retry | None:
+        """Sending at ``started`` (``time.perf_counter``) failed. Returns a report to re-send at once
+        (over v1), a ``Retry`` for the updater to schedule, or None: settled (given up, journalled
+        when worth it) or, for an undecodable chained task, accepted after all."""
         if sent_v2 and isinstance(exc, UndecodableTaskError):
-            self.sent(report, exc.task, started)  # accepted; only the chained task is broken
+            self.accepted(report, exc.task, started)  # accepted; only the chained task is broken
             return None
         pipeline = self.pipeline
         pipeline.telemetry.update_sent(time.perf_counter() - started, exc)
@@ -291,9 +264,7 @@ class UpdaterBehaviour(Stage):
                 "sending the result of %s failed (attempt %d): %s; retrying in %.1f s",
                 pipeline.describe(report.task), report.attempt, exc, outcome.delay,
             )
-            key = next(_retry_keys)
-            self.retries[key] = (outcome.report, self.send_after(outcome.delay, RetryDue(key)))
-            return None
+            return outcome
         self._give_up(outcome)
         return None
 
@@ -323,3 +294,65 @@ class UpdaterBehaviour(Stage):
         )
         tell_quietly(pipeline.poller, SlotsFreed(1))
         pipeline.telemetry.update_failed(report.task, report.result, outcome.cause, report.attempt)
+
+
+class UpdaterBehaviour(ResultSender, Stage):
+    """The updater's bookkeeping; ``logic`` (built by the runner, which also hands it to the
+    graceful stop) and ``retries`` (every pending retry, by key) are shared by the members of a
+    sync pool."""
+
+    def __init__(
+        self, pipeline: PipelineState, logic: UpdaterLogic, retries: dict[int, tuple[Report, TimerHandle]]
+    ) -> None:
+        super().__init__(pipeline, logic)
+        self.retries = retries
+
+    def on_start(self) -> None:
+        self._beat("updater")
+
+    def handle(self, message: Any) -> Report | None:
+        """Process a message; returns the report to send now, if any."""
+        if isinstance(message, Report):
+            return self._still_owed(message)
+        if isinstance(message, RetryDue):
+            entry = self.retries.pop(message.key, None)
+            return None if entry is None else self._still_owed(entry[0])
+        if isinstance(message, Retry):
+            self.retry_later(message)
+        elif isinstance(message, (Pause, Resume)):
+            self.logic.paused = isinstance(message, Pause)  # no chained task while paused
+        elif isinstance(message, Flush):
+            for key in list(self.retries):
+                entry = self.retries.pop(key, None)
+                if entry is not None:
+                    entry[1].cancel()
+                    tell_quietly(self.actor_ref, entry[0])
+        elif isinstance(message, Beat):
+            self._beat("updater")
+        return None
+
+    def _still_owed(self, report: Report) -> Report | None:
+        """``report``, unless its task was settled meanwhile (the flush deadline handed it over)."""
+        if self.pipeline.ledger.state_of(report.task.task_id) is None:
+            _log.debug("not sending the result of %s: already handed over", self.pipeline.describe(report.task))
+            return None
+        return report
+
+    def retry_later(self, retry: Retry) -> None:
+        """Send ``retry.report`` again after its delay, on a timer (a ``Flush`` sends it at once)."""
+        key = next(_retry_keys)
+        self.retries[key] = (retry.report, self.send_after(retry.delay, RetryDue(key)))
+
+    def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
+        """``accepted``; a chained task goes to the executor."""
+        task = self.accepted(report, next_task, started)
+        if task is not None:
+            dispatch(self.pipeline, task)
+
+    def send_failed(self, report: Report, exc: BaseException, started: float, *, sent_v2: bool) -> Report | None:
+        """``failed``, with a retry scheduled here; returns a report to re-send at once, or None."""
+        outcome = self.failed(report, exc, started, sent_v2=sent_v2)
+        if isinstance(outcome, Retry):
+            self.retry_later(outcome)
+            return None
+        return outcome

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _support.pipeline_workers import GATES
 from _support.waiting import wait_until
+from runtime.conftest import WAIT, RecordingClient
 
-from conductor_actors.client import ConductorHTTPError, TaskResultStatus
+from conductor_actors.client import (
+    ConductorClient,
+    ConductorHTTPError,
+    ConductorTransportError,
+    TaskResult,
+    TaskResultStatus,
+)
 from conductor_actors.events import PollStarted, TaskExecutionCompleted, TaskExecutionStarted, TaskUpdateFailure
 from conductor_actors.runtime import StopReport
 
@@ -258,3 +265,54 @@ def test_stop_returns_with_no_update_still_in_flight(pipeline: PipelineHarness) 
     report = runner.stop(grace=2, flush=0.3)
     assert report.undelivered == 1
     assert client.in_flight() == 0, f"the result update of task {task_id} was still in flight after stop() returned"
+
+
+def test_a_task_update_v2_chains_after_the_stop_began_is_handed_back_unstarted(pipeline: PipelineHarness) -> None:
+    """The result went out over update-v2 before the stop began; the server's answer, which arrives
+    after, leases the next task to this worker. That task is handed back, never run nor left leased."""
+    pipeline.server.faults.add("update_v2", delay_ms=800, times=1)
+    first, second = pipeline.start_workflows([{"x": 1}, {"x": 2}])
+    client = pipeline.recording_client()
+    runner = pipeline.runner(pipeline.worker("echo", thread_count=1), client=client)
+    task_id = pipeline.only_task(first)["taskId"]
+    wait_until(lambda: client.in_flight() == 1, what="the first result's update-v2 to be in flight")
+
+    report = runner.stop(grace=2, flush=5)
+
+    assert pipeline.server.wait_for_workflows([first], 0.1) == {first: "COMPLETED"}
+    chained = pipeline.only_task(second)
+    assert chained["status"] == "SCHEDULED", "the chained task was left leased to a stopped worker"
+    assert [method for method, _, _ in client.results_for(chained["taskId"])] == ["update_task"]
+    assert [e.task_id for e in pipeline.recorder.of(TaskExecutionStarted)] == [task_id]
+    assert (report.handed_back, report.undelivered, report.clean) == (1, 0, True)
+    assert len(runner.ledger) == 0
+
+
+@pytest.mark.parametrize("flavour", ["sync"])
+def test_stop_returns_only_once_a_send_on_an_executor_thread_ended(pipeline: PipelineHarness) -> None:
+    """Executor threads are not joined at the stop (one may still run a task it handed back), so the
+    stop waits for the sends on them: here a send that ends a while after the client was closed."""
+    closed = threading.Event()
+    ended: list[float] = []
+
+    class SlowToAbort(RecordingClient):
+        def update_task_v2(self, result: TaskResult) -> Any:
+            closed.wait(WAIT)  # in flight until the stop closes the client
+            time.sleep(0.3)  # a transport slow to give up
+            ended.append(time.monotonic())
+            raise ConductorTransportError("aborted: the client was closed")
+
+        def close(self) -> None:
+            closed.set()
+            self.inner.close()
+
+    pipeline.start_workflows([{"x": 0}])
+    client = SlowToAbort(ConductorClient(pipeline.configuration, pool_size=4))
+    runner = pipeline.runner(pipeline.worker("echo"), client=client)
+    pipeline.recorder.wait_for(TaskExecutionCompleted)
+
+    report = runner.stop(grace=1, flush=0.2)
+    returned = time.monotonic()
+
+    assert report.undelivered == 1
+    assert ended and ended[0] <= returned, "stop() returned while a result send was still in flight"

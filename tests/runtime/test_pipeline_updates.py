@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.pipeline_workers import GATES
 from _support.waiting import wait_until
+from runtime.conftest import RecordingClient
 
-from conductor_actors.client import AuthorizationError, ConductorHTTPError, NotFoundError, TaskResult, TaskResultStatus
+from conductor_actors import Worker
+from conductor_actors.client import (
+    AuthorizationError,
+    ConductorClient,
+    ConductorHTTPError,
+    NotFoundError,
+    TaskResult,
+    TaskResultStatus,
+)
 from conductor_actors.client._errors import http_error_for
 from conductor_actors.events import PollCompleted, TaskExecutionStarted, TaskUpdateFailure
 
@@ -303,3 +313,33 @@ def test_a_result_refused_for_its_credentials_is_retried_then_handed_to_recovery
     stats = pipeline.server.stats()
     assert (stats["update_v2"], stats["update_v1"]) == (3, 0)
     wait_until(lambda: len(runner.ledger) == 0, what="the refused result to be settled")
+
+
+def _note_thread(x: int) -> dict[str, Any]:
+    """A sync worker saying which thread ran it."""
+    return {"y": x, "thread": threading.current_thread().name}
+
+
+@pytest.mark.parametrize("flavour", ["sync"])
+def test_a_sync_result_is_sent_by_the_thread_that_ran_its_task_which_runs_the_chained_task(
+    pipeline: PipelineHarness,
+) -> None:
+    """A hand-over to another thread costs a thread switch per result, and another per chained task:
+    the executor thread sends its own result's first attempt and runs what update-v2 chains to it."""
+    sent_from: dict[str, str] = {}
+
+    class ThreadNoting(RecordingClient):
+        def update_task_v2(self, result: TaskResult) -> Any:
+            sent_from[result.task_id] = threading.current_thread().name
+            return super().update_task_v2(result)
+
+    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(4)])
+    client = ThreadNoting(ConductorClient(pipeline.configuration, pool_size=4))
+    pipeline.runner(Worker(pipeline.task_name(), _note_thread, thread_count=1), client=client)
+    pipeline.complete(workflow_ids)
+
+    tasks = [pipeline.only_task(w) for w in workflow_ids]
+    ran_on = {task["taskId"]: task["outputData"]["thread"] for task in tasks}
+    assert sent_from == ran_on
+    assert len(set(ran_on.values())) == 1, "a chained task went to another executor thread"
+    assert sum(p.tasks_received for p in pipeline.recorder.of(PollCompleted)) == 1

@@ -14,7 +14,7 @@ import pytest
 from _support.waiting import wait_until
 
 from conductor_actors.actors import ActorPool
-from conductor_actors.runtime._sync import SyncExecutor, SyncPoller, SyncUpdater
+from conductor_actors.runtime._sync import SyncExecutor, SyncPoller, SyncUpdater, _Sends
 from conductor_actors.runtime._update import UpdaterLogic
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ def test_a_slot_freed_before_the_poller_ref_is_stored_reaches_the_poller(pipelin
     w = runner._build_state()
     w.client = client
     name = w.task_type
-    w.updater = ActorPool.start(lambda: SyncUpdater(w, UpdaterLogic(w.runtime), {}), 1, name=f"{name}-updater")
-    w.executor = ActorPool.start(lambda: SyncExecutor(w), 1, name=f"{name}-executor")
+    logic, sends = UpdaterLogic(w.runtime), _Sends()
+    w.updater = ActorPool.start(lambda: SyncUpdater(w, logic, {}, sends), 1, name=f"{name}-updater")
+    w.executor = ActorPool.start(lambda: SyncExecutor(w, logic, sends), 1, name=f"{name}-executor")
     poller = SyncPoller.start(w, name=f"{name}-poller")
     try:
         pipeline.complete(first)
