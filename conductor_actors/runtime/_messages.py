@@ -2,8 +2,8 @@
 of the pipeline (poller -> executor -> updater).
 
 Parent -> child: ``Stop``, ``Pause``, ``Resume``; the graceful stop (``GracefulStop.begin``) tells
-the same ``Stop`` to the poller, and the child's reader the same ``Pause``/``Resume`` to the poller
-and the updater.
+the same ``Stop`` to the poller, and the child's reader (through the runner) the same
+``Pause``/``Resume`` to the poller.
 Child -> parent: ``Ready``, ``Heartbeat``, ``EventBatch`` (events parent-side actors subscribed to,
 plus pre-aggregated metric deltas), ``UndeliveredResult`` (a result whose update failed finally, for
 the recovery actor), ``Exiting``.

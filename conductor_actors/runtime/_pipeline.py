@@ -503,10 +503,9 @@ class PipelineState:
         return self.guardian
 
     def tell_polling(self, message: Pause | Resume) -> None:
-        """``Pause`` or ``Resume`` for the poller and the updater (which chains no task while
-        paused); any thread."""
+        """``Pause`` or ``Resume`` for the poller; any thread. (The runner sets the updater's
+        protocol state itself, so that no send takes a chained task while paused.)"""
         tell_quietly(self.poller, message)
-        tell_quietly(self.updater, message)
 
     def hand_to_recovery(self, result: TaskResult, cause: BaseException, attempts: int) -> None:
         """Pass a result that could not be delivered to ``undeliverable`` (counted)."""

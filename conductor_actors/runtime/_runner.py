@@ -243,13 +243,17 @@ class WorkerRunner:
         asyncio.run_coroutine_threadsafe(self._async.start(), loop).result()
 
     def pause(self) -> None:
-        """Stop polling (running tasks continue); thread-safe."""
+        """Stop polling and taking tasks update-v2 chains (running tasks continue); thread-safe."""
         if self._state is not None:
+            # Set here rather than told: sync executor threads send results too, and one that a
+            # message had not reached yet would take a chained task while paused.
+            self._updater_logic.paused = True
             self._state.tell_polling(Pause())
 
     def resume(self) -> None:
         """Poll again after ``pause``; thread-safe."""
         if self._state is not None:
+            self._updater_logic.paused = False
             self._state.tell_polling(Resume())
 
     def hurry(self, grace: float, flush: float) -> None:

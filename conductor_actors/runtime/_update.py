@@ -36,7 +36,7 @@ from ..client import (
     UndecodableTaskError,
 )
 from ..settings import RuntimeSettings
-from ._messages import Beat, Flush, Pause, Purpose, Report, Resume, Retry, RetryDue, SlotsFreed, ValidTask
+from ._messages import Beat, Flush, Purpose, Report, Retry, RetryDue, SlotsFreed, ValidTask
 from ._pipeline import PipelineState, Stage, tell_quietly
 from ._poll import addressable, dispatch, fail_undecodable, valid_task
 
@@ -319,8 +319,6 @@ class UpdaterBehaviour(ResultSender, Stage):
             return None if entry is None else self._still_owed(entry[0])
         if isinstance(message, Retry):
             self.retry_later(message)
-        elif isinstance(message, (Pause, Resume)):
-            self.logic.paused = isinstance(message, Pause)  # no chained task while paused
         elif isinstance(message, Flush):
             for key in list(self.retries):
                 entry = self.retries.pop(key, None)

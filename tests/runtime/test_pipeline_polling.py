@@ -24,6 +24,7 @@ from conductor_actors.client import (
     Configuration,
     InvalidResponseError,
 )
+from conductor_actors.client._errors import http_error_for
 from conductor_actors.events import PollCompleted, PollFailure, PollStarted, TaskExecutionStarted
 from conductor_actors.runtime._messages import PollTick
 
@@ -209,6 +210,35 @@ def test_a_paused_worker_takes_no_new_task_through_update_v2(pipeline: PipelineH
     recorder.none_within(TaskExecutionStarted, 0.5)  # update-v2 chains within about 100 ms
     assert recorder.count(TaskExecutionStarted) == 1, "a paused worker started a new task"
     assert pipeline.only_task(waiting[0])["status"] == "SCHEDULED"
+
+
+@pytest.mark.parametrize("flavour", ["sync"])
+def test_a_result_sent_just_after_pause_takes_no_task_while_the_updater_is_busy(pipeline: PipelineHarness) -> None:
+    """A sync executor thread sends its own result: the pause must hold for it at once, even while
+    the updater thread, busy with another task's retry, has not read a message since."""
+    client = pipeline.recording_client()
+    client.fail_next("update_task_v2", lambda _: http_error_for(500, b"{}", method="POST", path="/tasks/update-v2"))
+    # The retry of the first result then hangs on the server (and fails), keeping the one updater thread busy.
+    pipeline.server.faults.add("update_v2", status=503, delay_ms=1500, times=1)
+    first, second = pipeline.start_workflows([{"gate": "pause-a"}, {"gate": "pause-b"}])
+    settings = pipeline.settings(update_retry_delays=(0.05, 0.05), updater_concurrency=1)
+    runner = pipeline.runner(pipeline.worker("hold", thread_count=2), client=client, settings=settings)
+    pipeline.recorder.wait_for(TaskExecutionStarted, 2)
+    task_a, task_b = pipeline.only_task(first)["taskId"], pipeline.only_task(second)["taskId"]
+
+    GATES.open("pause-a")
+    wait_until(lambda: len(client.results_for(task_a)) == 2 and client.in_flight() == 1,
+               what="the first result's retry to be in flight on the updater")
+    runner.pause()
+    third = pipeline.start_workflows([{"gate": "pause-c"}])  # queued: update-v2 would chain it
+    GATES.open("pause-c")
+    GATES.open("pause-b")
+    client.wait_ended(task_b)
+
+    assert [method for method, _, _ in client.results_for(task_b)] == ["update_task"]
+    assert pipeline.recorder.none_within(TaskExecutionStarted, 0.3), "a paused worker started a chained task"
+    runner.resume()
+    pipeline.complete([first, second, *third])
 
 
 class SteppedTimers(ManualTimerService):
