@@ -181,17 +181,23 @@ class AsyncUpdater(_Sending, UpdaterBehaviour, AsyncioActor):
             self._spawn(self._send(report))
         return None
 
-    async def _send(self, report: Report | None) -> None:
+    async def _send(self, report: Report) -> None:
+        """Send ``report`` (again at once over v1 when the server says so) until it is accepted,
+        given up, or must wait for a retry; as the sync flavour's ``_send``."""
         try:
-            while report is not None:
+            while True:
                 use_v2, started = self.begin_send(report)
                 try:
                     next_task = await self._update(report.result, use_v2)
                 except Exception as exc:
-                    report = self.send_failed(report, exc, started, sent_v2=use_v2)
+                    outcome = self.failed(report, exc, started, sent_v2=use_v2)
+                    if isinstance(outcome, Report):
+                        report = outcome
+                        continue
+                    self.after_send(None, outcome)
                 else:
-                    self.sent(report, next_task, started)
-                    report = None
+                    self.after_send(self.accepted(report, next_task, started), None)
+                return
         finally:
             self._sent()
 

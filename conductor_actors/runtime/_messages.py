@@ -185,7 +185,8 @@ class PollTick:
 
 @dataclass(frozen=True, slots=True)
 class SlotsFreed:
-    """Updater -> poller: ``count`` tasks were settled; their slots are free again."""
+    """Whoever settled the tasks (the updater, a sync executor thread) -> poller: ``count`` tasks
+    were settled; their slots are free again."""
 
     count: int = 1
 
@@ -207,7 +208,7 @@ class Report:
     """-> updater: send ``result`` for ``task``. Told by the async executor (results), either
     executor (hand-backs of tasks not started while stopping; a sync executor thread sends its own
     results, see ``runtime/_sync.py``), the poller (hand-backs while stopping, failures of
-    undecodable tasks), the updater (the failure of an undecodable chained task) and
+    undecodable tasks), whoever sent the result an undecodable task was chained to (its failure) and
     ``GracefulStop`` (hand-backs at the grace deadline). ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
 

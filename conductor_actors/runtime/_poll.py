@@ -4,10 +4,11 @@ what happens to what a poll brought (validation on arrival, the ledger, ``Execut
 ``PollSchedule`` and ``PollerLogic`` are sans-I/O: every time is passed in (seconds from any
 monotonic clock), so schedules are tested with a fake clock. ``PollerBehaviour`` is the rest of the
 poller stage except the poll itself, which the flavour (``runtime/_sync.py``, ``runtime/_async.py``)
-performs; it runs on the poller's own thread (sync) or on the event loop (async). ``arrive`` and
-``fail_undecodable`` also take the tasks update-v2 chains (called on an updater thread or the
-loop). Nothing here raises for what the server sent: a task that cannot run is logged and failed
-or skipped.
+performs; it runs on the poller's own thread (sync) or on the event loop (async).
+``fail_undecodable`` also takes the undecodable tasks update-v2 chains, and ``dispatch`` the
+chained tasks the updater passes on (called on a thread that sent a result, or on the loop).
+Nothing here raises for what the server sent: a task that cannot run is logged and failed or
+skipped.
 """
 
 from __future__ import annotations
@@ -196,8 +197,8 @@ def undecodable_result(task: UndecodableTask, worker_id: str) -> TaskResult:
 
 
 def arrive(pipeline: PipelineState, task: ValidTask) -> None:
-    """A task arrived (by a poll or chained by update-v2) and holds a slot: record it and have it
-    run, or hand it back at once when the pipeline is stopping."""
+    """A task a poll brought holds a slot: record it and have it run, or hand it back at once when
+    the pipeline is stopping."""
     pipeline.ledger.received(task)
     dispatch(pipeline, task)
 

@@ -11,8 +11,9 @@
 Why the executor sends: handing a result to another thread costs a thread switch (about 20 µs of
 CPU, measured on a 2-core Linux machine), and a chained task came back the same way, so two per
 task: on a no-op worker that was more than the rest of the pipeline together. A send is bounded by
-the client's timeouts, and only the first attempt happens on the executor thread, so a server that
-is down holds each executor thread for one timeout at most, not for the retry schedule.
+the client's timeouts, and only the first attempt (with its resend over v1, when the server needs
+one) happens on the executor thread, so a server that is down holds each executor thread for a
+timeout or two, never for the retry schedule.
 
 Each stage class only performs its blocking calls (a poll, the worker function, a send); every
 decision is in the behaviour it inherits or uses (``_poll``, ``_execute``, ``_update``).
@@ -35,7 +36,7 @@ from ..worker import execute_sync, register_task_definition
 from ._execute import ExecutorBehaviour, LeaseBehaviour
 from ._messages import Execute, Report, Retry, ValidTask
 from ._pipeline import PipelineState, TaskState, tell_quietly
-from ._poll import PollerBehaviour, dispatch
+from ._poll import PollerBehaviour
 from ._stop import GracefulStop, StopReport
 from ._update import ResultSender, UpdaterBehaviour, UpdaterLogic
 
@@ -63,8 +64,9 @@ class SyncPoller(PollerBehaviour, ThreadActor):
 
 
 class _Sends:
-    """How many result sends are in flight on the threads of one pipeline (executors and updaters),
-    so that its stop returns only once the last one ended: any thread."""
+    """How many results are being sent on the threads of one pipeline (executors and updaters),
+    from the result to what its answer brought, so that its stop returns only once the last one
+    ended: any thread."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition(threading.Lock())
@@ -86,21 +88,18 @@ class _Sends:
             return self._changed.wait_for(lambda: not self._count, timeout)
 
 
-def _send(
-    sender: ResultSender, client: ConductorClient, sends: _Sends, report: Report
-) -> tuple[ValidTask | None, Retry | None]:
+def _send(sender: ResultSender, client: ConductorClient, report: Report) -> tuple[ValidTask | None, Retry | None]:
     """Send ``report`` on this thread (again at once over v1 when the server says so) until it is
     accepted, given up, or must wait for a retry. Returns the task update-v2 chained (recorded as
     received) and the ``Retry`` to schedule, at most one of them."""
     while True:
         use_v2, started = sender.begin_send(report)
         try:
-            with sends:
-                if use_v2:
-                    next_task = client.update_task_v2(report.result)
-                else:
-                    client.update_task(report.result)
-                    next_task = None
+            if use_v2:
+                next_task = client.update_task_v2(report.result)
+            else:
+                client.update_task(report.result)
+                next_task = None
         except Exception as exc:
             outcome = sender.failed(report, exc, started, sent_v2=use_v2)
             if isinstance(outcome, Report):
@@ -125,12 +124,14 @@ class SyncExecutor(ExecutorBehaviour, ThreadActor):
         pipeline = self.pipeline
         task: ValidTask | None = message.task
         while task is not None and self.begin(task):
-            report = self.finish(task, execute_sync(pipeline.bound, task, pipeline.shutting_down.is_set))
-            if report is None:
-                return
-            task, retry = _send(self._sender, pipeline.client, self._sends, report)
-            if retry is not None:
-                tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
+            outcome = execute_sync(pipeline.bound, task, pipeline.shutting_down.is_set)
+            with self._sends:  # from the outcome to what the answer brought: a stop waits for all of it
+                report = self.finish(task, outcome)
+                if report is None:
+                    return
+                task, retry = _send(self._sender, pipeline.client, report)
+                if retry is not None:
+                    tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
 
 
 class SyncUpdater(UpdaterBehaviour, ThreadActor):
@@ -146,13 +147,9 @@ class SyncUpdater(UpdaterBehaviour, ThreadActor):
 
     def on_receive(self, message: Any) -> None:
         report = self.handle(message)
-        if report is None:
-            return
-        task, retry = _send(self, self.pipeline.client, self._sends, report)
-        if retry is not None:
-            self.retry_later(retry)
-        if task is not None:
-            dispatch(self.pipeline, task)
+        if report is not None:
+            with self._sends:
+                self.after_send(*_send(self, self.pipeline.client, report))
 
 
 class SyncLeaseKeeper(LeaseBehaviour, ThreadActor):

@@ -142,7 +142,8 @@ class GiveUp:
 
 
 class UpdaterLogic:
-    """Which endpoint to use and what an update's outcome means. Shared by every updater member.
+    """Which endpoint to use and what an update's outcome means. Shared by every sender (the
+    updater's members, the sync executor threads); the runner sets ``paused``, the stop ``draining``.
 
     update-v2 is assumed (servers of the last years have it, and it saves a poll per task); the
     first answer showing the endpoint is missing switches to v1 for good. Results already in flight
@@ -230,18 +231,25 @@ class ResultSender:
         pipeline = self.pipeline
         pipeline.telemetry.update_sent(time.perf_counter() - started, None)
         settled = self.logic.on_success(next_task)
-        pipeline.ledger.settled(report.task.task_id)
-        if report.purpose is Purpose.HANDBACK:
-            pipeline.handed_back.add()
-            pipeline.telemetry.handed_back()
+        sent_id = report.task.task_id
+        chained = settled.failing or settled.next_task
+        # The chained task enters the ledger before the sent one leaves it: a stop waits for an
+        # empty ledger, which must not look empty while the slot passes on. (A server that chains
+        # the very task just sent has it settled first, then received anew.)
+        if chained is not None and chained.task_id == sent_id:
+            pipeline.ledger.settled(sent_id)
         if settled.failing is not None:
             fail_undecodable(pipeline, settled.failing)  # it keeps the slot until its failure settles
         elif settled.next_task is not None:
             pipeline.ledger.received(settled.next_task)  # the chained task keeps the slot
-            return settled.next_task
-        else:
+        if chained is None or chained.task_id != sent_id:
+            pipeline.ledger.settled(sent_id)
+        if report.purpose is Purpose.HANDBACK:
+            pipeline.handed_back.add()
+            pipeline.telemetry.handed_back()
+        if chained is None:
             tell_quietly(pipeline.poller, SlotsFreed(1))
-        return None
+        return settled.next_task
 
     def failed(
         self, report: Report, exc: BaseException, started: float, *, sent_v2: bool
@@ -341,16 +349,10 @@ class UpdaterBehaviour(ResultSender, Stage):
         key = next(_retry_keys)
         self.retries[key] = (retry.report, self.send_after(retry.delay, RetryDue(key)))
 
-    def sent(self, report: Report, next_task: Task | UndecodableTask | None, started: float) -> None:
-        """``accepted``; a chained task goes to the executor."""
-        task = self.accepted(report, next_task, started)
+    def after_send(self, task: ValidTask | None, retry: Retry | None) -> None:
+        """What a send of this stage left to do: run the task update-v2 chained (the executor does),
+        or keep the retry on a timer."""
+        if retry is not None:
+            self.retry_later(retry)
         if task is not None:
             dispatch(self.pipeline, task)
-
-    def send_failed(self, report: Report, exc: BaseException, started: float, *, sent_v2: bool) -> Report | None:
-        """``failed``, with a retry scheduled here; returns a report to re-send at once, or None."""
-        outcome = self.failed(report, exc, started, sent_v2=sent_v2)
-        if isinstance(outcome, Retry):
-            self.retry_later(outcome)
-            return None
-        return outcome
