@@ -219,7 +219,7 @@ def test_a_result_sent_just_after_pause_takes_no_task_while_the_updater_is_busy(
     client = pipeline.recording_client()
     client.fail_next("update_task_v2", lambda _: http_error_for(500, b"{}", method="POST", path="/tasks/update-v2"))
     # The retry of the first result then hangs on the server (and fails), keeping the one updater thread busy.
-    pipeline.server.faults.add("update_v2", status=503, delay_ms=1500, times=1)
+    pipeline.server.faults.add("update_v2", status=503, delay_ms=2000, times=1)
     first, second = pipeline.start_workflows([{"gate": "pause-a"}, {"gate": "pause-b"}])
     settings = pipeline.settings(update_retry_delays=(0.05, 0.05), updater_concurrency=1)
     runner = pipeline.runner(pipeline.worker("hold", thread_count=2), client=client, settings=settings)

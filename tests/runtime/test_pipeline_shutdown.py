@@ -270,7 +270,7 @@ def test_stop_returns_with_no_update_still_in_flight(pipeline: PipelineHarness) 
 def test_a_task_update_v2_chains_after_the_stop_began_is_handed_back_unstarted(pipeline: PipelineHarness) -> None:
     """The result went out over update-v2 before the stop began; the server's answer, which arrives
     after, leases the next task to this worker. That task is handed back, never run nor left leased."""
-    pipeline.server.faults.add("update_v2", delay_ms=800, times=1)
+    pipeline.server.faults.add("update_v2", delay_ms=1500, times=1)
     first, second = pipeline.start_workflows([{"x": 1}, {"x": 2}])
     client = pipeline.recording_client()
     runner = pipeline.runner(pipeline.worker("echo", thread_count=1), client=client)
@@ -292,15 +292,22 @@ def test_a_task_update_v2_chains_after_the_stop_began_is_handed_back_unstarted(p
 def test_stop_returns_only_once_a_send_on_an_executor_thread_ended(pipeline: PipelineHarness) -> None:
     """Executor threads are not joined at the stop (one may still run a task it handed back), so the
     stop waits for the sends on them: here a send that ends a while after the client was closed."""
-    closed = threading.Event()
+    in_flight, closed = threading.Event(), threading.Event()
     ended: list[float] = []
 
     class SlowToAbort(RecordingClient):
-        def update_task_v2(self, result: TaskResult) -> Any:
+        def _hang(self) -> Any:
+            in_flight.set()
             closed.wait(WAIT)  # in flight until the stop closes the client
             time.sleep(0.3)  # a transport slow to give up
             ended.append(time.monotonic())
             raise ConductorTransportError("aborted: the client was closed")
+
+        def update_task_v2(self, result: TaskResult) -> Any:
+            return self._hang()
+
+        def update_task(self, result: TaskResult) -> str:
+            return self._hang()  # type: ignore[no-any-return]
 
         def close(self) -> None:
             closed.set()
@@ -309,7 +316,7 @@ def test_stop_returns_only_once_a_send_on_an_executor_thread_ended(pipeline: Pip
     pipeline.start_workflows([{"x": 0}])
     client = SlowToAbort(ConductorClient(pipeline.configuration, pool_size=4))
     runner = pipeline.runner(pipeline.worker("echo"), client=client)
-    pipeline.recorder.wait_for(TaskExecutionCompleted)
+    assert in_flight.wait(WAIT)
 
     report = runner.stop(grace=1, flush=0.2)
     returned = time.monotonic()

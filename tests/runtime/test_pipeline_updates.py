@@ -22,6 +22,7 @@ from conductor_actors.client import (
     ConductorClient,
     ConductorHTTPError,
     NotFoundError,
+    Task,
     TaskResult,
     TaskResultStatus,
 )
@@ -327,19 +328,59 @@ def test_a_sync_result_is_sent_by_the_thread_that_ran_its_task_which_runs_the_ch
     """A hand-over to another thread costs a thread switch per result, and another per chained task:
     the executor thread sends its own result's first attempt and runs what update-v2 chains to it."""
     sent_from: dict[str, str] = {}
+    chained_on: dict[str, str] = {}  # chained task id -> the thread whose send brought it
 
     class ThreadNoting(RecordingClient):
         def update_task_v2(self, result: TaskResult) -> Any:
-            sent_from[result.task_id] = threading.current_thread().name
-            return super().update_task_v2(result)
+            thread = threading.current_thread().name
+            sent_from[result.task_id] = thread
+            chained = super().update_task_v2(result)
+            if chained is not None:
+                chained_on[chained.task_id] = thread
+            return chained
 
-    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(4)])
+    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(8)])
     client = ThreadNoting(ConductorClient(pipeline.configuration, pool_size=4))
-    pipeline.runner(Worker(pipeline.task_name(), _note_thread, thread_count=1), client=client)
+    pipeline.runner(Worker(pipeline.task_name(), _note_thread, thread_count=2), client=client)
     pipeline.complete(workflow_ids)
 
     tasks = [pipeline.only_task(w) for w in workflow_ids]
     ran_on = {task["taskId"]: task["outputData"]["thread"] for task in tasks}
     assert sent_from == ran_on
-    assert len(set(ran_on.values())) == 1, "a chained task went to another executor thread"
-    assert sum(p.tasks_received for p in pipeline.recorder.of(PollCompleted)) == 1
+    assert chained_on, "update-v2 chained no task"
+    assert {task_id: ran_on[task_id] for task_id in chained_on} == chained_on
+
+
+def test_a_server_chaining_the_task_just_sent_keeps_the_slot(pipeline: PipelineHarness) -> None:
+    """An odd server answers a result with the very task it was for: the task is settled, then
+    received anew and run again, and the slot stays in use; it is not lost between the two."""
+    client = pipeline.recording_client()
+    inner = client.inner
+    echoed: list[str] = []
+
+    def echo(result: TaskResult, answer: Task | None) -> Task | None:
+        if answer is not None or echoed:
+            return answer
+        echoed.append(result.task_id)
+        return Task(task_id=result.task_id, workflow_instance_id=result.workflow_instance_id,
+                    task_type=pipeline.task_name(), input_data={"x": 1}, response_timeout_seconds=60)
+
+    if pipeline.flavour == "sync":
+        send = inner.update_task_v2
+        inner.update_task_v2 = lambda result: echo(result, send(result))  # type: ignore[method-assign]
+    else:
+        send_async = inner.update_task_v2
+
+        async def echo_async(result: TaskResult) -> Task | None:
+            return echo(result, await send_async(result))
+
+        inner.update_task_v2 = echo_async  # type: ignore[method-assign]
+    first = pipeline.start_workflows([{"x": 1}])
+    runner = pipeline.runner(pipeline.worker("echo", thread_count=1), client=client)
+    pipeline.complete(first)
+    wait_until(lambda: len(runner.ledger) == 0, what="the task run again to be settled")
+
+    later = pipeline.start_workflows([{"x": 2}])
+    pipeline.complete(later)  # polled: the one slot was freed after the second run
+    started = [e.task_id for e in pipeline.recorder.of(TaskExecutionStarted)]
+    assert started.count(echoed[0]) == 2
