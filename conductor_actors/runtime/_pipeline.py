@@ -168,9 +168,13 @@ class TaskLedger:
         if callback is not None:
             callback()
 
-    def received(self, task: ValidTask) -> None:
-        """A task arrived."""
+    def received(self, task: ValidTask, *, replacing: str | None = None) -> None:
+        """A task arrived. ``replacing``: the task whose accepted result brought it (update-v2),
+        which leaves in the same step, so the ledger never looks empty while the slot passes on (a
+        stop waits for it to be empty)."""
         with self._lock:
+            if replacing is not None:
+                self._entries.pop(replacing, None)  # gone already when the flush deadline handed it over
             self._entries[task.task_id] = (task, TaskState.RECEIVED, None)
             self._changed()
         self._notify()

@@ -212,11 +212,12 @@ def dispatch(pipeline: PipelineState, task: ValidTask) -> None:
         tell_quietly(pipeline.executor, Execute(task))
 
 
-def fail_undecodable(pipeline: PipelineState, bad: UndecodableTask) -> None:
+def fail_undecodable(pipeline: PipelineState, bad: UndecodableTask, *, replacing: str | None = None) -> None:
     """A task arrived (by a poll or chained by update-v2) and holds a slot, but could not be
     decoded; its ids could. Report it FAILED_WITH_TERMINAL_ERROR through the updater like any
     result: retried, kept in the outbox when it cannot be delivered, and the slot freed once settled.
-    Also while stopping: handing it back would only bring it back as broken."""
+    Also while stopping: handing it back would only bring it back as broken. ``replacing``: the
+    task whose accepted result chained it (see ``TaskLedger.received``)."""
     # Only an addressable task gets here: both its ids were read.
     task = cast(
         ValidTask, Task(task_id=bad.task_id, workflow_instance_id=bad.workflow_instance_id, task_type=bad.task_type)
@@ -225,7 +226,7 @@ def fail_undecodable(pipeline: PipelineState, bad: UndecodableTask) -> None:
     _log.error(
         "%s could not be decoded (%s); failing it with FAILED_WITH_TERMINAL_ERROR", pipeline.describe(task), bad.reason
     )
-    pipeline.ledger.received(task)
+    pipeline.ledger.received(task, replacing=replacing)
     pipeline.ledger.transition(task.task_id, TaskState.RECEIVED, TaskState.REPORTING, result)
     tell_quietly(pipeline.updater, Report(task, result))
 

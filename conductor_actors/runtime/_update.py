@@ -232,22 +232,16 @@ class ResultSender:
         pipeline.telemetry.update_sent(time.perf_counter() - started, None)
         settled = self.logic.on_success(next_task)
         sent_id = report.task.task_id
-        chained = settled.failing or settled.next_task
-        # The chained task enters the ledger before the sent one leaves it: a stop waits for an
-        # empty ledger, which must not look empty while the slot passes on. (A server that chains
-        # the very task just sent has it settled first, then received anew.)
-        if chained is not None and chained.task_id == sent_id:
-            pipeline.ledger.settled(sent_id)
-        if settled.failing is not None:
-            fail_undecodable(pipeline, settled.failing)  # it keeps the slot until its failure settles
-        elif settled.next_task is not None:
-            pipeline.ledger.received(settled.next_task)  # the chained task keeps the slot
-        if chained is None or chained.task_id != sent_id:
-            pipeline.ledger.settled(sent_id)
         if report.purpose is Purpose.HANDBACK:
             pipeline.handed_back.add()
             pipeline.telemetry.handed_back()
-        if chained is None:
+        # A chained task takes the sent one's place in the ledger, and its slot.
+        if settled.failing is not None:
+            fail_undecodable(pipeline, settled.failing, replacing=sent_id)  # failed with the slot
+        elif settled.next_task is not None:
+            pipeline.ledger.received(settled.next_task, replacing=sent_id)
+        else:
+            pipeline.ledger.settled(sent_id)
             tell_quietly(pipeline.poller, SlotsFreed(1))
         return settled.next_task
 

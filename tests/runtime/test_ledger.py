@@ -45,3 +45,18 @@ def test_ledger_wait_returns_when_the_last_task_leaves_a_state_or_times_out() ->
     ledger.settled("t1")
     thread.join(10)
     assert results == [True]
+
+
+def test_a_chained_task_takes_the_place_of_the_one_whose_result_brought_it_in_one_step() -> None:
+    ledger = TaskLedger()
+    sizes: list[int] = []
+    ledger.on_change = lambda: sizes.append(len(ledger))
+    ledger.received(task(1))
+    ledger.received(task(2), replacing="t1")
+    assert sizes == [1, 1], "the ledger looked empty while the slot passed on"
+    assert ledger.unsettled() == [task(2)]
+
+    ledger.received(task(2), replacing="t2")  # a server chaining the very task just sent
+    assert ledger.unsettled() == [task(2)] and ledger.state_of("t2") is TaskState.RECEIVED
+    ledger.received(task(3), replacing="t9")  # already handed over at the flush deadline
+    assert len(ledger) == 2
