@@ -263,7 +263,10 @@ class SyncPipeline:
         # Executor threads are not joined (one may run a task past its hand-back); their sends are
         # waited for instead.
         if not self._sends.wait_none(timeout=2):
-            _log.warning("a result send of %s did not end in time", pipeline.task_type)
+            _log.warning(
+                "stopping %s while a result is still being sent, 2 s after its connections were closed",
+                pipeline.task_type,
+            )
         for ref in (pipeline.updater, pipeline.leases):
             if ref is not None and not ref.join(timeout=2):
                 _log.warning("%s did not finish its last send in time", ref.name)

@@ -352,8 +352,8 @@ def test_a_sync_result_is_sent_by_the_thread_that_ran_its_task_which_runs_the_ch
 
 
 def test_a_server_chaining_the_task_just_sent_keeps_the_slot(pipeline: PipelineHarness) -> None:
-    """An odd server answers a result with the very task it was for: the task is settled, then
-    received anew and run again, and the slot stays in use; it is not lost between the two."""
+    """An odd server answers a result with the very task it was for: the task takes its own place in
+    the ledger and runs again, and the slot stays in use until that run is settled."""
     client = pipeline.recording_client()
     inner = client.inner
     echoed: list[str] = []
