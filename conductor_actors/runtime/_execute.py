@@ -2,8 +2,8 @@
 
 - ``ExecutorBehaviour``: claims a task for running (ledger RECEIVED -> RUNNING, lease tracking),
   and once the flavour ran the worker function, records the outcome (telemetry, task log, the
-  recycle check) and gives the flavour the ``Report`` to send: a sync executor thread sends it
-  itself, the async executor tells the updater.
+  recycle check) and gives the flavour the ``Report`` to send, whose first attempt the executor
+  thread (sync) or the task's coroutine (async) sends itself.
 - ``LeaseBehaviour``: which running tasks need a lease extension, and when.
 - ``hand_back``: return a received, unstarted task to the server; ``handback_result``,
   ``lease_extension_result`` and ``overdue_result`` are the results the runtime sends itself.

@@ -185,7 +185,7 @@ class PollTick:
 
 @dataclass(frozen=True, slots=True)
 class SlotsFreed:
-    """Whoever settled the tasks (the updater, a sync executor thread) -> poller: ``count`` tasks
+    """Whoever settled the tasks (the updater, an executor) -> poller: ``count`` tasks
     were settled; their slots are free again."""
 
     count: int = 1
@@ -205,9 +205,9 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """-> updater: send ``result`` for ``task``. Told by the async executor (results), either
-    executor (hand-backs of tasks not started while stopping; a sync executor thread sends its own
-    results, see ``runtime/_sync.py``), the poller (hand-backs while stopping, failures of
+    """-> updater: send ``result`` for ``task``. Told by either executor (hand-backs of tasks not
+    started while stopping; an executor sends its own results' first attempt, see
+    ``runtime/_sync.py``), the poller (hand-backs while stopping, failures of
     undecodable tasks), whoever sent the result an undecodable task was chained to (its failure) and
     ``GracefulStop`` (hand-backs at the grace deadline). ``attempt`` is 1-based;
     ``v1_only``: send it over POST /tasks, never update-v2 (its update-v2 answer was too large)."""
@@ -222,8 +222,8 @@ class Report:
 @dataclass(frozen=True, slots=True)
 class Retry:
     """Send ``report`` again after ``delay`` seconds (``report.attempt`` is already the next one).
-    The decision after a failed send; a sync executor thread whose own send failed tells it to the
-    updater, which keeps every pending retry."""
+    The decision after a failed send; an executor whose own send failed tells it to the updater,
+    which keeps every pending retry."""
 
     report: Report
     delay: float
@@ -244,8 +244,8 @@ class CancelRunning:
 
 @dataclass(frozen=True, slots=True)
 class CancelSends:
-    """``AsyncPipeline.stop`` -> async updater / lease keeper, after the flush deadline: cancel the
-    sends in flight and answer with their coroutines (the pipeline awaits them)."""
+    """``AsyncPipeline.stop`` -> async executor / updater / lease keeper, after the flush deadline:
+    cancel the sends in flight and answer with their coroutines (the pipeline awaits them)."""
 
 
 @dataclass(frozen=True, slots=True)

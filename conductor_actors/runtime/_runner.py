@@ -245,8 +245,8 @@ class WorkerRunner:
     def pause(self) -> None:
         """Stop polling and taking tasks update-v2 chains (running tasks continue); thread-safe."""
         if self._state is not None:
-            # Set here rather than told: sync executor threads send results too, and one that a
-            # message had not reached yet would take a chained task while paused.
+            # Set here rather than told: executors send results too, and one that a message had
+            # not reached yet would take a chained task while paused.
             self._updater_logic.paused = True
             self._state.tell_polling(Pause())
 

@@ -5,8 +5,8 @@ updater stage does with it.
 ``decide_update_failure``, ``v2_unsupported`` and ``UpdaterLogic`` are sans-I/O and tested alone.
 ``ResultSender`` is what one send's outcome means for the pipeline (the ledger, the slot, the task
 update-v2 chained, recovery), without the send itself. The updater stage (``UpdaterBehaviour``)
-is one; so is a sync executor thread, which sends its own result's first attempt
-(``runtime/_sync.py`` says why) and tells the updater a ``Retry`` when that fails.
+is one; so is each executor thread (sync) or task coroutine (async), which sends its own result's
+first attempt (``runtime/_sync.py`` says why) and tells the updater a ``Retry`` when that fails.
 ``UpdaterBehaviour`` is the rest of the updater stage except the send itself, which the flavour
 (``runtime/_sync.py``, ``runtime/_async.py``) performs; it runs on an updater thread (sync) or on
 the event loop (async). A retry is a timer message, never a sleeping thread. A result that cannot
@@ -143,7 +143,7 @@ class GiveUp:
 
 class UpdaterLogic:
     """Which endpoint to use and what an update's outcome means. Shared by every sender (the
-    updater's members, the sync executor threads); the runner sets ``paused``, the stop ``draining``.
+    updater's members, the executors); the runner sets ``paused``, the stop ``draining``.
 
     update-v2 is assumed (servers of the last years have it, and it saves a poll per task); the
     first answer showing the endpoint is missing switches to v1 for good. Results already in flight
@@ -211,8 +211,8 @@ class UpdaterLogic:
 
 class ResultSender:
     """What one send's outcome means for the pipeline; the send itself is the caller's. Used by the
-    updater stage and by each sync executor thread, on that stage's thread (sync) or on the event
-    loop (async). ``logic`` is the one ``UpdaterLogic`` of the worker, shared by every sender."""
+    updater stage and by the executors, on the sender's thread (sync) or on the event loop (async).
+    ``logic`` is the one ``UpdaterLogic`` of the worker, shared by every sender."""
 
     def __init__(self, pipeline: PipelineState, logic: UpdaterLogic) -> None:
         self.pipeline = pipeline

@@ -5,6 +5,7 @@ once."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -14,12 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from _support.pipeline_workers import GATES
 from _support.waiting import wait_until
-from runtime.conftest import RecordingClient
 
 from conductor_actors import Worker
 from conductor_actors.client import (
     AuthorizationError,
-    ConductorClient,
     ConductorHTTPError,
     NotFoundError,
     Task,
@@ -316,36 +315,65 @@ def test_a_result_refused_for_its_credentials_is_retried_then_handed_to_recovery
     wait_until(lambda: len(runner.ledger) == 0, what="the refused result to be settled")
 
 
-def _note_thread(x: int) -> dict[str, Any]:
+def _runner_name() -> str:
+    """What runs the code calling it: the thread (sync), or the coroutine on the loop (async)."""
+    try:
+        current = asyncio.current_task()
+    except RuntimeError:  # no running loop: a thread of the sync flavour
+        current = None
+    return threading.current_thread().name if current is None else current.get_name()
+
+
+def _note_runner(x: int) -> dict[str, Any]:
     """A sync worker saying which thread ran it."""
-    return {"y": x, "thread": threading.current_thread().name}
+    return {"y": x, "ran_on": _runner_name()}
 
 
-@pytest.mark.parametrize("flavour", ["sync"])
-def test_a_sync_result_is_sent_by_the_thread_that_ran_its_task_which_runs_the_chained_task(
+async def _note_runner_async(x: int) -> dict[str, Any]:
+    """An async worker saying which coroutine ran it."""
+    await asyncio.sleep(0)
+    return {"y": x, "ran_on": _runner_name()}
+
+
+def test_a_result_is_sent_by_the_thread_or_coroutine_that_ran_its_task_which_runs_the_chained_task(
     pipeline: PipelineHarness,
 ) -> None:
-    """A hand-over to another thread costs a thread switch per result, and another per chained task:
-    the executor thread sends its own result's first attempt and runs what update-v2 chains to it."""
+    """A hand-over to another thread costs a thread switch per result, and another per chained task;
+    on the loop, a message and a new coroutine each. So the thread (sync) or coroutine (async) that ran
+    a task sends its result's first attempt and runs what update-v2 chains to it."""
     sent_from: dict[str, str] = {}
-    chained_on: dict[str, str] = {}  # chained task id -> the thread whose send brought it
+    chained_on: dict[str, str] = {}  # chained task id -> the thread or coroutine whose send brought it
 
-    class ThreadNoting(RecordingClient):
-        def update_task_v2(self, result: TaskResult) -> Any:
-            thread = threading.current_thread().name
-            sent_from[result.task_id] = thread
-            chained = super().update_task_v2(result)
-            if chained is not None:
-                chained_on[chained.task_id] = thread
-            return chained
+    def noted(sender: str, chained: Any) -> Any:
+        if chained is not None:
+            chained_on[chained.task_id] = sender
+        return chained
 
     workflow_ids = pipeline.start_workflows([{"x": i} for i in range(8)])
-    client = ThreadNoting(ConductorClient(pipeline.configuration, pool_size=4))
-    pipeline.runner(Worker(pipeline.task_name(), _note_thread, thread_count=2), client=client)
+    client = pipeline.recording_client()
+    if pipeline.flavour == "sync":
+        send = client.update_task_v2
+
+        def noting(result: TaskResult) -> Any:
+            sent_from[result.task_id] = sender = _runner_name()
+            return noted(sender, send(result))
+
+        client.update_task_v2 = noting  # type: ignore[method-assign]
+        function: Any = _note_runner
+    else:
+        send_async = client.update_task_v2
+
+        async def noting_async(result: TaskResult) -> Any:
+            sent_from[result.task_id] = sender = _runner_name()
+            return noted(sender, await send_async(result))
+
+        client.update_task_v2 = noting_async  # type: ignore[method-assign]
+        function = _note_runner_async
+    pipeline.runner(Worker(pipeline.task_name(), function, thread_count=2), client=client)
     pipeline.complete(workflow_ids)
 
     tasks = [pipeline.only_task(w) for w in workflow_ids]
-    ran_on = {task["taskId"]: task["outputData"]["thread"] for task in tasks}
+    ran_on = {task["taskId"]: task["outputData"]["ran_on"] for task in tasks}
     assert sent_from == ran_on
     assert chained_on, "update-v2 chained no task"
     assert {task_id: ran_on[task_id] for task_id in chained_on} == chained_on
