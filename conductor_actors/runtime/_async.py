@@ -146,25 +146,30 @@ class AsyncExecutor(_Sending, ExecutorBehaviour, AsyncioActor):
             return self._cancel_all()
         return None
 
-    async def _run(self, task: ValidTask) -> None:
-        """Run ``task``, send its result, and go on with the task update-v2 chains to it, if any."""
-        pipeline = self.pipeline
+    async def _run(self, task: ValidTask | None) -> None:
+        """Run ``task`` (claimed by ``begin``), send its result, and go on with the task update-v2
+        chains to it, if any."""
         current = asyncio.current_task()
         assert current is not None  # a coroutine of this loop
-        next_task: ValidTask | None = task
         try:
-            while next_task is not None:
-                self.running[next_task.task_id] = current
-                report = await self._execute(next_task)
-                if report is None:
-                    return
-                next_task, retry = await _send(self._sender, pipeline.client, report)
-                if retry is not None:
-                    tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
-                if next_task is not None and not self.begin(next_task):
-                    return
+            while task is not None:
+                # One task at a time in ``_step``'s frame: a task and its result are freed once
+                # sent, not held while the next one runs.
+                task = await self._step(task, current)
         finally:
             self._sent()
+
+    async def _step(self, task: ValidTask, current: asyncio.Task[Any]) -> ValidTask | None:
+        """Run ``task`` (claimed by ``begin``) on ``current`` and send its result's first attempt; the
+        task update-v2 chained to it, claimed for running, or None."""
+        self.running[task.task_id] = current
+        report = await self._execute(task)
+        if report is None:
+            return None
+        chained, retry = await _send(self._sender, self.pipeline.client, report)
+        if retry is not None:
+            tell_quietly(self.pipeline.updater, retry)  # the updater keeps every pending retry
+        return chained if chained is not None and self.begin(chained) else None
 
     async def _execute(self, task: ValidTask) -> Report | None:
         """Run ``task`` (claimed by ``begin``); the report to send, or None when there is none (handed

@@ -121,17 +121,25 @@ class SyncExecutor(ExecutorBehaviour, ThreadActor):
         self._sends = sends
 
     def on_receive(self, message: Execute) -> None:
-        pipeline = self.pipeline
         task: ValidTask | None = message.task
         while task is not None and self.begin(task):
-            outcome = execute_sync(pipeline.bound, task, pipeline.shutting_down.is_set)
-            with self._sends:  # from the outcome to what the answer brought: a stop waits for all of it
-                report = self.finish(task, outcome)
-                if report is None:
-                    return
-                task, retry = _send(self._sender, pipeline.client, report)
-                if retry is not None:
-                    tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
+            # One task at a time in ``_step``'s frame: a task and its result are freed once sent,
+            # not held while the next one runs.
+            task = self._step(task)
+
+    def _step(self, task: ValidTask) -> ValidTask | None:
+        """Run ``task`` (claimed by ``begin``) and send its result's first attempt; the task
+        update-v2 chained to it (recorded as received), or None."""
+        pipeline = self.pipeline
+        outcome = execute_sync(pipeline.bound, task, pipeline.shutting_down.is_set)
+        with self._sends:  # from the outcome to what the answer brought: a stop waits for all of it
+            report = self.finish(task, outcome)
+            if report is None:
+                return None
+            chained, retry = _send(self._sender, pipeline.client, report)
+            if retry is not None:
+                tell_quietly(pipeline.updater, retry)  # the updater keeps every pending retry
+        return chained
 
 
 class SyncUpdater(UpdaterBehaviour, ThreadActor):

@@ -6,15 +6,18 @@ once."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from _support.pipeline_workers import GATES
 from _support.waiting import wait_until
+from runtime.conftest import WAIT
 
 from conductor_actors import Worker
 from conductor_actors.client import (
@@ -377,6 +380,52 @@ def test_a_result_is_sent_by_the_thread_or_coroutine_that_ran_its_task_which_run
     assert sent_from == ran_on
     assert chained_on, "update-v2 chained no task"
     assert {task_id: ran_on[task_id] for task_id in chained_on} == chained_on
+
+
+def _say_started_then_hold(gate: str) -> dict[str, Any]:
+    """A sync worker that opens ``<gate>-started`` once its function runs, then waits for ``gate``."""
+    GATES.open(f"{gate}-started")
+    return {"opened": GATES.get(gate).wait(WAIT)}
+
+
+async def _say_started_then_hold_async(gate: str) -> dict[str, Any]:
+    """The async twin of ``_say_started_then_hold``."""
+    GATES.open(f"{gate}-started")
+    return {"opened": await asyncio.to_thread(GATES.get(gate).wait, WAIT)}
+
+
+def test_a_sent_result_is_not_held_while_the_task_chained_to_it_runs(pipeline: PipelineHarness) -> None:
+    """The thread or coroutine that sent a result runs the chained task next; the result it sent (its
+    output may be large) must be freed by then, not held until the chained task ends."""
+    sent: list[weakref.ref[TaskResult]] = []
+    client = pipeline.recording_client()
+    if pipeline.flavour == "sync":
+        send = client.update_task_v2
+
+        def noting(result: TaskResult) -> Any:
+            sent.append(weakref.ref(result))
+            return send(result)
+
+        client.update_task_v2 = noting  # type: ignore[method-assign]
+    else:
+        send_async = client.update_task_v2
+
+        async def noting_async(result: TaskResult) -> Any:
+            sent.append(weakref.ref(result))
+            return await send_async(result)
+
+        client.update_task_v2 = noting_async  # type: ignore[method-assign]
+    GATES.open("freed-first")
+    first, chained = pipeline.start_workflows([{"gate": "freed-first"}, {"gate": "freed-chained"}])
+    function: Any = _say_started_then_hold if pipeline.flavour == "sync" else _say_started_then_hold_async
+    pipeline.runner(Worker(pipeline.task_name(), function, thread_count=1), client=client)
+    assert GATES.get("freed-chained-started").wait(WAIT), "the chained task did not run"
+
+    gc.collect()
+    assert len(sent) == 1
+    assert sent[0]() is None, "the first task's result is still held while the chained task runs"
+    GATES.open("freed-chained")
+    pipeline.complete([first, chained])
 
 
 def test_a_server_chaining_the_task_just_sent_keeps_the_slot(pipeline: PipelineHarness) -> None:
