@@ -245,7 +245,9 @@ class CancelRunning:
 @dataclass(frozen=True, slots=True)
 class CancelSends:
     """``AsyncPipeline.stop`` -> async executor / updater / lease keeper, after the flush deadline:
-    cancel the sends in flight and answer with their coroutines (the pipeline awaits them)."""
+    cancel the sends in flight and answer with their coroutines (the pipeline awaits them). The
+    executor also cancels what still runs a task's code, without answering with it: code that holds
+    off cancellation must not hold the stop."""
 
 
 @dataclass(frozen=True, slots=True)

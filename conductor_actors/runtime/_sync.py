@@ -123,8 +123,8 @@ class SyncExecutor(ExecutorBehaviour, ThreadActor):
     def on_receive(self, message: Execute) -> None:
         task: ValidTask | None = message.task
         while task is not None and self.begin(task):
-            # One task at a time in ``_step``'s frame: a task and its result are freed once sent,
-            # not held while the next one runs.
+            # One task at a time in ``_step``'s frame: a result (and its output) is freed once sent,
+            # not held while the next task runs.
             task = self._step(task)
 
     def _step(self, task: ValidTask) -> ValidTask | None:

@@ -149,8 +149,9 @@ class UpdaterLogic:
     first answer showing the endpoint is missing switches to v1 for good. Results already in flight
     at that moment try v2 once more each (bounded, once per process), rather than making every
     startup on a modern server pay v1 and extra polls while a probe answers. While draining (a
-    shutdown) or paused, results go over v1 so the server hands out no new task; a task the server
-    still chains is handed back by the shell.
+    shutdown) or paused, results go over v1 so the server hands out no new task. A task the server
+    still chains (to a result sent over v2 just before) is handed back while draining, and run
+    while paused, as a running task is.
     """
 
     def __init__(self, settings: RuntimeSettings) -> None:

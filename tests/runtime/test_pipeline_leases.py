@@ -3,8 +3,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from conductor_actors import Worker, get_task_context
 from conductor_actors.client import TaskResultStatus
 from conductor_actors.events import TaskExecutionCompleted, TaskExecutionFailure, TaskExecutionStarted
 
@@ -89,3 +94,39 @@ def test_without_lease_extension_a_task_outliving_its_response_timeout_is_retrie
         assert [result.status for result in sent] == [TaskResultStatus.FAILED]
         assert "responseTimeoutSeconds" in (sent[0].reason_for_incompletion or "")
         assert not [e for e in pipeline.recorder.of(TaskExecutionCompleted) if e.task_id == first["taskId"]]
+
+
+#: (retry count, the coroutine's name, its pending cancellations) at each call of ``_overrun_first``.
+_CALLS: list[tuple[int, str, int]] = []
+
+
+async def _overrun_first(seconds: float) -> dict[str, Any]:
+    """Outlives its response timeout on the first attempt; returns at once on the retry."""
+    current = asyncio.current_task()
+    assert current is not None
+    retry_count = get_task_context().get_retry_count()
+    _CALLS.append((retry_count, current.get_name(), current.cancelling()))
+    if retry_count == 0:
+        await asyncio.sleep(seconds)
+    return {"retry_count": retry_count}
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is new in Python 3.11")
+@pytest.mark.parametrize("flavour", ["async"])
+def test_the_overdue_cancellation_is_withdrawn_before_the_coroutine_runs_the_next_task(
+    pipeline: PipelineHarness,
+) -> None:
+    """The coroutine cancelled for an overdue task sends its FAILED result and runs the retry that
+    update-v2 chains to it: the retry must not see the runtime's cancellation as pending (its own
+    ``CancelledError`` would be taken for the runtime's, and asyncio's timeouts miscount)."""
+    _register_short_response_timeout(pipeline)
+    _CALLS.clear()
+    workflow_ids = pipeline.start_workflows([{"seconds": LONG_TASK}])
+
+    pipeline.runner(Worker(pipeline.task_name(), _overrun_first, thread_count=1))
+    pipeline.complete(workflow_ids, timeout=LONG_TASK + 5)
+
+    [(first_retry_count, first_on, _), (retry_count, retry_on, pending)] = _CALLS
+    assert (first_retry_count, retry_count) == (0, 1)
+    assert retry_on == first_on, "the retry was not chained to the failed result"
+    assert pending == 0

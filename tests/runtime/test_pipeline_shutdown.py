@@ -4,6 +4,7 @@ cannot be sent going to ``undeliverable`` within the flush time (both flavours).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from _support.pipeline_workers import GATES
 from _support.waiting import wait_until
 from runtime.conftest import WAIT, RecordingClient
 
+from conductor_actors import Worker
 from conductor_actors.client import (
     ConductorClient,
     ConductorHTTPError,
@@ -323,3 +325,31 @@ def test_stop_returns_only_once_a_send_on_an_executor_thread_ended(pipeline: Pip
 
     assert report.undelivered == 1
     assert ended and ended[0] <= returned, "stop() returned while a result send was still in flight"
+
+
+async def _shrug_off_two_cancels() -> dict[str, Any]:
+    """An async worker whose code catches the first two cancellations and goes on waiting."""
+    shrugged = 0
+    while True:
+        try:
+            await asyncio.sleep(30)
+            return {"shrugged": shrugged}
+        except asyncio.CancelledError:
+            shrugged += 1
+            if shrugged > 2:
+                raise
+
+
+@pytest.mark.parametrize("flavour", ["async"])
+def test_the_stop_does_not_wait_for_task_code_that_holds_off_cancellation(pipeline: PipelineHarness) -> None:
+    """A running task is handed back and cancelled at the grace deadline; code that catches the
+    cancellation and keeps waiting must not hold the stop (only the sends are awaited)."""
+    workflow_ids = pipeline.start_workflows([{}])
+    runner = pipeline.runner(Worker(pipeline.task_name(), _shrug_off_two_cancels, thread_count=1))
+    pipeline.recorder.wait_for(TaskExecutionStarted)
+
+    report = runner.stop(grace=0.2, flush=0.2)
+
+    assert report.seconds < 0.4 + SLACK
+    assert report.handed_back == 1
+    assert pipeline.only_task(workflow_ids[0])["status"] == "SCHEDULED"

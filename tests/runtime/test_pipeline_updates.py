@@ -6,6 +6,7 @@ once."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import itertools
 import json
@@ -426,6 +427,32 @@ def test_a_sent_result_is_not_held_while_the_task_chained_to_it_runs(pipeline: P
     assert sent[0]() is None, "the first task's result is still held while the chained task runs"
     GATES.open("freed-chained")
     pipeline.complete([first, chained])
+
+
+#: Set by ``_leave_context_set`` and never reset.
+_LEFT_SET: contextvars.ContextVar[str | None] = contextvars.ContextVar("left_set", default=None)
+
+
+async def _leave_context_set(x: int) -> dict[str, Any]:
+    """An async worker whose code sets a context variable and leaves it set."""
+    seen = _LEFT_SET.get()
+    _LEFT_SET.set(f"left by task {x}")
+    return {"seen": seen, "ran_on": _runner_name()}
+
+
+@pytest.mark.parametrize("flavour", ["async"])
+def test_an_async_task_does_not_see_context_variables_the_task_before_it_left_set(
+    pipeline: PipelineHarness,
+) -> None:
+    """Each async task starts from a fresh copy of the executor's context, as in a coroutine of its
+    own, also when update-v2 chained it to a task whose code left a context variable set."""
+    workflow_ids = pipeline.start_workflows([{"x": i} for i in range(4)])
+    pipeline.runner(Worker(pipeline.task_name(), _leave_context_set, thread_count=1))
+    pipeline.complete(workflow_ids)
+
+    outputs = [pipeline.only_task(w)["outputData"] for w in workflow_ids]
+    assert [output["seen"] for output in outputs] == [None] * 4
+    assert pipeline.server.stats()["update_v2"] >= 4  # chained: one slot, the next task came with each result
 
 
 def test_a_server_chaining_the_task_just_sent_keeps_the_slot(pipeline: PipelineHarness) -> None:
